@@ -1,0 +1,242 @@
+"""The `ntsim` command.
+
+    ntsim run [options] PROGRAM [ARGS...]   run a guest program
+    ntsim info PROGRAM                      what the image is and who would run it
+    ntsim calls NAME                        a personality's call table (or `nt`)
+    ntsim personalities                     the installed personalities
+    ntsim objects                           the object namespace of a freshly booted machine
+
+Exit status of `run`: the guest's own; 128+N when signal N killed it; 125 when ntsim
+failed, 126 when the image cannot be executed, 127 when it is not found. Errors are one
+line on stderr, never a traceback (set NTSIM_DEBUG=1 to see one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+EXIT_NTSIM_FAILED, EXIT_CANNOT_EXECUTE, EXIT_NOT_FOUND = 125, 126, 127
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ntsim", description="Run real guest programs under a modelled Windows NT kernel.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = commands.add_parser("run", help="run a guest program")
+    run.add_argument("--personality", "-p", metavar="NAME", help="force a personality (default: probe)")
+    run.add_argument("--root", metavar="DIR", default=".",
+                     help="host directory backing the guest's / or C:\\ (default: current directory)")
+    run.add_argument("--trace", action="store_true", help="strace-style lines on stderr")
+    run.add_argument("--trace-file", metavar="FILE", help="write every event as JSON lines")
+    run.add_argument("--stats", action="store_true", help="print a summary at exit")
+    run.add_argument("--deterministic", action="store_true",
+                     help="virtual clock and fixed seeds: the same run gives the same trace")
+    run.add_argument("--seed", type=int, metavar="N", help="seed for getrandom and AT_RANDOM")
+    run.add_argument("--dump-namespace", action="store_true",
+                     help="print the object namespace when the run ends")
+    run.add_argument("program", metavar="PROGRAM")
+    run.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS")
+
+    info = commands.add_parser("info", help="describe an image")
+    info.add_argument("program", metavar="PROGRAM")
+
+    calls = commands.add_parser("calls", help="print a personality's call table (or 'nt')")
+    calls.add_argument("name", metavar="NAME")
+    calls.add_argument("--level", choices=("supported", "partial", "unsupported"),
+                       help="only rows with this support level")
+
+    commands.add_parser("personalities", help="list the personalities")
+    commands.add_parser("objects", help="print the object namespace of a booted machine")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command is None:
+        _parser().print_help()
+        return 2
+    try:
+        return {"run": command_run, "info": command_info, "calls": command_calls,
+                "personalities": command_personalities, "objects": command_objects}[args.command](args)
+    except KeyboardInterrupt:
+        print("ntsim: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 141
+    except Exception as error:  # the last line of defence: one line, never a traceback
+        if os.environ.get("NTSIM_DEBUG"):
+            raise
+        print(f"ntsim: internal error: {type(error).__name__}: {error}", file=sys.stderr)
+        return EXIT_NTSIM_FAILED
+
+
+def command_run(args: argparse.Namespace) -> int:
+    from .machine import Deadlock, Machine, NotFound
+    from .subsystems.base import ImageError
+    from .trace import JsonLinesSink, StatsSink, StraceSink
+
+    started = time.perf_counter()
+    if not os.path.isdir(args.root):
+        print(f"ntsim: --root {args.root}: not a directory", file=sys.stderr)
+        return EXIT_NTSIM_FAILED
+    machine = Machine(args.root, deterministic=args.deterministic, seed=args.seed,
+                      count_instructions=args.stats)
+    trace_file = None
+    stats = None
+    if args.trace:
+        machine.add_sink(StraceSink(sys.stderr))
+    if args.trace_file:
+        try:
+            trace_file = open(args.trace_file, "w", encoding="utf-8")  # noqa: SIM115
+        except OSError as error:
+            print(f"ntsim: --trace-file {args.trace_file}: {error.strerror}", file=sys.stderr)
+            return EXIT_NTSIM_FAILED
+        machine.add_sink(JsonLinesSink(trace_file))
+    if args.stats:
+        stats = machine.add_sink(StatsSink())
+    status = EXIT_NTSIM_FAILED
+    try:
+        process = machine.load(args.program, args.args, personality=args.personality)
+        machine.run()
+        status = process.exit_status if process.exit_status is not None else EXIT_NTSIM_FAILED
+        if process.exit_note:
+            print(f"ntsim: {process.name}: {process.exit_note}", file=sys.stderr)
+    except NotFound as error:
+        print(f"ntsim: {error}", file=sys.stderr)
+        return EXIT_NOT_FOUND
+    except ImageError as error:
+        print(f"ntsim: cannot execute {args.program}: {error}", file=sys.stderr)
+        return EXIT_CANNOT_EXECUTE
+    except KeyError as error:
+        print(f"ntsim: no personality named {error}", file=sys.stderr)
+        return EXIT_NTSIM_FAILED
+    except Deadlock as error:
+        print(f"ntsim: deadlock: {error}", file=sys.stderr)
+        return EXIT_NTSIM_FAILED
+    finally:
+        machine.kernel.tracer.close_sinks()
+        if trace_file is not None:
+            trace_file.close()
+    if stats is not None:
+        print_stats(machine, stats, time.perf_counter() - started)
+    if args.dump_namespace:
+        print(machine.namespace(), file=sys.stderr)
+    return status
+
+
+def _size(count: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if count < 1024 or unit == "GiB":
+            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
+        count /= 1024
+    return str(count)
+
+
+def print_stats(machine, stats, wall: float) -> None:
+    out = sys.stderr
+    kernel = machine.kernel
+    print("\n--- ntsim stats ---", file=out)
+    print(f"wall time            {wall:.3f} s", file=out)
+    print(f"instructions         {kernel.instructions_executed():,}", file=out)
+    layers = stats.per_layer()
+    print("calls per layer      " + ", ".join(f"{layer} {count}" for layer, count in layers.items()), file=out)
+    print("calls per name       (layer, name, calls, errors)", file=out)
+    for (layer, name), count in sorted(stats.calls.items(), key=lambda item: (item[0][0], -item[1], item[0][1])):
+        errors = stats.errors.get((layer, name), 0)
+        print(f"    {layer:<12} {name:<28} {count:>7} {errors:>7}", file=out)
+    print("memory               (reserved / committed / touched)", file=out)
+    for process in machine.processes():
+        kind = "server" if process.is_server else process.subsystem
+        if process.pid == 4:
+            continue
+        print(f"    {process.name:<14} pid {process.pid:<5} {kind:<7} "
+              f"{_size(process.reserved_bytes):>10} / {_size(process.committed_bytes):>10} / "
+              f"{_size(process.touched_bytes):>10}", file=out)
+
+
+def command_info(args: argparse.Namespace) -> int:
+    from .subsystems import base
+    from .subsystems.base import ImageError
+
+    if not os.path.exists(args.program):
+        print(f"ntsim: {args.program}: no such file", file=sys.stderr)
+        return EXIT_NOT_FOUND
+    try:
+        with open(args.program, "rb") as stream:
+            data = stream.read()
+    except OSError as error:
+        print(f"ntsim: {args.program}: {error.strerror}", file=sys.stderr)
+        return EXIT_CANNOT_EXECUTE
+    personality = base.probe(data[:4096])
+    if personality is None:
+        print(f"ntsim: {args.program}: not an image any personality runs", file=sys.stderr)
+        return EXIT_CANNOT_EXECUTE
+    try:
+        info = personality.describe(data)
+    except ImageError as error:
+        print(f"ntsim: {args.program}: {error}", file=sys.stderr)
+        return EXIT_CANNOT_EXECUTE
+    print(f"file          {args.program}")
+    print(f"format        {info.format}")
+    print(f"machine       {info.machine}")
+    print(f"entry         {info.entry:#x}")
+    print(f"personality   {info.personality} ({personality.description})")
+    for key, value in info.details.items():
+        if key == "segments":
+            print("segments")
+            for segment in value:
+                print("    " + "  ".join(f"{k}={v}" for k, v in segment.items()))
+        else:
+            print(f"{key:<13} {value}")
+    return 0
+
+
+def command_calls(args: argparse.Namespace) -> int:
+    if args.name == "nt":
+        from .kernel.services import service_table
+
+        for row in service_table():
+            print(f"{row.number:>4}  {row.name:<32} ({', '.join(a.name for a in row.arguments)})  {row.summary}")
+        return 0
+    from .subsystems import base
+
+    try:
+        personality = base.load(args.name)
+    except KeyError:
+        print(f"ntsim: no personality named {args.name!r} (try: ntsim personalities)", file=sys.stderr)
+        return 2
+    rows = personality.call_table()
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row.level] = counts.get(row.level, 0) + 1
+        if args.level and row.level != args.level:
+            continue
+        note = f"  — {row.note}" if row.note else ""
+        print(f"{row.number:>4}  {row.name:<22} {row.level:<11} ({', '.join(row.arguments)}){note}")
+    print(f"\n{args.name}: " + ", ".join(f"{count} {level}" for level, count in counts.items()))
+    return 0
+
+
+def command_personalities(args: argparse.Namespace) -> int:
+    from .subsystems import base
+
+    for personality in base.all_personalities():
+        print(f"{personality.name:<10} {personality.description}")
+    return 0
+
+
+def command_objects(args: argparse.Namespace) -> int:
+    from .machine import Machine
+
+    machine = Machine(".")
+    machine.boot()
+    print(machine.namespace())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""The NT kernel model: object manager, processes, dispatcher, memory, I/O, LPC, SMSS."""

@@ -1,0 +1,258 @@
+"""The processor: one unicorn address space per process.
+
+`Cpu` is the only module that talks to unicorn about execution. It knows registers by
+name, maps and protects memory, installs trap hooks for a personality, and runs the
+current thread for a quantum, reporting *why* it stopped: the quantum ran out, a trap
+handler asked to stop (the thread blocked, exited or must be rescheduled), or the guest
+faulted.
+
+Speed matters here: a run with no per-instruction hook executes at unicorn's full speed,
+so nothing in this module hooks every instruction unless someone is stepping or counting.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import unicorn
+from unicorn import x86_const as x86
+
+# Where emulation would stop if the guest reached it; no guest maps this page.
+_NEVER = 0xFFFF_FFFF_FFFF_F000
+
+ARCHITECTURES = {
+    "x86-64": (unicorn.UC_ARCH_X86, unicorn.UC_MODE_64),
+    "x86-32": (unicorn.UC_ARCH_X86, unicorn.UC_MODE_32),
+    "x86-16": (unicorn.UC_ARCH_X86, unicorn.UC_MODE_16),
+}
+
+# Register names a student will type, mapped to unicorn's identifiers.
+REGISTERS: dict[str, int] = {
+    name[len("UC_X86_REG_"):].lower(): value
+    for name, value in vars(x86).items()
+    if name.startswith("UC_X86_REG_") and name != "UC_X86_REG_ENDING"
+}
+
+# NT page protections (PAGE_*) to unicorn permissions.
+PAGE_NOACCESS, PAGE_READONLY, PAGE_READWRITE, PAGE_WRITECOPY = 0x01, 0x02, 0x04, 0x08
+PAGE_EXECUTE, PAGE_EXECUTE_READ, PAGE_EXECUTE_READWRITE = 0x10, 0x20, 0x40
+PAGE_EXECUTE_WRITECOPY, PAGE_GUARD = 0x80, 0x100
+
+
+def unicorn_permissions(protect: int) -> int:
+    base = protect & 0xFF
+    read, write, execute = unicorn.UC_PROT_READ, unicorn.UC_PROT_WRITE, unicorn.UC_PROT_EXEC
+    return {
+        PAGE_NOACCESS: unicorn.UC_PROT_NONE,
+        PAGE_READONLY: read,
+        PAGE_READWRITE: read | write,
+        PAGE_WRITECOPY: read | write,
+        PAGE_EXECUTE: execute,
+        PAGE_EXECUTE_READ: read | execute,
+        PAGE_EXECUTE_READWRITE: read | write | execute,
+        PAGE_EXECUTE_WRITECOPY: read | write | execute,
+    }.get(base, unicorn.UC_PROT_NONE)
+
+
+@dataclass
+class Fault:
+    """The guest did something the processor refuses: the personality decides what
+    it means (a Linux SIGSEGV, an NT access violation, a DOS crash)."""
+
+    kind: str           # "read", "write", "fetch", "protection", "invalid-instruction", "divide"
+    address: int        # the faulting data address (or the instruction, for fetch/invalid)
+    pc: int
+    detail: str = ""
+
+
+class StopReason:
+    QUANTUM = "quantum"        # the instruction budget ran out: preempt
+    REQUESTED = "requested"    # a trap handler asked to stop (blocked, exited, rescheduled)
+    FAULT = "fault"
+    BREAKPOINT = "breakpoint"
+
+
+class Cpu:
+    """A processor and its address space, shared by a process's threads."""
+
+    def __init__(self, architecture: str = "x86-64") -> None:
+        arch, mode = ARCHITECTURES[architecture]
+        self.architecture = architecture
+        self.uc = unicorn.Uc(arch, mode)
+        self.pc_register = {"x86-64": x86.UC_X86_REG_RIP, "x86-32": x86.UC_X86_REG_EIP,
+                            "x86-16": x86.UC_X86_REG_IP}[architecture]
+        self.stop_reason: str | None = None
+        self.pending_fault: Fault | None = None
+        self.on_unmapped = None   # memory manager: demand-zero page faults
+        self.loaded_thread: Any = None   # whose registers the processor holds now
+        self.instructions = 0     # counted only while a counter hook is installed
+        self._counter_hook = None
+        self._breakpoints: dict[int, int] = {}
+        self.uc.hook_add(unicorn.UC_HOOK_MEM_UNMAPPED | unicorn.UC_HOOK_MEM_PROT,
+                         self._memory_fault)
+        self.uc.hook_add(unicorn.UC_HOOK_INSN_INVALID, self._invalid_instruction)
+
+    # --- registers --------------------------------------------------------------------------
+
+    def read_register(self, name: str) -> int:
+        return self.uc.reg_read(REGISTERS[name])
+
+    def write_register(self, name: str, value: int) -> None:
+        self.uc.reg_write(REGISTERS[name], value)
+
+    @property
+    def pc(self) -> int:
+        return self.uc.reg_read(self.pc_register)
+
+    @pc.setter
+    def pc(self, value: int) -> None:
+        self.uc.reg_write(self.pc_register, value)
+
+    def save_context(self) -> Any:
+        return self.uc.context_save()
+
+    def restore_context(self, context: Any) -> None:
+        self.uc.context_restore(context)
+
+    # --- memory -----------------------------------------------------------------------------
+
+    def map(self, address: int, size: int, protect: int) -> None:
+        self.uc.mem_map(address, size, unicorn_permissions(protect))
+
+    def unmap(self, address: int, size: int) -> None:
+        self.uc.mem_unmap(address, size)
+
+    def protect(self, address: int, size: int, protect: int) -> None:
+        self.uc.mem_protect(address, size, unicorn_permissions(protect))
+
+    def read(self, address: int, size: int) -> bytes:
+        return bytes(self.uc.mem_read(address, size))
+
+    def write(self, address: int, data: bytes) -> None:
+        self.uc.mem_write(address, bytes(data))
+
+    # --- traps ------------------------------------------------------------------------------
+
+    def hook_syscall(self, handler) -> None:
+        """x86-64 `syscall`: the Linux (pico process) trap."""
+        self.uc.hook_add(unicorn.UC_HOOK_INSN, handler, None, 1, 0, x86.UC_X86_INS_SYSCALL)
+
+    def hook_interrupt(self, handler) -> None:
+        """`INT n` and CPU exceptions (divide error is interrupt 0)."""
+        self.uc.hook_add(unicorn.UC_HOOK_INTR, handler)
+
+    def resume_after_syscall_at(self, address: int) -> None:
+        """Inside a `syscall` hook, make the thread continue at `address`.
+
+        Unicorn adds the instruction's length (2) to RIP after the hook returns, so we
+        write the address two bytes early. Restarting the call itself is
+        `resume_after_syscall_at(address_of_the_syscall)`.
+        """
+        self.uc.reg_write(x86.UC_X86_REG_RIP, address - 2)
+
+    def request_stop(self, reason: str = StopReason.REQUESTED) -> None:
+        """From a trap handler: stop after this instruction and let the dispatcher decide."""
+        self.stop_reason = reason
+        self.uc.emu_stop()
+
+    # --- instruction counting and breakpoints (off unless asked for) ------------------------
+
+    def count_instructions(self, enabled: bool) -> None:
+        """Count every executed instruction with a block hook. Costs real time: used for
+        --stats and the virtual clock, never on by default."""
+        if enabled and self._counter_hook is None:
+            self._counter_hook = self.uc.hook_add(unicorn.UC_HOOK_BLOCK, self._count_block)
+        elif not enabled and self._counter_hook is not None:
+            self.uc.hook_del(self._counter_hook)
+            self._counter_hook = None
+
+    _block_sizes: dict[tuple[int, int], int] = {}
+
+    def _count_block(self, uc, address, size, _data) -> None:
+        key = (address, size)
+        count = self._block_sizes.get(key)
+        if count is None:
+            count = self._block_sizes[key] = len(list(self._disassembler().disasm_lite(
+                bytes(uc.mem_read(address, size)), address)))
+        self.instructions += count
+
+    _capstone = None
+
+    def _disassembler(self):
+        if Cpu._capstone is None:
+            import capstone
+            mode = {"x86-64": capstone.CS_MODE_64, "x86-32": capstone.CS_MODE_32,
+                    "x86-16": capstone.CS_MODE_16}[self.architecture]
+            Cpu._capstone = capstone.Cs(capstone.CS_ARCH_X86, mode)
+        return Cpu._capstone
+
+    def add_breakpoint(self, address: int) -> None:
+        """A hook bound to one address: unicorn checks the range when it translates, so
+        the rest of the program runs at full speed."""
+        if address not in self._breakpoints:
+            self._breakpoints[address] = self.uc.hook_add(
+                unicorn.UC_HOOK_CODE, self._breakpoint_hit, None, address, address)
+
+    def remove_breakpoint(self, address: int) -> None:
+        hook = self._breakpoints.pop(address, None)
+        if hook is not None:
+            self.uc.hook_del(hook)
+
+    _skip_breakpoint_at: int | None = None
+
+    def _breakpoint_hit(self, uc, address, size, _data) -> None:
+        if self._skip_breakpoint_at == address:
+            self._skip_breakpoint_at = None
+            return
+        self.stop_reason = StopReason.BREAKPOINT
+        uc.emu_stop()
+
+    # --- running ----------------------------------------------------------------------------
+
+    def run(self, instructions: int = 0) -> str:
+        """Run the loaded thread from its PC for at most `instructions` (0 = no limit,
+        until a trap handler stops it). Returns a StopReason; a fault is left in
+        `pending_fault`."""
+        self.stop_reason = None
+        self.pending_fault = None
+        start = self.pc
+        if self.stop_reason is None and start in self._breakpoints:
+            self._skip_breakpoint_at = start   # resuming from this breakpoint
+        try:
+            self.uc.emu_start(start, _NEVER, 0, instructions)
+        except unicorn.UcError as error:
+            if self.pending_fault is None:
+                self.pending_fault = self._describe(error)
+            return StopReason.FAULT
+        if self.pending_fault is not None:
+            return StopReason.FAULT
+        if self.stop_reason is not None:
+            return self.stop_reason
+        return StopReason.QUANTUM
+
+    def _memory_fault(self, uc, access, address, size, value, _data) -> bool:
+        if access in (unicorn.UC_MEM_READ_UNMAPPED, unicorn.UC_MEM_WRITE_UNMAPPED,
+                      unicorn.UC_MEM_FETCH_UNMAPPED) and self.on_unmapped is not None:
+            if self.on_unmapped(address, size, access):
+                return True   # a demand-zero page was mapped: retry the access
+        kind = {unicorn.UC_MEM_READ_UNMAPPED: "read", unicorn.UC_MEM_WRITE_UNMAPPED: "write",
+                unicorn.UC_MEM_FETCH_UNMAPPED: "fetch", unicorn.UC_MEM_WRITE_PROT: "write",
+                unicorn.UC_MEM_READ_PROT: "read", unicorn.UC_MEM_FETCH_PROT: "fetch"}.get(
+                    access, "access")
+        self.pending_fault = Fault(kind, address, uc.reg_read(self.pc_register))
+        return False
+
+    def _invalid_instruction(self, uc, _data) -> bool:
+        pc = uc.reg_read(self.pc_register)
+        self.pending_fault = Fault("invalid-instruction", pc, pc)
+        return False
+
+    def _describe(self, error: unicorn.UcError) -> Fault:
+        pc = self.pc
+        if error.errno == unicorn.UC_ERR_INSN_INVALID:
+            return Fault("invalid-instruction", pc, pc)
+        return Fault("access", pc, pc, str(error))
+
+    def close(self) -> None:
+        self.uc = None

@@ -1,0 +1,329 @@
+"""The dispatcher: scheduling, waiting and signalling, and the clock.
+
+Every guest thread of every process runs here, interleaved in one host thread. A thread
+runs until its quantum of instructions is used up (only counted when another thread is
+ready: a lone thread runs at full speed), or until a trap handler stops it because it
+blocked or exited.
+
+A call that must wait never blocks the host. The service raises :class:`WaitPending`
+naming the objects to wait on and how to finish the call; the personality parks the
+thread on a :class:`WaitBlock`. When the objects are signalled the thread becomes ready,
+and the next time it is scheduled its *completion* runs first — writing the call's
+result into its registers — before it executes another instruction.
+
+When no thread is ready, the dispatcher idles: it advances to the next timer (sleeping
+on the host for real time, or jumping a virtual clock under --deterministic) and polls
+host input that a server waits for (the console's stdin). If nothing could ever wake a
+waiting thread, that is a deadlock, reported rather than hung on.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import select
+import time
+from collections import deque
+from collections.abc import Callable
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from .cpu import StopReason
+from .processes import DispatcherObject, Thread, ThreadState
+from .status import STATUS_TIMEOUT, STATUS_WAIT_0
+
+if TYPE_CHECKING:
+    from .kernel import Kernel
+
+QUANTUM_INSTRUCTIONS = 200_000
+UNIX_TO_NT_EPOCH_100NS = 116_444_736_000_000_000
+VIRTUAL_EPOCH_NS = 1_704_067_200 * 1_000_000_000     # 2024-01-01T00:00:00Z
+VIRTUAL_NS_PER_CALL = 1_000                          # a system call "takes" 1 µs
+
+
+class Clock:
+    """System time. Real by default; under --deterministic a virtual clock that starts
+    at 2024-01-01 and advances only with guest work (each call, counted instructions)
+    and sleeps, so a run gives the same answers every time."""
+
+    def __init__(self, deterministic: bool = False) -> None:
+        self.deterministic = deterministic
+        self.virtual_ns = 0
+        self._host_start = time.monotonic_ns()
+
+    def now_ns(self) -> int:
+        """Wall-clock time as Unix nanoseconds."""
+        if self.deterministic:
+            return VIRTUAL_EPOCH_NS + self.virtual_ns
+        return time.time_ns()
+
+    def monotonic_ns(self) -> int:
+        if self.deterministic:
+            return self.virtual_ns
+        return time.monotonic_ns() - self._host_start
+
+    def nt_time(self) -> int:
+        """KeQuerySystemTime: 100 ns units since 1601-01-01."""
+        return self.now_ns() // 100 + UNIX_TO_NT_EPOCH_100NS
+
+    def advance(self, ns: int) -> None:
+        self.virtual_ns += ns
+
+    def trace_stamp(self) -> int:
+        return self.monotonic_ns()
+
+
+class WaitPending(Exception):
+    """A service cannot finish now. The thread waits on `objects` (any, or all with
+    `wait_all`), for at most `timeout_ns`; then `resume(wait_status)` finishes the call.
+
+    Layers above (a traced NT call, the Linux `read` that made it) *wrap* the pending
+    call with a function `layer(get)` that calls `get()` for the inner result and may
+    post-process it — the same function they use when the call completes at once.
+    """
+
+    def __init__(self, objects: list[DispatcherObject], resume: Callable[[int], Any], *,
+                 wait_all: bool = False, timeout_ns: int | None = None,
+                 reason: str = "") -> None:
+        super().__init__(reason)
+        self.objects = objects
+        self.resume = resume
+        self.wait_all = wait_all
+        self.timeout_ns = timeout_ns
+        self.reason = reason
+        self.layers: list[Callable[[Callable[[], Any]], Any]] = []
+
+    def wrap(self, layer: Callable[[Callable[[], Any]], Any]) -> None:
+        self.layers.append(layer)
+
+    def complete(self, wait_status: int) -> Any:
+        get: Callable[[], Any] = partial(self.resume, wait_status)
+        for layer in self.layers:
+            get = partial(layer, get)
+        return get()
+
+
+class WaitBlock:
+    """A parked thread: what it waits on, until when, and what to do when woken."""
+
+    def __init__(self, thread: Thread, objects: list[DispatcherObject], wait_all: bool,
+                 deadline_ns: int | None, on_wake: Callable[[int], None], reason: str) -> None:
+        self.thread, self.objects, self.wait_all = thread, objects, wait_all
+        self.deadline_ns, self.on_wake, self.reason = deadline_ns, on_wake, reason
+        self.done = False
+
+    def satisfied(self) -> int | None:
+        """The wait status if the wait can complete now (STATUS_WAIT_0 + index)."""
+        if self.wait_all:
+            if all(o.is_signalled(self.thread) for o in self.objects):
+                return STATUS_WAIT_0
+            return None
+        for index, obj in enumerate(self.objects):
+            if obj.is_signalled(self.thread):
+                return STATUS_WAIT_0 + index
+        return None
+
+
+class Dispatcher:
+    def __init__(self, kernel: Kernel) -> None:
+        self.kernel = kernel
+        self.clock: Clock = kernel.clock
+        self.ready: deque[Thread] = deque()
+        self.timers: list[tuple[int, int, WaitBlock]] = []
+        self._timer_seq = itertools.count()
+        self.host_inputs: dict[int, Callable[[], None]] = {}   # host fd -> reader
+        self.current: Thread | None = None
+        self.preempt_always = kernel.clock.deterministic
+        self.stop_requested = False
+        self.last_stop: str | None = None
+
+    # --- the ready queue --------------------------------------------------------------------
+
+    def make_ready(self, thread: Thread) -> None:
+        if thread.state in (ThreadState.TERMINATED,):
+            return
+        thread.state = ThreadState.READY
+        if thread not in self.ready:
+            self.ready.append(thread)
+
+    def terminate_thread(self, thread: Thread, status: int) -> None:
+        thread.state = ThreadState.TERMINATED
+        thread.exit_status = status
+        if thread.wait is not None:
+            self._cancel_wait(thread.wait)
+        if thread in self.ready:
+            self.ready.remove(thread)
+        thread.signalled = True
+        self.signal(thread)
+        if thread.process.cpu is not None and thread.process.cpu.loaded_thread is thread:
+            thread.process.cpu.loaded_thread = None
+
+    # --- waiting and signalling -------------------------------------------------------------
+
+    def park(self, thread: Thread, pending: WaitPending, on_wake: Callable[[int], None]) -> None:
+        """Put `thread` to sleep on `pending`'s objects; `on_wake(status)` runs, with the
+        thread current, when it is next scheduled after the wait is satisfied."""
+        deadline = None
+        if pending.timeout_ns is not None:
+            deadline = self.clock.monotonic_ns() + max(0, pending.timeout_ns)
+        block = WaitBlock(thread, pending.objects, pending.wait_all, deadline, on_wake,
+                          pending.reason)
+        status = block.satisfied()
+        if status is not None or (deadline is not None and pending.timeout_ns <= 0):
+            self._wake(block, status if status is not None else STATUS_TIMEOUT)
+            return
+        thread.state = ThreadState.WAITING
+        thread.wait = block
+        if thread in self.ready:
+            self.ready.remove(thread)
+        for obj in pending.objects:
+            obj.wait_blocks.append(block)
+        if deadline is not None:
+            heapq.heappush(self.timers, (deadline, next(self._timer_seq), block))
+
+    def signal(self, obj: DispatcherObject) -> None:
+        """An object became signalled: wake every wait it now satisfies."""
+        for block in list(obj.wait_blocks):
+            if block.done:
+                continue
+            status = block.satisfied()
+            if status is not None:
+                self._wake(block, status)
+
+    def _wake(self, block: WaitBlock, status: int) -> None:
+        block.done = True
+        thread = block.thread
+        if status != STATUS_TIMEOUT:
+            objects = block.objects if block.wait_all else [block.objects[status - STATUS_WAIT_0]]
+            for obj in objects:
+                obj.acquire(thread)
+        self._cancel_wait(block)
+        thread.wait = None
+        thread.completion = partial(block.on_wake, status)
+        self.make_ready(thread)
+
+    def _cancel_wait(self, block: WaitBlock) -> None:
+        block.done = True
+        for obj in block.objects:
+            if block in obj.wait_blocks:
+                obj.wait_blocks.remove(block)
+        block.thread.wait = None
+
+    def watch_host_input(self, fd: int, reader: Callable[[], None]) -> None:
+        """A server waits for host input on `fd` (the console's stdin)."""
+        self.host_inputs[fd] = reader
+
+    def unwatch_host_input(self, fd: int) -> None:
+        self.host_inputs.pop(fd, None)
+
+    # --- the scheduler loop -----------------------------------------------------------------
+
+    def run(self, until: Callable[[], bool]) -> str:
+        """Schedule threads until `until()` is true. Returns "done", "stopped" (someone
+        asked to pause), "breakpoint" or "deadlock"."""
+        self.stop_requested = False
+        while not until():
+            if self.stop_requested:
+                return "stopped"
+            thread = self.ready.popleft() if self.ready else None
+            if thread is None:
+                if not self._idle():
+                    return "deadlock"
+                continue
+            outcome = self._run_thread(thread)
+            if outcome is not None:
+                return outcome
+        return "done"
+
+    def _run_thread(self, thread: Thread) -> str | None:
+        self.current = thread
+        self.kernel.current_thread = thread
+        thread.state = ThreadState.RUNNING
+        cpu = thread.process.cpu
+        if not thread.is_host_thread and cpu is not None:
+            self._load(cpu, thread)
+        if thread.completion is not None:
+            completion, thread.completion = thread.completion, None
+            completion()
+            if thread.state != ThreadState.RUNNING:
+                return None
+        if thread.is_host_thread:
+            thread.host_body(thread)
+            if thread.state == ThreadState.RUNNING:
+                thread.state = ThreadState.WAITING   # back to waiting for messages
+            return None
+        quantum = QUANTUM_INSTRUCTIONS if (self.ready or self.preempt_always) else 0
+        reason = cpu.run(quantum)
+        if quantum and self.clock.deterministic and reason == StopReason.QUANTUM:
+            self.clock.advance(quantum)   # 1 ns an instruction, in whole quanta
+        if reason == StopReason.FAULT:
+            thread.process.personality.on_fault(thread, cpu.pending_fault)
+        if thread.state == ThreadState.RUNNING:
+            self.make_ready(thread)
+            if reason == StopReason.BREAKPOINT:
+                self.ready.remove(thread)
+                self.ready.appendleft(thread)
+                return "breakpoint"
+        if self.stop_requested:
+            return "stopped"
+        return None
+
+    def step(self, thread: Thread, instructions: int) -> str:
+        """Run one guest thread for exactly `instructions` (or until it traps out)."""
+        self.current = thread
+        self.kernel.current_thread = thread
+        thread.state = ThreadState.RUNNING
+        cpu = thread.process.cpu
+        self._load(cpu, thread)
+        if thread.completion is not None:
+            completion, thread.completion = thread.completion, None
+            completion()
+        if thread.state == ThreadState.RUNNING:
+            reason = cpu.run(instructions)
+            if reason == StopReason.FAULT:
+                thread.process.personality.on_fault(thread, cpu.pending_fault)
+        if thread.state == ThreadState.RUNNING:
+            thread.state = ThreadState.READY
+            self.ready.appendleft(thread)
+        return thread.state
+
+    def _load(self, cpu, thread: Thread) -> None:
+        """Switch the processor to `thread`'s registers if another thread held it."""
+        if cpu.loaded_thread is thread:
+            return
+        if cpu.loaded_thread is not None and cpu.loaded_thread.state != ThreadState.TERMINATED:
+            cpu.loaded_thread.context = cpu.save_context()
+        if thread.context is not None:
+            cpu.restore_context(thread.context)
+        cpu.loaded_thread = thread
+
+    def _idle(self) -> bool:
+        """Nothing is ready: wait for a timer or host input. False means deadlock."""
+        while self.timers and self.timers[0][2].done:
+            heapq.heappop(self.timers)
+        deadline = self.timers[0][0] if self.timers else None
+        if not self.host_inputs and deadline is None:
+            return False
+        timeout = None
+        if deadline is not None:
+            timeout = max(0, deadline - self.clock.monotonic_ns())
+            if self.clock.deterministic:
+                self.clock.advance(timeout)
+                timeout = 0
+        if self.host_inputs:
+            readable, _, _ = select.select(list(self.host_inputs), [], [],
+                                           None if timeout is None else timeout / 1e9)
+            for fd in readable:
+                self.host_inputs[fd]()
+        elif timeout:
+            time.sleep(timeout / 1e9)
+        now = self.clock.monotonic_ns()
+        while self.timers and (self.timers[0][2].done or self.timers[0][0] <= now):
+            _, _, block = heapq.heappop(self.timers)
+            if not block.done:
+                self._wake(block, STATUS_TIMEOUT)
+        return True
+
+    def waiting_threads(self) -> list[Thread]:
+        return [t for p in self.kernel.processes.values() for t in p.threads
+                if t.state == ThreadState.WAITING and not t.is_host_thread]

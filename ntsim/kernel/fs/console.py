@@ -1,0 +1,86 @@
+"""`\\Device\\ConDrv`: the console device, a client of CSRSS.
+
+Before Windows 7 the console belonged to CSRSS, and every console read and write was an
+LPC message to it. This driver keeps that shape for every personality: a request on a
+console file object becomes an `NtRequestWaitReplyPort` to CSRSS's `\\Windows\\ApiPort`,
+over a connection the driver makes for each process on its first console request.
+
+Opened as `\\Device\\ConDrv\\Input`, `\\Output` or `\\Error` (the three standard streams).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ..dispatcher import WaitPending
+from ..io import FILE_DEVICE_CONSOLE, CreateRequest, Device, FileObject, StandardInformation
+from ..lpc import PortMessage, Port
+from ..status import STATUS_OBJECT_NAME_NOT_FOUND, STATUS_SUCCESS, NtStatusError
+
+if TYPE_CHECKING:
+    from ..kernel import Kernel
+
+STREAMS = {"\\input": 0, "\\output": 1, "\\error": 2}
+
+# API numbers of CSRSS's console server (ConSrv is server DLL 2: 2 << 16 | index).
+CONSOLE_SERVER = 2 << 16
+ConsoleApiRead = CONSOLE_SERVER | 0
+ConsoleApiWrite = CONSOLE_SERVER | 1
+ConsoleApiGetMode = CONSOLE_SERVER | 2
+
+
+class ConsoleDevice(Device):
+    device_type = FILE_DEVICE_CONSOLE
+
+    def __init__(self, kernel: Kernel, api_port: str = "\\Windows\\ApiPort") -> None:
+        super().__init__()
+        self.kernel = kernel
+        self.api_port = api_port
+        self.connections: dict[int, Port] = {}
+
+    def create(self, file: FileObject, request: CreateRequest) -> None:
+        stream = STREAMS.get(file.file_name.casefold())
+        if stream is None:
+            raise NtStatusError(STATUS_OBJECT_NAME_NOT_FOUND, f"no console stream {file.file_name}")
+        file.context = stream
+
+    def _port(self) -> Port:
+        process = self.kernel.current_thread.process
+        port = self.connections.get(process.pid)
+        if port is None or not port.connected:
+            port = self.connections[process.pid] = self.kernel.lpc.connect(process, self.api_port)
+        return port
+
+    def _call(self, api: int, body: dict[str, Any], data: bytes = b"") -> Any:
+        """Send one console request to CSRSS; the reply's value, or its error raised."""
+        message = PortMessage(0, api, body, data)
+
+        def unpack(get) -> Any:
+            try:
+                reply = get()
+            except WaitPending as pending:
+                pending.wrap(unpack)
+                raise
+            if reply.Status != STATUS_SUCCESS:
+                raise NtStatusError(reply.Status, "console")
+            return reply.body["value"]
+
+        return unpack(lambda: self.kernel.lpc.request_wait_reply(self._port(), message))
+
+    def read(self, file: FileObject, length: int, offset: int | None) -> bytes:
+        return self._call(ConsoleApiRead, {"Stream": file.context, "Length": length})
+
+    def write(self, file: FileObject, data: bytes, offset: int | None) -> int:
+        return self._call(ConsoleApiWrite, {"Stream": file.context, "Length": len(data)}, data)
+
+    def query_information(self, file: FileObject, info_class: int):
+        return StandardInformation(0, 0, 1, False, False)
+
+    def get_mode(self, file: FileObject) -> dict[str, Any]:
+        """GetConsoleMode + screen size: whether the stream is a real terminal."""
+        return self._call(ConsoleApiGetMode, {"Stream": file.context})
+
+    def process_exited(self, pid: int) -> None:
+        port = self.connections.pop(pid, None)
+        if port is not None:
+            port.connected = False

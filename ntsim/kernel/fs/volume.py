@@ -1,0 +1,476 @@
+"""`\\Device\\HarddiskVolume1`: a file system stored in a host directory (--root).
+
+The volume is the only code that touches host files, so it is where the promise "the
+guest never reaches a host file outside --root" is kept. Paths are resolved one
+component at a time from the root: `..` stops at the root, and a symbolic link found on
+the way is read and resolved again *inside* the root (an absolute target means the
+root), never by the host. Only names checked this way are ever joined into a host path.
+
+Names are case-insensitive and case-preserving, as on NTFS, unless the caller asks for
+case-sensitive lookup (no OBJ_CASE_INSENSITIVE: what WSL1's lxfs did for Linux guests).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from dataclasses import dataclass
+
+from ..io import (
+    FILE_APPEND_DATA,
+    FILE_ATTRIBUTE_DIRECTORY,
+    FILE_ATTRIBUTE_NORMAL,
+    FILE_ATTRIBUTE_READONLY,
+    FILE_ATTRIBUTE_REPARSE_POINT,
+    FILE_CREATE,
+    FILE_CREATED,
+    FILE_DEVICE_DISK_FILE_SYSTEM,
+    FILE_DIRECTORY_FILE,
+    FILE_DISPOSITION_DELETE,
+    FILE_DISPOSITION_POSIX_SEMANTICS,
+    FILE_NON_DIRECTORY_FILE,
+    FILE_OPEN,
+    FILE_OPEN_REPARSE_POINT,
+    FILE_OPENED,
+    FILE_OVERWRITE,
+    FILE_OVERWRITE_IF,
+    FILE_OVERWRITTEN,
+    FILE_READ_DATA,
+    FILE_SUPERSEDE,
+    FILE_WRITE_DATA,
+    FSCTL_GET_REPARSE_POINT,
+    GENERIC_ALL,
+    GENERIC_READ,
+    GENERIC_WRITE,
+    BasicInformation,
+    CreateRequest,
+    Device,
+    DirectoryEntry,
+    FileAllInformation,
+    FileBasicInformation,
+    FileDispositionInformation,
+    FileDispositionInformationEx,
+    FileEndOfFileInformation,
+    FileFsAttributeInformation,
+    FileFsFullSizeInformation,
+    FileFsSizeInformation,
+    FileFsVolumeInformation,
+    FileInternalInformation,
+    FileLinkInformation,
+    FileNameInformation,
+    FileObject,
+    FileRenameInformation,
+    FileStandardInformation,
+    FileStatLx,
+    FileStatLxInformation,
+    StandardInformation,
+    VolumeSize,
+)
+from ..objects import OBJ_CASE_INSENSITIVE
+from ..status import (
+    STATUS_ACCESS_DENIED,
+    STATUS_CANNOT_DELETE,
+    STATUS_DIRECTORY_NOT_EMPTY,
+    STATUS_DISK_FULL,
+    STATUS_FILE_IS_A_DIRECTORY,
+    STATUS_INVALID_INFO_CLASS,
+    STATUS_INVALID_PARAMETER,
+    STATUS_NAME_TOO_LONG,
+    STATUS_NOT_A_DIRECTORY,
+    STATUS_NOT_A_REPARSE_POINT,
+    STATUS_NOT_SAME_DEVICE,
+    STATUS_OBJECT_NAME_COLLISION,
+    STATUS_OBJECT_NAME_INVALID,
+    STATUS_OBJECT_NAME_NOT_FOUND,
+    STATUS_OBJECT_PATH_NOT_FOUND,
+    STATUS_REPARSE_POINT_NOT_RESOLVED,
+    STATUS_SHARING_VIOLATION,
+    STATUS_UNSUCCESSFUL,
+    NtStatusError,
+)
+
+MAX_SYMLINKS = 40          # Linux's limit before ELOOP
+MAX_NAME = 255
+NT_TIME_EPOCH_OFFSET = 116_444_736_000_000_000
+
+# WSL1 stores characters that NTFS forbids in names as private-use code points
+# (U+F000 + the character). '\\' is the only one that collides with our path syntax.
+BACKSLASH_STAND_IN = "\uf05c"
+
+
+def host_error(error: OSError, what: str) -> NtStatusError:
+    """Translate a host errno into the NTSTATUS NTFS would give."""
+    status = {
+        errno.ENOENT: STATUS_OBJECT_NAME_NOT_FOUND, errno.EEXIST: STATUS_OBJECT_NAME_COLLISION,
+        errno.ENOTDIR: STATUS_NOT_A_DIRECTORY, errno.EISDIR: STATUS_FILE_IS_A_DIRECTORY,
+        errno.ENOTEMPTY: STATUS_DIRECTORY_NOT_EMPTY, errno.EACCES: STATUS_ACCESS_DENIED,
+        errno.EPERM: STATUS_ACCESS_DENIED, errno.ENOSPC: STATUS_DISK_FULL,
+        errno.ENAMETOOLONG: STATUS_NAME_TOO_LONG, errno.EXDEV: STATUS_NOT_SAME_DEVICE,
+        errno.ELOOP: STATUS_REPARSE_POINT_NOT_RESOLVED, errno.EINVAL: STATUS_INVALID_PARAMETER,
+        errno.EBUSY: STATUS_SHARING_VIOLATION, errno.EROFS: STATUS_ACCESS_DENIED,
+    }.get(error.errno, STATUS_UNSUCCESSFUL)
+    return NtStatusError(status, f"{what}: {os.strerror(error.errno or 0)}")
+
+
+def to_nt_time(ns: int) -> int:
+    return ns // 100 + NT_TIME_EPOCH_OFFSET
+
+
+@dataclass
+class Resolved:
+    """Where a path led: the host path, its parts under the root, and its stat if it exists."""
+
+    host_path: str
+    parts: list[str]
+    stat: os.stat_result | None
+
+    @property
+    def exists(self) -> bool:
+        return self.stat is not None
+
+
+@dataclass
+class VolumeFile:
+    """The volume's context for an open file (a host descriptor)."""
+
+    fd: int | None
+    host_path: str
+    parts: list[str]
+    is_directory: bool
+    is_symlink: bool
+
+
+class HostVolume(Device):
+    device_type = FILE_DEVICE_DISK_FILE_SYSTEM
+
+    def __init__(self, root: str) -> None:
+        super().__init__()
+        self.root = os.path.realpath(root)
+        root_stat = os.stat(self.root)
+        if not stat.S_ISDIR(root_stat.st_mode):
+            raise NotADirectoryError(self.root)
+        self.serial_number = root_stat.st_dev & 0xFFFFFFFF
+
+    # --- names ------------------------------------------------------------------------------
+
+    @staticmethod
+    def host_name(nt_name: str) -> str:
+        return nt_name.replace(BACKSLASH_STAND_IN, "\\")
+
+    @staticmethod
+    def nt_name(host_name: str) -> str:
+        return host_name.replace("\\", BACKSLASH_STAND_IN)
+
+    def guest_path(self, host_path: str) -> str | None:
+        """The path of a host file as the guest sees it ('/dir/file'), or None if it lies
+        outside the root."""
+        real = os.path.realpath(host_path)
+        if real == self.root:
+            return "/"
+        if real.startswith(self.root.rstrip("/") + "/"):
+            return real[len(self.root.rstrip("/")):]
+        return None
+
+    def _find(self, directory: str, name: str, case_sensitive: bool) -> str | None:
+        if len(name.encode("utf-8", "surrogateescape")) > MAX_NAME:
+            raise NtStatusError(STATUS_NAME_TOO_LONG, name[:40] + "...")
+        if "/" in name or "\0" in name:
+            raise NtStatusError(STATUS_OBJECT_NAME_INVALID, name)
+        candidate = os.path.join(directory, name)
+        if os.path.lexists(candidate):
+            return name
+        if case_sensitive:
+            return None
+        folded = name.casefold()
+        try:
+            for entry in os.listdir(directory):
+                if entry.casefold() == folded:
+                    return entry
+        except OSError:
+            return None
+        return None
+
+    def resolve(self, path: str, case_sensitive: bool, follow_final: bool = True) -> Resolved:
+        """Walk `path` ('\\a\\b') from the root, resolving links inside the root."""
+        pending = [self.host_name(p) for p in path.split("\\") if p]
+        parts: list[str] = []
+        links = 0
+        info: os.stat_result | None = os.lstat(self.root)
+        while pending:
+            name = pending.pop(0)
+            if name in ("", "."):
+                continue
+            if name == "..":
+                if parts:
+                    parts.pop()
+                info = os.lstat(os.path.join(self.root, *parts))
+                continue
+            directory = os.path.join(self.root, *parts)
+            if info is not None and not stat.S_ISDIR(info.st_mode):
+                raise NtStatusError(STATUS_NOT_A_DIRECTORY, f"{'/'.join(parts)} is not a directory")
+            actual = self._find(directory, name, case_sensitive)
+            is_last = not pending
+            if actual is None:
+                if is_last:
+                    return Resolved(os.path.join(directory, name), parts + [name], None)
+                raise NtStatusError(STATUS_OBJECT_PATH_NOT_FOUND, f"{name} not found")
+            host = os.path.join(directory, actual)
+            info = os.lstat(host)
+            if stat.S_ISLNK(info.st_mode) and (not is_last or follow_final):
+                links += 1
+                if links > MAX_SYMLINKS:
+                    raise NtStatusError(STATUS_REPARSE_POINT_NOT_RESOLVED, "too many links")
+                target = os.readlink(host)
+                if target.startswith("/"):
+                    parts = []
+                pending = target.split("/") + pending
+                info = os.lstat(os.path.join(self.root, *parts))
+                continue
+            parts.append(actual)
+        return Resolved(os.path.join(self.root, *parts), parts, info)
+
+    # --- IRP_MJ_CREATE ----------------------------------------------------------------------
+
+    def create(self, file: FileObject, request: CreateRequest) -> None:
+        case_sensitive = not request.attributes & OBJ_CASE_INSENSITIVE
+        follow = not request.options & FILE_OPEN_REPARSE_POINT
+        resolved = self.resolve(file.file_name, case_sensitive, follow)
+        want_directory = bool(request.options & FILE_DIRECTORY_FILE)
+        access = request.access
+        reads = bool(access & (FILE_READ_DATA | GENERIC_READ | GENERIC_ALL))
+        writes = bool(access & (FILE_WRITE_DATA | FILE_APPEND_DATA | GENERIC_WRITE | GENERIC_ALL))
+        disposition = request.disposition
+        mode = request.lx_mode if request.lx_mode is not None else (0o777 if want_directory else 0o666)
+        host = resolved.host_path
+        try:
+            if resolved.exists:
+                kind = stat.S_IFMT(resolved.stat.st_mode)
+                if kind not in (stat.S_IFREG, stat.S_IFDIR, stat.S_IFLNK):
+                    # A host device node, FIFO or socket is never opened for a guest.
+                    raise NtStatusError(STATUS_ACCESS_DENIED, f"{file.file_name} is a host special file")
+                is_directory = stat.S_ISDIR(resolved.stat.st_mode)
+                if disposition == FILE_CREATE:
+                    raise NtStatusError(STATUS_OBJECT_NAME_COLLISION, f"{file.file_name} exists")
+                if want_directory and not is_directory and not stat.S_ISLNK(resolved.stat.st_mode):
+                    raise NtStatusError(STATUS_NOT_A_DIRECTORY, file.file_name)
+                if is_directory and (request.options & FILE_NON_DIRECTORY_FILE or writes):
+                    raise NtStatusError(STATUS_FILE_IS_A_DIRECTORY, file.file_name)
+                file.information = FILE_OPENED
+                if disposition in (FILE_OVERWRITE, FILE_OVERWRITE_IF, FILE_SUPERSEDE):
+                    file.information = FILE_OVERWRITTEN
+            else:
+                if disposition in (FILE_OPEN, FILE_OVERWRITE):
+                    raise NtStatusError(STATUS_OBJECT_NAME_NOT_FOUND, f"{file.file_name} not found")
+                parent = os.path.dirname(host)
+                if not os.path.isdir(parent):
+                    raise NtStatusError(STATUS_OBJECT_PATH_NOT_FOUND, file.file_name)
+                if want_directory:
+                    os.mkdir(host, mode & 0o7777)
+                else:
+                    os.close(os.open(host, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW,
+                                     mode & 0o7777))
+                file.information = FILE_CREATED
+                is_directory = want_directory
+            info = os.lstat(host)
+            is_symlink = stat.S_ISLNK(info.st_mode)
+            if is_symlink or not (reads or writes):
+                flags = os.O_PATH | os.O_NOFOLLOW    # metadata only (stat, readlink, delete)
+            elif is_directory:
+                flags = os.O_RDONLY | os.O_DIRECTORY
+            else:
+                flags = (os.O_RDWR if reads and writes else os.O_WRONLY if writes else os.O_RDONLY)
+                flags |= os.O_NOFOLLOW
+                if file.information == FILE_OVERWRITTEN:
+                    flags |= os.O_TRUNC
+            fd = os.open(host, flags | os.O_CLOEXEC)
+        except OSError as error:
+            raise host_error(error, file.file_name) from None
+        if is_directory:
+            file.options |= FILE_DIRECTORY_FILE
+        file.context = VolumeFile(fd, host, resolved.parts, is_directory, is_symlink)
+
+    # --- read / write -----------------------------------------------------------------------
+
+    def read(self, file: FileObject, length: int, offset: int | None) -> bytes:
+        context: VolumeFile = file.context
+        if context.is_directory:
+            raise NtStatusError(STATUS_FILE_IS_A_DIRECTORY, file.file_name)
+        position = file.position if offset is None else offset
+        try:
+            data = os.pread(context.fd, length, position)
+        except OSError as error:
+            raise host_error(error, file.file_name) from None
+        if offset is None:
+            file.position += len(data)
+        return data
+
+    def write(self, file: FileObject, data: bytes, offset: int | None) -> int:
+        context: VolumeFile = file.context
+        append_only = file.access & FILE_APPEND_DATA and not file.access & (FILE_WRITE_DATA | GENERIC_WRITE)
+        try:
+            if append_only:
+                position = os.fstat(context.fd).st_size
+            else:
+                position = file.position if offset is None else offset
+            written = os.pwrite(context.fd, data, position)
+        except OSError as error:
+            raise host_error(error, file.file_name) from None
+        if offset is None or append_only:
+            file.position = position + written
+        return written
+
+    # --- information ------------------------------------------------------------------------
+
+    def _stat(self, file: FileObject) -> os.stat_result:
+        context: VolumeFile = file.context
+        try:
+            return os.stat(context.fd) if context.fd is not None else os.lstat(context.host_path)
+        except OSError as error:
+            raise host_error(error, file.file_name) from None
+
+    def stat_lx(self, info: os.stat_result) -> FileStatLx:
+        attributes = 0
+        if stat.S_ISDIR(info.st_mode):
+            attributes |= FILE_ATTRIBUTE_DIRECTORY
+        if stat.S_ISLNK(info.st_mode):
+            attributes |= FILE_ATTRIBUTE_REPARSE_POINT
+        if not info.st_mode & 0o222:
+            attributes |= FILE_ATTRIBUTE_READONLY
+        return FileStatLx(
+            FileId=info.st_ino, CreationTime=to_nt_time(info.st_ctime_ns),
+            LastAccessTime=to_nt_time(info.st_atime_ns), LastWriteTime=to_nt_time(info.st_mtime_ns),
+            ChangeTime=to_nt_time(info.st_ctime_ns), AllocationSize=info.st_blocks * 512,
+            EndOfFile=info.st_size, FileAttributes=attributes or FILE_ATTRIBUTE_NORMAL,
+            NumberOfLinks=info.st_nlink, LxMode=info.st_mode, LxUid=info.st_uid, LxGid=info.st_gid,
+            LxDeviceIdMajor=os.major(info.st_rdev), LxDeviceIdMinor=os.minor(info.st_rdev),
+            VolumeSerialNumber=self.serial_number, AccessTimeNs=info.st_atime_ns,
+            WriteTimeNs=info.st_mtime_ns, ChangeTimeNs=info.st_ctime_ns,
+            BlockSize=info.st_blksize)
+
+    def query_information(self, file: FileObject, info_class: int):
+        info = self._stat(file)
+        lx = self.stat_lx(info)
+        if info_class == FileStatLxInformation:
+            return lx
+        if info_class == FileStandardInformation:
+            return StandardInformation(lx.AllocationSize, lx.EndOfFile, lx.NumberOfLinks,
+                                       file.delete_on_close, stat.S_ISDIR(info.st_mode))
+        if info_class == FileBasicInformation:
+            return BasicInformation(lx.CreationTime, lx.LastAccessTime, lx.LastWriteTime,
+                                    lx.ChangeTime, lx.FileAttributes)
+        if info_class == FileInternalInformation:
+            return lx.FileId
+        if info_class == FileNameInformation:
+            return "\\" + "\\".join(self.nt_name(p) for p in file.context.parts)
+        if info_class == FileAllInformation:
+            return lx
+        raise NtStatusError(STATUS_INVALID_INFO_CLASS, f"class {info_class}")
+
+    def set_information(self, file: FileObject, info_class: int, value) -> None:
+        context: VolumeFile = file.context
+        try:
+            if info_class == FileEndOfFileInformation:
+                os.truncate(context.fd, value)
+            elif info_class == FileRenameInformation:
+                self._rename(file, *value)
+            elif info_class == FileLinkInformation:
+                target_path, replace, case_sensitive = value
+                target = self.resolve(target_path, case_sensitive, follow_final=False)
+                if target.exists:
+                    raise NtStatusError(STATUS_OBJECT_NAME_COLLISION, target_path)
+                os.link(context.host_path, target.host_path, follow_symlinks=False)
+            elif info_class == FileDispositionInformation:
+                file.delete_on_close = bool(value)
+            elif info_class == FileDispositionInformationEx:
+                if value & FILE_DISPOSITION_DELETE and value & FILE_DISPOSITION_POSIX_SEMANTICS:
+                    self._delete_now(file)          # POSIX: the name goes away at once
+                else:
+                    file.delete_on_close = bool(value & FILE_DISPOSITION_DELETE)
+            else:
+                raise NtStatusError(STATUS_INVALID_INFO_CLASS, f"class {info_class}")
+        except OSError as error:
+            raise host_error(error, file.file_name) from None
+
+    def _rename(self, file: FileObject, target_path: str, replace: bool, case_sensitive: bool) -> None:
+        context: VolumeFile = file.context
+        if not context.parts:
+            raise NtStatusError(STATUS_ACCESS_DENIED, "cannot rename the root")
+        target = self.resolve(target_path, case_sensitive, follow_final=False)
+        if target.exists and not replace:
+            raise NtStatusError(STATUS_OBJECT_NAME_COLLISION, target_path)
+        if not os.path.isdir(os.path.dirname(target.host_path)):
+            raise NtStatusError(STATUS_OBJECT_PATH_NOT_FOUND, target_path)
+        os.rename(context.host_path, target.host_path)
+        context.host_path, context.parts = target.host_path, target.parts
+        file.file_name = "\\" + "\\".join(target.parts)
+
+    def _delete_now(self, file: FileObject) -> None:
+        context: VolumeFile = file.context
+        if not context.parts:
+            raise NtStatusError(STATUS_CANNOT_DELETE, "cannot delete the root")
+        if context.is_directory:
+            os.rmdir(context.host_path)
+        else:
+            os.unlink(context.host_path)
+
+    def query_directory(self, file: FileObject, restart: bool) -> list[DirectoryEntry]:
+        context: VolumeFile = file.context
+        if not context.is_directory:
+            raise NtStatusError(STATUS_NOT_A_DIRECTORY, file.file_name)
+        own = self._stat(file)
+        parent = os.lstat(os.path.dirname(context.host_path)) if context.parts else own
+        entries = [DirectoryEntry(".", own.st_ino, 0, FILE_ATTRIBUTE_DIRECTORY, own.st_mode),
+                   DirectoryEntry("..", parent.st_ino, 0, FILE_ATTRIBUTE_DIRECTORY, parent.st_mode)]
+        try:
+            with os.scandir(context.fd) as scan:   # the host's own order, as getdents gives it
+                for entry in scan:
+                    info = entry.stat(follow_symlinks=False)
+                    attributes = FILE_ATTRIBUTE_DIRECTORY if stat.S_ISDIR(info.st_mode) else FILE_ATTRIBUTE_NORMAL
+                    entries.append(DirectoryEntry(self.nt_name(entry.name), info.st_ino,
+                                                  info.st_size, attributes, info.st_mode))
+        except OSError as error:
+            raise host_error(error, file.file_name) from None
+        return entries
+
+    def query_volume_information(self, file: FileObject, info_class: int):
+        if info_class in (FileFsFullSizeInformation, FileFsSizeInformation):
+            vfs = os.statvfs(self.root)
+            return VolumeSize(vfs.f_blocks, vfs.f_bavail, vfs.f_bfree, 1, vfs.f_frsize)
+        if info_class == FileFsAttributeInformation:
+            return {"FileSystemName": "NTFS", "MaximumComponentNameLength": MAX_NAME,
+                    "FileSystemAttributes": 0x1 | 0x2}   # case-sensitive search, case-preserved
+        if info_class == FileFsVolumeInformation:
+            return {"VolumeSerialNumber": self.serial_number, "VolumeLabel": "ntsim"}
+        raise NtStatusError(STATUS_INVALID_INFO_CLASS, f"class {info_class}")
+
+    def device_control(self, file: FileObject, code: int, data) -> str:
+        """FSCTL_GET_REPARSE_POINT: the target of a symbolic link opened with
+        FILE_OPEN_REPARSE_POINT (what a Linux readlink needs)."""
+        context: VolumeFile = file.context
+        if code != FSCTL_GET_REPARSE_POINT:
+            return super().device_control(file, code, data)
+        if not context.is_symlink:
+            raise NtStatusError(STATUS_NOT_A_REPARSE_POINT, f"{file.file_name} is not a link")
+        return os.readlink(context.host_path)
+
+    def close(self, file: FileObject) -> None:
+        context: VolumeFile | None = file.context
+        if context is None:
+            return
+        if file.delete_on_close and context.parts:
+            try:
+                self._delete_now(file)
+            except OSError:
+                pass
+        if context.fd is not None:
+            os.close(context.fd)
+            context.fd = None
+
+    def cleanup(self, file: FileObject) -> None:
+        pass
+
+    def mkdir_p(self, path: str) -> None:
+        """Used by the loader to make sure a directory exists; not a guest service."""
+        os.makedirs(os.path.join(self.root, *[p for p in path.split("\\") if p]), exist_ok=True)
+

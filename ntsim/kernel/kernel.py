@@ -1,0 +1,163 @@
+"""The kernel object: the executive's components wired together, and boot.
+
+`Kernel` is what ntoskrnl is to NT: it owns the object manager, the dispatcher and the
+clock, the memory, I/O and LPC managers, and the system-service table, and it boots the
+system: the System process, the devices and DOS device names, then the session manager,
+which starts the subsystem servers the registry marks as required (CSRSS).
+
+The kernel never imports a personality. Personalities and servers are handed to it
+(`SessionManager.register_subsystem`, `create_process(personality=...)`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import random
+from typing import Any
+
+from ..trace import KERNEL, Tracer
+from .cpu import Cpu
+from .dispatcher import Clock, Dispatcher
+from .fs.console import ConsoleDevice
+from .fs.null import NullDevice
+from .fs.volume import HostVolume
+from .lpc import LpcManager
+from .memory import AddressSpace
+from .objects import ObjectManager
+from .processes import Process, Thread, ThreadState
+from .services import NtServices
+from .smss import SessionManager
+
+SYSTEM_VOLUME = "\\Device\\HarddiskVolume1"
+
+
+class Kernel:
+    def __init__(self, root: str = ".", *, deterministic: bool = False, seed: int | None = None,
+                 count_instructions: bool = False) -> None:
+        self.clock = Clock(deterministic)
+        self.count_instructions = count_instructions
+        # getrandom and AT_RANDOM: seeded when the run must repeat, the host's otherwise
+        self._random = random.Random(seed if seed is not None else 0) \
+            if deterministic or seed is not None else None
+        self.deterministic = deterministic
+        self.seed = seed
+        self.tracer = Tracer(self.clock.trace_stamp)
+        self.objects = ObjectManager()
+        self.dispatcher = Dispatcher(self)
+        self.lpc = LpcManager(self)
+        self.services = NtServices(self)
+        self.processes: dict[int, Process] = {}
+        self.exited: list[Process] = []
+        self._client_ids = itertools.count(4, 4)   # process and thread ids share one space
+        self.current_thread: Thread | None = None
+        self.volume = HostVolume(root)
+        self.console_device = ConsoleDevice(self)
+        self.smss = SessionManager(self)
+        self.system: Process | None = None
+        self.booted = False
+
+    # --- boot -------------------------------------------------------------------------------
+
+    def boot(self) -> None:
+        """Phase 1 of NT's boot, reduced: System, devices, DOS names, then SMSS."""
+        self.system = self.create_process("System", is_server=True)
+        self.current_thread = self.create_thread(self.system, host_body=lambda thread: None)
+        self.current_thread.state = ThreadState.WAITING
+        objects = self.objects
+        objects.insert(SYSTEM_VOLUME, self.volume, permanent=True)
+        objects.insert("\\Device\\Null", NullDevice(), permanent=True)
+        objects.insert("\\Device\\ConDrv", self.console_device, permanent=True)
+        objects.create_symbolic_link("\\??\\C:", SYSTEM_VOLUME, permanent=True)
+        objects.create_symbolic_link("\\??\\NUL", "\\Device\\Null", permanent=True)
+        objects.create_symbolic_link("\\??\\CON", "\\Device\\ConDrv", permanent=True)
+        objects.create_symbolic_link("\\DosDevices", "\\??", permanent=True)
+        self.smss.start(self.system)
+        self.booted = True
+
+    # --- processes and threads --------------------------------------------------------------
+
+    def create_process(self, name: str, personality: Any = None, *, parent: Process | None = None,
+                       image_path: str = "", is_server: bool = False,
+                       architecture: str | None = None) -> Process:
+        """PspCreateProcess: a process object, and an address space if it runs guest code."""
+        process = Process(next(self._client_ids), name, personality, parent=parent,
+                          image_path=image_path, is_server=is_server)
+        if architecture is not None:
+            process.cpu = Cpu(architecture)
+            process.memory = AddressSpace(process.cpu)
+            if self.count_instructions:
+                process.cpu.count_instructions(True)
+        self.processes[process.pid] = process
+        if self.tracer.enabled:
+            self.tracer.note(self.current_thread, KERNEL, "PspCreateProcess",
+                             {"ImageName": name, "ProcessId": process.pid,
+                              "Subsystem": process.subsystem,
+                              "Parent": parent.pid if parent else 0})
+        return process
+
+    def create_thread(self, process: Process, host_body=None) -> Thread:
+        thread = Thread(process, next(self._client_ids), host_body)
+        process.threads.append(thread)
+        return thread
+
+    def start_thread(self, thread: Thread) -> None:
+        self.dispatcher.make_ready(thread)
+
+    def terminate_thread(self, thread: Thread, status: int) -> None:
+        self.dispatcher.terminate_thread(thread, status)
+        process = thread.process
+        if process.cpu is not None and self.current_thread is thread:
+            process.cpu.request_stop()
+        if process.alive and all(t.state == ThreadState.TERMINATED for t in process.threads):
+            self.terminate_process(process, status)
+
+    def terminate_process(self, process: Process, status: int, note: str = "") -> None:
+        """PspExitProcess: stop every thread, close every handle, tell the servers the
+        client died, and signal the process object for whoever waits on it."""
+        if not process.alive:
+            return
+        process.exit_status = status
+        process.exit_note = note or process.exit_note
+        for thread in process.threads:
+            if thread.state != ThreadState.TERMINATED:
+                self.dispatcher.terminate_thread(thread, status)
+        if process.cpu is not None and self.current_thread is not None \
+                and self.current_thread.process is process:
+            process.cpu.request_stop()
+        caller = self.current_thread
+        process.handles.close_all()
+        self.current_thread = caller
+        self.console_device.process_exited(process.pid)
+        for server in self.smss.running_servers():
+            if process.pid in server.clients and hasattr(server, "client_died"):
+                server.client_died(process.pid)
+        hook = getattr(process.personality, "on_process_exit", None)
+        if hook is not None:
+            hook(process)
+        process.signalled = True
+        self.dispatcher.signal(process)
+        self.exited.append(process)
+        if self.tracer.enabled:
+            self.tracer.note(self.current_thread, KERNEL, "PspExitProcess",
+                             {"ProcessId": process.pid, "ExitStatus": status,
+                              **({"Note": process.exit_note} if process.exit_note else {})},
+                             pid=process.pid)
+
+    def random_bytes(self, count: int) -> bytes:
+        if self._random is None:
+            return os.urandom(count)
+        return self._random.randbytes(count)
+
+    def instructions_executed(self) -> int:
+        return sum(p.cpu.instructions for p in self.processes.values() if p.cpu is not None)
+
+    def guest_processes(self) -> list[Process]:
+        return [p for p in self.processes.values() if not p.is_server]
+
+    def live_guest_processes(self) -> list[Process]:
+        return [p for p in self.processes.values() if not p.is_server and p.alive]
+
+    def run(self) -> str:
+        """Run until every guest process has exited (or a deadlock)."""
+        return self.dispatcher.run(lambda: not self.live_guest_processes())

@@ -1,0 +1,131 @@
+"""Processes and threads, and the dispatcher objects a thread can wait on.
+
+A *process* is an address space (its CPU and memory), a handle table and a set of
+threads, tagged with the personality that runs it ("lxss", "csrss", ...). A *thread* is
+what the dispatcher schedules: a guest thread runs instructions on its process's CPU; a
+server thread (CSRSS, PSXSS) runs host code, one message at a time.
+
+Processes, threads and events are *dispatcher objects*: each is signalled or not, and a
+thread may wait until one (or all) of them is signalled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from .objects import HandleTable, KernelObject
+
+if TYPE_CHECKING:
+    from .cpu import Cpu
+    from .dispatcher import WaitBlock
+    from .memory import AddressSpace
+
+
+class DispatcherObject(KernelObject):
+    """An object with a signal state and a list of waiting threads (DISPATCHER_HEADER)."""
+
+    def __init__(self, name: str = "") -> None:
+        super().__init__(name)
+        self.signalled = False
+        self.wait_blocks: list[WaitBlock] = []
+
+    def is_signalled(self, thread: Thread) -> bool:
+        return self.signalled
+
+    def acquire(self, thread: Thread) -> None:
+        """A wait on this object was satisfied; auto-reset objects reset here."""
+
+
+NotificationEvent, SynchronizationEvent = 0, 1
+
+
+class Event(DispatcherObject):
+    """A notification event stays signalled until reset; a synchronization event
+    releases one waiter and resets itself."""
+
+    type_name = "Event"
+
+    def __init__(self, name: str = "", event_type: int = NotificationEvent,
+                 initial_state: bool = False) -> None:
+        super().__init__(name)
+        self.event_type = event_type
+        self.signalled = initial_state
+
+    def acquire(self, thread: Thread) -> None:
+        if self.event_type == SynchronizationEvent:
+            self.signalled = False
+
+
+class ThreadState:
+    READY, RUNNING, WAITING, TERMINATED = "ready", "running", "waiting", "terminated"
+
+
+class Thread(DispatcherObject):
+    type_name = "Thread"
+
+    def __init__(self, process: Process, tid: int, host_body: Callable[[Thread], None] | None = None) -> None:
+        super().__init__()
+        self.process = process
+        self.tid = tid
+        self.state = ThreadState.READY
+        self.context: Any = None          # saved registers while another thread holds the CPU
+        self.wait: WaitBlock | None = None
+        self.completion: Callable[[], None] | None = None   # finishes a call that waited
+        self.host_body = host_body        # server threads run host code instead of a CPU
+        self.trace_parent: int | None = None
+        self.exit_status: int | None = None
+        self.data: Any = None             # the personality's per-thread state
+
+    @property
+    def is_host_thread(self) -> bool:
+        return self.host_body is not None
+
+    def describe(self) -> str:
+        return f"{self.process.name} pid {self.process.pid} tid {self.tid}"
+
+
+class Process(DispatcherObject):
+    type_name = "Process"
+
+    def __init__(self, pid: int, name: str, personality: Any = None, *,
+                 parent: Process | None = None, image_path: str = "",
+                 is_server: bool = False) -> None:
+        super().__init__()
+        self.pid = pid
+        self.name = name
+        self.image_path = image_path
+        self.personality = personality
+        self.subsystem = getattr(personality, "name", None) or name
+        self.parent = parent
+        self.children: list[Process] = []
+        self.is_server = is_server
+        self.handles = HandleTable()
+        self.threads: list[Thread] = []
+        self.cpu: Cpu | None = None
+        self.memory: AddressSpace | None = None
+        self.exit_status: int | None = None
+        self.exit_note: str = ""           # why it ended, for people ("killed by SIGSEGV")
+        self.data: Any = None              # the personality's per-process state
+        self.server_bytes = 0              # memory a server process accounts for itself
+        if parent is not None:
+            parent.children.append(self)
+
+    @property
+    def alive(self) -> bool:
+        return self.exit_status is None
+
+    def describe(self) -> str:
+        return f"{self.name} (pid {self.pid}, {self.subsystem})"
+
+    @property
+    def reserved_bytes(self) -> int:
+        return self.memory.reserved_bytes if self.memory else self.server_bytes
+
+    @property
+    def committed_bytes(self) -> int:
+        return self.memory.committed_bytes if self.memory else self.server_bytes
+
+    @property
+    def touched_bytes(self) -> int:
+        return self.memory.touched_bytes if self.memory else self.server_bytes

@@ -1,0 +1,605 @@
+"""The system-service table: the Nt* calls every personality is built on.
+
+Each service is a method declared with `@service(...)`, which lists its arguments with
+their types once; that declaration makes the service's row in `SERVICE_TABLE` (what
+`ntsim calls nt` prints) and lets the tracer show every call without per-call code.
+
+Services take Python values — a path string, a bytes buffer — where NT takes pointers to
+UNICODE_STRINGs and buffers in the caller's memory: the personalities that call them
+run in the kernel, as WSL1's lxcore did, and have already read the guest's memory.
+Results come back as values; failures raise NtStatusError with the NTSTATUS NT returns.
+A service that must wait raises WaitPending (see dispatcher.py).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..trace import NT, Arg, ArgType, DecodeContext, Enum, Flags, Hex, Int, Raw, render_bytes
+from .dispatcher import WaitPending
+from .io import (
+    ACCESS_NAMES,
+    CREATE_OPTIONS,
+    DISPOSITIONS,
+    FILE_DIRECTORY_FILE,
+    FILE_INFORMATION_CLASSES,
+    FILE_OPEN,
+    FS_INFORMATION_CLASSES,
+    CreateRequest,
+    FileLinkInformation,
+    FilePositionInformation,
+    FileRenameInformation,
+    FileObject,
+)
+from .memory import (
+    ALLOCATION_GRANULARITY,
+    MEM_COMMIT,
+    MEM_DECOMMIT,
+    MEM_RELEASE,
+    MEM_RESERVE,
+    MEM_TOP_DOWN,
+    PAGE_SIZE,
+)
+from .objects import OBJ_CASE_INSENSITIVE, Directory, KernelObject, SymbolicLink
+from .processes import Event, Process, Thread
+from .status import (
+    STATUS_END_OF_FILE,
+    STATUS_INVALID_HANDLE,
+    STATUS_INVALID_PARAMETER,
+    STATUS_NO_MORE_FILES,
+    STATUS_NOT_SAME_DEVICE,
+    STATUS_OBJECT_TYPE_MISMATCH,
+    STATUS_SUCCESS,
+    STATUS_TIMEOUT,
+    NTSTATUS,
+    NtStatusError,
+)
+
+if TYPE_CHECKING:
+    from .kernel import Kernel
+
+NtCurrentProcess = 0xFFFF_FFFF_FFFF_FFFF   # the pseudo-handle (HANDLE)-1
+NtCurrentThread = 0xFFFF_FFFF_FFFF_FFFE    # (HANDLE)-2
+DUPLICATE_CLOSE_SOURCE, DUPLICATE_SAME_ACCESS = 0x1, 0x2
+WaitAll, WaitAny = 0, 1
+
+
+# --- argument types the NT layer shows ------------------------------------------------------
+
+
+class HandleArg(ArgType):
+    """A handle, shown with the object it names: 0x8 (\\Device\\ConDrv\\Output)."""
+
+    def decode(self, value, ctx: DecodeContext):
+        if value is None:
+            return None
+        value = int(value)
+        if value == NtCurrentProcess:
+            return "NtCurrentProcess"
+        if value == NtCurrentThread:
+            return "NtCurrentThread"
+        entry = ctx.process.handles.entries.get(value) if ctx.process else None
+        return f"{value:#x} ({entry.object.describe()})" if entry else hex(value)
+
+
+class BytesArg(ArgType):
+    def decode(self, value, ctx):
+        return render_bytes(bytes(value)) if value is not None else None
+
+
+class Text(ArgType):
+    def decode(self, value, ctx):
+        return None if value is None else str(value)
+
+
+Access = Flags(ACCESS_NAMES)
+MemoryTypes = Flags({MEM_COMMIT: "MEM_COMMIT", MEM_RESERVE: "MEM_RESERVE",
+                     MEM_DECOMMIT: "MEM_DECOMMIT", MEM_RELEASE: "MEM_RELEASE",
+                     MEM_TOP_DOWN: "MEM_TOP_DOWN"})
+Protection = Enum({0x01: "PAGE_NOACCESS", 0x02: "PAGE_READONLY", 0x04: "PAGE_READWRITE",
+                   0x08: "PAGE_WRITECOPY", 0x10: "PAGE_EXECUTE", 0x20: "PAGE_EXECUTE_READ",
+                   0x40: "PAGE_EXECUTE_READWRITE", 0x80: "PAGE_EXECUTE_WRITECOPY"})
+
+
+@dataclass(frozen=True)
+class ServiceRow:
+    """One row of the system-service table."""
+
+    number: int
+    name: str
+    arguments: tuple[Arg, ...]
+    returns: str
+    summary: str
+
+
+SERVICE_TABLE: list[ServiceRow] = []
+
+
+def run_traced(tracer, thread, event, get: Callable[[], Any], returns: str = "") -> Any:
+    """Complete a traced crossing around `get()`: close the event with the value or the
+    NTSTATUS, and follow the call through a wait if it must block."""
+    try:
+        value = get()
+    except WaitPending as pending:
+        tracer.suspend(thread, event)
+
+        def resume(inner):
+            tracer.resume(thread, event)
+            return run_traced(tracer, thread, event, inner, returns)
+
+        pending.wrap(resume)
+        raise
+    except NtStatusError as error:
+        tracer.close(thread, event, error.status, error.status.name)
+        raise
+    if returns:
+        event.args[returns] = _summary(value)
+    tracer.close(thread, event, value if isinstance(value, NTSTATUS) else STATUS_SUCCESS)
+    return value
+
+
+def _summary(value: Any) -> Any:
+    if isinstance(value, bytes | bytearray):
+        return render_bytes(bytes(value))
+    if isinstance(value, int | str | type(None)):
+        return value if not isinstance(value, int) or value < 0x10000 else hex(value)
+    if isinstance(value, tuple):
+        return [hex(v) if isinstance(v, int) else _summary(v) for v in value]
+    if isinstance(value, list):
+        return f"{len(value)} entries"
+    return type(value).__name__
+
+
+def service(*arguments: Arg, returns: str = "") -> Callable:
+    """Declare a system service: its arguments (for the table and the trace)."""
+
+    def register(function: Callable) -> Callable:
+        name = function.__name__
+        parameters = list(inspect.signature(function).parameters)[1:]
+        doc = (function.__doc__ or "").strip().splitlines()
+        SERVICE_TABLE.append(ServiceRow(len(SERVICE_TABLE), name, arguments, returns,
+                                        doc[0] if doc else ""))
+
+        @functools.wraps(function)
+        def call(self: NtServices, *values: Any, **keywords: Any) -> Any:
+            tracer = self.kernel.tracer
+            if not tracer.enabled:
+                return function(self, *values, **keywords)
+            raw = dict(zip(parameters, values, strict=False))
+            raw.update(keywords)
+            thread = self.kernel.current_thread
+            event = tracer.open(thread, NT, name, raw, arguments)
+            return run_traced(tracer, thread, event,
+                              lambda: function(self, *values, **keywords), returns)
+
+        return call
+
+    return register
+
+
+class Section(KernelObject):
+    """A section object: memory that can be mapped into address spaces. Backed by the
+    paging file (anonymous) or by a file's contents."""
+
+    type_name = "Section"
+
+    def __init__(self, size: int, protect: int, data: bytes = b"", file: FileObject | None = None) -> None:
+        super().__init__()
+        self.size = size
+        self.protect = protect
+        self.data = bytearray(data.ljust(size, b"\0")[:size])
+        self.file = file
+
+
+class NtServices:
+    """The Nt* services, called by personalities on behalf of the current thread."""
+
+    def __init__(self, kernel: Kernel) -> None:
+        self.kernel = kernel
+
+    # --- helpers ----------------------------------------------------------------------------
+
+    @property
+    def _process(self) -> Process:
+        return self.kernel.current_thread.process
+
+    def _object(self, handle: int, expected: type | tuple[type, ...] | None = None) -> Any:
+        thread = self.kernel.current_thread
+        if handle == NtCurrentProcess:
+            obj: Any = thread.process
+        elif handle == NtCurrentThread:
+            obj = thread
+        else:
+            return thread.process.handles.lookup(handle, expected)
+        if expected is not None and not isinstance(obj, expected):
+            raise NtStatusError(STATUS_OBJECT_TYPE_MISMATCH, f"handle {handle:#x}")
+        return obj
+
+    def _file(self, handle: int) -> FileObject:
+        return self._object(handle, FileObject)
+
+    def _target_process(self, handle: int) -> Process:
+        return self._object(handle, Process)
+
+    # --- files ------------------------------------------------------------------------------
+
+    @service(Arg("ObjectName", Text()), Arg("DesiredAccess", Access),
+             Arg("CreateDisposition", Enum(DISPOSITIONS)), Arg("CreateOptions", Flags(CREATE_OPTIONS)),
+             Arg("Attributes", Flags({OBJ_CASE_INSENSITIVE: "OBJ_CASE_INSENSITIVE"})),
+             returns="FileHandle")
+    def NtCreateFile(self, ObjectName: str, DesiredAccess: int, CreateDisposition: int,
+                     CreateOptions: int = 0, Attributes: int = OBJ_CASE_INSENSITIVE,
+                     lx_mode: int | None = None) -> int:
+        """Open or create a file, directory or device through the object namespace."""
+        request = CreateRequest(DesiredAccess, CreateDisposition, CreateOptions, Attributes,
+                                lx_mode=lx_mode, process=self._process)
+        file = self.kernel.objects.lookup(ObjectName, request, parse=True)
+        if not isinstance(file, FileObject):
+            raise NtStatusError(STATUS_OBJECT_TYPE_MISMATCH, f"{ObjectName} is not a file")
+        return self._process.handles.insert(file, DesiredAccess)
+
+    @service(Arg("ObjectName", Text()), Arg("DesiredAccess", Access),
+             Arg("OpenOptions", Flags(CREATE_OPTIONS)), returns="FileHandle")
+    def NtOpenFile(self, ObjectName: str, DesiredAccess: int, OpenOptions: int = 0,
+                   Attributes: int = OBJ_CASE_INSENSITIVE) -> int:
+        """Open an existing file (NtCreateFile with FILE_OPEN)."""
+        request = CreateRequest(DesiredAccess, FILE_OPEN, OpenOptions, Attributes,
+                                process=self._process)
+        file = self.kernel.objects.lookup(ObjectName, request, parse=True)
+        if not isinstance(file, FileObject):
+            raise NtStatusError(STATUS_OBJECT_TYPE_MISMATCH, f"{ObjectName} is not a file")
+        return self._process.handles.insert(file, DesiredAccess)
+
+    @service(Arg("FileHandle", HandleArg()), Arg("Length", Int()), Arg("ByteOffset", Raw()),
+             returns="Buffer")
+    def NtReadFile(self, FileHandle: int, Length: int, ByteOffset: int | None = None) -> bytes:
+        """Read from a file object through its device."""
+        file = self._file(FileHandle)
+        data = file.device.read(file, Length, ByteOffset)
+        if not data and Length > 0:
+            raise NtStatusError(STATUS_END_OF_FILE)
+        return data
+
+    @service(Arg("FileHandle", HandleArg()), Arg("Buffer", BytesArg()), Arg("ByteOffset", Raw()),
+             returns="Information")
+    def NtWriteFile(self, FileHandle: int, Buffer: bytes, ByteOffset: int | None = None) -> int:
+        """Write to a file object through its device."""
+        file = self._file(FileHandle)
+        return file.device.write(file, Buffer, ByteOffset)
+
+    @service(Arg("Handle", HandleArg()))
+    def NtClose(self, Handle: int) -> NTSTATUS:
+        """Close a handle; the object goes when its last reference does."""
+        self._process.handles.remove(Handle)
+        return STATUS_SUCCESS
+
+    @service(Arg("FileHandle", HandleArg()), Arg("FileInformationClass", Enum(FILE_INFORMATION_CLASSES)))
+    def NtQueryInformationFile(self, FileHandle: int, FileInformationClass: int) -> Any:
+        """Query one class of information about an open file."""
+        file = self._file(FileHandle)
+        if FileInformationClass == FilePositionInformation:
+            return file.position
+        return file.device.query_information(file, FileInformationClass)
+
+    @service(Arg("FileHandle", HandleArg()), Arg("FileInformationClass", Enum(FILE_INFORMATION_CLASSES)),
+             Arg("FileInformation", Raw()))
+    def NtSetInformationFile(self, FileHandle: int, FileInformationClass: int,
+                             FileInformation: Any) -> NTSTATUS:
+        """Set one class of information (position, size, rename, delete disposition)."""
+        file = self._file(FileHandle)
+        if FileInformationClass == FilePositionInformation:   # the I/O manager's own field
+            file.position = int(FileInformation)
+        elif FileInformationClass in (FileRenameInformation, FileLinkInformation):
+            # FILE_RENAME_INFORMATION names the target by its full path; it must lie on
+            # the same device (IoSetInformation refuses a rename across volumes).
+            target_name, replace = FileInformation
+            device, remaining = self.kernel.objects.split_device(target_name)
+            if device is not file.device:
+                raise NtStatusError(STATUS_NOT_SAME_DEVICE, f"{target_name} is on another device")
+            file.device.set_information(file, FileInformationClass,
+                                        (remaining, replace, file.case_sensitive))
+        else:
+            file.device.set_information(file, FileInformationClass, FileInformation)
+        return STATUS_SUCCESS
+
+    @service(Arg("FileHandle", HandleArg()), Arg("FileInformationClass", Enum(FILE_INFORMATION_CLASSES)),
+             Arg("ReturnSingleEntry", Raw()), Arg("RestartScan", Raw()), Arg("MaximumEntries", Raw()),
+             returns="Entries")
+    def NtQueryDirectoryFile(self, FileHandle: int, FileInformationClass: int = 37,
+                             ReturnSingleEntry: bool = False, RestartScan: bool = False,
+                             MaximumEntries: int = 64) -> list:
+        """List a directory from where the last call stopped (the file object's cursor)."""
+        file = self._file(FileHandle)
+        if not file.is_directory:
+            raise NtStatusError(STATUS_INVALID_PARAMETER, "not a directory")
+        if RestartScan or file.directory_entries is None:
+            file.directory_entries = file.device.query_directory(file, True)
+            file.directory_cursor = 0
+        count = 1 if ReturnSingleEntry else MaximumEntries
+        entries = file.directory_entries[file.directory_cursor:file.directory_cursor + count]
+        if not entries:
+            raise NtStatusError(STATUS_NO_MORE_FILES)
+        file.directory_cursor += len(entries)
+        return entries
+
+    def rewind_directory(self, FileHandle: int, entries: int) -> None:
+        """Step the directory cursor back (a caller's buffer held fewer entries than it
+        was given); NT's FileIndex restart, done by the I/O manager."""
+        file = self._file(FileHandle)
+        file.directory_cursor = max(0, file.directory_cursor - entries)
+
+    @service(Arg("FileHandle", HandleArg()), Arg("FsInformationClass", Enum(FS_INFORMATION_CLASSES)))
+    def NtQueryVolumeInformationFile(self, FileHandle: int, FsInformationClass: int) -> Any:
+        """Query the volume a file lies on (sizes, file-system name)."""
+        file = self._file(FileHandle)
+        return file.device.query_volume_information(file, FsInformationClass)
+
+    @service(Arg("FileHandle", HandleArg()), Arg("IoControlCode", Hex()))
+    def NtDeviceIoControlFile(self, FileHandle: int, IoControlCode: int, InputBuffer: Any = None) -> Any:
+        """Send a device-specific request (a console's mode, a link's target)."""
+        file = self._file(FileHandle)
+        return file.device.device_control(file, IoControlCode, InputBuffer)
+
+    # --- the object namespace ---------------------------------------------------------------
+
+    @service(Arg("ObjectName", Text()), returns="DirectoryHandle")
+    def NtCreateDirectoryObject(self, ObjectName: str) -> int:
+        """Create a directory in the object namespace."""
+        directory = self.kernel.objects.create_directory(ObjectName)
+        return self._process.handles.insert(directory)
+
+    @service(Arg("LinkName", Text()), Arg("LinkTarget", Text()), returns="LinkHandle")
+    def NtCreateSymbolicLinkObject(self, LinkName: str, LinkTarget: str) -> int:
+        """Create a symbolic link in the object namespace (how \\??\\C: is made)."""
+        link = self.kernel.objects.create_symbolic_link(LinkName, LinkTarget)
+        return self._process.handles.insert(link)
+
+    @service(Arg("ObjectName", Text()), returns="Handle")
+    def NtOpenDirectoryObject(self, ObjectName: str) -> int:
+        """Open a directory of the object namespace."""
+        directory = self.kernel.objects.lookup(ObjectName)
+        if not isinstance(directory, Directory):
+            raise NtStatusError(STATUS_OBJECT_TYPE_MISMATCH, ObjectName)
+        return self._process.handles.insert(directory)
+
+    @service(Arg("LinkHandle", HandleArg()))
+    def NtQuerySymbolicLinkObject(self, LinkHandle: int) -> str:
+        """The target of a symbolic link object."""
+        return self._object(LinkHandle, SymbolicLink).target
+
+    @service(Arg("SourceProcessHandle", HandleArg()), Arg("SourceHandle", Hex()),
+             Arg("TargetProcessHandle", HandleArg()), Arg("Options", Flags({1: "DUPLICATE_CLOSE_SOURCE", 2: "DUPLICATE_SAME_ACCESS"})),
+             returns="TargetHandle")
+    def NtDuplicateObject(self, SourceProcessHandle: int, SourceHandle: int,
+                          TargetProcessHandle: int, DesiredAccess: int = 0,
+                          Options: int = DUPLICATE_SAME_ACCESS, Attributes: int = 0) -> int:
+        """Make another handle to the same object, in this or another process."""
+        source = self._target_process(SourceProcessHandle)
+        target = self._target_process(TargetProcessHandle)
+        entry = source.handles.entries.get(SourceHandle)
+        if entry is None:
+            raise NtStatusError(STATUS_INVALID_HANDLE, f"handle {SourceHandle:#x}")
+        access = entry.access if Options & DUPLICATE_SAME_ACCESS else DesiredAccess
+        handle = target.handles.insert(entry.object, access, Attributes)
+        if Options & DUPLICATE_CLOSE_SOURCE:
+            source.handles.remove(SourceHandle)
+        return handle
+
+    # --- memory -----------------------------------------------------------------------------
+
+    @service(Arg("ProcessHandle", HandleArg()), Arg("BaseAddress", Hex()), Arg("RegionSize", Hex()),
+             Arg("AllocationType", MemoryTypes), Arg("Protect", Protection), returns="Region")
+    def NtAllocateVirtualMemory(self, ProcessHandle: int, BaseAddress: int, RegionSize: int,
+                                AllocationType: int, Protect: int, *, tag: str = "",
+                                pico: bool = False, below: int | None = None) -> tuple[int, int]:
+        """Reserve and/or commit pages; returns the (base, size) actually affected.
+
+        `pico`: the caller is a pico provider, which owns its process's address space
+        (WSL1: "the user address space is left unmanaged") and reserves at page
+        granularity where NT would round to 64 KiB."""
+        memory = self._target_process(ProcessHandle).memory
+        if not AllocationType & (MEM_COMMIT | MEM_RESERVE):
+            raise NtStatusError(STATUS_INVALID_PARAMETER, "AllocationType needs MEM_COMMIT or MEM_RESERVE")
+        base, size = BaseAddress, RegionSize
+        if AllocationType & MEM_RESERVE:
+            vad = memory.reserve(BaseAddress or None, RegionSize, Protect, tag=tag,
+                                 top_down=bool(AllocationType & MEM_TOP_DOWN),
+                                 alignment=PAGE_SIZE if pico else ALLOCATION_GRANULARITY,
+                                 below=below)
+            base, size = vad.base, vad.size
+        if AllocationType & MEM_COMMIT:
+            base, size = memory.commit(base, size, Protect)
+        return base, size
+
+    @service(Arg("ProcessHandle", HandleArg()), Arg("BaseAddress", Hex()), Arg("RegionSize", Hex()),
+             Arg("FreeType", MemoryTypes), returns="Region")
+    def NtFreeVirtualMemory(self, ProcessHandle: int, BaseAddress: int, RegionSize: int,
+                            FreeType: int, *, pico: bool = False) -> tuple[int, int]:
+        """Decommit pages, or release a whole reservation (a pico provider: any range)."""
+        memory = self._target_process(ProcessHandle).memory
+        if FreeType == MEM_DECOMMIT:
+            return memory.decommit(BaseAddress, RegionSize)
+        if FreeType == MEM_RELEASE:
+            return memory.release(BaseAddress, RegionSize, exact=not pico)
+        raise NtStatusError(STATUS_INVALID_PARAMETER, "FreeType must be MEM_DECOMMIT or MEM_RELEASE")
+
+    @service(Arg("ProcessHandle", HandleArg()), Arg("BaseAddress", Hex()), Arg("RegionSize", Hex()),
+             Arg("NewProtect", Protection), returns="OldProtect")
+    def NtProtectVirtualMemory(self, ProcessHandle: int, BaseAddress: int, RegionSize: int,
+                               NewProtect: int) -> int:
+        """Change the protection of committed pages."""
+        return self._target_process(ProcessHandle).memory.protect(BaseAddress, RegionSize, NewProtect)
+
+    @service(Arg("ProcessHandle", HandleArg()), Arg("BaseAddress", Hex()))
+    def NtQueryVirtualMemory(self, ProcessHandle: int, BaseAddress: int):
+        """MEMORY_BASIC_INFORMATION for the region at an address."""
+        return self._target_process(ProcessHandle).memory.query(BaseAddress)
+
+    @service(Arg("FileHandle", HandleArg()), Arg("MaximumSize", Hex()), Arg("SectionPageProtection", Protection),
+             returns="SectionHandle")
+    def NtCreateSection(self, FileHandle: int | None, MaximumSize: int, SectionPageProtection: int,
+                        AllocationAttributes: int = 0x8000000) -> int:
+        """A section backed by the paging file (no file) or by a file's contents."""
+        file = self._file(FileHandle) if FileHandle else None
+        data = b""
+        if file is not None:
+            size_info = file.device.query_information(file, 5)   # FileStandardInformation
+            size = MaximumSize or size_info.EndOfFile
+            data = file.device.read(file, size, 0)
+        else:
+            size = MaximumSize
+        if size <= 0:
+            raise NtStatusError(STATUS_INVALID_PARAMETER, "a section needs a size")
+        section = Section(size, SectionPageProtection, data, file)
+        return self._process.handles.insert(section)
+
+    @service(Arg("SectionHandle", HandleArg()), Arg("ProcessHandle", HandleArg()),
+             Arg("BaseAddress", Hex()), Arg("SectionOffset", Hex()), Arg("ViewSize", Hex()),
+             Arg("Win32Protect", Protection), returns="View")
+    def NtMapViewOfSection(self, SectionHandle: int, ProcessHandle: int, BaseAddress: int = 0,
+                           SectionOffset: int = 0, ViewSize: int = 0, Win32Protect: int = 0x04) -> tuple[int, int]:
+        """Map a view of a section into an address space (a private, committed copy)."""
+        from .memory import MEM_MAPPED
+        section = self._object(SectionHandle, Section)
+        memory = self._target_process(ProcessHandle).memory
+        size = ViewSize or (section.size - SectionOffset)
+        vad = memory.reserve(BaseAddress or None, size, Win32Protect, kind=MEM_MAPPED, tag="section")
+        memory.commit(vad.base, size, Win32Protect)
+        memory.write(vad.base, bytes(section.data[SectionOffset:SectionOffset + size]))
+        return vad.base, vad.size
+
+    @service(Arg("ProcessHandle", HandleArg()), Arg("BaseAddress", Hex()))
+    def NtUnmapViewOfSection(self, ProcessHandle: int, BaseAddress: int) -> NTSTATUS:
+        """Remove a mapped view."""
+        self._target_process(ProcessHandle).memory.release(BaseAddress)
+        return STATUS_SUCCESS
+
+    # --- events and waits -------------------------------------------------------------------
+
+    @service(Arg("ObjectName", Text()), Arg("EventType", Enum({0: "NotificationEvent", 1: "SynchronizationEvent"})),
+             Arg("InitialState", Raw()), returns="EventHandle")
+    def NtCreateEvent(self, ObjectName: str | None = None, EventType: int = 0,
+                      InitialState: bool = False) -> int:
+        """Create an event, named (under \\BaseNamedObjects) or not."""
+        event = Event(event_type=EventType, initial_state=InitialState)
+        if ObjectName:
+            self.kernel.objects.insert(ObjectName, event)
+        return self._process.handles.insert(event)
+
+    @service(Arg("EventHandle", HandleArg()), returns="PreviousState")
+    def NtSetEvent(self, EventHandle: int) -> int:
+        """Signal an event; wakes the threads its new state satisfies."""
+        event = self._object(EventHandle, Event)
+        previous = int(event.signalled)
+        event.signalled = True
+        self.kernel.dispatcher.signal(event)
+        return previous
+
+    @service(Arg("EventHandle", HandleArg()), returns="PreviousState")
+    def NtResetEvent(self, EventHandle: int) -> int:
+        """Set an event to not-signalled."""
+        event = self._object(EventHandle, Event)
+        previous = int(event.signalled)
+        event.signalled = False
+        return previous
+
+    @service(Arg("Handle", HandleArg()), Arg("Alertable", Raw()), Arg("TimeoutNs", Raw()))
+    def NtWaitForSingleObject(self, Handle: int, Alertable: bool = False,
+                              TimeoutNs: int | None = None) -> NTSTATUS:
+        """Wait until the object is signalled or the timeout passes."""
+        return self._wait([self._object(Handle)], False, TimeoutNs)
+
+    @service(Arg("Handles", Raw()), Arg("WaitType", Enum({0: "WaitAll", 1: "WaitAny"})),
+             Arg("Alertable", Raw()), Arg("TimeoutNs", Raw()))
+    def NtWaitForMultipleObjects(self, Handles: list[int], WaitType: int = WaitAny,
+                                 Alertable: bool = False, TimeoutNs: int | None = None) -> NTSTATUS:
+        """Wait for any (or all) of several objects."""
+        return self._wait([self._object(h) for h in Handles], WaitType == WaitAll, TimeoutNs)
+
+    def _wait(self, objects: list, wait_all: bool, timeout_ns: int | None) -> NTSTATUS:
+        from .dispatcher import WaitBlock
+        probe = WaitBlock(self.kernel.current_thread, objects, wait_all, None, lambda s: None, "")
+        status = probe.satisfied()
+        if status is not None:
+            for obj in (objects if wait_all else [objects[status]]):
+                obj.acquire(self.kernel.current_thread)
+            return NTSTATUS(status)
+        if timeout_ns is not None and timeout_ns <= 0:
+            return STATUS_TIMEOUT
+        raise WaitPending(objects, NTSTATUS, wait_all=wait_all, timeout_ns=timeout_ns,
+                          reason="NtWaitForObjects")
+
+    @service(Arg("Alertable", Raw()), Arg("DelayIntervalNs", Int()))
+    def NtDelayExecution(self, Alertable: bool, DelayIntervalNs: int) -> NTSTATUS:
+        """Sleep: a wait on nothing, with a timeout."""
+        if DelayIntervalNs <= 0:
+            return STATUS_SUCCESS
+        raise WaitPending([], lambda status: STATUS_SUCCESS, timeout_ns=DelayIntervalNs,
+                          reason="sleep")
+
+    @service()
+    def NtYieldExecution(self) -> NTSTATUS:
+        """Give up the rest of the quantum to another ready thread."""
+        thread = self.kernel.current_thread
+        if thread.process.cpu is not None and self.kernel.dispatcher.ready:
+            thread.process.cpu.request_stop()
+        return STATUS_SUCCESS
+
+    # --- processes and time -----------------------------------------------------------------
+
+    @service(Arg("ProcessHandle", HandleArg()), Arg("ExitStatus", Int()))
+    def NtTerminateProcess(self, ProcessHandle: int, ExitStatus: int) -> NTSTATUS:
+        """End a process and all its threads; it becomes signalled."""
+        process = self._target_process(ProcessHandle)
+        self.kernel.terminate_process(process, ExitStatus)
+        return STATUS_SUCCESS
+
+    @service(Arg("ThreadHandle", HandleArg()), Arg("ExitStatus", Int()))
+    def NtTerminateThread(self, ThreadHandle: int, ExitStatus: int) -> NTSTATUS:
+        """End one thread; the process ends with its last thread."""
+        thread = self._object(ThreadHandle, Thread)
+        self.kernel.terminate_thread(thread, ExitStatus)
+        return STATUS_SUCCESS
+
+    @service(returns="SystemTime")
+    def NtQuerySystemTime(self) -> int:
+        """The system time in 100 ns units since 1601 (KeQuerySystemTime)."""
+        return self.kernel.clock.nt_time()
+
+    @service(returns="PerformanceCount")
+    def NtQueryPerformanceCounter(self) -> int:
+        """A monotonic counter in nanoseconds (frequency 10^9), for CLOCK_MONOTONIC."""
+        return self.kernel.clock.monotonic_ns()
+
+    @service(Arg("ProcessHandle", HandleArg()))
+    def NtQueryInformationProcess(self, ProcessHandle: int, ProcessInformationClass: int = 0) -> dict:
+        """PROCESS_BASIC_INFORMATION: ids, parent, exit status."""
+        process = self._target_process(ProcessHandle)
+        return {"UniqueProcessId": process.pid,
+                "InheritedFromUniqueProcessId": process.parent.pid if process.parent else 0,
+                "ExitStatus": process.exit_status if process.exit_status is not None else 0x103}
+
+    # --- LPC ports --------------------------------------------------------------------------
+
+    @service(Arg("PortName", Text()), returns="PortHandle")
+    def NtConnectPort(self, PortName: str) -> int:
+        """Connect to a server's named port; returns a communication port handle."""
+        port = self.kernel.lpc.connect(self._process, PortName)
+        return self._process.handles.insert(port)
+
+    @service(Arg("PortHandle", HandleArg()), Arg("ApiNumber", Hex()))
+    def NtRequestWaitReplyPort(self, PortHandle: int, ApiNumber: int, Body: dict | None = None,
+                               Data: bytes = b"") -> Any:
+        """Send a request over a port and wait for its reply."""
+        from .lpc import Port, PortMessage
+        port = self._object(PortHandle, Port)
+        return self.kernel.lpc.request_wait_reply(port, PortMessage(0, ApiNumber, Body or {}, Data))
+
+
+def service_table() -> list[ServiceRow]:
+    return list(SERVICE_TABLE)
+

@@ -1,0 +1,286 @@
+"""The Python API: one simulated machine, to load programs into, run, step and watch.
+
+    from ntsim import Machine
+    machine = Machine(root="examples/linux", deterministic=True)
+    machine.load("examples/linux/hello")
+    machine.on_event(lambda event: print(event.layer, event.name))
+    status = machine.run()
+
+This is the only door the TUI, the CLI and the tests use. Everything a class wants to see
+is here: processes, their registers and memory, handles, the object namespace, and every
+boundary crossing as a trace event; and everything it wants to do: run, stop at the next
+call, step instructions, break on a call or an address, intercept a call before, instead
+of, or after its handler (the CALL / ENTER / EXIT idea from Qiling).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .kernel.kernel import Kernel
+from .kernel.processes import Process, ThreadState
+from .subsystems import base
+from .subsystems.base import ImageError, Personality
+from .subsystems.windows.csrss import Csrss, HostConsole
+from .trace import CallbackSink, Event, Sink
+
+
+class NotFound(Exception):
+    """The program does not exist (exit status 127)."""
+
+
+@dataclass
+class StoppedAt:
+    """Where a run stopped before a guest call (a call breakpoint, or run_until_call)."""
+
+    pid: int
+    tid: int
+    name: str
+    args: dict[str, int]
+
+
+class Interceptors:
+    """Per-call hooks the syscall dispatcher consults. `active` is checked on every trap,
+    so it is a plain attribute kept up to date, not computed."""
+
+    def __init__(self) -> None:
+        self.before: dict[str, list[Callable]] = {}
+        self.instead: dict[str, Callable] = {}
+        self.after: dict[str, list[Callable]] = {}
+        self.break_calls: set[str] = set()
+        self.break_next_call = False
+        self.stopped_at: StoppedAt | None = None
+        self._resuming: set[int] = set()
+        self.active = False
+
+    def _update(self) -> None:
+        self.active = bool(self.before or self.instead or self.after or self.break_calls
+                           or self.break_next_call or self._resuming)
+
+    def __bool__(self) -> bool:
+        return self.active
+
+    def stop_before(self, task, row, raw: dict[str, int]) -> bool:
+        tid = task.thread.tid
+        if tid in self._resuming:
+            self._resuming.discard(tid)
+            self._update()
+            return False
+        if self.break_next_call or row.name in self.break_calls:
+            self.break_next_call = False
+            self._resuming.add(tid)
+            self.stopped_at = StoppedAt(task.thread.process.pid, tid, row.name, dict(raw))
+            self._update()
+            return True
+        return False
+
+    def wrap(self, row, handler: Callable) -> Callable:
+        befores = self.before.get(row.name, ())
+        instead = self.instead.get(row.name)
+        afters = self.after.get(row.name, ())
+        if not (befores or instead or afters):
+            return handler
+
+        def intercepted(task, *args):
+            for hook in befores:
+                hook(task, *args)
+            result = instead(task, *args) if instead else handler(task, *args)
+            for hook in afters:
+                replaced = hook(task, result, *args)
+                if replaced is not None:
+                    result = replaced
+            return result
+
+        return intercepted
+
+
+class Machine:
+    """A booted NT machine with its subsystems, ready to load guest programs."""
+
+    def __init__(self, root: str = ".", *, deterministic: bool = False, seed: int | None = None,
+                 console: HostConsole | None = None, count_instructions: bool = False) -> None:
+        if not os.path.isdir(root):
+            raise NotFound(f"root directory {root} does not exist")
+        self.root = os.path.realpath(root)
+        self.kernel = Kernel(self.root, deterministic=deterministic, seed=seed,
+                             count_instructions=count_instructions)
+        self.console = console or HostConsole()
+        self.interceptors = Interceptors()
+        self.personalities: dict[str, Personality] = {}
+        self.first_process: Process | None = None
+        self._sinks: list[Sink] = []
+        self.kernel.smss.register_subsystem(
+            "Windows", lambda kernel: Csrss(kernel, self.console), required=True)
+        self._booted = False
+
+    # --- setting up -------------------------------------------------------------------------
+
+    def boot(self) -> None:
+        if not self._booted:
+            self.kernel.boot()
+            self._booted = True
+
+    def add_sink(self, sink: Sink) -> Sink:
+        """Attach a trace sink (before `load`, to see the boot and the loader too)."""
+        return self.kernel.tracer.attach(sink)
+
+    def on_event(self, callback: Callable[[Event], None]) -> Sink:
+        """Subscribe to every trace event as it completes."""
+        return self.add_sink(CallbackSink(callback))
+
+    def personality(self, name: str) -> Personality:
+        if name not in self.personalities:
+            self.personalities[name] = base.load(name)
+        return self.personalities[name]
+
+    def load(self, program: str, args: list[str] | None = None, *, personality: str | None = None,
+             env: list[str] | dict[str, str] | None = None, argv0: str | None = None) -> Process:
+        """Load a program from the host into a new process (not yet run).
+
+        `program` is a host path; it may lie outside the root, in which case the guest
+        sees it as /.ntsim/host/<name> (the stand-in for its own path)."""
+        self.boot()
+        if not os.path.exists(program):
+            raise NotFound(f"{program}: no such file")
+        if os.path.isdir(program):
+            raise ImageError(f"{program} is a directory")
+        try:
+            with open(program, "rb") as stream:
+                image = stream.read()
+        except OSError as error:
+            raise ImageError(f"{program}: {error.strerror}") from None
+        chosen = self.personality(personality) if personality else self._probe(image, program)
+        guest_path = self.kernel.volume.guest_path(program) or f"/.ntsim/host/{os.path.basename(program)}"
+        if env is None:
+            env_list = [f"{k}={v}" for k, v in os.environ.items()]
+        elif isinstance(env, dict):
+            env_list = [f"{k}={v}" for k, v in env.items()]
+        else:
+            env_list = list(env)
+        argv = [argv0 if argv0 is not None else program, *(args or [])]
+        process = chosen.create_process(self, image, argv, env_list, host_path=program,
+                                        guest_path=guest_path)
+        if self.first_process is None:
+            self.first_process = process
+        return process
+
+    def _probe(self, image: bytes, program: str) -> Personality:
+        found = base.probe(image[:4096])
+        if found is None:
+            raise ImageError(f"{program}: not an image any personality runs "
+                             f"(starts with {image[:4]!r})")
+        self.personalities.setdefault(found.name, found)
+        return self.personalities[found.name]
+
+    # --- running ----------------------------------------------------------------------------
+
+    def run(self) -> int | None:
+        """Run until every guest process has exited, a breakpoint or a pause. Returns
+        the first process's exit status (None if it has not exited)."""
+        self.last_stop = self.kernel.run()
+        if self.last_stop == "deadlock":
+            raise Deadlock(self._describe_deadlock())
+        return self.exit_status
+
+    @property
+    def exit_status(self) -> int | None:
+        return self.first_process.exit_status if self.first_process else None
+
+    @property
+    def finished(self) -> bool:
+        return not self.kernel.live_guest_processes()
+
+    def run_until_call(self, name: str | None = None) -> StoppedAt | None:
+        """Run until the next guest call (or the next call named `name`) is about to be
+        handled; returns where it stopped, or None if the programs finished first."""
+        interceptors = self.interceptors
+        interceptors.stopped_at = None
+        if name is None:
+            interceptors.break_next_call = True
+        else:
+            interceptors.break_calls.add(name)
+        interceptors._update()
+        try:
+            self.run()
+        finally:
+            interceptors.break_next_call = False
+            if name is not None:
+                interceptors.break_calls.discard(name)
+            interceptors._update()
+        return interceptors.stopped_at if not self.finished else interceptors.stopped_at
+
+    def step(self, instructions: int = 1) -> int:
+        """Execute `instructions` instructions of the next ready guest thread; returns
+        its program counter after them."""
+        dispatcher = self.kernel.dispatcher
+        thread = next((t for t in dispatcher.ready if not t.is_host_thread), None)
+        if thread is None:
+            raise RuntimeError("no guest thread is ready to step")
+        dispatcher.ready.remove(thread)
+        dispatcher.step(thread, instructions)
+        return thread.process.cpu.pc
+
+    def pause(self) -> None:
+        """Ask a running machine to stop at the next opportunity (another thread, or a
+        trace callback, may call this)."""
+        self.kernel.dispatcher.stop_requested = True
+        current = self.kernel.current_thread
+        if current is not None and current.process.cpu is not None and current.process.cpu.uc:
+            current.process.cpu.uc.emu_stop()
+
+    def break_on_call(self, name: str) -> None:
+        self.interceptors.break_calls.add(name)
+        self.interceptors._update()
+
+    def break_at(self, process: Process, address: int) -> None:
+        process.cpu.add_breakpoint(address)
+
+    def intercept(self, name: str, *, before: Callable | None = None, instead: Callable | None = None,
+                  after: Callable | None = None) -> None:
+        """Hook a guest call by name. `before(task, *args)` runs first; `instead(task,
+        *args)` replaces the handler (its return value is the result); `after(task,
+        result, *args)` may return a replacement result."""
+        interceptors = self.interceptors
+        if before:
+            interceptors.before.setdefault(name, []).append(before)
+        if instead:
+            interceptors.instead[name] = instead
+        if after:
+            interceptors.after.setdefault(name, []).append(after)
+        interceptors._update()
+
+    # --- looking ----------------------------------------------------------------------------
+
+    def processes(self) -> list[Process]:
+        return list(self.kernel.processes.values())
+
+    def registers(self, process: Process, names: tuple[str, ...] = (
+            "rip", "rsp", "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10")) -> dict[str, int]:
+        return {name: process.cpu.read_register(name) for name in names}
+
+    def read_memory(self, process: Process, address: int, size: int) -> bytes:
+        return process.memory.read(address, size)
+
+    def handles(self, process: Process) -> list[tuple[int, str, str]]:
+        return [(handle, entry.object.type_name, entry.object.describe())
+                for handle, entry in process.handles]
+
+    def namespace(self) -> str:
+        return self.kernel.objects.dump()
+
+    def _describe_deadlock(self) -> str:
+        waits = []
+        for thread in self.kernel.dispatcher.waiting_threads():
+            reason = thread.wait.reason if thread.wait else "?"
+            waits.append(f"pid {thread.process.pid} tid {thread.tid} waits for {reason}")
+        return "every thread is waiting and nothing can wake them: " + "; ".join(waits)
+
+
+class Deadlock(Exception):
+    """Every guest thread waits and nothing can wake them."""
+
+
+__all__ = ["Machine", "NotFound", "ImageError", "Deadlock", "StoppedAt", "ThreadState"]

@@ -1,0 +1,1 @@
+"""Personalities (the subsystems) and the servers they talk to."""

@@ -1,0 +1,224 @@
+"""The ELF loader: an x86-64 Linux executable into a pico process's address space.
+
+What Linux's `load_elf_binary` does, on NT's memory manager:
+
+1. check the header (an ELF64, little-endian, x86-64 executable or static-PIE);
+2. reserve the span of the PT_LOAD segments and commit each segment's pages with its
+   protection; copy the file's bytes in, the rest (.bss) stays demand-zero;
+3. if there is a PT_INTERP, load the interpreter (ld.so) too, and start there;
+4. build the initial stack: argc, argv, envp, and the auxiliary vector that tells the C
+   library where its program headers are, the page size, 16 random bytes, ...
+
+pyelftools parses; this module decides where things go.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+
+from elftools.common.exceptions import ELFError
+from elftools.elf.elffile import ELFFile
+
+from ...kernel.cpu import (
+    PAGE_EXECUTE_READ,
+    PAGE_EXECUTE_READWRITE,
+    PAGE_NOACCESS,
+    PAGE_READONLY,
+    PAGE_READWRITE,
+)
+from ...kernel.memory import MEM_COMMIT, MEM_RESERVE, PAGE_SIZE, page_ceil, page_floor
+from ...kernel.services import NtCurrentProcess
+from ..base import ImageError
+
+ELF_MAGIC = b"\x7fELF"
+EM_X86_64 = 62
+MACHINES = {3: "i386", 62: "x86-64", 40: "ARM", 183: "AArch64", 243: "RISC-V", 8: "MIPS",
+            20: "PowerPC", 21: "PowerPC64", 22: "S/390", 2: "SPARC", 43: "SPARC V9"}
+
+PIE_BASE = 0x5555_5555_4000        # where Linux puts a PIE (ET_DYN) executable
+INTERPRETER_BASE = 0x7F00_0000_0000
+STACK_TOP = 0x7FFF_FFFF_F000
+STACK_SIZE = 8 * 1024 * 1024       # RLIMIT_STACK's usual 8 MiB
+
+PF_X, PF_W, PF_R = 1, 2, 4
+
+# auxiliary vector types
+AT_NULL, AT_PHDR, AT_PHENT, AT_PHNUM, AT_PAGESZ, AT_BASE, AT_FLAGS, AT_ENTRY = 0, 3, 4, 5, 6, 7, 8, 9
+AT_UID, AT_EUID, AT_GID, AT_EGID, AT_PLATFORM, AT_HWCAP, AT_CLKTCK = 11, 12, 13, 14, 15, 16, 17
+AT_SECURE, AT_RANDOM, AT_HWCAP2, AT_EXECFN, AT_SYSINFO_EHDR, AT_MINSIGSTKSZ = 23, 25, 26, 31, 33, 51
+
+# CPUID.1:EDX as a Linux x86-64 reports it in AT_HWCAP (fpu, tsc, cmov, mmx, sse, sse2...)
+HWCAP_X86_64 = 0x178BFBFF
+
+
+def protection(flags: int) -> int:
+    """ELF segment flags (PF_R/W/X) to an NT page protection."""
+    readable, writable, executable = flags & PF_R, flags & PF_W, flags & PF_X
+    if executable:
+        return PAGE_EXECUTE_READWRITE if writable else PAGE_EXECUTE_READ
+    if writable:
+        return PAGE_READWRITE
+    return PAGE_READONLY if readable else PAGE_NOACCESS
+
+
+@dataclass
+class LoadedImage:
+    entry: int                 # where the first thread starts (the interpreter's entry if any)
+    program_entry: int         # AT_ENTRY: the program's own entry
+    phdr: int                  # AT_PHDR
+    phent: int
+    phnum: int
+    brk: int                   # end of the highest segment: where the heap starts
+    base: int                  # load bias of the program (0 for ET_EXEC)
+    interpreter_base: int = 0  # AT_BASE
+    interpreter: str = ""
+    segments: list[tuple[int, int, int]] = field(default_factory=list)  # (start, end, protect)
+
+
+def check_header(data: bytes) -> None:
+    """Refuse what is not an x86-64 Linux executable, with one line that says why."""
+    if len(data) < 4 or data[:4] != ELF_MAGIC:
+        raise ImageError("not an ELF executable (no \\x7fELF magic)")
+    if len(data) < 64:
+        raise ImageError(f"truncated ELF: {len(data)} bytes, shorter than its header")
+    machine = int.from_bytes(data[18:20], "little" if data[5] == 1 else "big")
+    if data[4] != 2 or machine != EM_X86_64:
+        bits = {1: "32-bit", 2: "64-bit"}.get(data[4], "unknown class")
+        name = MACHINES.get(machine, f"machine {machine}")
+        raise ImageError(f"ELF for {name} ({bits}), not x86-64: lxss runs x86-64 Linux programs")
+    if data[5] != 1:
+        raise ImageError("big-endian ELF, not x86-64")
+    kind = int.from_bytes(data[16:18], "little")
+    if kind not in (2, 3):
+        raise ImageError({1: "a relocatable object (.o), not an executable",
+                          4: "a core dump, not an executable"}.get(kind, f"ELF type {kind}"))
+
+
+def parse(data: bytes) -> ELFFile:
+    check_header(data)
+    try:
+        elf = ELFFile(io.BytesIO(data))
+        segments = list(elf.iter_segments())
+    except (ELFError, ValueError, OSError, Exception) as error:  # pyelftools raises assorted errors
+        raise ImageError(f"truncated or damaged ELF: {error}") from None
+    phoff, phnum, phentsize = elf["e_phoff"], elf["e_phnum"], elf["e_phentsize"]
+    if phoff + phnum * phentsize > len(data):
+        raise ImageError("truncated ELF: program headers run past the end of the file")
+    loads = [s for s in segments if s["p_type"] == "PT_LOAD"]
+    if not loads:
+        raise ImageError("ELF has no loadable segments")
+    for segment in loads:
+        if segment["p_offset"] + segment["p_filesz"] > len(data):
+            raise ImageError(f"truncated ELF: a segment ends at {segment['p_offset'] + segment['p_filesz']:#x}, "
+                             f"the file at {len(data):#x}")
+    return elf
+
+
+def interpreter_of(data: bytes) -> str | None:
+    elf = parse(data)
+    for segment in elf.iter_segments():
+        if segment["p_type"] == "PT_INTERP":
+            return segment.data().rstrip(b"\0").decode("utf-8", "replace")
+    return None
+
+
+def map_image(nt, data: bytes, base_hint: int) -> LoadedImage:
+    """Map one ELF image's PT_LOAD segments; returns where everything landed."""
+    elf = parse(data)
+    loads = [s for s in elf.iter_segments() if s["p_type"] == "PT_LOAD"]
+    is_pie = elf["e_type"] == "ET_DYN"
+    low = page_floor(min(s["p_vaddr"] for s in loads))
+    high = page_ceil(max(s["p_vaddr"] + s["p_memsz"] for s in loads))
+    bias = (base_hint - low) if is_pie else 0
+    span_base, span_size = low + bias, high - low
+    # One reservation for the whole image, as the kernel does for a mapped image.
+    nt.NtAllocateVirtualMemory(NtCurrentProcess, span_base, span_size, MEM_RESERVE,
+                               PAGE_READWRITE, tag="image", pico=True)
+    image = LoadedImage(entry=elf["e_entry"] + bias, program_entry=elf["e_entry"] + bias,
+                        phdr=0, phent=elf["e_phentsize"], phnum=elf["e_phnum"],
+                        brk=high + bias, base=bias if is_pie else 0)
+    memory = nt.kernel.current_thread.process.memory
+    pages: dict[int, int] = {}
+    for segment in loads:
+        start = page_floor(segment["p_vaddr"] + bias)
+        end = page_ceil(segment["p_vaddr"] + bias + segment["p_memsz"])
+        protect = protection(segment["p_flags"])
+        for page in range(start, end, PAGE_SIZE):   # pages shared by two segments get both rights
+            pages[page] = _union(pages.get(page), protect)
+        image.segments.append((start, end, protect))
+    for start, size, protect in _runs(pages):
+        nt.NtAllocateVirtualMemory(NtCurrentProcess, start, size, MEM_COMMIT, protect)
+    for segment in loads:
+        file_bytes = data[segment["p_offset"]:segment["p_offset"] + segment["p_filesz"]]
+        memory.write(segment["p_vaddr"] + bias, file_bytes)
+        if segment["p_offset"] <= elf["e_phoff"] < segment["p_offset"] + segment["p_filesz"]:
+            image.phdr = segment["p_vaddr"] + bias + elf["e_phoff"] - segment["p_offset"]
+    for segment in elf.iter_segments():
+        if segment["p_type"] == "PT_PHDR":
+            image.phdr = segment["p_vaddr"] + bias
+        if segment["p_type"] == "PT_INTERP":
+            image.interpreter = segment.data().rstrip(b"\0").decode("utf-8", "replace")
+    return image
+
+
+def _runs(pages: dict[int, int]) -> list[tuple[int, int, int]]:
+    """Consecutive pages with one protection, as (start, size, protect)."""
+    runs: list[list[int]] = []
+    for page, protect in sorted(pages.items()):
+        if runs and runs[-1][0] + runs[-1][1] == page and runs[-1][2] == protect:
+            runs[-1][1] += PAGE_SIZE
+        else:
+            runs.append([page, PAGE_SIZE, protect])
+    return [tuple(run) for run in runs]
+
+
+def _union(old: int | None, new: int) -> int:
+    if old is None:
+        return new
+    rank = [PAGE_NOACCESS, PAGE_READONLY, PAGE_READWRITE, PAGE_EXECUTE_READ, PAGE_EXECUTE_READWRITE]
+    executable = old in (PAGE_EXECUTE_READ, PAGE_EXECUTE_READWRITE) or new in (PAGE_EXECUTE_READ, PAGE_EXECUTE_READWRITE)
+    writable = old in (PAGE_READWRITE, PAGE_EXECUTE_READWRITE) or new in (PAGE_READWRITE, PAGE_EXECUTE_READWRITE)
+    if executable:
+        return PAGE_EXECUTE_READWRITE if writable else PAGE_EXECUTE_READ
+    return PAGE_READWRITE if writable else max(old, new, key=rank.index)
+
+
+def build_stack(nt, image: LoadedImage, argv: list[str], envp: list[str], execfn: str,
+                random_bytes: bytes, ids: tuple[int, int, int, int]) -> int:
+    """Reserve the stack, lay out argc/argv/envp/auxv at its top; returns the initial RSP."""
+    base = STACK_TOP - STACK_SIZE
+    nt.NtAllocateVirtualMemory(NtCurrentProcess, base, STACK_SIZE, MEM_RESERVE | MEM_COMMIT,
+                               PAGE_READWRITE, tag="stack", pico=True)
+    memory = nt.kernel.current_thread.process.memory
+    cursor = STACK_TOP
+
+    def push_bytes(blob: bytes) -> int:
+        nonlocal cursor
+        cursor -= len(blob)
+        memory.write(cursor, blob)
+        return cursor
+
+    execfn_address = push_bytes(execfn.encode() + b"\0")
+    env_addresses = [push_bytes(e.encode("utf-8", "surrogateescape") + b"\0") for e in reversed(envp)][::-1]
+    arg_addresses = [push_bytes(a.encode("utf-8", "surrogateescape") + b"\0") for a in reversed(argv)][::-1]
+    platform = push_bytes(b"x86_64\0")
+    random_address = push_bytes(random_bytes[:16])
+    cursor &= ~0xF
+    uid, euid, gid, egid = ids
+    auxv = [
+        (AT_SYSINFO_EHDR, 0), (AT_MINSIGSTKSZ, 2048), (AT_HWCAP, HWCAP_X86_64),
+        (AT_PAGESZ, PAGE_SIZE), (AT_CLKTCK, 100), (AT_PHDR, image.phdr), (AT_PHENT, image.phent),
+        (AT_PHNUM, image.phnum), (AT_BASE, image.interpreter_base), (AT_FLAGS, 0),
+        (AT_ENTRY, image.program_entry), (AT_UID, uid), (AT_EUID, euid), (AT_GID, gid),
+        (AT_EGID, egid), (AT_SECURE, 0), (AT_RANDOM, random_address), (AT_HWCAP2, 0),
+        (AT_EXECFN, execfn_address), (AT_PLATFORM, platform), (AT_NULL, 0),
+    ]
+    auxv = [(k, v) for k, v in auxv if k != AT_SYSINFO_EHDR]   # no vDSO: time calls trap
+    words = [len(argv), *arg_addresses, 0, *env_addresses, 0]
+    for key, value in auxv:
+        words += [key, value]
+    if len(words) % 2:
+        words.append(0)   # keep RSP 16-byte aligned at entry, as the ABI requires
+    blob = b"".join((w & 0xFFFF_FFFF_FFFF_FFFF).to_bytes(8, "little") for w in words)
+    return push_bytes(blob)

@@ -1,0 +1,745 @@
+"""Linux file system calls, translated to NT I/O services.
+
+`open` is NtCreateFile on the system volume (case-sensitive, with the Linux mode for
+lxfs), `read` and `write` are NtReadFile and NtWriteFile, `getdents64` is
+NtQueryDirectoryFile, `rename` is NtSetInformationFile(FileRenameInformation), and
+`unlink` is a POSIX-semantics delete (FileDispositionInformationEx), as WSL1 did it.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from ...kernel.dispatcher import WaitPending
+from ...kernel.io import (
+    DELETE,
+    FILE_APPEND_DATA,
+    FILE_CREATE,
+    FILE_DIRECTORY_FILE,
+    FILE_DISPOSITION_DELETE,
+    FILE_DISPOSITION_POSIX_SEMANTICS,
+    FILE_NON_DIRECTORY_FILE,
+    FILE_OPEN,
+    FILE_OPEN_IF,
+    FILE_OPEN_REPARSE_POINT,
+    FILE_OVERWRITE,
+    FILE_OVERWRITE_IF,
+    FILE_READ_ATTRIBUTES,
+    FILE_READ_DATA,
+    FILE_SYNCHRONOUS_IO_NONALERT,
+    FILE_TRAVERSE,
+    FILE_WRITE_DATA,
+    FSCTL_GET_REPARSE_POINT,
+    SYNCHRONIZE,
+    FileDispositionInformationEx,
+    FileIdBothDirectoryInformation,
+    FileNameInformation,
+    FileObject,
+    FilePositionInformation,
+    FileRenameInformation,
+    FileStandardInformation,
+    FileStatLxInformation,
+)
+from ...kernel.services import DUPLICATE_SAME_ACCESS, NtCurrentProcess
+from ...kernel.status import NtStatusError
+from .errno import (
+    EACCES,
+    EBADF,
+    EINVAL,
+    EISDIR,
+    ELOOP,
+    ENOENT,
+    ENOSPC,
+    ENOTDIR,
+    ENOTTY,
+    ENXIO,
+    ERANGE,
+    ESPIPE,
+    LinuxError,
+)
+from .fdtable import (
+    O_ACCMODE,
+    O_APPEND,
+    O_CLOEXEC,
+    O_CREAT,
+    O_DIRECTORY,
+    O_EXCL,
+    O_NOFOLLOW,
+    O_PATH,
+    O_RDONLY,
+    O_RDWR,
+    O_TRUNC,
+    O_WRONLY,
+    STATUS_FLAGS,
+    FdEntry,
+    OpenFile,
+)
+from .lxfs import (
+    AT_FDCWD,
+    CONSOLE_MODE,
+    MODELLED_DEVICES,
+    S_IFDIR,
+    S_IFLNK,
+    S_IFMT,
+    device_stat,
+    join,
+    lexical,
+    nt_name,
+    pack_stat,
+    pack_statx,
+)
+from .task import Task
+
+AT_SYMLINK_NOFOLLOW, AT_REMOVEDIR, AT_SYMLINK_FOLLOW, AT_EMPTY_PATH = 0x100, 0x200, 0x400, 0x1000
+AT_EACCESS = 0x200
+SEEK_SET, SEEK_CUR, SEEK_END = 0, 1, 2
+F_DUPFD, F_GETFD, F_SETFD, F_GETFL, F_SETFL, F_DUPFD_CLOEXEC = 0, 1, 2, 3, 4, 1030
+FD_CLOEXEC = 1
+TCGETS, TIOCGWINSZ, TIOCGPGRP, FIONREAD = 0x5401, 0x5413, 0x540F, 0x541B
+IOCTL_CONSOLE_GET_MODE = 0x500016   # our own control code for the console device
+RENAME_NOREPLACE, RENAME_EXCHANGE = 1, 2
+DT_TYPES = {0o140000: 12, 0o120000: 10, 0o100000: 8, 0o60000: 6, 0o40000: 4, 0o20000: 2, 0o10000: 1}
+IOV_MAX = 1024
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+def then(call, post):
+    """Run `call()`, then `post(value)`; if the call must wait, `post` runs when it
+    completes (the blocking-call continuation of dispatcher.py)."""
+
+    def layer(get):
+        try:
+            value = get()
+        except WaitPending as pending:
+            pending.wrap(layer)
+            raise
+        return post(value)
+
+    return layer(call)
+
+
+def guest_path(task: Task, dirfd: int, path: str) -> str:
+    """The absolute Linux path a (dirfd, path) pair names, before resolution."""
+    if path.startswith("/"):
+        return path
+    if dirfd == AT_FDCWD or dirfd == (AT_FDCWD & 0xFFFFFFFF):
+        return join(task.lx.cwd, path)
+    entry = task.lx.fds.get(dirfd)
+    if entry.file.kind != "directory":
+        raise LinuxError(ENOTDIR, f"fd {dirfd} is not a directory")
+    return join(entry.file.path, path)
+
+
+def nt_open(task: Task, path: str, access: int, disposition: int = FILE_OPEN,
+            options: int = 0, mode: int | None = None) -> int:
+    """NtCreateFile for a Linux path: case-sensitive, synchronous, with the Linux mode."""
+    return task.nt.NtCreateFile(nt_name(path), access | SYNCHRONIZE, disposition,
+                                options | FILE_SYNCHRONOUS_IO_NONALERT, 0, lx_mode=mode)
+
+
+def file_object(task: Task, handle: int) -> FileObject:
+    """ObReferenceObjectByHandle: the pico provider runs in the kernel and may look."""
+    return task.thread.process.handles.lookup(handle, FileObject)
+
+
+def stat_of_path(task: Task, dirfd: int, path: str, follow: bool):
+    """FILE_STAT_LX_INFORMATION for a path (or a modelled device's own metadata)."""
+    absolute = guest_path(task, dirfd, path)
+    device = MODELLED_DEVICES.get(lexical(absolute))
+    if device is not None:
+        _, mode, major, minor = device
+        return device_stat(mode, major, minor, task.kernel.clock.now_ns())
+    options = 0 if follow else FILE_OPEN_REPARSE_POINT
+    handle = nt_open(task, absolute, FILE_READ_ATTRIBUTES, FILE_OPEN, options)
+    try:
+        return task.nt.NtQueryInformationFile(handle, FileStatLxInformation)
+    finally:
+        task.nt.NtClose(handle)
+
+
+def stat_of_fd(task: Task, fd: int):
+    entry = task.lx.fds.get(fd)
+    kind = entry.file.kind
+    now = task.kernel.clock.now_ns()
+    if kind == "console":
+        return device_stat(*CONSOLE_MODE, now)
+    if kind in ("null", "zero", "full", "random"):
+        _, mode, major, minor = MODELLED_DEVICES[entry.file.path]
+        return device_stat(mode, major, minor, now)
+    return task.nt.NtQueryInformationFile(entry.handle, FileStatLxInformation)
+
+
+# --- open and close ----------------------------------------------------------------------------
+
+
+def open_file(task: Task, dirfd: int, path: str, flags: int, mode: int) -> int:
+    absolute = guest_path(task, dirfd, path)
+    accmode = flags & O_ACCMODE
+    if accmode == 3:
+        raise LinuxError(EINVAL, "O_ACCMODE 3")
+    device = MODELLED_DEVICES.get(lexical(absolute))
+    if device is not None:
+        return _open_device(task, device[0], lexical(absolute), flags)
+    if flags & O_PATH:
+        access = FILE_READ_ATTRIBUTES
+    else:
+        access = {O_RDONLY: FILE_READ_DATA, O_WRONLY: FILE_WRITE_DATA,
+                  O_RDWR: FILE_READ_DATA | FILE_WRITE_DATA}[accmode]
+        if flags & O_APPEND and accmode != O_RDONLY:
+            access = (access & ~FILE_WRITE_DATA) | FILE_APPEND_DATA
+        if flags & O_TRUNC and accmode == O_RDONLY:
+            access |= FILE_WRITE_DATA     # Linux truncates even a read-only open
+    if flags & O_CREAT:
+        disposition = (FILE_CREATE if flags & O_EXCL else
+                       FILE_OVERWRITE_IF if flags & O_TRUNC else FILE_OPEN_IF)
+    else:
+        disposition = FILE_OVERWRITE if flags & O_TRUNC else FILE_OPEN
+    options = 0
+    if flags & O_DIRECTORY:
+        options |= FILE_DIRECTORY_FILE
+    if flags & (O_NOFOLLOW | O_PATH) == O_NOFOLLOW or (flags & O_CREAT and flags & O_EXCL):
+        options |= FILE_OPEN_REPARSE_POINT
+    handle = nt_open(task, absolute, access, disposition, options,
+                     (mode & 0o7777 & ~task.lx.umask) if flags & O_CREAT else None)
+    file = file_object(task, handle)
+    if file.context.is_symlink and not flags & O_PATH:
+        task.nt.NtClose(handle)
+        raise LinuxError(ELOOP, f"{absolute} is a symbolic link (O_NOFOLLOW)")
+    kind = "directory" if file.is_directory else "file"
+    opened = OpenFile(absolute, flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_CLOEXEC), kind)
+    return task.lx.fds.install(FdEntry(handle, opened, bool(flags & O_CLOEXEC)))
+
+
+def _open_device(task: Task, kind: str, path: str, flags: int) -> int:
+    handle = None
+    if kind == "null":
+        handle = task.nt.NtCreateFile("\\Device\\Null", FILE_READ_DATA | FILE_WRITE_DATA, FILE_OPEN)
+    elif kind == "console":
+        raise LinuxError(ENXIO, "/dev/tty: ntsim gives guests no controlling terminal")
+    opened = OpenFile(path, flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_CLOEXEC), kind)
+    return task.lx.fds.install(FdEntry(handle, opened, bool(flags & O_CLOEXEC)))
+
+
+def sys_open(task: Task, path: int, flags: int, mode: int) -> int:
+    return open_file(task, AT_FDCWD, task.read_string(path), flags, mode)
+
+
+def sys_openat(task: Task, dirfd: int, path: int, flags: int, mode: int) -> int:
+    return open_file(task, signed32(dirfd), task.read_string(path), flags, mode)
+
+
+def sys_creat(task: Task, path: int, mode: int) -> int:
+    return open_file(task, AT_FDCWD, task.read_string(path), O_CREAT | O_WRONLY | O_TRUNC, mode)
+
+
+def close_fd(task: Task, fd: int) -> None:
+    entry = task.lx.fds.remove(fd)
+    if entry.handle is not None:
+        task.nt.NtClose(entry.handle)
+
+
+def sys_close(task: Task, fd: int) -> int:
+    close_fd(task, fd)
+    return 0
+
+
+# --- read and write ----------------------------------------------------------------------------
+
+
+def _readable(task: Task, fd: int) -> FdEntry:
+    entry = task.lx.fds.get(fd)
+    if entry.file.flags & O_PATH or entry.file.flags & O_ACCMODE == O_WRONLY:
+        raise LinuxError(EBADF, f"fd {fd} is not open for reading")
+    if entry.file.kind == "directory":
+        raise LinuxError(EISDIR)
+    return entry
+
+
+def _writable(task: Task, fd: int) -> FdEntry:
+    entry = task.lx.fds.get(fd)
+    if entry.file.flags & O_PATH or entry.file.flags & O_ACCMODE == O_RDONLY:
+        raise LinuxError(EBADF, f"fd {fd} is not open for writing")
+    return entry
+
+
+def read_bytes(task: Task, entry: FdEntry, count: int, offset: int | None, post):
+    """Read up to `count` bytes from an fd's file, then `post(data)`."""
+    kind = entry.file.kind
+    if kind == "zero":
+        return post(bytes(count))
+    if kind in ("random",):
+        return post(task.kernel.random_bytes(count))
+    if kind == "full":
+        return post(bytes(count))
+
+    def call() -> bytes:
+        try:
+            return task.nt.NtReadFile(entry.handle, count, offset)
+        except NtStatusError as error:
+            if error.status.name == "STATUS_END_OF_FILE":
+                return b""
+            raise
+
+    return then(call, post)
+
+
+def write_bytes(task: Task, entry: FdEntry, data: bytes, offset: int | None) -> int:
+    kind = entry.file.kind
+    if kind in ("zero", "random"):
+        return len(data)
+    if kind == "full":
+        raise LinuxError(ENOSPC)
+    return task.nt.NtWriteFile(entry.handle, data, offset)
+
+
+def sys_read(task: Task, fd: int, buf: int, count: int) -> int:
+    entry = _readable(task, fd)
+
+    def deliver(data: bytes) -> int:
+        task.write(buf, data)
+        return len(data)
+
+    return read_bytes(task, entry, min(count, 0x7FFFF000), None, deliver)
+
+
+def sys_write(task: Task, fd: int, buf: int, count: int) -> int:
+    entry = _writable(task, fd)
+    return write_bytes(task, entry, task.read(buf, min(count, 0x7FFFF000)), None)
+
+
+def _iovecs(task: Task, iov: int, iovcnt: int) -> list[tuple[int, int]]:
+    if iovcnt < 0 or iovcnt > IOV_MAX:
+        raise LinuxError(EINVAL, f"iovcnt {iovcnt}")
+    raw = task.read(iov, 16 * iovcnt)
+    return [struct.unpack_from("<QQ", raw, 16 * i) for i in range(iovcnt)]
+
+
+def sys_readv(task: Task, fd: int, iov: int, iovcnt: int) -> int:
+    return _readv(task, fd, iov, iovcnt, None)
+
+
+def sys_preadv(task: Task, fd: int, iov: int, iovcnt: int, offset: int) -> int:
+    _seekable(task, fd)
+    return _readv(task, fd, iov, iovcnt, offset)
+
+
+def _readv(task: Task, fd: int, iov: int, iovcnt: int, offset: int | None) -> int:
+    entry = _readable(task, fd)
+    vectors = _iovecs(task, iov, iovcnt)
+
+    def scatter(data: bytes) -> int:
+        done = 0
+        for base, length in vectors:
+            piece = data[done:done + length]
+            task.write(base, piece)
+            done += len(piece)
+            if done >= len(data):
+                break
+        return len(data)
+
+    return read_bytes(task, entry, sum(length for _, length in vectors), offset, scatter)
+
+
+def sys_writev(task: Task, fd: int, iov: int, iovcnt: int) -> int:
+    entry = _writable(task, fd)
+    data = b"".join(task.read(base, length) for base, length in _iovecs(task, iov, iovcnt))
+    return write_bytes(task, entry, data, None) if data else 0
+
+
+def sys_pwritev(task: Task, fd: int, iov: int, iovcnt: int, offset: int) -> int:
+    _seekable(task, fd)
+    entry = _writable(task, fd)
+    data = b"".join(task.read(base, length) for base, length in _iovecs(task, iov, iovcnt))
+    return write_bytes(task, entry, data, offset) if data else 0
+
+
+def _seekable(task: Task, fd: int) -> FdEntry:
+    entry = task.lx.fds.get(fd)
+    if entry.file.kind == "console":
+        raise LinuxError(ESPIPE)
+    return entry
+
+
+def sys_pread64(task: Task, fd: int, buf: int, count: int, offset: int) -> int:
+    _seekable(task, fd)
+    entry = _readable(task, fd)
+    if offset >= 1 << 63:
+        raise LinuxError(EINVAL, "negative offset")
+
+    def deliver(data: bytes) -> int:
+        task.write(buf, data)
+        return len(data)
+
+    return read_bytes(task, entry, count, offset, deliver)
+
+
+def sys_pwrite64(task: Task, fd: int, buf: int, count: int, offset: int) -> int:
+    _seekable(task, fd)
+    entry = _writable(task, fd)
+    if offset >= 1 << 63:
+        raise LinuxError(EINVAL, "negative offset")
+    return write_bytes(task, entry, task.read(buf, count), offset)
+
+
+def sys_lseek(task: Task, fd: int, offset: int, whence: int) -> int:
+    entry = _seekable(task, fd)
+    offset = offset - (1 << 64) if offset >= 1 << 63 else offset
+    if entry.handle is None or entry.file.kind == "null":
+        return 0
+    if entry.file.kind == "directory":
+        if whence != SEEK_SET:
+            raise LinuxError(EINVAL, "directories seek with SEEK_SET only")
+        if offset != 0:
+            raise LinuxError(EINVAL, "directories rewind to 0 only")
+        entry.file.pending_entries, entry.file.directory_done, entry.file.position = [], False, 0
+        task.nt.rewind_directory(entry.handle, 1 << 30)
+        return 0
+    if whence == SEEK_SET:
+        position = offset
+    elif whence == SEEK_CUR:
+        position = task.nt.NtQueryInformationFile(entry.handle, FilePositionInformation) + offset
+    elif whence == SEEK_END:
+        position = task.nt.NtQueryInformationFile(entry.handle, FileStandardInformation).EndOfFile + offset
+    else:
+        raise LinuxError(EINVAL, f"whence {whence}")
+    if position < 0:
+        raise LinuxError(EINVAL, "negative position")
+    task.nt.NtSetInformationFile(entry.handle, FilePositionInformation, position)
+    return position
+
+
+# --- metadata ----------------------------------------------------------------------------------
+
+
+def sys_fstat(task: Task, fd: int, buf: int) -> int:
+    task.write(buf, pack_stat(stat_of_fd(task, fd)))
+    return 0
+
+
+def sys_stat(task: Task, path: int, buf: int) -> int:
+    task.write(buf, pack_stat(stat_of_path(task, AT_FDCWD, task.read_string(path), True)))
+    return 0
+
+
+def sys_lstat(task: Task, path: int, buf: int) -> int:
+    task.write(buf, pack_stat(stat_of_path(task, AT_FDCWD, task.read_string(path), False)))
+    return 0
+
+
+def _stat_at(task: Task, dirfd: int, path_address: int, flags: int):
+    dirfd = signed32(dirfd)
+    path = task.read_string(path_address) if path_address else ""
+    if not path:
+        if not flags & AT_EMPTY_PATH:
+            raise LinuxError(ENOENT, "empty path")
+        if dirfd == AT_FDCWD:
+            return stat_of_path(task, AT_FDCWD, ".", True)
+        return stat_of_fd(task, dirfd)
+    return stat_of_path(task, dirfd, path, not flags & AT_SYMLINK_NOFOLLOW)
+
+
+def sys_newfstatat(task: Task, dirfd: int, path: int, buf: int, flags: int) -> int:
+    task.write(buf, pack_stat(_stat_at(task, dirfd, path, flags)))
+    return 0
+
+
+def sys_statx(task: Task, dirfd: int, path: int, flags: int, mask: int, buf: int) -> int:
+    task.write(buf, pack_statx(_stat_at(task, dirfd, path, flags)))
+    return 0
+
+
+def sys_access(task: Task, path: int, mode: int) -> int:
+    return _access(task, AT_FDCWD, task.read_string(path), mode, 0)
+
+
+def sys_faccessat(task: Task, dirfd: int, path: int, mode: int) -> int:
+    return _access(task, signed32(dirfd), task.read_string(path), mode, 0)
+
+
+def sys_faccessat2(task: Task, dirfd: int, path: int, mode: int, flags: int) -> int:
+    return _access(task, signed32(dirfd), task.read_string(path), mode, flags)
+
+
+def _access(task: Task, dirfd: int, path: str, mode: int, flags: int) -> int:
+    if mode & ~7:
+        raise LinuxError(EINVAL, f"mode {mode:#o}")
+    info = stat_of_path(task, dirfd, path, not flags & AT_SYMLINK_NOFOLLOW)
+    if mode == 0:
+        return 0
+    uid, gid = task.lx.uid, task.lx.gid
+    bits = info.LxMode
+    if uid == 0:   # root may read and write anything, and execute what anyone may
+        if mode & 1 and not bits & 0o111 and (bits & S_IFMT) != S_IFDIR:
+            raise LinuxError(EACCES)
+        return 0
+    shift = 6 if info.LxUid == uid else 3 if info.LxGid == gid else 0
+    if (bits >> shift) & mode != mode:
+        raise LinuxError(EACCES)
+    return 0
+
+
+# --- directories -------------------------------------------------------------------------------
+
+
+def sys_getdents64(task: Task, fd: int, dirp: int, count: int) -> int:
+    entry = task.lx.fds.get(fd)
+    if entry.file.kind != "directory":
+        raise LinuxError(ENOTDIR)
+    state = entry.file
+    out = bytearray()
+    while True:
+        if not state.pending_entries:
+            if state.directory_done:
+                break
+            try:
+                state.pending_entries = list(task.nt.NtQueryDirectoryFile(
+                    entry.handle, FileIdBothDirectoryInformation, MaximumEntries=64))
+            except NtStatusError as error:
+                if error.status.name != "STATUS_NO_MORE_FILES":
+                    raise
+                state.directory_done = True
+                break
+        item = state.pending_entries[0]
+        name = item.FileName.replace("\uf05c", "\\").encode("utf-8", "surrogateescape")
+        length = (19 + len(name) + 1 + 7) & ~7
+        if len(out) + length > count:
+            if not out:
+                raise LinuxError(EINVAL, "buffer too small for one entry")
+            break
+        state.position += 1
+        out += struct.pack("<QqHB", item.FileId, state.position, length,
+                           DT_TYPES.get(item.LxMode & S_IFMT, 0))
+        out += name + b"\0" * (length - 19 - len(name))
+        state.pending_entries.pop(0)
+    task.write(dirp, bytes(out))
+    return len(out)
+
+
+def _make_directory(task: Task, dirfd: int, path: str, mode: int) -> int:
+    handle = nt_open(task, guest_path(task, dirfd, path), FILE_READ_ATTRIBUTES, FILE_CREATE,
+                     FILE_DIRECTORY_FILE | FILE_OPEN_REPARSE_POINT, mode & 0o7777 & ~task.lx.umask)
+    task.nt.NtClose(handle)
+    return 0
+
+
+def sys_mkdir(task: Task, path: int, mode: int) -> int:
+    return _make_directory(task, AT_FDCWD, task.read_string(path), mode)
+
+
+def sys_mkdirat(task: Task, dirfd: int, path: int, mode: int) -> int:
+    return _make_directory(task, signed32(dirfd), task.read_string(path), mode)
+
+
+def _delete(task: Task, dirfd: int, path: str, directory: bool) -> int:
+    """unlink/rmdir: open for DELETE, then a POSIX-semantics delete disposition."""
+    if directory and path.rstrip("/").rsplit("/", 1)[-1] == ".":
+        raise LinuxError(EINVAL, "rmdir of .")
+    options = FILE_OPEN_REPARSE_POINT | (FILE_DIRECTORY_FILE if directory else FILE_NON_DIRECTORY_FILE)
+    handle = nt_open(task, guest_path(task, dirfd, path), DELETE, FILE_OPEN, options)
+    try:
+        task.nt.NtSetInformationFile(handle, FileDispositionInformationEx,
+                                     FILE_DISPOSITION_DELETE | FILE_DISPOSITION_POSIX_SEMANTICS)
+    finally:
+        task.nt.NtClose(handle)
+    return 0
+
+
+def sys_unlink(task: Task, path: int) -> int:
+    return _delete(task, AT_FDCWD, task.read_string(path), False)
+
+
+def sys_rmdir(task: Task, path: int) -> int:
+    return _delete(task, AT_FDCWD, task.read_string(path), True)
+
+
+def sys_unlinkat(task: Task, dirfd: int, path: int, flags: int) -> int:
+    if flags & ~AT_REMOVEDIR:
+        raise LinuxError(EINVAL, f"flags {flags:#x}")
+    return _delete(task, signed32(dirfd), task.read_string(path), bool(flags & AT_REMOVEDIR))
+
+
+def _rename(task: Task, olddirfd: int, old: str, newdirfd: int, new: str, flags: int) -> int:
+    if flags & RENAME_EXCHANGE:
+        raise LinuxError(EINVAL, "RENAME_EXCHANGE is not supported")
+    source = guest_path(task, olddirfd, old)
+    target = guest_path(task, newdirfd, new)
+    handle = nt_open(task, source, DELETE, FILE_OPEN, FILE_OPEN_REPARSE_POINT)
+    try:
+        task.nt.NtSetInformationFile(handle, FileRenameInformation,
+                                     (nt_name(target), not flags & RENAME_NOREPLACE))
+    finally:
+        task.nt.NtClose(handle)
+    return 0
+
+
+def sys_rename(task: Task, old: int, new: int) -> int:
+    return _rename(task, AT_FDCWD, task.read_string(old), AT_FDCWD, task.read_string(new), 0)
+
+
+def sys_renameat(task: Task, olddirfd: int, old: int, newdirfd: int, new: int) -> int:
+    return _rename(task, signed32(olddirfd), task.read_string(old), signed32(newdirfd),
+                   task.read_string(new), 0)
+
+
+def sys_renameat2(task: Task, olddirfd: int, old: int, newdirfd: int, new: int, flags: int) -> int:
+    return _rename(task, signed32(olddirfd), task.read_string(old), signed32(newdirfd),
+                   task.read_string(new), flags)
+
+
+def _canonical(task: Task, handle: int) -> str:
+    """The path of an open file as the volume resolved it (links and .. gone)."""
+    name = task.nt.NtQueryInformationFile(handle, FileNameInformation)
+    return "/" + "/".join(p.replace("\uf05c", "\\") for p in name.split("\\") if p)
+
+
+def sys_getcwd(task: Task, buf: int, size: int) -> int:
+    cwd = task.lx.cwd.encode("utf-8", "surrogateescape") + b"\0"
+    if size < len(cwd):
+        raise LinuxError(ERANGE)
+    task.write(buf, cwd)
+    return len(cwd)
+
+
+def sys_chdir(task: Task, path: int) -> int:
+    target = guest_path(task, AT_FDCWD, task.read_string(path))
+    handle = nt_open(task, target, FILE_TRAVERSE, FILE_OPEN, FILE_DIRECTORY_FILE)
+    try:
+        task.lx.cwd = _canonical(task, handle)
+    finally:
+        task.nt.NtClose(handle)
+    return 0
+
+
+def sys_fchdir(task: Task, fd: int) -> int:
+    entry = task.lx.fds.get(fd)
+    if entry.file.kind != "directory":
+        raise LinuxError(ENOTDIR)
+    task.lx.cwd = _canonical(task, entry.handle)
+    return 0
+
+
+def _readlink(task: Task, dirfd: int, path: str, buf: int, size: int) -> int:
+    if size <= 0:
+        raise LinuxError(EINVAL, "bufsiz <= 0")
+    absolute = lexical(guest_path(task, dirfd, path))
+    target = _proc_link(task, absolute)
+    if target is None:
+        handle = nt_open(task, absolute, FILE_READ_ATTRIBUTES, FILE_OPEN, FILE_OPEN_REPARSE_POINT)
+        try:
+            target = task.nt.NtDeviceIoControlFile(handle, FSCTL_GET_REPARSE_POINT)
+        finally:
+            task.nt.NtClose(handle)
+    data = target.encode("utf-8", "surrogateescape")[:size]
+    task.write(buf, data)
+    return len(data)
+
+
+def _proc_link(task: Task, path: str) -> str | None:
+    """The links of /proc/self that ntsim answers itself."""
+    pid = str(task.pid)
+    for prefix in ("/proc/self/", f"/proc/{pid}/", "/proc/thread-self/"):
+        if path.startswith(prefix):
+            rest = path[len(prefix):]
+            if rest == "exe":
+                return task.lx.exe
+            if rest == "cwd":
+                return task.lx.cwd
+            if rest.startswith("fd/") and rest[3:].isdigit():
+                entry = task.lx.fds.get(int(rest[3:]))
+                if entry.file.kind == "console":
+                    return "/dev/pts/0"
+                return entry.file.path
+    return None
+
+
+def sys_readlink(task: Task, path: int, buf: int, size: int) -> int:
+    return _readlink(task, AT_FDCWD, task.read_string(path), buf, size)
+
+
+def sys_readlinkat(task: Task, dirfd: int, path: int, buf: int, size: int) -> int:
+    return _readlink(task, signed32(dirfd), task.read_string(path), buf, size)
+
+
+# --- descriptors -------------------------------------------------------------------------------
+
+
+def duplicate(task: Task, fd: int, target: int | None = None, minimum: int = 0,
+              cloexec: bool = False) -> int:
+    entry = task.lx.fds.get(fd)
+    handle = entry.handle
+    if handle is not None:
+        handle = task.nt.NtDuplicateObject(NtCurrentProcess, handle, NtCurrentProcess,
+                                           Options=DUPLICATE_SAME_ACCESS)
+    if target is not None and target in task.lx.fds:
+        close_fd(task, target)
+    return task.lx.fds.install(FdEntry(handle, entry.file, cloexec), target, minimum)
+
+
+def sys_dup(task: Task, fd: int) -> int:
+    return duplicate(task, fd)
+
+
+def sys_dup2(task: Task, oldfd: int, newfd: int) -> int:
+    task.lx.fds.get(oldfd)
+    if oldfd == newfd:
+        return newfd
+    if newfd >= task.lx.fds.limit:
+        raise LinuxError(EBADF)
+    return duplicate(task, oldfd, newfd)
+
+
+def sys_dup3(task: Task, oldfd: int, newfd: int, flags: int) -> int:
+    if oldfd == newfd or flags & ~O_CLOEXEC:
+        raise LinuxError(EINVAL)
+    task.lx.fds.get(oldfd)
+    if newfd >= task.lx.fds.limit:
+        raise LinuxError(EBADF)
+    return duplicate(task, oldfd, newfd, cloexec=bool(flags & O_CLOEXEC))
+
+
+def sys_fcntl(task: Task, fd: int, cmd: int, arg: int) -> int:
+    entry = task.lx.fds.get(fd)
+    if cmd in (F_DUPFD, F_DUPFD_CLOEXEC):
+        if arg >= task.lx.fds.limit:
+            raise LinuxError(EINVAL)
+        return duplicate(task, fd, minimum=arg, cloexec=cmd == F_DUPFD_CLOEXEC)
+    if cmd == F_GETFD:
+        return FD_CLOEXEC if entry.cloexec else 0
+    if cmd == F_SETFD:
+        entry.cloexec = bool(arg & FD_CLOEXEC)
+        return 0
+    if cmd == F_GETFL:
+        return entry.file.flags
+    if cmd == F_SETFL:
+        entry.file.flags = (entry.file.flags & ~STATUS_FLAGS) | (arg & STATUS_FLAGS)
+        return 0
+    raise LinuxError(EINVAL, f"fcntl command {cmd} is not supported")
+
+
+def sys_ioctl(task: Task, fd: int, request: int, arg: int) -> int:
+    entry = task.lx.fds.get(fd)
+    if entry.file.kind != "console":
+        raise LinuxError(ENOTTY)
+    if request in (TCGETS, TIOCGWINSZ, TIOCGPGRP):
+        file = file_object(task, entry.handle)
+        mode = file.device.get_mode(file)
+        if not mode["is_terminal"]:
+            raise LinuxError(ENOTTY)
+        if request == TIOCGWINSZ:
+            task.write(arg, struct.pack("<HHHH", mode["rows"], mode["columns"], 0, 0))
+        elif request == TCGETS:
+            # a cooked terminal: ICRNL|IXON, OPOST|ONLCR, B38400|CS8|CREAD, ISIG|ICANON|ECHO...
+            control = bytes([3, 28, 127, 21, 4, 0, 1, 0, 17, 19, 26, 0, 18, 15, 23, 22, 0, 0, 0])
+            task.write(arg, struct.pack("<IIIIB", 0o2400, 0o5, 0o277, 0o105073, 0) + control)
+        else:
+            task.write_u32(arg, task.pid)
+        return 0
+    raise LinuxError(ENOTTY, f"ioctl {request:#x} on the console")
+
+
+def signed32(value: int) -> int:
+    value &= 0xFFFFFFFF
+    return value - (1 << 32) if value >= 1 << 31 else value
+

@@ -1,0 +1,165 @@
+"""CSRSS, the Client/Server Runtime Subsystem: the Win32 server, and owner of the console.
+
+SMSS starts CSRSS at boot. It creates `\\Windows\\ApiPort` and answers LPC requests. Here
+it serves the console API (ConSrv, server DLL 2): every console read and write from any
+personality arrives as a message, and CSRSS performs it on the host's terminal — the
+real hardware, as far as the simulated machine is concerned.
+
+A read that finds no input yet is not answered at once: CSRSS keeps the message (as
+its wait blocks did) and asks the dispatcher to tell it when the host has input. The
+client thread stays parked meanwhile; no host thread ever blocks on the guest.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import shutil
+from collections import deque
+from typing import Any
+
+from ...kernel.fs.console import ConsoleApiGetMode, ConsoleApiRead, ConsoleApiWrite
+from ...kernel.lpc import DEFERRED, ApiRow, LpcServer, PortMessage
+from ...kernel.status import STATUS_INVALID_HANDLE, STATUS_PIPE_BROKEN, NtStatusError
+from ...trace import KERNEL
+
+
+class HostConsole:
+    """The host side of the console: three file descriptors (or Python streams)."""
+
+    def __init__(self, stdin: int = 0, stdout: int = 1, stderr: int = 2) -> None:
+        self.fds = (stdin, stdout, stderr)
+
+    def isatty(self, stream: int) -> bool:
+        try:
+            return os.isatty(self.fds[stream])
+        except OSError:
+            return False
+
+    def size(self) -> tuple[int, int]:
+        columns, rows = shutil.get_terminal_size((80, 24))
+        return columns, rows
+
+    def input_ready(self) -> bool:
+        try:
+            readable, _, _ = select.select([self.fds[0]], [], [], 0)
+        except (OSError, ValueError):
+            return True      # closed or not selectable: a read will say so at once
+        return bool(readable)
+
+    def read(self, length: int) -> bytes:
+        try:
+            return os.read(self.fds[0], length)
+        except OSError:
+            return b""
+
+    def write(self, stream: int, data: bytes) -> int:
+        view = memoryview(data)
+        while view:
+            written = os.write(self.fds[stream], view)
+            view = view[written:]
+        return len(data)
+
+
+class CapturedConsole(HostConsole):
+    """A console whose output is kept in memory and whose input is given up front
+    (the Python API and tests use it)."""
+
+    def __init__(self, stdin: bytes = b"") -> None:
+        super().__init__(-1, -1, -1)
+        self.input = bytearray(stdin)
+        self.output = [bytearray(), bytearray(), bytearray()]
+
+    def isatty(self, stream: int) -> bool:
+        return False
+
+    def input_ready(self) -> bool:
+        return True
+
+    def read(self, length: int) -> bytes:
+        data = bytes(self.input[:length])
+        del self.input[:length]
+        return data
+
+    def write(self, stream: int, data: bytes) -> int:
+        self.output[stream] += data
+        return len(data)
+
+    @property
+    def stdout(self) -> bytes:
+        return bytes(self.output[1])
+
+    @property
+    def stderr(self) -> bytes:
+        return bytes(self.output[2])
+
+
+class Csrss(LpcServer):
+    name = "csrss"
+    image_name = "csrss.exe"
+    port_name = "\\Windows\\ApiPort"
+
+    def __init__(self, kernel, console: HostConsole) -> None:
+        super().__init__(kernel)
+        self.console = console
+        self.waiting_reads: deque[PortMessage] = deque()
+
+    # --- ConSrv -----------------------------------------------------------------------------
+
+    def read_console(self, message: PortMessage) -> Any:
+        if self.waiting_reads or not self.console.input_ready():
+            self.waiting_reads.append(message)
+            self.kernel.dispatcher.watch_host_input(self.console.fds[0], self._input_arrived)
+            return DEFERRED
+        return self._host_read(message.body["Length"])
+
+    def _host_read(self, length: int) -> bytes:
+        data = self.console.read(length)
+        if self.kernel.tracer.enabled:
+            self.kernel.tracer.note(self.thread, KERNEL, "HostConsoleRead",
+                                    {"fd": self.console.fds[0], "Length": length}, len(data))
+        return data
+
+    def _input_arrived(self) -> None:
+        """The dispatcher saw host input: answer the oldest waiting read."""
+        caller = self.kernel.current_thread
+        self.kernel.current_thread = self.thread
+        try:
+            message = self.waiting_reads.popleft()
+            self.kernel.lpc.reply(self, message, self._host_read(message.body["Length"]))
+        finally:
+            self.kernel.current_thread = caller
+        if not self.waiting_reads:
+            self.kernel.dispatcher.unwatch_host_input(self.console.fds[0])
+
+    def write_console(self, message: PortMessage) -> int:
+        stream = message.body["Stream"]
+        if stream not in (1, 2):
+            raise NtStatusError(STATUS_INVALID_HANDLE, "not an output stream")
+        try:
+            written = self.console.write(stream, message.data)
+        except BrokenPipeError:
+            raise NtStatusError(STATUS_PIPE_BROKEN, "the host closed the console output") from None
+        if self.kernel.tracer.enabled:
+            self.kernel.tracer.note(self.thread, KERNEL, "HostConsoleWrite",
+                                    {"fd": self.console.fds[stream], "Length": len(message.data)},
+                                    written)
+        return written
+
+    def get_console_mode(self, message: PortMessage) -> dict[str, Any]:
+        stream = message.body["Stream"]
+        columns, rows = self.console.size()
+        return {"is_terminal": self.console.isatty(stream), "columns": columns, "rows": rows}
+
+    def client_died(self, pid: int) -> None:
+        """LPC_CLIENT_DIED: forget the dead process's waiting reads."""
+        self.waiting_reads = deque(m for m in self.waiting_reads if m.ClientId[0] != pid)
+        if not self.waiting_reads:
+            self.kernel.dispatcher.unwatch_host_input(self.console.fds[0])
+        self.clients.pop(pid, None)
+
+    api = (
+        ApiRow(ConsoleApiRead, "ConsoleRead", read_console, ("Stream", "Length")),
+        ApiRow(ConsoleApiWrite, "ConsoleWrite", write_console, ("Stream", "Length")),
+        ApiRow(ConsoleApiGetMode, "ConsoleGetMode", get_console_mode, ("Stream",)),
+    )

@@ -1,0 +1,469 @@
+"""The trace: one event per boundary crossing, and the sinks that show them.
+
+A guest `write` crosses several boundaries: guest → personality (the trap), personality
+→ NT service (NtWriteFile), the console device → LPC → CSRSS (server) → host. Each
+crossing is one :class:`Event`. Events nest: `parent` is the `seq` of the crossing that
+caused this one, so a sink can print the NT calls a Linux call made underneath it.
+
+Arguments are *declared* once per call as :class:`Arg` rows with an :class:`ArgType`;
+the tracer decodes them (strings from guest memory, flag names, handle names) only when
+some sink listens. With no sink, `Tracer.enabled` is False and callers skip all of it.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+# The layers a call can belong to, outermost first (DESIGN.md, "Trace events").
+GUEST, PERSONALITY, LPC, SERVER, NT, KERNEL, VM = (
+    "guest", "personality", "lpc", "server", "nt", "kernel", "vm")
+LAYERS = (GUEST, PERSONALITY, LPC, SERVER, NT, KERNEL, VM)
+
+
+class Event:
+    """One boundary crossing. `result` is the call's value, `error` its error name."""
+
+    __slots__ = ("seq", "clock", "pid", "tid", "layer", "name", "args", "result", "error",
+                 "parent", "depth", "root", "pending", "_outer", "_raw", "_out_types", "_context")
+
+    def __init__(self, seq: int, clock: int, pid: int, tid: int, layer: str, name: str,
+                 args: dict[str, Any], outer: Event | None) -> None:
+        self.seq, self.clock, self.pid, self.tid = seq, clock, pid, tid
+        self.layer, self.name, self.args = layer, name, args
+        # the crossing that caused this one, how deep it nests, and the outermost one
+        self.parent = outer.seq if outer is not None else None
+        self.depth = outer.depth + 1 if outer is not None else 0
+        self.root = outer.root if outer is not None else seq
+        self._outer = outer
+        self.result: Any = None
+        self.error: str | None = None
+        self.pending = False
+        self._raw = None
+        self._out_types = None
+        self._context = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"seq": self.seq, "clock": self.clock, "pid": self.pid, "tid": self.tid,
+                "layer": self.layer, "name": self.name, "args": self.args,
+                "result": _jsonable(self.result), "error": self.error, "parent": self.parent}
+
+    def __repr__(self) -> str:
+        return f"<Event #{self.seq} {self.layer}:{self.name} -> {self.result!r}>"
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None or isinstance(value, bool | str):
+        return value
+    if isinstance(value, int):
+        name = getattr(value, "name", None)
+        return name if isinstance(name, str) else int(value)
+    if isinstance(value, bytes | bytearray):
+        return render_bytes(bytes(value))
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    return str(value)
+
+
+# --- argument types -------------------------------------------------------------------------
+
+
+class DecodeContext:
+    """What an argument decoder may look at: the calling process and the raw arguments."""
+
+    def __init__(self, process: Any, raw: dict[str, Any], result: Any = None) -> None:
+        self.process = process
+        self.raw = raw
+        self.result = result
+
+    def read(self, address: int, size: int) -> bytes:
+        return self.process.memory.read(address, size)
+
+    def read_cstring(self, address: int, limit: int = 4096) -> bytes:
+        return self.process.memory.read_cstring(address, limit)
+
+
+class ArgType:
+    """How to show one argument. Subclasses override `decode`; `output` ones decode after
+    the call (a read's buffer holds data only once the read is done)."""
+
+    output = False
+
+    def decode(self, value: Any, ctx: DecodeContext) -> Any:
+        return _jsonable(value)
+
+
+class Int(ArgType):
+    def decode(self, value, ctx):
+        value = int(value)
+        return value - (1 << 64) if value >= 1 << 63 else value
+
+
+class Int32(ArgType):
+    def decode(self, value, ctx):
+        value = int(value) & 0xFFFFFFFF
+        return value - (1 << 32) if value >= 1 << 31 else value
+
+
+class Hex(ArgType):
+    def decode(self, value, ctx):
+        return hex(int(value))
+
+
+Pointer = Hex
+
+
+class Quoted(str):
+    """A string argument: printed in quotes, as strace prints paths."""
+
+
+class CString(ArgType):
+    """A NUL-terminated string in guest memory."""
+
+    def decode(self, value, ctx):
+        if not value:
+            return None
+        try:
+            return Quoted(ctx.read_cstring(int(value)).decode("utf-8", "backslashreplace"))
+        except Exception:
+            return hex(int(value))
+
+
+class Buffer(ArgType):
+    """A byte buffer in guest memory whose length is another argument (or the result)."""
+
+    def __init__(self, length: str, output: bool = False) -> None:
+        self.length = length
+        self.output = output
+
+    def decode(self, value, ctx):
+        size = ctx.result if self.length == "result" else ctx.raw.get(self.length, 0)
+        if not isinstance(size, int) or size < 0 or not value:
+            return hex(int(value or 0))
+        try:
+            return render_bytes(ctx.read(int(value), min(size, 64)), size)
+        except Exception:
+            return hex(int(value))
+
+
+class Flags(ArgType):
+    """A bit set shown as NAME|NAME; `exact` values match before bits (O_RDONLY is 0)."""
+
+    def __init__(self, bits: dict[int, str], exact: dict[int, str] | None = None,
+                 mask: int = 0) -> None:
+        self.bits = bits
+        self.exact = exact or {}
+        self.mask = mask
+
+    def decode(self, value, ctx):
+        value = int(value)
+        names = []
+        if self.mask:
+            names.append(self.exact.get(value & self.mask, hex(value & self.mask)))
+            value &= ~self.mask
+        elif value in self.exact:
+            return self.exact[value]
+        for bit, name in self.bits.items():
+            if value & bit == bit and bit:
+                names.append(name)
+                value &= ~bit
+        if value:
+            names.append(hex(value))
+        return "|".join(names) or "0"
+
+
+class Enum(ArgType):
+    def __init__(self, names: dict[int, str]) -> None:
+        self.names = names
+
+    def decode(self, value, ctx):
+        return self.names.get(int(value), int(value))
+
+
+class Raw(ArgType):
+    """A Python value passed between layers (NT services take Python values)."""
+
+
+def render_bytes(data: bytes, total: int | None = None, limit: int = 32) -> str:
+    """strace's way: a C-escaped string, cut at `limit` bytes with '...' after."""
+    total = len(data) if total is None else total
+    shown = data[:limit]
+    out = []
+    for byte in shown:
+        char = chr(byte)
+        if char == "\n":
+            out.append("\\n")
+        elif char == "\t":
+            out.append("\\t")
+        elif char in "\"\\":
+            out.append("\\" + char)
+        elif 32 <= byte < 127:
+            out.append(char)
+        else:
+            out.append(f"\\x{byte:02x}")
+    return '"' + "".join(out) + '"' + ("..." if total > limit else "")
+
+
+@dataclass(frozen=True)
+class Arg:
+    """One declared argument of a call: its name and how to show it."""
+
+    name: str
+    type: ArgType = field(default_factory=Int)
+
+
+# --- the tracer -----------------------------------------------------------------------------
+
+
+class Sink:
+    """Something that listens to events. Override what you need."""
+
+    def event(self, event: Event) -> None:  # a crossing completed
+        pass
+
+    def pending(self, event: Event) -> None:  # a crossing is blocked and will resume later
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class Tracer:
+    """Numbers crossings, keeps the clock on them, and hands them to the sinks.
+
+    `open` starts a crossing (seq is taken then, so a parent's seq is below its
+    children's); `close` completes it and delivers it. Parents are tracked per thread
+    through `thread.trace_parent` (the innermost open event of that thread), so
+    interleaved threads nest correctly.
+    """
+
+    def __init__(self, clock: Callable[[], int]) -> None:
+        self.clock = clock
+        self.sinks: list[Sink] = []
+        self.enabled = False
+        self.seq = 0
+
+    def attach(self, sink: Sink) -> Sink:
+        self.sinks.append(sink)
+        self.enabled = True
+        return sink
+
+    def detach(self, sink: Sink) -> None:
+        self.sinks.remove(sink)
+        self.enabled = bool(self.sinks)
+
+    def open(self, thread: Any, layer: str, name: str, raw: dict[str, Any] | None = None,
+             types: Sequence[Arg] = (), *, decoded: dict[str, Any] | None = None) -> Event:
+        self.seq += 1
+        outer = thread.trace_parent if thread is not None else None
+        process = thread.process if thread is not None else None
+        args = decoded if decoded is not None else {}
+        out_types = None
+        if raw is not None:
+            context = DecodeContext(process, raw)
+            for arg in types:
+                if arg.type.output:
+                    out_types = (out_types or []) + [arg]
+                    args[arg.name] = None
+                else:
+                    args[arg.name] = _safe_decode(arg, raw, context)
+        event = Event(self.seq, self.clock(), process.pid if process else 0,
+                      thread.tid if thread else 0, layer, name, args, outer)
+        if out_types:
+            event._raw, event._out_types, event._context = raw, out_types, process
+        if thread is not None:
+            thread.trace_parent = event
+        return event
+
+    def close(self, thread: Any, event: Event, result: Any = None,
+              error: str | None = None) -> None:
+        if event._out_types and error is None:
+            context = DecodeContext(event._context, event._raw, result)
+            for arg in event._out_types:
+                event.args[arg.name] = _safe_decode(arg, event._raw, context)
+        event.result, event.error, event.pending = result, error, False
+        event._raw = event._out_types = event._context = None
+        if thread is not None:
+            thread.trace_parent = event._outer
+        event._outer = None
+        for sink in self.sinks:
+            sink.event(event)
+
+    def suspend(self, thread: Any, event: Event) -> None:
+        """The crossing blocks: tell the sinks, and unwind the thread's nesting."""
+        if not event.pending:
+            event.pending = True
+            for sink in self.sinks:
+                sink.pending(event)
+        if thread is not None:
+            thread.trace_parent = event._outer
+
+    def resume(self, thread: Any, event: Event) -> None:
+        if thread is not None:
+            thread.trace_parent = event
+
+    def note(self, thread: Any, layer: str, name: str, args: dict[str, Any] | None = None,
+             result: Any = None, *, pid: int | None = None) -> Event:
+        """A crossing with no duration: a process starts, a signal arrives, a server boots."""
+        self.seq += 1
+        process = thread.process if thread is not None else None
+        event = Event(self.seq, self.clock(), pid if pid is not None else
+                      (process.pid if process else 0), thread.tid if thread else 0,
+                      layer, name, args or {}, thread.trace_parent if thread else None)
+        event._outer = None
+        event.result = result
+        for sink in self.sinks:
+            sink.event(event)
+        return event
+
+    def close_sinks(self) -> None:
+        for sink in self.sinks:
+            sink.close()
+
+
+def _safe_decode(arg: Arg, raw: dict[str, Any], context: DecodeContext) -> Any:
+    try:
+        return arg.type.decode(raw.get(arg.name, 0), context)
+    except Exception:  # a bad guest pointer must not break tracing
+        return repr(raw.get(arg.name))
+
+
+# --- sinks ----------------------------------------------------------------------------------
+
+
+class JsonLinesSink(Sink):
+    """--trace-file: one JSON object per completed crossing, in completion order."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream = stream
+
+    def event(self, event: Event) -> None:
+        self.stream.write(json.dumps(event.to_dict(), separators=(",", ":")) + "\n")
+
+    def close(self) -> None:
+        self.stream.flush()
+
+
+class CollectingSink(Sink):
+    """Keeps every event (tests, the Python API)."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    def event(self, event: Event) -> None:
+        self.events.append(event)
+
+
+class CallbackSink(Sink):
+    def __init__(self, callback: Callable[[Event], None]) -> None:
+        self.callback = callback
+
+    def event(self, event: Event) -> None:
+        self.callback(event)
+
+
+class StatsSink(Sink):
+    """--stats: calls per layer and per name, with error counts."""
+
+    def __init__(self) -> None:
+        self.calls: Counter[tuple[str, str]] = Counter()
+        self.errors: Counter[tuple[str, str]] = Counter()
+
+    def event(self, event: Event) -> None:
+        key = (event.layer, event.name)
+        self.calls[key] += 1
+        if event.error:
+            self.errors[key] += 1
+
+    def per_layer(self) -> dict[str, int]:
+        layers: Counter[str] = Counter()
+        for (layer, _), count in self.calls.items():
+            layers[layer] += count
+        return dict(layers)
+
+
+def format_result(event: Event) -> str:
+    if event.error:
+        value = event.result
+        prefix = f"{value} " if isinstance(value, int) and not hasattr(value, "name") else ""
+        return f"{prefix}{event.error}"
+    result = event.result
+    if result is None:
+        return "?" if event.layer != KERNEL else ""
+    if isinstance(result, int) and not hasattr(result, "name"):
+        return hex(result) if result > 0xFFFFFF else str(result)
+    return str(_jsonable(result))
+
+
+def format_call(event: Event, named: bool) -> str:
+    parts = []
+    for name, value in event.args.items():
+        shown = value if isinstance(value, str) and not isinstance(value, Quoted) else json.dumps(value)
+        parts.append(f"{name}={shown}" if named else str(shown))
+    return f"{event.name}({', '.join(parts)})"
+
+
+class StraceSink(Sink):
+    """--trace: strace-style lines on stderr; each guest call with its NT calls beneath.
+
+    Nested crossings complete before the call that made them, so their lines are held
+    until the outermost crossing completes, then printed in call (seq) order as a tree.
+    A call that blocks prints `<unfinished ...>` and later `<... name resumed>`.
+    """
+
+    INDENT = "   "
+
+    def __init__(self, stream: IO[str] | None = None, show_pid: bool = False) -> None:
+        self.stream = stream or sys.stderr
+        self.show_pid = show_pid
+        self.held: dict[int, list[Event]] = {}   # root seq -> its completed descendants
+        self.unfinished: set[int] = set()
+
+    def pending(self, event: Event) -> None:
+        if event.depth == 0 and event.seq not in self.unfinished:
+            self.unfinished.add(event.seq)
+            self._flush(event, f"{format_call(event, event.layer != PERSONALITY)} <unfinished ...>")
+
+    def event(self, event: Event) -> None:
+        if event.depth > 0:
+            self.held.setdefault(event.root, []).append(event)
+            return
+        if event.seq in self.unfinished:
+            self.unfinished.discard(event.seq)
+            head = f"<... {event.name} resumed> = {format_result(event)}"
+        else:
+            head = self._text(event)
+        if event.layer == KERNEL and event.result is None and event.parent is None:
+            head = f"--- {head} ---"
+        self._flush(event, head)
+
+    def _text(self, event: Event) -> str:
+        text = format_call(event, event.layer != PERSONALITY)
+        if event.layer == KERNEL and event.result is None:
+            return text
+        return f"{text} = {format_result(event)}"
+
+    def _line(self, event: Event, text: str) -> str:
+        prefix = f"[pid {event.pid:>5}] " if self.show_pid else ""
+        tree = (self.INDENT * (event.depth - 1) + " └ ") if event.depth else ""
+        return f"{prefix}{tree}{text}\n"
+
+    def _flush(self, root: Event, head: str) -> None:
+        lines = [self._line(root, head)]
+        for child in sorted(self.held.pop(root.seq, []), key=lambda e: e.seq):
+            lines.append(self._line(child, f"[{child.layer}] {self._text(child)}"))
+        self.stream.write("".join(lines))
+
+    def close(self) -> None:
+        self.stream.flush()
+
+
+def summarize_layers(events: Iterable[Event]) -> dict[str, int]:
+    counts: Counter[str] = Counter(e.layer for e in events)
+    return dict(counts)
