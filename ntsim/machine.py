@@ -18,7 +18,6 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from .kernel.kernel import Kernel
 from .kernel.processes import Process, ThreadState
@@ -146,12 +145,12 @@ class Machine:
         if not os.path.exists(program):
             raise NotFound(f"{program}: no such file")
         if os.path.isdir(program):
-            raise ImageError(f"{program} is a directory")
+            raise ImageError("it is a directory")
         try:
             with open(program, "rb") as stream:
                 image = stream.read()
         except OSError as error:
-            raise ImageError(f"{program}: {error.strerror}") from None
+            raise ImageError(error.strerror) from None
         chosen = self.personality(personality) if personality else self._probe(image, program)
         guest_path = self.kernel.volume.guest_path(program) or f"/.ntsim/host/{os.path.basename(program)}"
         if env is None:
@@ -170,8 +169,7 @@ class Machine:
     def _probe(self, image: bytes, program: str) -> Personality:
         found = base.probe(image[:4096])
         if found is None:
-            raise ImageError(f"{program}: not an image any personality runs "
-                             f"(starts with {image[:4]!r})")
+            raise ImageError(f"not an image any personality runs (it starts with {image[:4]!r})")
         self.personalities.setdefault(found.name, found)
         return self.personalities[found.name]
 

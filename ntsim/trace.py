@@ -265,7 +265,7 @@ class Tracer:
         process = thread.process if thread is not None else None
         args = decoded if decoded is not None else {}
         out_types = None
-        if raw is not None:
+        if raw is not None and types:
             context = DecodeContext(process, raw)
             for arg in types:
                 if arg.type.output:
@@ -342,9 +342,27 @@ class JsonLinesSink(Sink):
 
     def __init__(self, stream: IO[str]) -> None:
         self.stream = stream
+        self._names: dict[str, str] = {}
 
     def event(self, event: Event) -> None:
-        self.stream.write(json.dumps(event.to_dict(), separators=(",", ":")) + "\n")
+        # Written by hand rather than json.dumps(event.to_dict()): this runs once per
+        # crossing, and the common fields need no general encoder (the output is the same).
+        name = self._names.get(event.name)
+        if name is None:
+            name = self._names[event.name] = json.dumps(event.name)
+        result = event.result
+        if result is None:
+            result_text = "null"
+        elif type(result) is int:
+            result_text = str(result)
+        else:
+            result_text = json.dumps(_jsonable(result))
+        self.stream.write(
+            f'{{"seq":{event.seq},"clock":{event.clock},"pid":{event.pid},"tid":{event.tid},'
+            f'"layer":"{event.layer}","name":{name},'
+            f'"args":{json.dumps(event.args, separators=(",", ":"), default=str) if event.args else "{}"},'
+            f'"result":{result_text},"error":{"null" if event.error is None else json.dumps(event.error)},'
+            f'"parent":{"null" if event.parent is None else event.parent}}}\n')
 
     def close(self) -> None:
         self.stream.flush()

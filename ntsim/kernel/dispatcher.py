@@ -69,8 +69,12 @@ class Clock:
     def advance(self, ns: int) -> None:
         self.virtual_ns += ns
 
-    def trace_stamp(self) -> int:
-        return self.monotonic_ns()
+    @property
+    def trace_stamp(self) -> Callable[[], int]:
+        """The function that stamps trace events (called once per event: kept direct)."""
+        if self.deterministic:
+            return self.monotonic_ns
+        return time.monotonic_ns
 
 
 class WaitPending(Exception):
@@ -225,6 +229,12 @@ class Dispatcher:
         while not until():
             if self.stop_requested:
                 return "stopped"
+            if self.timers or self.host_inputs:
+                # Timers expire and host input arrives while other threads run, not only
+                # when the processor idles: otherwise a sleeper, or a thread waiting for
+                # the console, would starve beside a busy thread.
+                self._expire_timers()
+                self._poll_host_input(0)
             thread = self.ready.popleft() if self.ready else None
             if thread is None:
                 if not self._idle():
@@ -252,7 +262,9 @@ class Dispatcher:
             if thread.state == ThreadState.RUNNING:
                 thread.state = ThreadState.WAITING   # back to waiting for messages
             return None
-        quantum = QUANTUM_INSTRUCTIONS if (self.ready or self.preempt_always) else 0
+        # A lone thread runs unpreempted, unless a timer or host input may wake another.
+        others = self.ready or self.timers or self.host_inputs
+        quantum = QUANTUM_INSTRUCTIONS if (others or self.preempt_always) else 0
         reason = cpu.run(quantum)
         if quantum and self.clock.deterministic and reason == StopReason.QUANTUM:
             self.clock.advance(quantum)   # 1 ns an instruction, in whole quanta
@@ -311,18 +323,29 @@ class Dispatcher:
                 self.clock.advance(timeout)
                 timeout = 0
         if self.host_inputs:
-            readable, _, _ = select.select(list(self.host_inputs), [], [],
-                                           None if timeout is None else timeout / 1e9)
-            for fd in readable:
-                self.host_inputs[fd]()
+            self._poll_host_input(None if timeout is None else timeout / 1e9)
         elif timeout:
             time.sleep(timeout / 1e9)
+        self._expire_timers()
+        return True
+
+    def _poll_host_input(self, timeout_s: float | None) -> None:
+        """Hand host input that has arrived to the servers that wait for it."""
+        if not self.host_inputs:
+            return
+        readable, _, _ = select.select(list(self.host_inputs), [], [], timeout_s)
+        for fd in readable:
+            reader = self.host_inputs.get(fd)
+            if reader is not None:
+                reader()
+
+    def _expire_timers(self) -> None:
+        """Complete every wait whose deadline has passed with STATUS_TIMEOUT."""
         now = self.clock.monotonic_ns()
         while self.timers and (self.timers[0][2].done or self.timers[0][0] <= now):
             _, _, block = heapq.heappop(self.timers)
             if not block.done:
                 self._wake(block, STATUS_TIMEOUT)
-        return True
 
     def waiting_threads(self) -> list[Thread]:
         return [t for p in self.kernel.processes.values() for t in p.threads

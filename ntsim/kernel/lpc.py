@@ -31,6 +31,7 @@ from .dispatcher import WaitPending
 from .processes import DispatcherObject, Event, Process, SynchronizationEvent, Thread
 from .status import (
     STATUS_OBJECT_TYPE_MISMATCH,
+    STATUS_PORT_CONNECTION_REFUSED,
     STATUS_PORT_DISCONNECTED,
     STATUS_PORT_MESSAGE_TOO_LONG,
     STATUS_SUCCESS,
@@ -120,7 +121,7 @@ class ApiRow:
     """One API a server offers: number, name, argument names (for the trace), handler.
 
     The handler takes (server, message) and returns the reply's value, or raises
-    NtStatusError, or raises WaitPending to reply later."""
+    NtStatusError, or returns DEFERRED to reply later with `LpcManager.reply`."""
 
     number: int
     name: str
@@ -223,7 +224,9 @@ class LpcManager:
         if not accepted:
             if event is not None:
                 tracer.close(thread, event, None, "STATUS_PORT_CONNECTION_REFUSED")
-            raise NtStatusError(STATUS_PORT_DISCONNECTED, f"{server.name} refused the connection")
+            # NtConnectPort's own status for a refusal (the trace above already says so)
+            raise NtStatusError(STATUS_PORT_CONNECTION_REFUSED,
+                                f"{server.name} refused the connection")
         client_port = Port("client", client)
         server_port = Port("server", server.process)
         client_port.peer, server_port.peer = server_port, client_port
@@ -238,8 +241,10 @@ class LpcManager:
         kernel = self.kernel
         if not port.connected or port.peer is None:
             raise NtStatusError(STATUS_PORT_DISCONNECTED, "the server has gone")
-        if message.fixed_length > PORT_MAXIMUM_DATA:
-            raise NtStatusError(STATUS_PORT_MESSAGE_TOO_LONG, f"{message.DataLength:#x} bytes")
+        # What must fit is the message as sent: the fixed part plus the data inline, or
+        # plus the pointer into the section when the data travels there.
+        if message.DataLength > PORT_MAXIMUM_DATA:
+            raise NtStatusError(STATUS_PORT_MESSAGE_TOO_LONG, f"{message.TotalLength:#x} bytes")
         thread = kernel.current_thread
         message.Type = LPC_REQUEST
         message.ClientId = (port.owner.pid, thread.tid)

@@ -30,10 +30,12 @@ from .cpu import (
 from .status import (
     STATUS_ACCESS_VIOLATION,
     STATUS_CONFLICTING_ADDRESSES,
+    STATUS_FREE_VM_NOT_AT_BASE,
     STATUS_INVALID_PAGE_PROTECTION,
     STATUS_INVALID_PARAMETER,
     STATUS_MEMORY_NOT_ALLOCATED,
     STATUS_NO_MEMORY,
+    STATUS_NOT_COMMITTED,
     STATUS_UNABLE_TO_FREE_VM,
     NtStatusError,
 )
@@ -46,6 +48,7 @@ MEM_FREE, MEM_PRIVATE, MEM_MAPPED, MEM_IMAGE = 0x10000, 0x20000, 0x40000, 0x1000
 MEM_TOP_DOWN = 0x100000
 
 VALID_PROTECTIONS = {0x01, 0x02, 0x04, 0x08, 0x10, 0x20, 0x40, 0x80}
+EXECUTABLE = 0x10 | 0x20 | 0x40 | 0x80     # PAGE_EXECUTE and its READ/READWRITE/WRITECOPY forms
 
 
 def page_floor(address: int) -> int:
@@ -95,6 +98,7 @@ class AddressSpace:
         self.vads: list[Vad] = []          # sorted by base
         self._bases: list[int] = []
         self.peak_committed = 0
+        self.code_pages: set[int] = set()  # pages ever executable: the processor may hold code
         cpu.on_unmapped = self._demand_fault
 
     # --- accounting -------------------------------------------------------------------------
@@ -154,13 +158,18 @@ class AddressSpace:
                 tag: str = "", top_down: bool = False,
                 alignment: int = ALLOCATION_GRANULARITY, below: int | None = None) -> Vad:
         _check_protection(protect)
-        size = page_ceil(size)
         if size <= 0:
             raise NtStatusError(STATUS_INVALID_PARAMETER, "size is zero")
         if base is None or base == 0:
+            size = page_ceil(size)
             base = self.find_free(size, top_down, alignment, below)
         else:
+            # NT rounds the start down to the granularity but keeps the end the caller
+            # asked for: the range covers every byte of [base, base + size). Rounding
+            # the base alone would shift the range down and leave its tail unreserved.
+            end = page_ceil(base + size)
             base = base & ~(alignment - 1)
+            size = end - base
             if base < self.lowest or base + size - 1 > self.highest:
                 raise NtStatusError(STATUS_INVALID_PARAMETER, f"{base:#x} is outside user space")
             if not self.is_free(base, size):
@@ -177,11 +186,15 @@ class AddressSpace:
         _check_protection(protect)
         start, end = page_floor(base), page_ceil(base + size)
         pages = range(start, end, PAGE_SIZE)
-        vads = [self._vad_for_page(page) for page in pages]
+        # Committing outside a reservation is STATUS_CONFLICTING_ADDRESSES in NT
+        # (VirtualAlloc's ERROR_INVALID_ADDRESS), not "not allocated".
+        vads = [self._vad_for_page(page, STATUS_CONFLICTING_ADDRESSES) for page in pages]
         for page, vad in zip(pages, vads, strict=True):
             if page in vad.mapped and vad.committed.get(page) != protect:
                 self.cpu.protect(page, PAGE_SIZE, protect)
             vad.committed[page] = protect
+        if protect & EXECUTABLE:
+            self.code_pages.update(pages)
         self.peak_committed = max(self.peak_committed, self.committed_bytes)
         return start, end - start
 
@@ -200,9 +213,12 @@ class AddressSpace:
         provider manages its address space itself and may carve ranges (Linux munmap)."""
         if exact:
             vad = self.find(base)
-            if vad is None or vad.base != page_floor(base):
-                raise NtStatusError(STATUS_MEMORY_NOT_ALLOCATED,
-                                    f"{base:#x} is not the base of an allocation")
+            if vad is None:
+                raise NtStatusError(STATUS_MEMORY_NOT_ALLOCATED, f"{base:#x} is not allocated")
+            if vad.base != page_floor(base):
+                # inside an allocation but not at its start: NT's own status for this
+                raise NtStatusError(STATUS_FREE_VM_NOT_AT_BASE,
+                                    f"{base:#x} is not the base of the allocation at {vad.base:#x}")
             if size not in (0, vad.size):
                 raise NtStatusError(STATUS_UNABLE_TO_FREE_VM,
                                     "MEM_RELEASE of part of an allocation")
@@ -238,14 +254,18 @@ class AddressSpace:
         first page (NtProtectVirtualMemory's OldProtect)."""
         _check_protection(protect)
         start, end = page_floor(base), page_ceil(base + size)
-        old = None
-        for page in range(start, end, PAGE_SIZE):
-            vad = self._vad_for_page(page)
+        pages = [(page, self._vad_for_page(page)) for page in range(start, end, PAGE_SIZE)]
+        # Check every page before changing any: NT fails the whole call with
+        # STATUS_NOT_COMMITTED and leaves the range as it was.
+        for page, vad in pages:
             if page not in vad.committed:
-                raise NtStatusError(STATUS_MEMORY_NOT_ALLOCATED,
-                                    f"page {page:#x} is not committed")
+                raise NtStatusError(STATUS_NOT_COMMITTED, f"page {page:#x} is not committed")
+        old = None
+        for page, vad in pages:
             old = vad.committed[page] if old is None else old
             vad.committed[page] = protect
+            if protect & EXECUTABLE:
+                self.code_pages.add(page)
             if page in vad.mapped:
                 self.cpu.protect(page, PAGE_SIZE, protect)
         return old or PAGE_NOACCESS
@@ -253,6 +273,9 @@ class AddressSpace:
     def query(self, address: int) -> MemoryInformation:
         """The run of pages at `address` that share state and protection."""
         page = page_floor(address)
+        if not 0 <= address <= self.highest:
+            # above user space there is no region to describe (NT: invalid parameter)
+            raise NtStatusError(STATUS_INVALID_PARAMETER, f"{address:#x} is not a user address")
         vad = self.find(page)
         if vad is None:
             following = [v.base for v in self.vads if v.base > page]
@@ -269,10 +292,10 @@ class AddressSpace:
         return MemoryInformation(page, vad.base, vad.protect, end - page, first[0], first[1],
                                  vad.kind)
 
-    def _vad_for_page(self, page: int) -> Vad:
+    def _vad_for_page(self, page: int, status: int = STATUS_MEMORY_NOT_ALLOCATED) -> Vad:
         vad = self.find(page)
         if vad is None:
-            raise NtStatusError(STATUS_MEMORY_NOT_ALLOCATED, f"{page:#x} is not reserved")
+            raise NtStatusError(status, f"{page:#x} is not reserved")
         return vad
 
     # --- demand-zero faults and access from the kernel ---------------------------------------
@@ -323,6 +346,9 @@ class AddressSpace:
         except Exception:
             self.touch(address, len(data))
             self.cpu.write(address, data)
+        if self.code_pages and any(page in self.code_pages for page in
+                                   range(page_floor(address), address + len(data), PAGE_SIZE)):
+            self.cpu.forget_code(address, len(data))   # new code over old: run the new one
 
     def read_cstring(self, address: int, limit: int = 4096) -> bytes:
         out = bytearray()

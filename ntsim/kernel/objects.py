@@ -215,9 +215,13 @@ class ObjectManager:
         return obj
 
     def lookup(self, path: str, context: Any = None, *, parse: bool = False,
-               root: Directory | None = None) -> Any:
+               root: Directory | None = None, open_link: bool = False) -> Any:
         """Find the object at `path`. With `parse`, a device met on the way is handed the
-        rest of the path and its parse result is returned (opening a file)."""
+        rest of the path and its parse result is returned (opening a file).
+
+        A symbolic link is followed wherever it stands, the last component too, as NT's
+        lookup does: `\\DosDevices` opens as the `\\??` directory. Only `open_link`
+        (what NtOpenSymbolicLinkObject asks for) returns a final link itself."""
         if not path.startswith("\\") and root is None:
             raise NtStatusError(STATUS_OBJECT_PATH_SYNTAX_BAD, path)
         hops = 0
@@ -240,7 +244,7 @@ class ObjectManager:
                           else STATUS_OBJECT_PATH_NOT_FOUND)
                 raise NtStatusError(status, path)
             index += 1
-            if isinstance(found, SymbolicLink) and (index < len(parts) or parse):
+            if isinstance(found, SymbolicLink) and (index < len(parts) or not open_link):
                 hops += 1
                 if hops > MAX_SYMLINK_HOPS:
                     raise NtStatusError(STATUS_OBJECT_PATH_NOT_FOUND, f"{path}: link loop")

@@ -25,10 +25,16 @@ from .io import (
     ACCESS_NAMES,
     CREATE_OPTIONS,
     DISPOSITIONS,
+    FILE_APPEND_DATA,
     FILE_DIRECTORY_FILE,
     FILE_INFORMATION_CLASSES,
     FILE_OPEN,
+    FILE_READ_DATA,
+    FILE_WRITE_DATA,
     FS_INFORMATION_CLASSES,
+    GENERIC_ALL,
+    GENERIC_READ,
+    GENERIC_WRITE,
     CreateRequest,
     FileLinkInformation,
     FilePositionInformation,
@@ -47,6 +53,7 @@ from .memory import (
 from .objects import OBJ_CASE_INSENSITIVE, Directory, KernelObject, SymbolicLink
 from .processes import Event, Process, Thread
 from .status import (
+    STATUS_ACCESS_DENIED,
     STATUS_END_OF_FILE,
     STATUS_INVALID_HANDLE,
     STATUS_INVALID_PARAMETER,
@@ -219,8 +226,14 @@ class NtServices:
             raise NtStatusError(STATUS_OBJECT_TYPE_MISMATCH, f"handle {handle:#x}")
         return obj
 
-    def _file(self, handle: int) -> FileObject:
-        return self._object(handle, FileObject)
+    def _file(self, handle: int, needs: int = 0) -> FileObject:
+        """The file object behind a handle. With `needs`, the handle must have been
+        granted one of those rights: the I/O manager checks the handle's access before a
+        device sees the request, so a read-only handle cannot write (STATUS_ACCESS_DENIED)."""
+        file = self._object(handle, FileObject)
+        if needs and not self._process.handles.entries[handle].access & needs:
+            raise NtStatusError(STATUS_ACCESS_DENIED, f"handle {handle:#x} was not opened for that")
+        return file
 
     def _target_process(self, handle: int) -> Process:
         return self._object(handle, Process)
@@ -258,7 +271,7 @@ class NtServices:
              returns="Buffer")
     def NtReadFile(self, FileHandle: int, Length: int, ByteOffset: int | None = None) -> bytes:
         """Read from a file object through its device."""
-        file = self._file(FileHandle)
+        file = self._file(FileHandle, FILE_READ_DATA | GENERIC_READ | GENERIC_ALL)
         data = file.device.read(file, Length, ByteOffset)
         if not data and Length > 0:
             raise NtStatusError(STATUS_END_OF_FILE)
@@ -268,7 +281,7 @@ class NtServices:
              returns="Information")
     def NtWriteFile(self, FileHandle: int, Buffer: bytes, ByteOffset: int | None = None) -> int:
         """Write to a file object through its device."""
-        file = self._file(FileHandle)
+        file = self._file(FileHandle, FILE_WRITE_DATA | FILE_APPEND_DATA | GENERIC_WRITE | GENERIC_ALL)
         return file.device.write(file, Buffer, ByteOffset)
 
     @service(Arg("Handle", HandleArg()))
@@ -380,12 +393,19 @@ class NtServices:
         """Make another handle to the same object, in this or another process."""
         source = self._target_process(SourceProcessHandle)
         target = self._target_process(TargetProcessHandle)
-        entry = source.handles.entries.get(SourceHandle)
-        if entry is None:
-            raise NtStatusError(STATUS_INVALID_HANDLE, f"handle {SourceHandle:#x}")
-        access = entry.access if Options & DUPLICATE_SAME_ACCESS else DesiredAccess
-        handle = target.handles.insert(entry.object, access, Attributes)
-        if Options & DUPLICATE_CLOSE_SOURCE:
+        pseudo = SourceHandle in (NtCurrentProcess, NtCurrentThread) and source is self._process
+        if pseudo:
+            # Duplicating a pseudo-handle gives a real handle to the process or thread
+            # itself: the usual way to hand "me" to another process.
+            obj, granted = self._object(SourceHandle), 0x1F0FFF
+        else:
+            entry = source.handles.entries.get(SourceHandle)
+            if entry is None:
+                raise NtStatusError(STATUS_INVALID_HANDLE, f"handle {SourceHandle:#x}")
+            obj, granted = entry.object, entry.access
+        access = granted if Options & DUPLICATE_SAME_ACCESS else DesiredAccess
+        handle = target.handles.insert(obj, access, Attributes)
+        if Options & DUPLICATE_CLOSE_SOURCE and not pseudo:   # a pseudo-handle is never open
             source.handles.remove(SourceHandle)
         return handle
 
@@ -405,7 +425,9 @@ class NtServices:
         if not AllocationType & (MEM_COMMIT | MEM_RESERVE):
             raise NtStatusError(STATUS_INVALID_PARAMETER, "AllocationType needs MEM_COMMIT or MEM_RESERVE")
         base, size = BaseAddress, RegionSize
-        if AllocationType & MEM_RESERVE:
+        # A commit with no base address reserves the range too (NT's "blind commit":
+        # VirtualAlloc(NULL, size, MEM_COMMIT, ...) is how most programs allocate).
+        if AllocationType & MEM_RESERVE or not BaseAddress:
             vad = memory.reserve(BaseAddress or None, RegionSize, Protect, tag=tag,
                                  top_down=bool(AllocationType & MEM_TOP_DOWN),
                                  alignment=PAGE_SIZE if pico else ALLOCATION_GRANULARITY,
@@ -469,7 +491,13 @@ class NtServices:
         size = ViewSize or (section.size - SectionOffset)
         vad = memory.reserve(BaseAddress or None, size, Win32Protect, kind=MEM_MAPPED, tag="section")
         memory.commit(vad.base, size, Win32Protect)
-        memory.write(vad.base, bytes(section.data[SectionOffset:SectionOffset + size]))
+        # Copy in only the pages that hold data: the rest stay demand-zero, so mapping
+        # a view touches no memory until the process uses it (as NT maps lazily).
+        data = section.data[SectionOffset:SectionOffset + size]
+        for offset in range(0, len(data), PAGE_SIZE):
+            chunk = bytes(data[offset:offset + PAGE_SIZE])
+            if chunk.count(0) != len(chunk):
+                memory.write(vad.base + offset, chunk)
         return vad.base, vad.size
 
     @service(Arg("ProcessHandle", HandleArg()), Arg("BaseAddress", Hex()))

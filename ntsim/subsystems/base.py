@@ -13,11 +13,13 @@ personality is an object that
 
 It talks to the kernel only through `kernel.services` (the Nt* table) and the kernel's
 public objects. Third parties add one through the `ntsim.personalities` entry point
-(see `examples/plugins/`).
+(see `examples/plugins/`), or, without installing anything, with `register(name, factory)`
+(a test, a notebook, a script).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -82,13 +84,39 @@ def builtin_names() -> list[str]:
     return list(_BUILTIN)
 
 
+# Personalities registered at run time (`register`), by name: factories, as entry points are.
+_REGISTERED: dict[str, Callable[[], Personality]] = {}
+
+
+def register(name: str, factory: Callable[[], Personality]) -> None:
+    """Make the personality `name` available without installing a package.
+
+    `factory()` returns a new Personality (its class will do), just as loading an entry
+    point does; `load`, `probe` and `all_personalities` then see it like any plug-in.
+    This is for tests, notebooks and scripts; an installed plug-in declares the
+    `ntsim.personalities` entry point instead. A registered name hides an installed
+    plug-in of the same name; a built-in name cannot be registered.
+    """
+    if name in _BUILTIN:
+        raise ValueError(f"{name!r} is a built-in personality")
+    _REGISTERED[name] = factory
+
+
+def unregister(name: str) -> None:
+    """Forget a personality `register` added (nothing happens if it was not there)."""
+    _REGISTERED.pop(name, None)
+
+
 def load(name: str) -> Personality:
-    """The personality called `name`: a built-in one, or one from an entry point."""
+    """The personality called `name`: a built-in one, a registered one, or one from an
+    entry point."""
     import importlib
 
     if name in _BUILTIN:
         module, attribute = _BUILTIN[name]
         return getattr(importlib.import_module(module), attribute)()
+    if name in _REGISTERED:
+        return _REGISTERED[name]()
     for entry_name, entry in _entry_points().items():
         if entry_name == name:
             return entry.load()()
@@ -101,21 +129,24 @@ def _entry_points() -> dict[str, Any]:
     return {e.name: e for e in entry_points(group="ntsim.personalities")}
 
 
+def _plugin_names() -> list[str]:
+    """Registered personalities, then installed ones (built-ins excluded)."""
+    names = list(_REGISTERED)
+    return names + [n for n in _entry_points() if n not in _BUILTIN and n not in _REGISTERED]
+
+
 def all_personalities() -> list[Personality]:
-    names = list(_BUILTIN) + [n for n in _entry_points() if n not in _BUILTIN]
-    return [load(n) for n in names]
+    return [load(n) for n in list(_BUILTIN) + _plugin_names()]
 
 
 def probe(header: bytes) -> Personality | None:
     """The first personality that claims the image: built-ins first (no entry-point scan
-    on the common path), then plug-ins."""
+    on the common path), then registered ones, then installed plug-ins."""
     for name in _BUILTIN:
         personality = load(name)
         if personality.probe(header):
             return personality
-    for name in _entry_points():
-        if name in _BUILTIN:
-            continue
+    for name in _plugin_names():
         personality = load(name)
         if personality.probe(header):
             return personality

@@ -38,6 +38,7 @@ from ..io import (
     FILE_OVERWRITTEN,
     FILE_READ_DATA,
     FILE_SUPERSEDE,
+    FILE_SUPERSEDED,
     FILE_WRITE_DATA,
     FSCTL_GET_REPARSE_POINT,
     GENERIC_ALL,
@@ -199,7 +200,12 @@ class HostVolume(Device):
         info: os.stat_result | None = os.lstat(self.root)
         while pending:
             name = pending.pop(0)
-            if name in ("", "."):
+            if name == "":
+                continue
+            # Before `.` and `..` too: `file/.` and `file/..` name nothing, as on Linux.
+            if info is not None and not stat.S_ISDIR(info.st_mode):
+                raise NtStatusError(STATUS_NOT_A_DIRECTORY, f"{'/'.join(parts)} is not a directory")
+            if name == ".":
                 continue
             if name == "..":
                 if parts:
@@ -207,8 +213,6 @@ class HostVolume(Device):
                 info = os.lstat(os.path.join(self.root, *parts))
                 continue
             directory = os.path.join(self.root, *parts)
-            if info is not None and not stat.S_ISDIR(info.st_mode):
-                raise NtStatusError(STATUS_NOT_A_DIRECTORY, f"{'/'.join(parts)} is not a directory")
             actual = self._find(directory, name, case_sensitive)
             is_last = not pending
             if actual is None:
@@ -246,18 +250,22 @@ class HostVolume(Device):
         try:
             if resolved.exists:
                 kind = stat.S_IFMT(resolved.stat.st_mode)
-                if kind not in (stat.S_IFREG, stat.S_IFDIR, stat.S_IFLNK):
-                    # A host device node, FIFO or socket is never opened for a guest.
-                    raise NtStatusError(STATUS_ACCESS_DENIED, f"{file.file_name} is a host special file")
                 is_directory = stat.S_ISDIR(resolved.stat.st_mode)
                 if disposition == FILE_CREATE:
                     raise NtStatusError(STATUS_OBJECT_NAME_COLLISION, f"{file.file_name} exists")
                 if want_directory and not is_directory and not stat.S_ISLNK(resolved.stat.st_mode):
                     raise NtStatusError(STATUS_NOT_A_DIRECTORY, file.file_name)
+                if kind not in (stat.S_IFREG, stat.S_IFDIR, stat.S_IFLNK) and (reads or writes):
+                    # A host device node, FIFO or socket is never opened for its data; its
+                    # metadata (stat, delete) is reached through an O_PATH descriptor below.
+                    raise NtStatusError(STATUS_ACCESS_DENIED, f"{file.file_name} is a host special file")
                 if is_directory and (request.options & FILE_NON_DIRECTORY_FILE or writes):
                     raise NtStatusError(STATUS_FILE_IS_A_DIRECTORY, file.file_name)
                 file.information = FILE_OPENED
-                if disposition in (FILE_OVERWRITE, FILE_OVERWRITE_IF, FILE_SUPERSEDE):
+                if disposition == FILE_SUPERSEDE:
+                    # IO_STATUS_BLOCK.Information tells a supersede from an overwrite
+                    file.information = FILE_SUPERSEDED
+                elif disposition in (FILE_OVERWRITE, FILE_OVERWRITE_IF):
                     file.information = FILE_OVERWRITTEN
             else:
                 if disposition in (FILE_OPEN, FILE_OVERWRITE):
@@ -281,7 +289,7 @@ class HostVolume(Device):
             else:
                 flags = (os.O_RDWR if reads and writes else os.O_WRONLY if writes else os.O_RDONLY)
                 flags |= os.O_NOFOLLOW
-                if file.information == FILE_OVERWRITTEN:
+                if file.information in (FILE_OVERWRITTEN, FILE_SUPERSEDED):
                     flags |= os.O_TRUNC
             fd = os.open(host, flags | os.O_CLOEXEC)
         except OSError as error:

@@ -14,22 +14,22 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from ...kernel.cpu import REGISTERS, Fault
-from ...kernel.io import FILE_READ_DATA, FILE_WRITE_DATA, FILE_OPEN, SYNCHRONIZE
+from ...kernel.cpu import Fault
+from ...kernel.io import FILE_OPEN, FILE_READ_DATA, FILE_WRITE_DATA, SYNCHRONIZE
 from ...kernel.memory import page_ceil
 from ...kernel.processes import Process, Thread
 from ...kernel.status import NtStatusError
 from ...trace import PERSONALITY, Quoted
 from ..base import ImageError, ImageInfo, Personality
 from . import elf
-from .errno import LinuxError
 from .fdtable import O_RDONLY, O_WRONLY, FdEntry, OpenFile
 from .lxfs import nt_name
 from .process import host_ids
 from .syscalls import SyscallDispatcher, call_rows
 from .task import LinuxProcess, Task
 
-SIGNAL_NAMES = {4: "SIGILL", 5: "SIGTRAP", 7: "SIGBUS", 8: "SIGFPE", 11: "SIGSEGV", 31: "SIGSYS"}
+SIGNAL_NAMES = {4: "SIGILL", 5: "SIGTRAP", 7: "SIGBUS", 8: "SIGFPE", 11: "SIGSEGV", 13: "SIGPIPE",
+                31: "SIGSYS"}
 SIGILL, SIGTRAP, SIGFPE, SIGSEGV, SIGSYS = 4, 5, 8, 11, 31
 
 

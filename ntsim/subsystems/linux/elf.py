@@ -93,6 +93,15 @@ def check_header(data: bytes) -> None:
     if kind not in (2, 3):
         raise ImageError({1: "a relocatable object (.o), not an executable",
                           4: "a core dump, not an executable"}.get(kind, f"ELF type {kind}"))
+    # Checked here, before pyelftools reads them: a cut-off file would otherwise fail
+    # deep inside its parser with a message that names no part of the ELF.
+    phoff = int.from_bytes(data[32:40], "little")
+    phentsize, phnum = int.from_bytes(data[54:56], "little"), int.from_bytes(data[56:58], "little")
+    if phnum and phentsize != 56:
+        raise ImageError(f"damaged ELF: program header entries of {phentsize} bytes, not 56")
+    if phoff + phnum * phentsize > len(data):
+        raise ImageError(f"truncated ELF: program headers end at {phoff + phnum * phentsize:#x}, "
+                         f"the file at {len(data):#x}")
 
 
 def parse(data: bytes) -> ELFFile:

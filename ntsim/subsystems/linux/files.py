@@ -42,6 +42,7 @@ from ...kernel.io import (
 )
 from ...kernel.services import DUPLICATE_SAME_ACCESS, NtCurrentProcess
 from ...kernel.status import NtStatusError
+from . import signals
 from .errno import (
     EACCES,
     EBADF,
@@ -53,9 +54,11 @@ from .errno import (
     ENOTDIR,
     ENOTTY,
     ENXIO,
+    EPIPE,
     ERANGE,
     ESPIPE,
     LinuxError,
+    errno_from_status,
 )
 from .fdtable import (
     O_ACCMODE,
@@ -79,7 +82,6 @@ from .lxfs import (
     CONSOLE_MODE,
     MODELLED_DEVICES,
     S_IFDIR,
-    S_IFLNK,
     S_IFMT,
     device_stat,
     join,
@@ -122,6 +124,9 @@ def then(call, post):
 
 def guest_path(task: Task, dirfd: int, path: str) -> str:
     """The absolute Linux path a (dirfd, path) pair names, before resolution."""
+    if not path:
+        # "" names nothing; only the *at calls' AT_EMPTY_PATH lets it mean the fd itself.
+        raise LinuxError(ENOENT, "empty path")
     if path.startswith("/"):
         return path
     if dirfd == AT_FDCWD or dirfd == (AT_FDCWD & 0xFFFFFFFF):
@@ -130,6 +135,13 @@ def guest_path(task: Task, dirfd: int, path: str) -> str:
     if entry.file.kind != "directory":
         raise LinuxError(ENOTDIR, f"fd {dirfd} is not a directory")
     return join(entry.file.path, path)
+
+
+def names_directory(path: str) -> bool:
+    """`name/` asks for a directory: Linux follows a final symbolic link then, and answers
+    ENOTDIR for anything else (path_resolution(7)). NT names have no trailing
+    separator, so the slash would be lost on the way to the volume: callers check it."""
+    return path.endswith("/")
 
 
 def nt_open(task: Task, path: str, access: int, disposition: int = FILE_OPEN,
@@ -149,9 +161,14 @@ def stat_of_path(task: Task, dirfd: int, path: str, follow: bool):
     absolute = guest_path(task, dirfd, path)
     device = MODELLED_DEVICES.get(lexical(absolute))
     if device is not None:
+        if names_directory(absolute):
+            raise LinuxError(ENOTDIR, f"{absolute}: a device is not a directory")
         _, mode, major, minor = device
         return device_stat(mode, major, minor, task.kernel.clock.now_ns())
-    options = 0 if follow else FILE_OPEN_REPARSE_POINT
+    if names_directory(absolute):
+        options = FILE_DIRECTORY_FILE       # follows a final link, even for lstat
+    else:
+        options = 0 if follow else FILE_OPEN_REPARSE_POINT
     handle = nt_open(task, absolute, FILE_READ_ATTRIBUTES, FILE_OPEN, options)
     try:
         return task.nt.NtQueryInformationFile(handle, FileStatLxInformation)
@@ -179,8 +196,13 @@ def open_file(task: Task, dirfd: int, path: str, flags: int, mode: int) -> int:
     accmode = flags & O_ACCMODE
     if accmode == 3:
         raise LinuxError(EINVAL, "O_ACCMODE 3")
+    wants_directory = names_directory(absolute)
+    if wants_directory and flags & O_CREAT:
+        raise LinuxError(EISDIR, f"{absolute}: O_CREAT of a name ending in /")
     device = MODELLED_DEVICES.get(lexical(absolute))
     if device is not None:
+        if wants_directory:
+            raise LinuxError(ENOTDIR, f"{absolute}: a device is not a directory")
         return _open_device(task, device[0], lexical(absolute), flags)
     if flags & O_PATH:
         access = FILE_READ_ATTRIBUTES
@@ -197,9 +219,10 @@ def open_file(task: Task, dirfd: int, path: str, flags: int, mode: int) -> int:
     else:
         disposition = FILE_OVERWRITE if flags & O_TRUNC else FILE_OPEN
     options = 0
-    if flags & O_DIRECTORY:
+    if flags & O_DIRECTORY or wants_directory:
         options |= FILE_DIRECTORY_FILE
-    if flags & (O_NOFOLLOW | O_PATH) == O_NOFOLLOW or (flags & O_CREAT and flags & O_EXCL):
+    if not wants_directory and (flags & (O_NOFOLLOW | O_PATH) == O_NOFOLLOW
+                                or (flags & O_CREAT and flags & O_EXCL)):
         options |= FILE_OPEN_REPARSE_POINT
     handle = nt_open(task, absolute, access, disposition, options,
                      (mode & 0o7777 & ~task.lx.umask) if flags & O_CREAT else None)
@@ -291,7 +314,19 @@ def write_bytes(task: Task, entry: FdEntry, data: bytes, offset: int | None) -> 
         return len(data)
     if kind == "full":
         raise LinuxError(ENOSPC)
-    return task.nt.NtWriteFile(entry.handle, data, offset)
+
+    def layer(get):
+        try:
+            return get()
+        except WaitPending as pending:
+            pending.wrap(layer)
+            raise
+        except NtStatusError as error:
+            if errno_from_status(error.status) == EPIPE:   # nobody reads: SIGPIPE first
+                signals.broken_pipe(task, entry.file.path)
+            raise
+
+    return layer(lambda: task.nt.NtWriteFile(entry.handle, data, offset))
 
 
 def sys_read(task: Task, fd: int, buf: int, count: int) -> int:
@@ -536,9 +571,16 @@ def _delete(task: Task, dirfd: int, path: str, directory: bool) -> int:
     """unlink/rmdir: open for DELETE, then a POSIX-semantics delete disposition."""
     if directory and path.rstrip("/").rsplit("/", 1)[-1] == ".":
         raise LinuxError(EINVAL, "rmdir of .")
+    absolute = guest_path(task, dirfd, path)
     options = FILE_OPEN_REPARSE_POINT | (FILE_DIRECTORY_FILE if directory else FILE_NON_DIRECTORY_FILE)
-    handle = nt_open(task, guest_path(task, dirfd, path), DELETE, FILE_OPEN, options)
+    handle = nt_open(task, absolute, DELETE, FILE_OPEN, options)
     try:
+        # Neither call follows the final link, so a link to a directory is no directory to
+        # rmdir, and `unlink name/` is refused once the name is known to exist.
+        if directory and file_object(task, handle).context.is_symlink:
+            raise LinuxError(ENOTDIR, f"{absolute} is a symbolic link")
+        if not directory and names_directory(absolute):
+            raise LinuxError(ENOTDIR, f"{absolute} is not a directory")
         task.nt.NtSetInformationFile(handle, FileDispositionInformationEx,
                                      FILE_DISPOSITION_DELETE | FILE_DISPOSITION_POSIX_SEMANTICS)
     finally:
@@ -567,6 +609,9 @@ def _rename(task: Task, olddirfd: int, old: str, newdirfd: int, new: str, flags:
     target = guest_path(task, newdirfd, new)
     handle = nt_open(task, source, DELETE, FILE_OPEN, FILE_OPEN_REPARSE_POINT)
     try:
+        moved = file_object(task, handle)
+        if (names_directory(source) or names_directory(target)) and not moved.is_directory:
+            raise LinuxError(ENOTDIR, f"{source}: only a directory is renamed with a trailing /")
         task.nt.NtSetInformationFile(handle, FileRenameInformation,
                                      (nt_name(target), not flags & RENAME_NOREPLACE))
     finally:
@@ -623,6 +668,9 @@ def sys_fchdir(task: Task, fd: int) -> int:
 def _readlink(task: Task, dirfd: int, path: str, buf: int, size: int) -> int:
     if size <= 0:
         raise LinuxError(EINVAL, "bufsiz <= 0")
+    if names_directory(guest_path(task, dirfd, path)):
+        stat_of_path(task, dirfd, path, True)        # ENOENT or ENOTDIR, as the walk finds
+        raise LinuxError(EINVAL, f"{path}: a name ending in / is never a link")
     absolute = lexical(guest_path(task, dirfd, path))
     target = _proc_link(task, absolute)
     if target is None:

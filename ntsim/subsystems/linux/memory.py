@@ -16,12 +16,19 @@ from ...kernel.cpu import (
     PAGE_READONLY,
     PAGE_READWRITE,
 )
-from ...kernel.memory import MEM_COMMIT, MEM_DECOMMIT, MEM_RELEASE, MEM_RESERVE, PAGE_SIZE, page_ceil
+from ...kernel.memory import (
+    MEM_COMMIT,
+    MEM_DECOMMIT,
+    MEM_RELEASE,
+    MEM_RESERVE,
+    PAGE_SIZE,
+    page_ceil,
+)
 from ...kernel.services import NtCurrentProcess
 from ...kernel.status import NtStatusError
 from .errno import EACCES, EEXIST, EINVAL, ENODEV, ENOMEM, LinuxError
 from .fdtable import O_ACCMODE, O_WRONLY
-from .files import signed32, read_bytes
+from .files import read_bytes, signed32
 from .task import Task
 
 PROT_READ, PROT_WRITE, PROT_EXEC = 1, 2, 4

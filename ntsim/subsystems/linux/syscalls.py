@@ -26,7 +26,6 @@ from unicorn.x86_const import (
     UC_X86_REG_RAX,
     UC_X86_REG_RDI,
     UC_X86_REG_RDX,
-    UC_X86_REG_RIP,
     UC_X86_REG_RSI,
 )
 
@@ -100,13 +99,14 @@ class Syscall:
     level: str = SUPPORTED
     note: str = ""
     registers: tuple[int, ...] = field(default=(), compare=False)
+    names: tuple[str, ...] = field(default=(), compare=False)
 
 
 def call(number: int, name: str, handler: Callable | None, *args: tuple[str, ArgType],
          level: str = SUPPORTED, note: str = "") -> Syscall:
     arguments = tuple(Arg(n, t) for n, t in args)
     return Syscall(number, name, handler, arguments, level, note,
-                   ARGUMENT_REGISTERS[:len(arguments)])
+                   ARGUMENT_REGISTERS[:len(arguments)], tuple(a.name for a in arguments))
 
 
 def unsupported(number: int, name: str, reason: str, *args: tuple[str, ArgType]) -> Syscall:
@@ -237,25 +237,32 @@ def call_rows() -> list[CallRow]:
 # --- the dispatcher ----------------------------------------------------------------------------
 
 
+class _NoInterceptors:
+    active = False
+
+
 class SyscallDispatcher:
     """Installed on each Linux process's CPU; one per personality instance."""
 
     def __init__(self, kernel, interceptors=None) -> None:
         self.kernel = kernel
-        self.interceptors = interceptors   # the Python API's before/instead/after hooks
+        # the Python API's before/instead/after hooks and call breakpoints
+        self.interceptors = interceptors if interceptors is not None else _NoInterceptors()
 
     def on_syscall(self, uc, _user_data) -> None:
+        """The `syscall` trap. This is the hot path: keep it short."""
         kernel = self.kernel
         task = kernel.current_thread.data
-        number = uc.reg_read(UC_X86_REG_RAX)
+        read = task.cpu.registers.read
+        number = read(UC_X86_REG_RAX)
         row = BY_NUMBER.get(number)
         if kernel.deterministic:
             kernel.clock.advance(1_000)
         if row is None or row.handler is None:
             self._unsupported(task, number, row, uc)
             return
-        args = [uc.reg_read(register) for register in row.registers]
-        if kernel.tracer.enabled or self.interceptors:
+        args = [read(register) for register in row.registers]
+        if kernel.tracer.enabled or self.interceptors.active:
             self._traced(task, row, args, uc)
             return
         try:
@@ -268,7 +275,7 @@ class SyscallDispatcher:
             self._park(task, row, pending, None)
             return
         if result is not None:
-            uc.reg_write(UC_X86_REG_RAX, result & MASK64)
+            task.cpu.registers.write(UC_X86_REG_RAX, result)
 
     def _unsupported(self, task, number: int, row: Syscall | None, uc) -> None:
         name = row.name if row else SYSCALL_NAMES.get(number, f"syscall_{number}")
@@ -289,17 +296,17 @@ class SyscallDispatcher:
     def _traced(self, task, row: Syscall, args: list[int], uc) -> None:
         """The same call, with a trace event and the API's interception points."""
         tracer = self.kernel.tracer
-        raw = {a.name: v for a, v in zip(row.args, args, strict=False)}
-        interceptors = self.interceptors
-        if interceptors is not None and interceptors.stop_before(task, row, raw):
-            # A breakpoint on this call: stop before it runs; it runs when resumed.
-            task.cpu.resume_after_syscall_at(uc.reg_read(UC_X86_REG_RIP))
-            task.cpu.request_stop("breakpoint")
-            return
-        event = tracer.open(task.thread, PERSONALITY, row.name, raw, row.args) if tracer.enabled else None
+        raw = dict(zip(row.names, args, strict=False))
         handler = row.handler
-        if interceptors is not None:
+        interceptors = self.interceptors
+        if interceptors.active:
+            if interceptors.stop_before(task, row, raw):
+                # A breakpoint on this call: stop before it runs; it runs when resumed.
+                task.cpu.resume_after_syscall_at(task.cpu.pc)
+                task.cpu.request_stop("breakpoint")
+                return
             handler = interceptors.wrap(row, handler)
+        event = tracer.open(task.thread, PERSONALITY, row.name, raw, row.args) if tracer.enabled else None
         try:
             result = handler(task, *args)
         except LinuxError as error:
@@ -318,7 +325,7 @@ class SyscallDispatcher:
             error = ERRNO_NAMES.get(-result) if isinstance(result, int) and -4096 < result < 0 else None
             self.kernel.tracer.close(task.thread, event, result, error)
         if result is not None and task.thread.process.alive:
-            uc.reg_write(UC_X86_REG_RAX, result & MASK64)
+            task.cpu.registers.write(UC_X86_REG_RAX, result)
 
     def _park(self, task, row: Syscall, pending: WaitPending, event) -> None:
         """The call must wait: park the thread; finish the call when it is woken."""

@@ -19,6 +19,7 @@ from collections import deque
 from typing import Any
 
 from ...kernel.fs.console import ConsoleApiGetMode, ConsoleApiRead, ConsoleApiWrite
+from ...kernel.fs.volume import host_error
 from ...kernel.lpc import DEFERRED, ApiRow, LpcServer, PortMessage
 from ...kernel.status import STATUS_INVALID_HANDLE, STATUS_PIPE_BROKEN, NtStatusError
 from ...trace import KERNEL
@@ -48,10 +49,7 @@ class HostConsole:
         return bool(readable)
 
     def read(self, length: int) -> bytes:
-        try:
-            return os.read(self.fds[0], length)
-        except OSError:
-            return b""
+        return os.read(self.fds[0], length)     # OSError: CSRSS answers with its NTSTATUS
 
     def write(self, stream: int, data: bytes) -> int:
         view = memoryview(data)
@@ -114,7 +112,10 @@ class Csrss(LpcServer):
         return self._host_read(message.body["Length"])
 
     def _host_read(self, length: int) -> bytes:
-        data = self.console.read(length)
+        try:
+            data = self.console.read(length)
+        except OSError as error:     # stdin closed (<&-)
+            raise host_error(error, "console input") from None
         if self.kernel.tracer.enabled:
             self.kernel.tracer.note(self.thread, KERNEL, "HostConsoleRead",
                                     {"fd": self.console.fds[0], "Length": length}, len(data))
@@ -126,7 +127,10 @@ class Csrss(LpcServer):
         self.kernel.current_thread = self.thread
         try:
             message = self.waiting_reads.popleft()
-            self.kernel.lpc.reply(self, message, self._host_read(message.body["Length"]))
+            try:
+                self.kernel.lpc.reply(self, message, self._host_read(message.body["Length"]))
+            except NtStatusError as error:
+                self.kernel.lpc.reply(self, message, None, error.status)
         finally:
             self.kernel.current_thread = caller
         if not self.waiting_reads:
@@ -140,6 +144,8 @@ class Csrss(LpcServer):
             written = self.console.write(stream, message.data)
         except BrokenPipeError:
             raise NtStatusError(STATUS_PIPE_BROKEN, "the host closed the console output") from None
+        except OSError as error:     # stdout closed (>&-) or a full device (/dev/full)
+            raise host_error(error, "console output") from None
         if self.kernel.tracer.enabled:
             self.kernel.tracer.note(self.thread, KERNEL, "HostConsoleWrite",
                                     {"fd": self.console.fds[stream], "Length": len(message.data)},

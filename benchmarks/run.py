@@ -1,0 +1,170 @@
+"""ntsim's performance suite: ratios measured in one run, printed as a table.
+
+    python benchmarks/run.py            (or: make bench)
+
+(a) a system call's round trip under ntsim (getpid, 100,000 times), with no trace and
+    with the JSON-lines trace on, beside a bare unicorn `syscall` hook measured now;
+(b) a compute-bound program's speed under ntsim as a ratio of bare unicorn running the
+    same instructions;
+(c) the wall time of `ntsim run examples/linux/hello` beside `python -c pass`.
+
+Never run as a timed test: timings depend on the machine; the ratios are what to read.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+EXAMPLES = os.path.join(ROOT, "examples", "linux")
+sys.path.insert(0, ROOT)
+
+from unicorn import UC_ARCH_X86, UC_HOOK_INSN, UC_MODE_64, Uc  # noqa: E402
+from unicorn.x86_const import (  # noqa: E402
+    UC_X86_INS_SYSCALL,
+    UC_X86_REG_FS_BASE,
+    UC_X86_REG_RAX,
+    UC_X86_REG_RDX,
+    UC_X86_REG_RIP,
+    UC_X86_REG_RSI,
+    UC_X86_REG_RSP,
+)
+
+from ntsim.machine import Machine  # noqa: E402
+from ntsim.subsystems.windows.csrss import CapturedConsole  # noqa: E402
+from ntsim.trace import JsonLinesSink  # noqa: E402
+
+CALLS = 100_000
+COMPUTE_ITERATIONS = 20_000_000
+
+
+def bare_syscall_hook(calls: int) -> float:
+    """µs per `syscall` with a Python hook that writes RAX: unicorn's own floor."""
+    # mov ecx, calls; top: mov eax, 39; syscall; dec ecx; jnz top; hlt
+    code = (b"\xb9" + calls.to_bytes(4, "little") + b"\xb8\x27\x00\x00\x00\x0f\x05"
+            b"\xff\xc9\x75\xf5\xf4")
+    uc = Uc(UC_ARCH_X86, UC_MODE_64)
+    uc.mem_map(0x10000, 0x1000)
+    uc.mem_write(0x10000, code)
+
+    def hook(uc, _):
+        uc.reg_write(UC_X86_REG_RAX, 1234)
+
+    uc.hook_add(UC_HOOK_INSN, hook, None, 1, 0, UC_X86_INS_SYSCALL)
+    started = time.perf_counter()
+    uc.emu_start(0x10000, 0x10000 + len(code) - 1)
+    return (time.perf_counter() - started) / calls * 1e6
+
+
+def ntsim_run(program: str, args: list[str], trace: bool = False) -> float:
+    """Seconds to run a program to completion under ntsim (boot and load excluded)."""
+    machine = Machine(EXAMPLES, console=CapturedConsole())
+    if trace:
+        machine.add_sink(JsonLinesSink(io.StringIO()))
+    machine.load(os.path.join(EXAMPLES, program), args)
+    started = time.perf_counter()
+    status = machine.run()
+    elapsed = time.perf_counter() - started
+    if status != 0:
+        raise SystemExit(f"{program} exited with {status}: {machine.console.stderr!r}")
+    return elapsed
+
+
+def bare_unicorn_elf(program: str, args: list[str]) -> float:
+    """Seconds for bare unicorn to run the same static ELF: segments mapped by hand, a
+    minimal stack, and a syscall hook that answers 0 and stops at exit_group."""
+    from elftools.elf.elffile import ELFFile
+
+    with open(os.path.join(EXAMPLES, program), "rb") as stream:
+        data = stream.read()
+    elf = ELFFile(io.BytesIO(data))
+    uc = Uc(UC_ARCH_X86, UC_MODE_64)
+    for segment in elf.iter_segments():
+        if segment["p_type"] != "PT_LOAD":
+            continue
+        start = segment["p_vaddr"] & ~0xFFF
+        end = (segment["p_vaddr"] + segment["p_memsz"] + 0xFFF) & ~0xFFF
+        uc.mem_map(start, end - start)
+        uc.mem_write(segment["p_vaddr"], segment.data())
+    stack_top = 0x7FFF_0000_0000
+    uc.mem_map(stack_top - 0x100000, 0x100000)
+    argv = [program, *args]
+    strings, pointers = stack_top - 0x1000, []
+    for arg in argv:
+        uc.mem_write(strings, arg.encode() + b"\0")
+        pointers.append(strings)
+        strings += len(arg) + 1
+    words = [len(argv), *pointers, 0, 0, 6, 4096, 0, 0]
+    rsp = stack_top - 0x2000
+    uc.mem_write(rsp, b"".join(w.to_bytes(8, "little") for w in words))
+    uc.reg_write(UC_X86_REG_RSP, rsp)
+
+    def hook(uc, _):
+        number = uc.reg_read(UC_X86_REG_RAX)
+        if number in (60, 231):
+            uc.emu_stop()
+        result = 0
+        if number == 158:                        # arch_prctl(ARCH_SET_FS): the TLS pointer
+            uc.reg_write(UC_X86_REG_FS_BASE, uc.reg_read(UC_X86_REG_RSI))
+        elif number == 1:                        # write: pretend all was written
+            result = uc.reg_read(UC_X86_REG_RDX)
+        elif number == 20:                       # writev: the total of the iovecs
+            iov, count = uc.reg_read(UC_X86_REG_RSI), uc.reg_read(UC_X86_REG_RDX)
+            raw = uc.mem_read(iov, 16 * count)
+            result = sum(int.from_bytes(raw[16 * i + 8:16 * i + 16], "little") for i in range(count))
+        elif number == 16:                       # ioctl: not a terminal
+            result = -25
+        uc.reg_write(UC_X86_REG_RAX, result & 0xFFFF_FFFF_FFFF_FFFF)
+
+    uc.hook_add(UC_HOOK_INSN, hook, None, 1, 0, UC_X86_INS_SYSCALL)
+    started = time.perf_counter()
+    uc.emu_start(elf["e_entry"], 0xFFFF_FFFF_FFFF_F000)
+    elapsed = time.perf_counter() - started
+    assert uc.reg_read(UC_X86_REG_RIP)
+    return elapsed
+
+
+def wall(command: list[str], repeat: int = 7) -> float:
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True,
+                       cwd=EXAMPLES)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def main() -> None:
+    rows = []
+    bare = min(bare_syscall_hook(CALLS) for _ in range(3))
+    plain = min(ntsim_run("getpid_loop", [str(CALLS)]) for _ in range(3)) / CALLS * 1e6
+    traced = min(ntsim_run("getpid_loop", [str(CALLS)], trace=True) for _ in range(2)) / CALLS * 1e6
+    rows.append(("(a) bare unicorn syscall hook", f"{bare:.2f} µs", ""))
+    rows.append(("(a) ntsim getpid, no trace", f"{plain:.2f} µs", f"{plain / bare:.2f}x bare  (target <= 2x)"))
+    rows.append(("(a) ntsim getpid, JSONL trace", f"{traced:.2f} µs", f"{traced / plain:.2f}x no trace  (target <= 2x)"))
+
+    bare_compute = min(bare_unicorn_elf("compute", [str(COMPUTE_ITERATIONS)]) for _ in range(3))
+    ntsim_compute = min(ntsim_run("compute", [str(COMPUTE_ITERATIONS)]) for _ in range(3))
+    rows.append(("(b) compute, bare unicorn", f"{bare_compute:.3f} s", ""))
+    rows.append(("(b) compute, ntsim", f"{ntsim_compute:.3f} s",
+                 f"{bare_compute / ntsim_compute:.2f} of bare speed  (target >= 0.95)"))
+
+    python = wall([sys.executable, "-c", "pass"])
+    hello = wall([sys.executable, "-m", "ntsim", "run", "./hello"])
+    rows.append(("(c) python -c pass", f"{python * 1000:.0f} ms", ""))
+    rows.append(("(c) ntsim run examples/linux/hello", f"{hello * 1000:.0f} ms", "target <= 150 ms"))
+
+    width = max(len(r[0]) for r in rows)
+    print(f"{'benchmark':<{width}}  {'measured':>10}  ratio")
+    for name, value, ratio in rows:
+        print(f"{name:<{width}}  {value:>10}  {ratio}")
+
+
+if __name__ == "__main__":
+    main()

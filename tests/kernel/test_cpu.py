@@ -1,0 +1,190 @@
+"""The processor: running for a quantum, stopping at a trap, faults, breakpoints, and
+counting instructions."""
+
+from __future__ import annotations
+
+import pytest
+
+from ntsim.kernel.cpu import (
+    PAGE_EXECUTE_READ,
+    PAGE_EXECUTE_READWRITE,
+    PAGE_READONLY,
+    Cpu,
+    StopReason,
+)
+
+CODE = 0x1000
+INT_80 = b"\xcd\x80"
+SYSCALL = b"\x0f\x05"
+
+
+def processor(code: bytes, architecture: str = "x86-64", trap: bytes = SYSCALL) -> Cpu:
+    """A processor with `code` at CODE; the trap instruction stops the run."""
+    cpu = Cpu(architecture)
+    cpu.map(CODE, 0x1000, PAGE_EXECUTE_READ)
+    cpu.write(CODE, code)
+    if trap == SYSCALL:
+        cpu.hook_syscall(lambda uc, _data: cpu.request_stop())
+    else:
+        cpu.hook_interrupt(lambda uc, number, _data: cpu.request_stop())
+    cpu.pc = CODE
+    return cpu
+
+
+def test_a_trap_handler_stops_the_run_just_after_the_trap():
+    cpu = processor(b"\x90\x90" + SYSCALL + b"\x90")
+    assert cpu.run() == StopReason.REQUESTED
+    assert cpu.pc == CODE + 4
+
+
+def test_a_run_with_an_instruction_budget_stops_when_it_is_spent():
+    cpu = processor(b"\x48\xff\xc0\xeb\xfb")       # again: inc rax; jmp again
+    assert cpu.run(1000) == StopReason.QUANTUM
+    assert cpu.read_register("rax") == 500       # two instructions per round
+
+
+def test_a_trap_can_restart_its_own_instruction():
+    cpu = Cpu("x86-64")
+    cpu.map(CODE, 0x1000, PAGE_EXECUTE_READ)
+    cpu.write(CODE, b"\x48\xff\xc0" + SYSCALL)    # inc rax; syscall
+    calls = []
+
+    def trap(uc, _data):
+        calls.append(cpu.read_register("rax"))
+        if len(calls) < 3:
+            cpu.resume_after_syscall_at(CODE + 3)    # run the syscall again
+        else:
+            cpu.request_stop()
+
+    cpu.hook_syscall(trap)
+    cpu.pc = CODE
+    cpu.run()
+    assert calls == [1, 1, 1]
+
+
+def test_registers_are_known_by_the_names_a_student_types():
+    cpu = Cpu("x86-64")
+    cpu.write_register("r12", 0x1234)
+    assert cpu.read_register("r12") == 0x1234
+    assert cpu.read_register("r12d") == 0x1234
+
+
+def test_a_saved_context_brings_the_registers_back():
+    cpu = Cpu("x86-64")
+    cpu.write_register("rbx", 1)
+    saved = cpu.save_context()
+    cpu.write_register("rbx", 2)
+    cpu.restore_context(saved)
+    assert cpu.read_register("rbx") == 1
+
+
+# --- faults --------------------------------------------------------------------------------
+
+
+def test_reading_unmapped_memory_is_a_read_fault_at_that_address():
+    cpu = processor(b"\x48\xa1" + (0x7000_0000).to_bytes(8, "little") + SYSCALL)   # mov rax, [abs]
+    assert cpu.run() == StopReason.FAULT
+    assert cpu.pending_fault.kind == "read"
+    assert cpu.pending_fault.address == 0x7000_0000
+    assert cpu.pending_fault.pc == CODE
+
+
+def test_writing_read_only_memory_is_a_write_fault():
+    cpu = processor(b"\x48\xa3" + (0x8000).to_bytes(8, "little") + SYSCALL)        # mov [abs], rax
+    cpu.map(0x8000, 0x1000, PAGE_READONLY)
+    assert cpu.run() == StopReason.FAULT
+    assert cpu.pending_fault.kind == "write"
+    assert cpu.pending_fault.address == 0x8000
+
+
+def test_an_undefined_instruction_is_reported_as_such():
+    cpu = processor(b"\x0f\x0b")                  # ud2
+    assert cpu.run() == StopReason.FAULT
+    assert cpu.pending_fault.kind == "invalid-instruction"
+    assert cpu.pending_fault.pc == CODE
+
+
+def test_a_fault_is_recoverable_when_the_memory_manager_maps_the_page():
+    cpu = processor(b"\x48\xa1" + (0x9000).to_bytes(8, "little") + SYSCALL)
+    faults = []
+
+    def demand_zero(address, size, access):
+        faults.append(address)
+        cpu.map(address & ~0xFFF, 0x1000, PAGE_READONLY)
+        return True
+
+    cpu.on_unmapped = demand_zero
+    assert cpu.run() == StopReason.REQUESTED
+    assert faults == [0x9000]
+    assert cpu.read_register("rax") == 0
+
+
+# --- breakpoints ---------------------------------------------------------------------------
+
+
+def test_a_breakpoint_stops_before_its_instruction_and_resuming_continues():
+    cpu = processor(b"\x48\xff\xc0" * 3 + SYSCALL)   # inc rax x3
+    cpu.add_breakpoint(CODE + 3)
+    assert cpu.run() == StopReason.BREAKPOINT
+    assert cpu.pc == CODE + 3
+    assert cpu.read_register("rax") == 1
+    assert cpu.run() == StopReason.REQUESTED
+    assert cpu.read_register("rax") == 3
+
+
+def test_a_removed_breakpoint_no_longer_stops():
+    cpu = processor(b"\x90\x90" + SYSCALL)
+    cpu.add_breakpoint(CODE + 1)
+    cpu.remove_breakpoint(CODE + 1)
+    assert cpu.run() == StopReason.REQUESTED
+
+
+# --- counting instructions -----------------------------------------------------------------
+
+
+def counted(code: bytes, architecture: str = "x86-64", trap: bytes = SYSCALL) -> int:
+    cpu = processor(code, architecture, trap)
+    cpu.count_instructions(True)
+    assert cpu.run() == StopReason.REQUESTED
+    return cpu.instructions
+
+
+def test_counting_counts_every_instruction_run():
+    assert counted(b"\x90" * 7 + SYSCALL) == 8
+
+
+def test_two_processes_with_different_code_at_the_same_place_count_their_own():
+    four_nops = b"\x90\x90\x90\x90" + SYSCALL       # 6 bytes, 5 instructions
+    two_long_nops = b"\x66\x90\x66\x90" + SYSCALL   # 6 bytes, 3 instructions
+    assert counted(four_nops) == 5
+    assert counted(two_long_nops) == 3
+
+
+@pytest.mark.parametrize("first", ["x86-64", "x86-32"])
+def test_counting_decodes_each_architecture_as_itself(first):
+    # 48 90 is one instruction in 64-bit mode (REX.W nop) but two in 32-bit (dec eax; nop)
+    code = b"\x48\x90\x48\x90" + INT_80
+    results = {}
+    for architecture in (first, "x86-32" if first == "x86-64" else "x86-64"):
+        results[architecture] = counted(code, architecture, INT_80)
+    assert results == {"x86-64": 3, "x86-32": 5}
+
+
+def test_counting_is_off_unless_asked_for():
+    cpu = processor(b"\x90" * 3 + SYSCALL)
+    cpu.run()
+    assert cpu.instructions == 0
+
+
+def test_code_rewritten_by_the_kernel_runs_as_written():
+    cpu = Cpu("x86-64")
+    cpu.map(CODE, 0x1000, PAGE_EXECUTE_READWRITE)
+    cpu.hook_syscall(lambda uc, _data: cpu.request_stop())
+    cpu.write(CODE, b"\xb0\x01" + SYSCALL)          # mov al, 1
+    cpu.pc = CODE
+    cpu.run()
+    cpu.write(CODE, b"\xb0\x02" + SYSCALL)          # mov al, 2
+    cpu.forget_code(CODE, 4)
+    cpu.pc = CODE
+    cpu.run()
+    assert cpu.read_register("al") == 2

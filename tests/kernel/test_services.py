@@ -1,0 +1,281 @@
+"""The Nt* system services: the table, handle access, duplication, sections, processes,
+devices, and the trace event every service call leaves."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from ntsim.kernel.io import (
+    FILE_CREATE,
+    FILE_OPEN,
+    FILE_OPEN_REPARSE_POINT,
+    FILE_READ_ATTRIBUTES,
+    FILE_READ_DATA,
+    FILE_WRITE_DATA,
+    FSCTL_GET_REPARSE_POINT,
+    GENERIC_READ,
+    GENERIC_WRITE,
+    FilePositionInformation,
+)
+from ntsim.kernel.memory import MEM_FREE, MEM_MAPPED, PAGE_READONLY, PAGE_READWRITE
+from ntsim.kernel.processes import Process, Thread
+from ntsim.kernel.services import (
+    DUPLICATE_CLOSE_SOURCE,
+    DUPLICATE_SAME_ACCESS,
+    SERVICE_TABLE,
+    NtCurrentProcess,
+    NtCurrentThread,
+    NtServices,
+)
+from ntsim.kernel.status import (
+    STATUS_ACCESS_DENIED,
+    STATUS_END_OF_FILE,
+    STATUS_INVALID_HANDLE,
+    STATUS_NOT_A_REPARSE_POINT,
+    STATUS_OBJECT_TYPE_MISMATCH,
+    STATUS_SUCCESS,
+    NtStatusError,
+)
+from ntsim.trace import NT, CollectingSink
+
+PAGE = 4096
+STILL_ACTIVE = 259            # STATUS_PENDING: the exit code of a process still running
+
+
+def status_of(call, *args, **keywords) -> int:
+    with pytest.raises(NtStatusError) as caught:
+        call(*args, **keywords)
+    return caught.value.status
+
+
+def c(path: str) -> str:
+    return "\\??\\C:\\" + path
+
+
+# --- the table -----------------------------------------------------------------------------
+
+
+def test_every_nt_service_has_one_row_in_the_table():
+    methods = {name for name in vars(NtServices) if name.startswith("Nt")}
+    rows = [row.name for row in SERVICE_TABLE]
+    assert sorted(rows) == sorted(methods)
+    assert [row.number for row in SERVICE_TABLE] == list(range(len(SERVICE_TABLE)))
+
+
+def test_every_row_says_what_the_service_does():
+    assert all(row.summary for row in SERVICE_TABLE)
+
+
+# --- handle access -------------------------------------------------------------------------
+
+
+def test_a_read_only_handle_cannot_write(nt, root):
+    (root / "f").write_bytes(b"keep")
+    handle = nt.NtCreateFile(c("f"), FILE_READ_DATA, FILE_OPEN)
+    assert status_of(nt.NtWriteFile, handle, b"changed") == STATUS_ACCESS_DENIED
+    assert (root / "f").read_bytes() == b"keep"
+
+
+def test_a_write_only_handle_cannot_read(nt, root):
+    (root / "f").write_bytes(b"private")
+    handle = nt.NtCreateFile(c("f"), FILE_WRITE_DATA, FILE_OPEN)
+    assert status_of(nt.NtReadFile, handle, 10) == STATUS_ACCESS_DENIED
+
+
+def test_a_handle_for_attributes_only_can_neither_read_nor_write(nt, root):
+    (root / "f").write_bytes(b"data")
+    handle = nt.NtCreateFile(c("f"), FILE_READ_ATTRIBUTES, FILE_OPEN)
+    assert status_of(nt.NtReadFile, handle, 10) == STATUS_ACCESS_DENIED
+    assert status_of(nt.NtWriteFile, handle, b"x") == STATUS_ACCESS_DENIED
+
+
+def test_generic_rights_grant_reading_and_writing(nt, root):
+    handle = nt.NtCreateFile(c("f"), GENERIC_READ | GENERIC_WRITE, FILE_CREATE)
+    nt.NtWriteFile(handle, b"generic")
+    assert nt.NtReadFile(handle, 10, 0) == b"generic"
+
+
+def test_the_null_device_swallows_writes_and_is_always_at_end_of_file(nt):
+    handle = nt.NtCreateFile("\\Device\\Null", FILE_READ_DATA | FILE_WRITE_DATA, FILE_OPEN)
+    assert nt.NtWriteFile(handle, b"gone") == 4
+    assert status_of(nt.NtReadFile, handle, 10) == STATUS_END_OF_FILE
+
+
+def test_nul_is_the_dos_name_of_the_null_device(nt):
+    handle = nt.NtCreateFile("\\??\\NUL", FILE_WRITE_DATA, FILE_OPEN)
+    assert nt.NtWriteFile(handle, b"gone") == 4
+
+
+def test_a_file_open_of_something_that_is_not_a_device_fails(nt):
+    assert status_of(nt.NtCreateFile, "\\BaseNamedObjects", FILE_READ_DATA, FILE_OPEN) \
+        == STATUS_OBJECT_TYPE_MISMATCH
+
+
+def test_the_file_position_can_be_set_and_read(nt, root):
+    (root / "f").write_bytes(b"0123456789")
+    handle = nt.NtCreateFile(c("f"), FILE_READ_DATA, FILE_OPEN)
+    nt.NtSetInformationFile(handle, FilePositionInformation, 7)
+    assert nt.NtReadFile(handle, 10) == b"789"
+    assert nt.NtQueryInformationFile(handle, FilePositionInformation) == 10
+
+
+# --- duplication ---------------------------------------------------------------------------
+
+
+def test_a_duplicate_shares_the_file_position(nt, root):
+    (root / "f").write_bytes(b"abcdef")
+    handle = nt.NtCreateFile(c("f"), FILE_READ_DATA, FILE_OPEN)
+    copy = nt.NtDuplicateObject(NtCurrentProcess, handle, NtCurrentProcess, Options=DUPLICATE_SAME_ACCESS)
+    assert copy != handle
+    assert nt.NtReadFile(handle, 3) == b"abc"
+    assert nt.NtReadFile(copy, 3) == b"def"        # one file object, one position
+
+
+def test_a_duplicate_keeps_the_access_of_the_original(nt, root):
+    (root / "f").write_bytes(b"abc")
+    handle = nt.NtCreateFile(c("f"), FILE_READ_DATA, FILE_OPEN)
+    copy = nt.NtDuplicateObject(NtCurrentProcess, handle, NtCurrentProcess, Options=DUPLICATE_SAME_ACCESS)
+    assert status_of(nt.NtWriteFile, copy, b"x") == STATUS_ACCESS_DENIED
+
+
+def test_duplicate_close_source_moves_the_handle(nt):
+    handle = nt.NtCreateEvent()
+    moved = nt.NtDuplicateObject(NtCurrentProcess, handle, NtCurrentProcess,
+                                 Options=DUPLICATE_SAME_ACCESS | DUPLICATE_CLOSE_SOURCE)
+    assert status_of(nt.NtClose, handle) == STATUS_INVALID_HANDLE
+    assert nt.NtSetEvent(moved) == 0
+
+
+def test_a_handle_duplicated_into_another_process_works_there(nt, kernel, process):
+    other = kernel.create_process("other.exe")
+    other_thread = kernel.create_thread(other)
+    to_other = process.handles.insert(other)
+    event = nt.NtCreateEvent()
+    theirs = nt.NtDuplicateObject(NtCurrentProcess, event, to_other, Options=DUPLICATE_SAME_ACCESS)
+    kernel.current_thread = other_thread
+    assert nt.NtSetEvent(theirs) == 0
+
+
+def test_duplicating_the_current_process_pseudo_handle_gives_a_real_handle(nt, kernel, process):
+    handle = nt.NtDuplicateObject(NtCurrentProcess, NtCurrentProcess, NtCurrentProcess,
+                                  Options=DUPLICATE_SAME_ACCESS)
+    assert handle not in (NtCurrentProcess, NtCurrentThread)
+    assert process.handles.lookup(handle, Process) is process
+    thread_handle = nt.NtDuplicateObject(NtCurrentProcess, NtCurrentThread, NtCurrentProcess,
+                                         Options=DUPLICATE_SAME_ACCESS)
+    assert process.handles.lookup(thread_handle, Thread) is kernel.current_thread
+
+
+def test_duplicating_a_closed_handle_fails(nt):
+    handle = nt.NtCreateEvent()
+    nt.NtClose(handle)
+    assert status_of(nt.NtDuplicateObject, NtCurrentProcess, handle, NtCurrentProcess) \
+        == STATUS_INVALID_HANDLE
+
+
+# --- sections ------------------------------------------------------------------------------
+
+
+def test_a_view_of_a_file_section_shows_the_file(nt, root, process):
+    (root / "data.bin").write_bytes(b"mapped contents")
+    file = nt.NtCreateFile(c("data.bin"), FILE_READ_DATA, FILE_OPEN)
+    section = nt.NtCreateSection(file, 0, PAGE_READONLY)
+    base, size = nt.NtMapViewOfSection(section, NtCurrentProcess, Win32Protect=PAGE_READONLY)
+    assert size >= len(b"mapped contents")
+    assert process.memory.read(base, 15) == b"mapped contents"
+    assert process.memory.read(base + 15, 8) == bytes(8)     # the rest of the page is zero
+    assert nt.NtQueryVirtualMemory(NtCurrentProcess, base).Type == MEM_MAPPED
+
+
+def test_mapping_an_empty_section_touches_no_memory(nt, process):
+    section = nt.NtCreateSection(None, 64 * PAGE, PAGE_READWRITE)
+    touched = process.touched_bytes
+    base, size = nt.NtMapViewOfSection(section, NtCurrentProcess)
+    assert size == 64 * PAGE
+    assert process.touched_bytes == touched
+    assert process.memory.read(base + 10 * PAGE, 4) == bytes(4)
+    assert process.touched_bytes == touched + PAGE
+
+
+def test_unmapping_a_view_frees_its_addresses(nt, process):
+    section = nt.NtCreateSection(None, PAGE, PAGE_READWRITE)
+    base, _ = nt.NtMapViewOfSection(section, NtCurrentProcess)
+    assert nt.NtUnmapViewOfSection(NtCurrentProcess, base) == STATUS_SUCCESS
+    assert nt.NtQueryVirtualMemory(NtCurrentProcess, base).State == MEM_FREE
+
+
+# --- processes and threads -----------------------------------------------------------------
+
+
+def test_process_information_names_the_process_and_its_parent(nt, kernel, process):
+    child = kernel.create_process("child.exe", parent=process)
+    handle = process.handles.insert(child)
+    info = nt.NtQueryInformationProcess(handle)
+    assert info["UniqueProcessId"] == child.pid
+    assert info["InheritedFromUniqueProcessId"] == process.pid
+    assert info["ExitStatus"] == STILL_ACTIVE
+
+
+def test_terminating_a_process_records_its_status_and_signals_it(nt, kernel, process):
+    child = kernel.create_process("child.exe")
+    kernel.create_thread(child)
+    handle = process.handles.insert(child)
+    nt.NtTerminateProcess(handle, 42)
+    assert child.exit_status == 42
+    assert nt.NtWaitForSingleObject(handle, TimeoutNs=0) == 0
+    assert nt.NtQueryInformationProcess(handle)["ExitStatus"] == 42
+
+
+def test_a_process_ends_with_its_last_thread(nt, kernel):
+    child = kernel.create_process("child.exe")
+    threads = [kernel.create_thread(child) for _ in range(2)]
+    kernel.current_thread = threads[0]
+    nt.NtTerminateThread(NtCurrentThread, 1)
+    assert child.alive
+    kernel.current_thread = threads[1]
+    nt.NtTerminateThread(NtCurrentThread, 9)
+    assert not child.alive
+    assert child.exit_status == 9
+
+
+def test_the_performance_counter_never_goes_backwards(nt):
+    readings = [nt.NtQueryPerformanceCounter() for _ in range(5)]
+    assert readings == sorted(readings)
+
+
+# --- devices -------------------------------------------------------------------------------
+
+
+def test_a_symbolic_link_file_reports_its_target(nt, root):
+    os.symlink("target.txt", root / "link")
+    (root / "plain").write_bytes(b"")
+    link = nt.NtCreateFile(c("link"), FILE_READ_ATTRIBUTES, FILE_OPEN, FILE_OPEN_REPARSE_POINT)
+    plain = nt.NtCreateFile(c("plain"), FILE_READ_ATTRIBUTES, FILE_OPEN, FILE_OPEN_REPARSE_POINT)
+    assert nt.NtDeviceIoControlFile(link, FSCTL_GET_REPARSE_POINT) == "target.txt"
+    assert status_of(nt.NtDeviceIoControlFile, plain, FSCTL_GET_REPARSE_POINT) == STATUS_NOT_A_REPARSE_POINT
+
+
+# --- every service call is traced ----------------------------------------------------------
+
+
+def test_a_service_call_leaves_one_nt_event_with_decoded_arguments(nt, kernel, process):
+    sink = kernel.tracer.attach(CollectingSink())
+    handle = nt.NtCreateFile(c("traced.txt"), FILE_WRITE_DATA, FILE_CREATE)
+    events = [e for e in sink.events if e.layer == NT]
+    assert [e.name for e in events] == ["NtCreateFile"]
+    event = events[0]
+    assert event.args["ObjectName"] == c("traced.txt")
+    assert "FILE_WRITE_DATA" in event.args["DesiredAccess"]
+    assert event.args["FileHandle"] == handle
+    assert event.result == STATUS_SUCCESS and event.error is None
+    assert event.pid == process.pid
+
+
+def test_a_failing_service_call_is_traced_with_its_status(nt, kernel):
+    sink = kernel.tracer.attach(CollectingSink())
+    status_of(nt.NtCreateFile, c("missing"), FILE_READ_DATA, FILE_OPEN)
+    event = sink.events[-1]
+    assert event.name == "NtCreateFile"
+    assert event.error == "STATUS_OBJECT_NAME_NOT_FOUND"

@@ -1,0 +1,317 @@
+"""The trace: events nest under the crossing that caused them, blocked calls are shown
+as pending and resumed, and the sinks render them (JSON lines, strace-style text)."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+
+import pytest
+
+from ntsim import Machine
+from ntsim.subsystems.windows.csrss import CapturedConsole
+from ntsim.trace import (
+    GUEST,
+    KERNEL,
+    LAYERS,
+    LPC,
+    NT,
+    PERSONALITY,
+    SERVER,
+    Arg,
+    Buffer,
+    CollectingSink,
+    Flags,
+    Hex,
+    JsonLinesSink,
+    Sink,
+    StatsSink,
+    StraceSink,
+    Tracer,
+    render_bytes,
+)
+
+EXAMPLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "examples", "linux")
+DESIGN_FIELDS = {"seq", "clock", "pid", "tid", "layer", "name", "args", "result", "parent"}
+
+
+class FakeProcess:
+    def __init__(self, pid: int, memory=None) -> None:
+        self.pid = pid
+        self.memory = memory
+
+
+class FakeThread:
+    """What the tracer needs of a thread: its process, id and innermost open event."""
+
+    def __init__(self, pid: int = 10, tid: int = 11, memory=None) -> None:
+        self.process = FakeProcess(pid, memory)
+        self.tid = tid
+        self.trace_parent = None
+
+
+@pytest.fixture
+def clock():
+    now = [0]
+
+    def read() -> int:
+        now[0] += 5
+        return now[0]
+
+    return read
+
+
+@pytest.fixture
+def tracer(clock):
+    return Tracer(clock)
+
+
+# --- nesting -------------------------------------------------------------------------------
+
+
+def test_with_no_sink_the_tracer_is_off(tracer):
+    assert tracer.enabled is False
+    sink = tracer.attach(CollectingSink())
+    assert tracer.enabled is True
+    tracer.detach(sink)
+    assert tracer.enabled is False
+
+
+def test_a_call_made_inside_another_is_its_child(tracer):
+    sink = tracer.attach(CollectingSink())
+    thread = FakeThread()
+    guest_call = tracer.open(thread, PERSONALITY, "write", decoded={"fd": 1})
+    nt_call = tracer.open(thread, NT, "NtWriteFile", decoded={})
+    lpc_call = tracer.open(thread, LPC, "NtRequestWaitReplyPort", decoded={})
+    tracer.close(thread, lpc_call, 0)
+    tracer.close(thread, nt_call, 0)
+    tracer.close(thread, guest_call, 5)
+    assert [e.name for e in sink.events] == ["NtRequestWaitReplyPort", "NtWriteFile", "write"]
+    assert nt_call.parent == guest_call.seq and lpc_call.parent == nt_call.seq
+    assert guest_call.parent is None
+    assert guest_call.seq < nt_call.seq < lpc_call.seq          # numbered when they start
+    assert (guest_call.depth, nt_call.depth, lpc_call.depth) == (0, 1, 2)
+    assert thread.trace_parent is None                          # nothing left open
+
+
+def test_calls_after_a_completed_one_are_its_siblings(tracer):
+    tracer.attach(CollectingSink())
+    thread = FakeThread()
+    outer = tracer.open(thread, PERSONALITY, "writev", decoded={})
+    first = tracer.open(thread, NT, "NtWriteFile", decoded={})
+    tracer.close(thread, first, 0)
+    second = tracer.open(thread, NT, "NtWriteFile", decoded={})
+    tracer.close(thread, second, 0)
+    assert first.parent == second.parent == outer.seq
+
+
+def test_each_thread_nests_its_own_calls(tracer):
+    tracer.attach(CollectingSink())
+    one, two = FakeThread(tid=1), FakeThread(tid=2)
+    call_one = tracer.open(one, PERSONALITY, "read", decoded={})
+    call_two = tracer.open(two, PERSONALITY, "write", decoded={})
+    inner_one = tracer.open(one, NT, "NtReadFile", decoded={})
+    assert inner_one.parent == call_one.seq
+    assert call_two.parent is None
+
+
+def test_a_note_is_a_child_of_the_open_call(tracer):
+    sink = tracer.attach(CollectingSink())
+    thread = FakeThread()
+    call = tracer.open(thread, NT, "NtTerminateProcess", decoded={})
+    note = tracer.note(thread, KERNEL, "PspExitProcess", {"ExitStatus": 0})
+    assert note.parent == call.seq
+    assert sink.events == [note]                                # delivered at once
+
+
+def test_a_blocked_call_is_shown_pending_and_calls_while_blocked_do_not_nest_under_it(tracer):
+    pending = []
+
+    class Watcher(Sink):
+        def pending(self, event):
+            pending.append(event)
+
+    tracer.attach(Watcher())
+    sink = tracer.attach(CollectingSink())
+    thread = FakeThread()
+    read = tracer.open(thread, PERSONALITY, "read", decoded={})
+    tracer.suspend(thread, read)
+    assert pending == [read] and read.pending
+    meanwhile = tracer.note(thread, KERNEL, "Signal", {})
+    assert meanwhile.parent is None
+    tracer.resume(thread, read)
+    inner = tracer.open(thread, NT, "NtReadFile", decoded={})
+    tracer.close(thread, inner, 0)
+    tracer.close(thread, read, 3)
+    assert inner.parent == read.seq
+    assert read.pending is False
+    assert sink.events[-1] is read
+
+
+def test_events_carry_the_clock_and_the_ids_of_their_thread(tracer):
+    tracer.attach(CollectingSink())
+    event = tracer.open(FakeThread(pid=42, tid=43), NT, "NtClose", decoded={})
+    assert (event.pid, event.tid) == (42, 43)
+    later = tracer.open(FakeThread(), NT, "NtClose", decoded={})
+    assert later.clock > event.clock
+
+
+# --- declared arguments --------------------------------------------------------------------
+
+
+def test_declared_arguments_are_decoded_by_their_type(tracer):
+    tracer.attach(CollectingSink())
+    flags = Flags({1: "READ", 2: "WRITE"}, exact={0: "NONE"})
+    event = tracer.open(FakeThread(), NT, "Call", {"Address": 4096, "Mode": 3, "Other": 0},
+                        (Arg("Address", Hex()), Arg("Mode", flags), Arg("Other", flags)))
+    assert event.args == {"Address": "0x1000", "Mode": "READ|WRITE", "Other": "NONE"}
+
+
+def test_an_output_buffer_is_decoded_after_the_call(tracer):
+    class Memory:
+        data = bytearray(b"before")
+
+        def read(self, address, size):
+            return bytes(self.data[:size])
+
+    memory = Memory()
+    tracer.attach(CollectingSink())
+    thread = FakeThread(memory=memory)
+    event = tracer.open(thread, PERSONALITY, "read", {"buf": 0x1000, "count": 6},
+                        (Arg("buf", Buffer("result", output=True)), Arg("count")))
+    memory.data[:] = b"after!"
+    tracer.close(thread, event, 6)
+    assert event.args["buf"] == '"after!"'
+
+
+def test_a_bad_guest_pointer_does_not_break_tracing(tracer):
+    class Memory:
+        def read(self, address, size):
+            raise RuntimeError("unmapped")
+
+    tracer.attach(CollectingSink())
+    thread = FakeThread(memory=Memory())
+    event = tracer.open(thread, PERSONALITY, "write", {"buf": 0xDEAD, "count": 4},
+                        (Arg("buf", Buffer("count")), Arg("count")))
+    assert event.args["buf"] == "0xdead"
+
+
+def test_bytes_are_shown_as_strace_shows_them():
+    assert render_bytes(b'a\n\t"\\\x00') == '"a\\n\\t\\"\\\\\\x00"'
+    assert render_bytes(b"x" * 40) == '"' + "x" * 32 + '"...'
+
+
+# --- sinks ---------------------------------------------------------------------------------
+
+
+def test_json_lines_are_valid_json_with_the_design_fields(tracer):
+    stream = io.StringIO()
+    tracer.attach(JsonLinesSink(stream))
+    thread = FakeThread()
+    outer = tracer.open(thread, PERSONALITY, "write", decoded={"fd": 1, "buf": '"hi"'})
+    inner = tracer.open(thread, NT, "NtWriteFile", decoded={"Buffer": b"hi\n"})
+    tracer.close(thread, inner, b"\x00bytes")
+    tracer.close(thread, outer, -9, "EBADF")
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 2
+    records = [json.loads(line) for line in lines]
+    for record in records:
+        assert DESIGN_FIELDS <= set(record)
+    child, parent = records
+    assert child["parent"] == parent["seq"] == outer.seq
+    assert parent["parent"] is None
+    assert (parent["result"], parent["error"]) == (-9, "EBADF")
+    assert parent["args"] == {"fd": 1, "buf": '"hi"'}
+    assert child["layer"] == NT and child["name"] == "NtWriteFile"
+
+
+def test_the_strace_sink_prints_a_call_with_its_nt_calls_beneath(tracer):
+    stream = io.StringIO()
+    tracer.attach(StraceSink(stream))
+    thread = FakeThread()
+    write = tracer.open(thread, PERSONALITY, "write", decoded={"fd": 1})
+    nt = tracer.open(thread, NT, "NtWriteFile", decoded={"FileHandle": "0x8"})
+    tracer.close(thread, nt, 0)
+    tracer.close(thread, write, 2)
+    lines = stream.getvalue().splitlines()
+    assert lines[0].startswith("write(1)") and lines[0].endswith("= 2")
+    assert "[nt] NtWriteFile(FileHandle=0x8)" in lines[1]
+    assert len(lines) == 2
+
+
+def test_the_strace_sink_shows_a_blocked_call_unfinished_then_resumed(tracer):
+    stream = io.StringIO()
+    tracer.attach(StraceSink(stream))
+    thread = FakeThread()
+    read = tracer.open(thread, PERSONALITY, "read", decoded={"fd": 0})
+    tracer.suspend(thread, read)
+    tracer.resume(thread, read)
+    tracer.close(thread, read, 5)
+    lines = stream.getvalue().splitlines()
+    assert lines[0].endswith("<unfinished ...>")
+    assert lines[1] == "<... read resumed> = 5"
+
+
+def test_stats_count_calls_and_errors_per_layer(tracer):
+    stats = tracer.attach(StatsSink())
+    thread = FakeThread()
+    for error in (None, "ENOENT", None):
+        event = tracer.open(thread, PERSONALITY, "openat", decoded={})
+        tracer.close(thread, event, 3 if error is None else -2, error)
+    assert stats.calls[(PERSONALITY, "openat")] == 3
+    assert stats.errors[(PERSONALITY, "openat")] == 1
+    assert stats.per_layer() == {PERSONALITY: 3}
+
+
+# --- a real run ----------------------------------------------------------------------------
+
+
+def traced_run(tmp_path, program: str) -> tuple[list[dict], CapturedConsole]:
+    """Run an example Linux program deterministically; its JSON-lines trace, parsed."""
+    root = tmp_path / "root"
+    root.mkdir(exist_ok=True)
+    shutil.copy(os.path.join(EXAMPLES, program), root / program)
+    console = CapturedConsole()
+    machine = Machine(str(root), deterministic=True, console=console)
+    stream = io.StringIO()
+    machine.add_sink(JsonLinesSink(stream))
+    machine.load(str(root / program), env={}, argv0=program)
+    assert machine.run() == 0
+    return [json.loads(line) for line in stream.getvalue().splitlines()], console
+
+
+@pytest.mark.parametrize("program", ["hello", "fileops"])
+def test_a_real_trace_is_well_formed(tmp_path, program):
+    events, _ = traced_run(tmp_path, program)
+    seqs = [e["seq"] for e in events]
+    assert len(set(seqs)) == len(seqs)
+    by_seq = {e["seq"]: e for e in events}
+    for event in events:
+        assert DESIGN_FIELDS <= set(event)
+        assert event["layer"] in LAYERS
+        if event["parent"] is not None:
+            assert event["parent"] in by_seq                 # a parent is always delivered
+            assert event["parent"] < event["seq"]            # and started first
+
+
+def test_nt_calls_nest_under_the_guest_call_that_made_them(tmp_path):
+    events, console = traced_run(tmp_path, "hello")
+    assert console.stdout == b"Hello from Linux, via the NT kernel!\n"
+    by_seq = {e["seq"]: e for e in events}
+    (nt_write,) = [e for e in events if e["name"] == "NtWriteFile"]
+    guest_call = by_seq[nt_write["parent"]]
+    assert guest_call["layer"] == PERSONALITY and guest_call["name"] in ("write", "writev")
+    lpc = [e for e in events if e["layer"] == LPC and e["parent"] == nt_write["seq"]]
+    assert [e["name"] for e in lpc] == ["NtRequestWaitReplyPort"]
+    server = [e for e in events if e["layer"] == SERVER and e["parent"] == lpc[0]["seq"]]
+    assert [e["name"] for e in server] == ["ConsoleWrite"]
+    assert all(e["layer"] != GUEST or e["parent"] is None for e in events)
+
+
+@pytest.mark.parametrize("program", ["hello", "fileops"])
+def test_a_deterministic_run_gives_the_same_trace_every_time(tmp_path, program):
+    first, _ = traced_run(tmp_path, program)
+    second, _ = traced_run(tmp_path, program)
+    assert first == second
