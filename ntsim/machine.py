@@ -208,7 +208,7 @@ class Machine:
             if name is not None:
                 interceptors.break_calls.discard(name)
             interceptors._update()
-        return interceptors.stopped_at if not self.finished else interceptors.stopped_at
+        return interceptors.stopped_at
 
     def step(self, instructions: int = 1) -> int:
         """Execute `instructions` instructions of the next ready guest thread; returns

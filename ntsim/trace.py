@@ -439,9 +439,10 @@ class StraceSink(Sink):
 
     def __init__(self, stream: IO[str] | None = None, show_pid: bool = False) -> None:
         self.stream = stream or sys.stderr
-        self.show_pid = show_pid
+        self.show_pid = show_pid          # strace -f: once a second process appears
         self.held: dict[int, list[Event]] = {}   # root seq -> its completed descendants
         self.unfinished: set[int] = set()
+        self.guest_pids: set[int] = set()
 
     def pending(self, event: Event) -> None:
         if event.depth == 0 and event.seq not in self.unfinished:
@@ -449,6 +450,9 @@ class StraceSink(Sink):
             self._flush(event, f"{format_call(event, event.layer != PERSONALITY)} <unfinished ...>")
 
     def event(self, event: Event) -> None:
+        if event.layer == PERSONALITY and not self.show_pid:
+            self.guest_pids.add(event.pid)
+            self.show_pid = len(self.guest_pids) > 1
         if event.depth > 0:
             self.held.setdefault(event.root, []).append(event)
             return
@@ -462,6 +466,8 @@ class StraceSink(Sink):
         self._flush(event, head)
 
     def _text(self, event: Event) -> str:
+        if event.name.startswith("--- "):
+            return event.name        # a delivered signal, already in strace's words
         text = format_call(event, event.layer != PERSONALITY)
         if event.layer == KERNEL and event.result is None:
             return text
@@ -474,8 +480,19 @@ class StraceSink(Sink):
 
     def _flush(self, root: Event, head: str) -> None:
         lines = [self._line(root, head)]
+        exits = [root] if root.name == "PspExitProcess" else []
         for child in sorted(self.held.pop(root.seq, []), key=lambda e: e.seq):
             lines.append(self._line(child, f"[{child.layer}] {self._text(child)}"))
+            if child.name == "PspExitProcess":
+                exits.append(child)
+        for ended in exits:      # strace's last word on a guest process
+            args = ended.args
+            if args.get("Server") is False and args.get("Subsystem") not in (None, "System"):
+                note = str(args.get("Note", ""))
+                verdict = args.get("Reason") or (note.split(":")[0] if note.startswith("killed by")
+                                                 else f"exited with {args.get('ExitStatus')}")
+                prefix = f"[pid {args.get('ProcessId'):>5}] " if self.show_pid else ""
+                lines.append(f"{prefix}+++ {verdict} +++\n")
         self.stream.write("".join(lines))
 
     def close(self) -> None:

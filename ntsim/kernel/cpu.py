@@ -12,10 +12,9 @@ so nothing in this module hooks every instruction unless someone is stepping or 
 
 from __future__ import annotations
 
+import ctypes
 from dataclasses import dataclass
 from typing import Any
-
-import ctypes
 
 import unicorn
 from unicorn import x86_const as x86
@@ -119,11 +118,14 @@ class Cpu:
         self.stop_reason: str | None = None
         self.pending_fault: Fault | None = None
         self.on_unmapped = None   # memory manager: demand-zero page faults
+        self.on_write_protect = None   # memory manager: copy-on-write faults
+        self._resolve_fault = None     # what to do before the faulting instruction runs again
         self.loaded_thread: Any = None   # whose registers the processor holds now
         self.instructions = 0     # counted only while a counter hook is installed
         self._counter_hook = None
         self._block_sizes: dict[tuple[int, int], int] = {}
         self._breakpoints: dict[int, int] = {}
+        self._uncounted_code = False   # code was translated by a run with no count (see run)
         self.uc.hook_add(unicorn.UC_HOOK_MEM_UNMAPPED | unicorn.UC_HOOK_MEM_PROT,
                          self._memory_fault)
         self.uc.hook_add(unicorn.UC_HOOK_INSN_INVALID, self._invalid_instruction)
@@ -154,6 +156,11 @@ class Cpu:
 
     def map(self, address: int, size: int, protect: int) -> None:
         self.uc.mem_map(address, size, unicorn_permissions(protect))
+
+    def map_shared(self, address: int, size: int, protect: int, host_address: int) -> None:
+        """Map host memory that other address spaces may map too: a section's pages.
+        Writes through one mapping are seen at once through every other."""
+        self.uc.mem_map_ptr(address, size, unicorn_permissions(protect), host_address)
 
     def unmap(self, address: int, size: int) -> None:
         self.uc.mem_unmap(address, size)
@@ -260,15 +267,35 @@ class Cpu:
         `pending_fault`."""
         self.stop_reason = None
         self.pending_fault = None
+        if not instructions:
+            self._uncounted_code = True
+        elif self._uncounted_code:
+            # unicorn 2.1 checks the instruction count in the translated code, and code
+            # translated for a run without a count has no check: a loop that ran alone
+            # would never be preempted (a timer could never cut in). Translate again.
+            self.uc.ctl_flush_tb()
+            self._uncounted_code = False
         start = self.pc
         if self.stop_reason is None and start in self._breakpoints:
             self._skip_breakpoint_at = start   # resuming from this breakpoint
-        try:
-            self.uc.emu_start(start, _NEVER, 0, instructions)
-        except unicorn.UcError as error:
-            if self.pending_fault is None:
-                self.pending_fault = self._describe(error)
-            return StopReason.FAULT
+        while True:
+            try:
+                self.uc.emu_start(start, _NEVER, 0, instructions)
+            except unicorn.UcError as error:
+                if self._resolve_fault is not None:
+                    # A copy-on-write fault. The page cannot be replaced while unicorn is
+                    # inside the write (it crashes), so the instruction stopped before it
+                    # did anything; copy the page now and run the instruction again.
+                    resolve, self._resolve_fault = self._resolve_fault, None
+                    resolve()
+                    start = self.pc
+                    if start in self._breakpoints:
+                        self._skip_breakpoint_at = start
+                    continue
+                if self.pending_fault is None:
+                    self.pending_fault = self._describe(error)
+                return StopReason.FAULT
+            break
         if self.pending_fault is not None:
             return StopReason.FAULT
         if self.stop_reason is not None:
@@ -280,6 +307,10 @@ class Cpu:
                       unicorn.UC_MEM_FETCH_UNMAPPED) and self.on_unmapped is not None:
             if self.on_unmapped(address, size, access):
                 return True   # a demand-zero page was mapped: retry the access
+        if access == unicorn.UC_MEM_WRITE_PROT and self.on_write_protect is not None:
+            self._resolve_fault = self.on_write_protect(address, size)
+            if self._resolve_fault is not None:
+                return False  # stop here; run() copies the page and retries
         kind = {unicorn.UC_MEM_READ_UNMAPPED: "read", unicorn.UC_MEM_WRITE_UNMAPPED: "write",
                 unicorn.UC_MEM_FETCH_UNMAPPED: "fetch", unicorn.UC_MEM_WRITE_PROT: "write",
                 unicorn.UC_MEM_READ_PROT: "read", unicorn.UC_MEM_FETCH_PROT: "fetch"}.get(

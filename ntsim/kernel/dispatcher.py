@@ -96,6 +96,10 @@ class WaitPending(Exception):
         self.timeout_ns = timeout_ns
         self.reason = reason
         self.layers: list[Callable[[Callable[[], Any]], Any]] = []
+        # What to undo if the wait is abandoned instead of completed (a signal interrupts
+        # the call: `Dispatcher.alert`): a service takes back a queued waiter, a sleep
+        # notes the time it had left. Run by whoever abandons it, before the caller's result.
+        self.on_cancel: list[Callable[[], None]] = []
 
     def wrap(self, layer: Callable[[Callable[[], Any]], Any]) -> None:
         self.layers.append(layer)
@@ -128,6 +132,19 @@ class WaitBlock:
         return None
 
 
+class Timer:
+    """A KTIMER with a DPC: at its deadline the dispatcher calls `routine()` from its own
+    loop (no thread is running then). Nothing waits on it; `cancel()` disarms it. Linux's
+    alarm() and setitimer() are built on these."""
+
+    def __init__(self, deadline_ns: int, routine: Callable[[], None]) -> None:
+        self.deadline_ns, self.routine = deadline_ns, routine
+        self.done = False
+
+    def cancel(self) -> None:
+        self.done = True
+
+
 class Dispatcher:
     def __init__(self, kernel: Kernel) -> None:
         self.kernel = kernel
@@ -140,6 +157,7 @@ class Dispatcher:
         self.preempt_always = kernel.clock.deterministic
         self.stop_requested = False
         self.last_stop: str | None = None
+        self.unpreempted = False      # the running thread has no quantum (see set_timer)
 
     # --- the ready queue --------------------------------------------------------------------
 
@@ -206,6 +224,41 @@ class Dispatcher:
         thread.completion = partial(block.on_wake, status)
         self.make_ready(thread)
 
+    def alert(self, thread: Thread, status: int) -> bool:
+        """End `thread`'s wait early, without acquiring anything: its `on_wake(status)`
+        runs when it is next scheduled (NT: an alertable wait ends with STATUS_USER_APC
+        when a user APC is queued; Linux: a signal interrupts a sleeping call). False if
+        the thread was not waiting."""
+        block = thread.wait
+        if block is None or block.done:
+            return False
+        self._cancel_wait(block)
+        thread.completion = partial(block.on_wake, status)
+        self.make_ready(thread)
+        return True
+
+    def queue_user_apc(self, thread: Thread, routine: Callable[[], None]) -> None:
+        """KeInsertQueueApc, user mode: `routine()` runs in `thread`'s context just before
+        it next returns to user mode (after any completion of a call it waited in)."""
+        if routine not in thread.user_apcs:
+            thread.user_apcs.append(routine)
+
+    def _deliver_user_apcs(self, thread: Thread) -> None:
+        while thread.user_apcs and thread.state == ThreadState.RUNNING:
+            thread.user_apcs.pop(0)()
+
+    def set_timer(self, due_ns: int, routine: Callable[[], None]) -> Timer:
+        """KeSetTimer with a DPC: call `routine()` `due_ns` from now (on the virtual clock
+        under --deterministic)."""
+        timer = Timer(self.clock.monotonic_ns() + max(0, due_ns), routine)
+        heapq.heappush(self.timers, (timer.deadline_ns, next(self._timer_seq), timer))
+        current = self.current
+        if self.unpreempted and current is not None and current.process.cpu is not None:
+            # The caller runs with no quantum (it was alone): stop it after this call so
+            # that it is rescheduled with one, or the timer could never cut in.
+            current.process.cpu.request_stop()
+        return timer
+
     def _cancel_wait(self, block: WaitBlock) -> None:
         block.done = True
         for obj in block.objects:
@@ -257,6 +310,10 @@ class Dispatcher:
             completion()
             if thread.state != ThreadState.RUNNING:
                 return None
+        if thread.user_apcs:
+            self._deliver_user_apcs(thread)
+            if thread.state != ThreadState.RUNNING:
+                return None
         if thread.is_host_thread:
             thread.host_body(thread)
             if thread.state == ThreadState.RUNNING:
@@ -265,9 +322,16 @@ class Dispatcher:
         # A lone thread runs unpreempted, unless a timer or host input may wake another.
         others = self.ready or self.timers or self.host_inputs
         quantum = QUANTUM_INSTRUCTIONS if (others or self.preempt_always) else 0
+        started = self.clock.monotonic_ns() if self.clock.deterministic else time.thread_time_ns()
+        self.unpreempted = not quantum
         reason = cpu.run(quantum)
+        self.unpreempted = False
         if quantum and self.clock.deterministic and reason == StopReason.QUANTUM:
             self.clock.advance(quantum)   # 1 ns an instruction, in whole quanta
+        # KTHREAD's run time: the host CPU the quantum cost (the virtual clock's advance
+        # under --deterministic), system calls included; user and kernel time are one sum.
+        thread.cpu_time_ns += (self.clock.monotonic_ns() if self.clock.deterministic
+                               else time.thread_time_ns()) - started
         if reason == StopReason.FAULT:
             thread.process.personality.on_fault(thread, cpu.pending_fault)
         if thread.state == ThreadState.RUNNING:
@@ -290,6 +354,8 @@ class Dispatcher:
         if thread.completion is not None:
             completion, thread.completion = thread.completion, None
             completion()
+        if thread.user_apcs:
+            self._deliver_user_apcs(thread)
         if thread.state == ThreadState.RUNNING:
             reason = cpu.run(instructions)
             if reason == StopReason.FAULT:
@@ -344,7 +410,12 @@ class Dispatcher:
         now = self.clock.monotonic_ns()
         while self.timers and (self.timers[0][2].done or self.timers[0][0] <= now):
             _, _, block = heapq.heappop(self.timers)
-            if not block.done:
+            if block.done:
+                continue
+            if isinstance(block, Timer):
+                block.done = True
+                block.routine()
+            else:
                 self._wake(block, STATUS_TIMEOUT)
 
     def waiting_threads(self) -> list[Thread]:

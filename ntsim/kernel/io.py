@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .objects import KernelObject, ParsableObject
-from .status import STATUS_INVALID_DEVICE_REQUEST, NtStatusError
+from .status import STATUS_EAS_NOT_SUPPORTED, STATUS_INVALID_DEVICE_REQUEST, NtStatusError
 
 # ACCESS_MASK bits for files
 FILE_READ_DATA, FILE_WRITE_DATA, FILE_APPEND_DATA = 0x1, 0x2, 0x4
-FILE_LIST_DIRECTORY, FILE_ADD_FILE, FILE_TRAVERSE = 0x1, 0x2, 0x20
+FILE_LIST_DIRECTORY, FILE_ADD_FILE, FILE_TRAVERSE, FILE_EXECUTE = 0x1, 0x2, 0x20, 0x20
 FILE_READ_ATTRIBUTES, FILE_WRITE_ATTRIBUTES = 0x80, 0x100
 DELETE, SYNCHRONIZE = 0x10000, 0x100000
 GENERIC_READ, GENERIC_WRITE, GENERIC_EXECUTE, GENERIC_ALL = 0x80000000, 0x40000000, 0x20000000, 0x10000000
@@ -72,6 +72,8 @@ FileDispositionInformation = 13
 FilePositionInformation = 14
 FileAllInformation = 18
 FileEndOfFileInformation = 20
+FilePipeInformation = 23
+FilePipeLocalInformation = 24
 FileIdBothDirectoryInformation = 37
 FileDispositionInformationEx = 64
 FileStatLxInformation = 70
@@ -81,11 +83,22 @@ FILE_INFORMATION_CLASSES = {
     9: "FileNameInformation", 10: "FileRenameInformation", 11: "FileLinkInformation",
     12: "FileNamesInformation", 13: "FileDispositionInformation",
     14: "FilePositionInformation", 18: "FileAllInformation", 20: "FileEndOfFileInformation",
+    23: "FilePipeInformation", 24: "FilePipeLocalInformation",
     37: "FileIdBothDirectoryInformation", 64: "FileDispositionInformationEx",
     70: "FileStatLxInformation"}
 
 # FSCTL codes
-FSCTL_GET_REPARSE_POINT = 0x900A8
+FSCTL_SET_REPARSE_POINT, FSCTL_GET_REPARSE_POINT = 0x900A4, 0x900A8
+# The reparse tag WSL1 gave its symbolic links: the data is the target, verbatim
+IO_REPARSE_TAG_LX_SYMLINK = 0xA000001D
+
+# Extended attributes WSL1's lxfs keeps Linux metadata in, one per field (the newer
+# format): 4-byte little-endian ULONGs, $LXDEV two of them (major, minor).
+LX_EA_UID, LX_EA_GID, LX_EA_MODE, LX_EA_DEVICE = "$LXUID", "$LXGID", "$LXMOD", "$LXDEV"
+LX_EAS = (LX_EA_UID, LX_EA_GID, LX_EA_MODE, LX_EA_DEVICE)
+# FILE_STAT_LX_INFORMATION.LxFlags: which Linux fields came from those attributes
+LX_FILE_METADATA_HAS_UID, LX_FILE_METADATA_HAS_GID = 0x1, 0x2
+LX_FILE_METADATA_HAS_MODE, LX_FILE_METADATA_HAS_DEVICE_ID = 0x4, 0x8
 
 # FS_INFORMATION_CLASS
 FileFsVolumeInformation, FileFsSizeInformation, FileFsDeviceInformation = 1, 3, 4
@@ -99,6 +112,7 @@ FILE_DISPOSITION_DELETE, FILE_DISPOSITION_POSIX_SEMANTICS = 0x1, 0x2
 
 # DEVICE_TYPE
 FILE_DEVICE_CONSOLE, FILE_DEVICE_DISK_FILE_SYSTEM, FILE_DEVICE_NULL = 0x50, 0x8, 0x15
+FILE_DEVICE_NAMED_PIPE = 0x11
 
 
 @dataclass
@@ -126,6 +140,7 @@ class FileStatLx:
     WriteTimeNs: int = 0
     ChangeTimeNs: int = 0
     BlockSize: int = 4096
+    LxFlags: int = 0            # LX_FILE_METADATA_HAS_*: fields kept in lxfs attributes
 
 
 @dataclass
@@ -182,7 +197,30 @@ class CreateRequest:
     attributes: int            # OBJECT_ATTRIBUTES.Attributes (OBJ_CASE_INSENSITIVE)
     file_attributes: int = 0
     lx_mode: int | None = None  # the mode a Linux guest asked for (kept by lxfs)
+    ea: dict[str, bytes] | None = None   # NtCreateFile's EaBuffer: attributes for a new file
     process: Any = None
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """Whether a request on a file object would complete now, and what to wait on until
+    it would: the question a Linux poll() or select() asks of every file.
+
+    NT has no such request (a Win32 program posts an asynchronous read and waits for
+    it); WSL1's lxcore kept readiness on its own file objects. Here a device answers it,
+    and the pico provider waits on the dispatcher objects it names. A disk file, like
+    NUL, is always ready: its requests never wait."""
+
+    readable: bool = True             # data is there to read
+    writable: bool = True             # there is room to write
+    hangup: bool = False              # the writing side has closed: a read sees end of file
+    broken: bool = False              # the reading side has closed: a write fails
+    wait_read: tuple = ()             # signalled when `readable` becomes true
+    wait_write: tuple = ()            # signalled when `writable` becomes true
+    wait_closed: tuple = ()           # signalled when `hangup` or `broken` becomes true
+
+
+ALWAYS_READY = Readiness()
 
 
 class FileObject(KernelObject):
@@ -257,6 +295,22 @@ class Device(ParsableObject):
 
     def device_control(self, file: FileObject, code: int, data: Any) -> Any:
         self._unsupported(f"device control {code:#x}")
+
+    def readiness(self, file: FileObject, read: bool = True, write: bool = True) -> Readiness:
+        """Would a read (`read`) or a write (`write`) complete now? A device whose
+        requests can wait (a pipe, the console's input) answers for itself."""
+        return ALWAYS_READY
+
+    def flush(self, file: FileObject) -> None:
+        """IRP_MJ_FLUSH_BUFFERS: nothing is cached unless a device says so."""
+
+    def query_ea(self, file: FileObject) -> dict[str, bytes]:
+        """IRP_MJ_QUERY_EA: the file's extended attributes."""
+        raise NtStatusError(STATUS_EAS_NOT_SUPPORTED, f"{self.path} keeps no extended attributes")
+
+    def set_ea(self, file: FileObject, attributes: dict[str, bytes]) -> None:
+        """IRP_MJ_SET_EA: set attributes; an empty value removes one."""
+        raise NtStatusError(STATUS_EAS_NOT_SUPPORTED, f"{self.path} keeps no extended attributes")
 
     def cleanup(self, file: FileObject) -> None:
         """The last handle closed (IRP_MJ_CLEANUP)."""

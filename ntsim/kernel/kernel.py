@@ -21,6 +21,7 @@ from .cpu import Cpu
 from .dispatcher import Clock, Dispatcher
 from .fs.console import ConsoleDevice
 from .fs.null import NullDevice
+from .fs.pipe import NamedPipeDevice
 from .fs.volume import HostVolume
 from .lpc import LpcManager
 from .memory import AddressSpace
@@ -68,6 +69,7 @@ class Kernel:
         objects.insert(SYSTEM_VOLUME, self.volume, permanent=True)
         objects.insert("\\Device\\Null", NullDevice(), permanent=True)
         objects.insert("\\Device\\ConDrv", self.console_device, permanent=True)
+        objects.insert("\\Device\\NamedPipe", NamedPipeDevice(self), permanent=True)
         objects.create_symbolic_link("\\??\\C:", SYSTEM_VOLUME, permanent=True)
         objects.create_symbolic_link("\\??\\NUL", "\\Device\\Null", permanent=True)
         objects.create_symbolic_link("\\??\\CON", "\\Device\\ConDrv", permanent=True)
@@ -83,6 +85,7 @@ class Kernel:
         """PspCreateProcess: a process object, and an address space if it runs guest code."""
         process = Process(next(self._client_ids), name, personality, parent=parent,
                           image_path=image_path, is_server=is_server)
+        process.create_time_ns = self.clock.monotonic_ns()
         if architecture is not None:
             process.cpu = Cpu(architecture)
             process.memory = AddressSpace(process.cpu)
@@ -95,6 +98,21 @@ class Kernel:
                               "Subsystem": process.subsystem,
                               "Parent": parent.pid if parent else 0})
         return process
+
+    def new_address_space(self, process: Process, architecture: str) -> None:
+        """Give a process a fresh, empty address space (and processor): Linux execve.
+        NT has no such service — WSL1's lxcore did this inside the pico provider."""
+        old = process.memory
+        process.cpu = Cpu(architecture)
+        process.memory = AddressSpace(process.cpu)
+        if old is not None:
+            process.memory.lowest, process.memory.highest = old.lowest, old.highest
+            old.close_views()              # the old image's mapped files let go
+        if self.count_instructions:
+            process.cpu.count_instructions(True)
+        if self.tracer.enabled:
+            self.tracer.note(self.current_thread, KERNEL, "MmCreateAddressSpace",
+                             {"ProcessId": process.pid})
 
     def create_thread(self, process: Process, host_body=None) -> Thread:
         thread = Thread(process, next(self._client_ids), host_body)
@@ -126,6 +144,8 @@ class Kernel:
                 and self.current_thread.process is process:
             process.cpu.request_stop()
         caller = self.current_thread
+        if process.memory is not None:
+            process.memory.close_views()   # mapped files get their changed pages back
         process.handles.close_all()
         self.current_thread = caller
         self.console_device.process_exited(process.pid)
@@ -141,7 +161,9 @@ class Kernel:
         if self.tracer.enabled:
             self.tracer.note(self.current_thread, KERNEL, "PspExitProcess",
                              {"ProcessId": process.pid, "ExitStatus": status,
-                              **({"Note": process.exit_note} if process.exit_note else {})},
+                              "Subsystem": process.subsystem, "Server": process.is_server,
+                              **({"Note": process.exit_note} if process.exit_note else {}),
+                              **({"Reason": process.exit_reason} if process.exit_reason else {})},
                              pid=process.pid)
 
     def random_bytes(self, count: int) -> bytes:

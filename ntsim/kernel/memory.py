@@ -17,25 +17,34 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass, field
+from typing import Any
+
+from unicorn import UC_MEM_WRITE_UNMAPPED
 
 from .cpu import (
     PAGE_EXECUTE_READ,
     PAGE_EXECUTE_READWRITE,
+    PAGE_EXECUTE_WRITECOPY,
     PAGE_GUARD,
     PAGE_NOACCESS,
     PAGE_READONLY,
     PAGE_READWRITE,
+    PAGE_WRITECOPY,
     Cpu,
 )
 from .status import (
     STATUS_ACCESS_VIOLATION,
     STATUS_CONFLICTING_ADDRESSES,
     STATUS_FREE_VM_NOT_AT_BASE,
+    STATUS_INVALID_ADDRESS,
     STATUS_INVALID_PAGE_PROTECTION,
     STATUS_INVALID_PARAMETER,
     STATUS_MEMORY_NOT_ALLOCATED,
     STATUS_NO_MEMORY,
     STATUS_NOT_COMMITTED,
+    STATUS_NOT_MAPPED_DATA,
+    STATUS_SECTION_PROTECTION,
+    STATUS_UNABLE_TO_DELETE_SECTION,
     STATUS_UNABLE_TO_FREE_VM,
     NtStatusError,
 )
@@ -46,9 +55,16 @@ ALLOCATION_GRANULARITY = 0x10000
 MEM_COMMIT, MEM_RESERVE, MEM_DECOMMIT, MEM_RELEASE = 0x1000, 0x2000, 0x4000, 0x8000
 MEM_FREE, MEM_PRIVATE, MEM_MAPPED, MEM_IMAGE = 0x10000, 0x20000, 0x40000, 0x1000000
 MEM_TOP_DOWN = 0x100000
+MEM_RESET = 0x80000            # the contents of these pages are not wanted any more
 
 VALID_PROTECTIONS = {0x01, 0x02, 0x04, 0x08, 0x10, 0x20, 0x40, 0x80}
 EXECUTABLE = 0x10 | 0x20 | 0x40 | 0x80     # PAGE_EXECUTE and its READ/READWRITE/WRITECOPY forms
+WRITABLE = PAGE_READWRITE | PAGE_WRITECOPY | PAGE_EXECUTE_READWRITE | PAGE_EXECUTE_WRITECOPY
+# A copy-on-write page and the page it becomes once copied; and what a shared page that
+# must not be written yet is mapped as (reads and execution go to the section's page).
+COPIED = {PAGE_WRITECOPY: PAGE_READWRITE, PAGE_EXECUTE_WRITECOPY: PAGE_EXECUTE_READWRITE}
+COPY_ON_WRITE = {PAGE_READWRITE: PAGE_WRITECOPY, PAGE_EXECUTE_READWRITE: PAGE_EXECUTE_WRITECOPY}
+UNTIL_WRITTEN = {PAGE_WRITECOPY: PAGE_READONLY, PAGE_EXECUTE_WRITECOPY: PAGE_EXECUTE_READ}
 
 
 def page_floor(address: int) -> int:
@@ -70,6 +86,15 @@ class Vad:
     tag: str = ""                     # what it holds, for people: "stack", "heap", "image"
     committed: dict[int, int] = field(default_factory=dict)   # page address -> PAGE_*
     mapped: set[int] = field(default_factory=set)              # pages given real memory
+    # A view of a section (kind MEM_MAPPED): its pages are the section's pages.
+    section: Any = None               # the Section object (one reference per VAD)
+    segment: Any = None               # the section's pages; outlives the reference
+    offset: int = 0                   # the section offset of `base`
+    copy_on_write: bool = False       # a private view: a page written becomes the writer's own
+    # A Linux stack (MAP_GROWSDOWN): a touch anywhere in the reservation commits that
+    # page, so "committed" grows with the stack instead of counting all 8 MiB at once.
+    grows_down: bool = False
+    shared: set[int] = field(default_factory=set)              # mapped pages that ARE the section's
 
     @property
     def end(self) -> int:
@@ -99,7 +124,9 @@ class AddressSpace:
         self._bases: list[int] = []
         self.peak_committed = 0
         self.code_pages: set[int] = set()  # pages ever executable: the processor may hold code
+        self.shared_pages: set[int] = set()   # pages mapped onto a section's pages, in any view
         cpu.on_unmapped = self._demand_fault
+        cpu.on_write_protect = self._copy_on_write_fault
 
     # --- accounting -------------------------------------------------------------------------
 
@@ -190,9 +217,10 @@ class AddressSpace:
         # (VirtualAlloc's ERROR_INVALID_ADDRESS), not "not allocated".
         vads = [self._vad_for_page(page, STATUS_CONFLICTING_ADDRESSES) for page in pages]
         for page, vad in zip(pages, vads, strict=True):
-            if page in vad.mapped and vad.committed.get(page) != protect:
-                self.cpu.protect(page, PAGE_SIZE, protect)
-            vad.committed[page] = protect
+            if vad.segment is not None:
+                self._view_protection(vad, page, protect)   # only checks: views stay committed
+        for page, vad in zip(pages, vads, strict=True):
+            self._set_protection(vad, page, protect)
         if protect & EXECUTABLE:
             self.code_pages.update(pages)
         self.peak_committed = max(self.peak_committed, self.committed_bytes)
@@ -200,8 +228,14 @@ class AddressSpace:
 
     def decommit(self, base: int, size: int) -> tuple[int, int]:
         start, end = page_floor(base), page_ceil(base + size)
-        for page in range(start, end, PAGE_SIZE):
-            vad = self._vad_for_page(page)
+        # Find every page's reservation first: a range running past the reservation
+        # fails as a whole, without decommitting its first pages.
+        pages = [(page, self._vad_for_page(page)) for page in range(start, end, PAGE_SIZE)]
+        for page, vad in pages:
+            if vad.segment is not None:
+                # a view's pages are the section's: they go with the view, not one by one
+                raise NtStatusError(STATUS_UNABLE_TO_DELETE_SECTION, f"{page:#x} is in a mapped view")
+        for page, vad in pages:
             vad.committed.pop(page, None)
             if page in vad.mapped:
                 vad.mapped.discard(page)
@@ -230,24 +264,44 @@ class AddressSpace:
         return start, end - start
 
     def _carve(self, vad: Vad, start: int, end: int) -> None:
-        """Remove [start, end) from a VAD, keeping what lies on either side."""
+        """Remove [start, end) from a VAD, keeping what lies on either side. A view's
+        pieces stay views of the same section (each holds its own reference), and the
+        part that goes writes its changed pages back to the file first."""
+        if vad.section is not None and not vad.copy_on_write:
+            low, high = max(start, vad.base), min(end, vad.end)
+            vad.section.flush(self._section_page(vad, low), self._section_page(vad, high - 1) + 1)
         for page in [p for p in vad.mapped if start <= p < end]:
             vad.mapped.discard(page)
+            vad.shared.discard(page)
+            self.shared_pages.discard(page)
             self.cpu.unmap(page, PAGE_SIZE)
         index = self.vads.index(vad)
         del self.vads[index], self._bases[index]
         pieces = []
         if vad.base < start:
-            pieces.append(Vad(vad.base, start - vad.base, vad.protect, vad.kind, vad.tag))
+            pieces.append(self._piece(vad, vad.base, start))
         if vad.end > end:
-            pieces.append(Vad(end, vad.end - end, vad.protect, vad.kind, vad.tag))
+            pieces.append(self._piece(vad, end, vad.end))
         for piece in pieces:
-            piece.committed = {p: v for p, v in vad.committed.items()
-                               if piece.base <= p < piece.end}
-            piece.mapped = {p for p in vad.mapped if piece.base <= p < piece.end}
             position = bisect.bisect_left(self._bases, piece.base)
             self.vads.insert(position, piece)
             self._bases.insert(position, piece.base)
+        if vad.section is not None:
+            vad.section.dereference()
+
+    @staticmethod
+    def _piece(vad: Vad, start: int, end: int) -> Vad:
+        """The part [start, end) of a VAD, as a VAD of its own."""
+        piece = Vad(start, end - start, vad.protect, vad.kind, vad.tag,
+                    section=vad.section, segment=vad.segment,
+                    offset=vad.offset + (start - vad.base), copy_on_write=vad.copy_on_write,
+                    grows_down=vad.grows_down)
+        piece.committed = {p: v for p, v in vad.committed.items() if start <= p < end}
+        piece.mapped = {p for p in vad.mapped if start <= p < end}
+        piece.shared = {p for p in vad.shared if start <= p < end}
+        if piece.section is not None:
+            piece.section.reference()
+        return piece
 
     def protect(self, base: int, size: int, protect: int) -> int:
         """Change the protection of committed pages; returns the old protection of the
@@ -260,15 +314,44 @@ class AddressSpace:
         for page, vad in pages:
             if page not in vad.committed:
                 raise NtStatusError(STATUS_NOT_COMMITTED, f"page {page:#x} is not committed")
+            if vad.segment is not None:
+                self._view_protection(vad, page, protect)    # STATUS_SECTION_PROTECTION
         old = None
         for page, vad in pages:
             old = vad.committed[page] if old is None else old
-            vad.committed[page] = protect
-            if protect & EXECUTABLE:
-                self.code_pages.add(page)
-            if page in vad.mapped:
-                self.cpu.protect(page, PAGE_SIZE, protect)
+            self._set_protection(vad, page, protect)
         return old or PAGE_NOACCESS
+
+    def _view_protection(self, vad: Vad, page: int, protect: int) -> int:
+        """The protection a page of a view really gets. A page still shared with the
+        section cannot be written to in a private view: it becomes copy-on-write; a page
+        already copied is the process's own, so copy-on-write on it is plain read-write.
+        A shared view may be written only if its section allows writing."""
+        if page in vad.mapped and page not in vad.shared:
+            return COPIED.get(protect & 0xFF, protect)
+        if vad.copy_on_write:
+            return COPY_ON_WRITE.get(protect & 0xFF, protect)
+        if protect & 0xFF in (PAGE_READWRITE, PAGE_EXECUTE_READWRITE) and \
+                (vad.section is None or not vad.section.writable):
+            raise NtStatusError(STATUS_SECTION_PROTECTION, f"{page:#x}: the section is read-only")
+        return protect
+
+    def _set_protection(self, vad: Vad, page: int, protect: int) -> None:
+        """Record a committed page's protection and give the processor its permissions."""
+        if vad.segment is not None:
+            protect = self._view_protection(vad, page, protect)
+        if protect & EXECUTABLE:
+            self.code_pages.add(page)
+        if page in vad.mapped and vad.committed.get(page) != protect:
+            # a shared page that must be copied before it is written stays read-only
+            self.cpu.protect(page, PAGE_SIZE, UNTIL_WRITTEN.get(protect & 0xFF, protect)
+                             if page in vad.shared else protect)
+        vad.committed[page] = protect
+
+    @staticmethod
+    def _section_page(vad: Vad, page: int) -> int:
+        """Which page of the section a page of a view shows."""
+        return (vad.offset + page - vad.base) // PAGE_SIZE
 
     def query(self, address: int) -> MemoryInformation:
         """The run of pages at `address` that share state and protection."""
@@ -300,11 +383,15 @@ class AddressSpace:
 
     # --- demand-zero faults and access from the kernel ---------------------------------------
 
-    def _demand_fault(self, address: int, size: int, _access: int) -> bool:
+    def _demand_fault(self, address: int, size: int, access: int) -> bool:
         """The CPU touched an unmapped page: if it is committed and accessible, give it a
-        zero-filled page now. Returns False for a real access violation."""
+        zero-filled page now — or, in a view, the section's page. Returns False for a
+        real access violation."""
+        write = access == UC_MEM_WRITE_UNMAPPED
         for page in range(page_floor(address), page_ceil(address + max(size, 1)), PAGE_SIZE):
             vad = self.find(page)
+            if vad is not None and vad.grows_down and page not in vad.committed:
+                self.commit(page, PAGE_SIZE, vad.protect)
             if vad is None or page not in vad.committed:
                 return False
             if page in vad.mapped:
@@ -312,19 +399,94 @@ class AddressSpace:
             protect = vad.committed[page]
             if protect & PAGE_GUARD or protect == PAGE_NOACCESS:
                 return False
-            self.cpu.map(page, PAGE_SIZE, protect)
-            vad.mapped.add(page)
+            if not self._page_in(vad, page, write):
+                return False
         return True
 
-    def touch(self, address: int, size: int) -> None:
+    def _page_in(self, vad: Vad, page: int, write: bool) -> bool:
+        """Give a committed page real memory. Private memory: a zero-filled page. A view:
+        the section's page itself (read from the file the first time anyone needs it),
+        or — written in a private view — a copy of it that belongs to this process."""
+        protect = vad.committed[page]
+        segment = vad.segment
+        if segment is None:
+            self.cpu.map(page, PAGE_SIZE, protect)
+            vad.mapped.add(page)
+            return True
+        index = self._section_page(vad, page)
+        if index >= segment.page_count:
+            return False          # past the end of the section: nothing backs it (Linux: SIGBUS)
+        if write and protect & 0xFF in COPIED:
+            self._map_private_copy(vad, page, segment.read_page(index))
+            return True
+        self.cpu.map_shared(page, PAGE_SIZE, UNTIL_WRITTEN.get(protect & 0xFF, protect),
+                            segment.page_address(index))
+        vad.mapped.add(page)
+        vad.shared.add(page)
+        self.shared_pages.add(page)
+        return True
+
+    def _map_private_copy(self, vad: Vad, page: int, contents: bytes) -> None:
+        """Copy-on-write: the page becomes this process's own, with what it showed."""
+        if page in vad.mapped:
+            self.cpu.unmap(page, PAGE_SIZE)
+        vad.shared.discard(page)
+        self.shared_pages.discard(page)
+        protect = COPIED.get(vad.committed[page] & 0xFF, vad.committed[page])
+        vad.committed[page] = protect
+        self.cpu.map(page, PAGE_SIZE, protect)
+        self.cpu.write(page, contents)
+        vad.mapped.add(page)
+        if page in self.code_pages:
+            self.cpu.forget_code(page, PAGE_SIZE)
+
+    def _copy_on_write_fault(self, address: int, size: int):
+        """The CPU wrote to a page it may only read. If the page is a copy-on-write page
+        still shared with its section, return what resolves the fault (the processor
+        runs it once the instruction has stopped, then runs the instruction again);
+        otherwise None: a real access violation."""
+        pages = []
+        for page in range(page_floor(address), page_ceil(address + max(size, 1)), PAGE_SIZE):
+            vad = self.find(page)
+            if vad is None or page not in vad.shared or vad.committed[page] & 0xFF not in COPIED:
+                if vad is not None and page in vad.mapped and vad.committed[page] & WRITABLE:
+                    continue          # the other page of a write that crosses two
+                return None
+            pages.append((vad, page))
+        if not pages:
+            return None
+
+        def copy() -> None:
+            for vad, page in pages:
+                if page in vad.shared:
+                    self._map_private_copy(vad, page, self.cpu.read(page, PAGE_SIZE))
+
+        return copy
+
+    def touch(self, address: int, size: int, write: bool = False) -> None:
         """Give real pages to a committed range before the kernel reads or writes it."""
         for page in range(page_floor(address), page_ceil(address + size), PAGE_SIZE):
             vad = self.find(page)
+            if vad is not None and vad.grows_down and page not in vad.committed:
+                self.commit(page, PAGE_SIZE, vad.protect)
             if vad is None or page not in vad.committed:
                 raise NtStatusError(STATUS_ACCESS_VIOLATION, f"{page:#x} is not committed")
-            if page not in vad.mapped:
-                self.cpu.map(page, PAGE_SIZE, vad.committed[page])
-                vad.mapped.add(page)
+            if page not in vad.mapped and not self._page_in(vad, page, write):
+                raise NtStatusError(STATUS_ACCESS_VIOLATION, f"{page:#x} is past the end of its section")
+
+    def _before_kernel_write(self, address: int, size: int) -> None:
+        """The kernel is about to write pages that may be a section's: a copy-on-write
+        page gets copied first, as the CPU's write would have; a page of a read-only
+        view refuses (the file's pages must not change)."""
+        for page in range(page_floor(address), page_ceil(address + size), PAGE_SIZE):
+            if page not in self.shared_pages:
+                continue
+            vad = self.find(page)
+            protect = vad.committed[page] & 0xFF
+            if protect in COPIED:
+                self._map_private_copy(vad, page, self.cpu.read(page, PAGE_SIZE))
+            elif not protect & WRITABLE:
+                raise NtStatusError(STATUS_ACCESS_VIOLATION, f"{page:#x} is a read-only view")
 
     def read(self, address: int, size: int) -> bytes:
         """Read guest memory as the kernel does (ProbeForRead, then copy)."""
@@ -341,10 +503,14 @@ class AddressSpace:
         write read-only pages it is loading, as the image loader does)."""
         if not data:
             return
+        if self.shared_pages:
+            self._before_kernel_write(address, len(data))
         try:
             self.cpu.write(address, data)
         except Exception:
-            self.touch(address, len(data))
+            self.touch(address, len(data), write=True)
+            if self.shared_pages:
+                self._before_kernel_write(address, len(data))
             self.cpu.write(address, data)
         if self.code_pages and any(page in self.code_pages for page in
                                    range(page_floor(address), address + len(data), PAGE_SIZE)):
@@ -367,6 +533,164 @@ class AddressSpace:
 
     def write_u64(self, address: int, value: int) -> None:
         self.write(address, (value & 0xFFFF_FFFF_FFFF_FFFF).to_bytes(8, "little"))
+
+    def clone_into(self, child: AddressSpace) -> None:
+        """Copy this address space into an empty one: every reservation, every commit,
+        and the contents of every touched page (what NtCreateProcessEx does for a
+        process created from a parent with no section: POSIX fork). Untouched pages
+        stay demand-zero in the child too."""
+        child.lowest, child.highest = self.lowest, self.highest
+        child.code_pages.update(self.code_pages)   # the child runs the same code pages
+        for vad in self.vads:
+            copy = child.reserve(vad.base, vad.size, vad.protect, kind=vad.kind, tag=vad.tag,
+                                 alignment=PAGE_SIZE)
+            copy.committed = dict(vad.committed)
+            copy.grows_down = vad.grows_down       # the child's stack still grows on touch
+            if vad.segment is not None:
+                # A view stays a view of the same section: what is shared with the file
+                # (or with other processes, MAP_SHARED) is shared with the child too;
+                # pages the parent made its own by writing are copied like private memory.
+                copy.section, copy.segment, copy.offset = vad.section, vad.segment, vad.offset
+                copy.copy_on_write = vad.copy_on_write
+                if vad.section is not None:
+                    vad.section.reference()
+            for page in sorted(vad.mapped):
+                protect = vad.committed[page]
+                if page in vad.shared:
+                    child.cpu.map_shared(page, PAGE_SIZE, UNTIL_WRITTEN.get(protect & 0xFF, protect),
+                                         vad.segment.page_address(self._section_page(vad, page)))
+                    copy.shared.add(page)
+                    child.shared_pages.add(page)
+                else:
+                    child.cpu.map(page, PAGE_SIZE, protect)
+                    child.cpu.write(page, self.cpu.read(page, PAGE_SIZE))
+                copy.mapped.add(page)
+
+    # --- views of sections --------------------------------------------------------------------
+
+    def map_view(self, section: Any, base: int | None, size: int, offset: int, protect: int, *,
+                 copy_on_write: bool = False, tag: str = "section", top_down: bool = False,
+                 alignment: int = ALLOCATION_GRANULARITY, below: int | None = None) -> Vad:
+        """Map [offset, offset + size) of a section at `base` (or wherever it fits): a
+        MEM_MAPPED VAD, committed from the start, whose pages come from the section when
+        first touched. PAGE_WRITECOPY (or `copy_on_write`) makes a private view."""
+        _check_protection(protect)
+        copy_on_write = copy_on_write or protect & 0xFF in COPIED
+        if not copy_on_write and protect & 0xFF in (PAGE_READWRITE, PAGE_EXECUTE_READWRITE) \
+                and not section.writable:
+            raise NtStatusError(STATUS_SECTION_PROTECTION, "a writable view of a read-only section")
+        vad = self.reserve(base, size, protect, kind=MEM_MAPPED, tag=tag, top_down=top_down,
+                           alignment=alignment, below=below)
+        vad.section, vad.segment, vad.offset, vad.copy_on_write = section, section.segment, offset, copy_on_write
+        section.reference()
+        for page in range(vad.base, vad.end, PAGE_SIZE):
+            self._set_protection(vad, page, protect)
+        self.peak_committed = max(self.peak_committed, self.committed_bytes)
+        return vad
+
+    def extend(self, end: int, size: int) -> Vad:
+        """Grow the VAD that ends at `end` by `size` bytes into the free range after it
+        (Linux mremap growing in place): private memory gains demand-zero pages with
+        the protection of its last page; a view shows more of its section."""
+        vad = self.find(end - 1)
+        if vad is None or vad.end != end or not self.is_free(end, size):
+            raise NtStatusError(STATUS_CONFLICTING_ADDRESSES, f"cannot grow the region ending at {end:#x}")
+        protect = vad.committed.get(end - PAGE_SIZE)
+        vad.size += size
+        if protect is not None:
+            for page in range(end, vad.end, PAGE_SIZE):
+                self._set_protection(vad, page, protect)
+        self.peak_committed = max(self.peak_committed, self.committed_bytes)
+        return vad
+
+    def relocate(self, old: int, size: int, new: int) -> None:
+        """Move the pages of [old, old + size) to the free range at `new`, keeping what
+        each page is (private contents, or a view's shared page), then free the old
+        range: Linux mremap when the mapping must move. NT has no such service; WSL1's
+        provider managed a pico process's address space itself."""
+        if not self.is_free(new, size):
+            raise NtStatusError(STATUS_CONFLICTING_ADDRESSES, f"{new:#x}+{size:#x} is in use")
+        delta = new - old
+        for vad in [v for v in self.vads if v.base < old + size and v.end > old]:
+            start, end = max(vad.base, old), min(vad.end, old + size)
+            moved = self._piece(vad, start, end)
+            moved.base += delta
+            moved.committed = {p + delta: v for p, v in moved.committed.items()}
+            moved.mapped, moved.shared = set(), set()
+            position = bisect.bisect_left(self._bases, moved.base)
+            self.vads.insert(position, moved)
+            self._bases.insert(position, moved.base)
+            for page in range(start, end, PAGE_SIZE):
+                if page in self.code_pages:
+                    self.code_pages.add(page + delta)
+                if page not in vad.mapped:
+                    continue
+                protect = vad.committed[page]
+                if page in vad.shared:
+                    self.cpu.map_shared(page + delta, PAGE_SIZE, UNTIL_WRITTEN.get(protect & 0xFF, protect),
+                                        vad.segment.page_address(self._section_page(vad, page)))
+                    moved.shared.add(page + delta)
+                    self.shared_pages.add(page + delta)
+                else:
+                    self.cpu.map(page + delta, PAGE_SIZE, protect)
+                    self.cpu.write(page + delta, self.cpu.read(page, PAGE_SIZE))
+                moved.mapped.add(page + delta)
+        self.release(old, size, exact=False)
+
+    def flush(self, base: int, size: int) -> tuple[int, int]:
+        """Write the changed pages of the views in a range back to their files
+        (NtFlushVirtualMemory). Private memory has no file: STATUS_NOT_MAPPED_DATA."""
+        start, end = page_floor(base), page_ceil(base + max(size, 1))
+        vads = {id(v): v for v in (self._vad_for_page(p) for p in range(start, end, PAGE_SIZE))}
+        for vad in vads.values():
+            if vad.segment is None:
+                raise NtStatusError(STATUS_NOT_MAPPED_DATA, f"{vad.base:#x} is not a mapped view")
+        for vad in vads.values():
+            if vad.section is not None and not vad.copy_on_write:
+                low, high = max(start, vad.base), min(end, vad.end)
+                vad.section.flush(self._section_page(vad, low), self._section_page(vad, high - 1) + 1)
+        return start, end - start
+
+    def reset(self, base: int, size: int) -> tuple[int, int]:
+        """MEM_RESET, done at once: the contents of the pages are not wanted any more.
+        A private page comes back zero-filled when next touched; a page of a view comes
+        back as the section's page (a private copy is dropped, and the page is
+        copy-on-write again)."""
+        start, end = page_floor(base), page_ceil(base + size)
+        pages = [(page, self._vad_for_page(page)) for page in range(start, end, PAGE_SIZE)]
+        for page, vad in pages:
+            if page not in vad.mapped:
+                continue
+            private_copy = vad.segment is not None and page not in vad.shared
+            vad.mapped.discard(page)
+            vad.shared.discard(page)
+            self.shared_pages.discard(page)
+            self.cpu.unmap(page, PAGE_SIZE)
+            if private_copy and vad.copy_on_write:
+                vad.committed[page] = COPY_ON_WRITE.get(vad.committed[page] & 0xFF, vad.committed[page])
+        return start, end - start
+
+    def resident(self, base: int, size: int) -> list[bool]:
+        """Which pages of a range are in memory (Linux mincore): a touched page, or a
+        view's page that the section holds (the file's page cache) even if this process
+        has not touched it."""
+        out = []
+        for page in range(page_floor(base), page_ceil(base + size), PAGE_SIZE):
+            vad = self._vad_for_page(page, STATUS_INVALID_ADDRESS)
+            out.append(page in vad.mapped or (
+                vad.segment is not None and self._section_page(vad, page) in vad.segment.loaded))
+        return out
+
+    def close_views(self) -> None:
+        """The process is ending (MmCleanProcessAddressSpace): each view writes its
+        changed pages back and lets go of its section. The pages stay mapped, so the
+        dead process's memory can still be inspected."""
+        for vad in self.vads:
+            if vad.section is not None:
+                section, vad.section = vad.section, None
+                if not vad.copy_on_write:
+                    section.flush(self._section_page(vad, vad.base), self._section_page(vad, vad.end - 1) + 1)
+                section.dereference()
 
     def regions(self) -> list[Vad]:
         return list(self.vads)

@@ -171,6 +171,17 @@ class HandleTable:
         obj.dereference()
         return obj
 
+    def clone(self) -> HandleTable:
+        """A copy with the same handle values naming the same objects: a child's table
+        when the parent's is inherited whole (fork)."""
+        table = HandleTable()
+        for handle, entry in sorted(self.entries.items()):
+            table.entries[handle] = HandleEntry(entry.object, entry.access, entry.attributes)
+            entry.object.handle_count += 1
+            entry.object.reference()
+        table._next = self._next
+        return table
+
     def close_all(self) -> None:
         for handle in sorted(self.entries):
             self.remove(handle)

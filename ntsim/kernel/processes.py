@@ -57,6 +57,56 @@ class Event(DispatcherObject):
             self.signalled = False
 
 
+class KeyedEvent(DispatcherObject):
+    """A keyed event: many waits on one object, told apart by a key (an address).
+
+    NT uses keyed events where it needs a wait queue per memory location without an
+    object per location (critical sections, SRW locks): the same need as Linux's futex,
+    so LXSS builds futexes on one keyed event per process. Each wait gets its own token
+    (a one-shot event) so a release wakes exactly the waiters it picks."""
+
+    type_name = "KeyedEvent"
+
+    def __init__(self, name: str = "") -> None:
+        super().__init__(name)
+        self.waiters: dict[int, list[tuple[Event, int]]] = {}   # key -> [(token, bitset)]
+
+    def add_waiter(self, key: int, bitset: int = 0xFFFFFFFF) -> Event:
+        token = Event(event_type=SynchronizationEvent)
+        self.waiters.setdefault(key, []).append((token, bitset))
+        return token
+
+    def remove_waiter(self, key: int, token: Event) -> None:
+        queue = self.waiters.get(key, [])
+        self.waiters[key] = [(t, b) for t, b in queue if t is not token]
+        if not self.waiters[key]:
+            del self.waiters[key]
+
+    def release(self, key: int, count: int, bitset: int = 0xFFFFFFFF) -> list[Event]:
+        """Take up to `count` waiters on `key` whose bitset matches; returns their tokens
+        (the caller signals them through the dispatcher)."""
+        # A waiter whose thread died (or stopped waiting) has no wait block left on its
+        # token: drop it rather than let it use up a wake-up a live waiter needs.
+        queue = [(t, b) for t, b in self.waiters.get(key, []) if t.wait_blocks]
+        self.waiters[key] = queue
+        chosen = [(t, b) for t, b in queue if b & bitset][:max(count, 0)]
+        for item in chosen:
+            queue.remove(item)
+        if not queue:
+            self.waiters.pop(key, None)
+        return [token for token, _ in chosen]
+
+    def requeue(self, key: int, new_key: int, count: int) -> int:
+        """Move up to `count` waiters from one key to another (FUTEX_REQUEUE)."""
+        queue = self.waiters.get(key, [])
+        moved, self.waiters[key] = queue[:max(count, 0)], queue[max(count, 0):]
+        if not self.waiters[key]:
+            del self.waiters[key]
+        if moved:
+            self.waiters.setdefault(new_key, []).extend(moved)
+        return len(moved)
+
+
 class ThreadState:
     READY, RUNNING, WAITING, TERMINATED = "ready", "running", "waiting", "terminated"
 
@@ -76,6 +126,8 @@ class Thread(DispatcherObject):
         self.trace_parent: int | None = None
         self.exit_status: int | None = None
         self.data: Any = None             # the personality's per-thread state
+        self.user_apcs: list[Callable[[], None]] = []   # run before it next enters user mode
+        self.cpu_time_ns = 0              # processor time it has used (the dispatcher counts)
 
     @property
     def is_host_thread(self) -> bool:
@@ -106,8 +158,10 @@ class Process(DispatcherObject):
         self.memory: AddressSpace | None = None
         self.exit_status: int | None = None
         self.exit_note: str = ""           # why it ended, for people ("killed by SIGSEGV")
+        self.exit_reason: str = ""         # how it ended, for the trace ("killed by SIGABRT")
         self.data: Any = None              # the personality's per-process state
         self.server_bytes = 0              # memory a server process accounts for itself
+        self.create_time_ns = 0            # monotonic clock at creation (CreateTime)
         if parent is not None:
             parent.children.append(self)
 

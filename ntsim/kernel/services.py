@@ -21,14 +21,22 @@ from typing import TYPE_CHECKING, Any
 
 from ..trace import NT, Arg, ArgType, DecodeContext, Enum, Flags, Hex, Int, Raw, render_bytes
 from .dispatcher import WaitPending
+from .fs.pipe import (
+    PIPE_COMPLETION_MODES,
+    PIPE_READ_MODES,
+    PIPE_TYPES,
+    NamedPipeCreateRequest,
+    NamedPipeDevice,
+)
 from .io import (
     ACCESS_NAMES,
     CREATE_OPTIONS,
     DISPOSITIONS,
     FILE_APPEND_DATA,
-    FILE_DIRECTORY_FILE,
+    FILE_CREATE,
     FILE_INFORMATION_CLASSES,
     FILE_OPEN,
+    FILE_OPEN_IF,
     FILE_READ_DATA,
     FILE_WRITE_DATA,
     FS_INFORMATION_CLASSES,
@@ -36,10 +44,13 @@ from .io import (
     GENERIC_READ,
     GENERIC_WRITE,
     CreateRequest,
+    FileEndOfFileInformation,
+    FileInternalInformation,
     FileLinkInformation,
+    FileObject,
     FilePositionInformation,
     FileRenameInformation,
-    FileObject,
+    FileStandardInformation,
 )
 from .memory import (
     ALLOCATION_GRANULARITY,
@@ -47,28 +58,38 @@ from .memory import (
     MEM_DECOMMIT,
     MEM_RELEASE,
     MEM_RESERVE,
+    MEM_RESET,
     MEM_TOP_DOWN,
     PAGE_SIZE,
 )
-from .objects import OBJ_CASE_INSENSITIVE, Directory, KernelObject, SymbolicLink
-from .processes import Event, Process, Thread
+from .objects import OBJ_CASE_INSENSITIVE, Directory, SymbolicLink
+from .processes import Event, KeyedEvent, Process, Thread
+from .sections import Section, Segment, SegmentTable
 from .status import (
+    NTSTATUS,
     STATUS_ACCESS_DENIED,
     STATUS_END_OF_FILE,
+    STATUS_INVALID_DEVICE_REQUEST,
+    STATUS_INVALID_FILE_FOR_SECTION,
     STATUS_INVALID_HANDLE,
     STATUS_INVALID_PARAMETER,
+    STATUS_INVALID_VIEW_SIZE,
+    STATUS_MAPPED_ALIGNMENT,
+    STATUS_MAPPED_FILE_SIZE_ZERO,
     STATUS_NO_MORE_FILES,
+    STATUS_NOT_MAPPED_VIEW,
     STATUS_NOT_SAME_DEVICE,
     STATUS_OBJECT_TYPE_MISMATCH,
+    STATUS_SECTION_TOO_BIG,
     STATUS_SUCCESS,
     STATUS_TIMEOUT,
-    NTSTATUS,
     NtStatusError,
 )
 
 if TYPE_CHECKING:
     from .kernel import Kernel
 
+ProcessBasicInformation, ProcessTimes = 0, 4     # PROCESSINFOCLASS
 NtCurrentProcess = 0xFFFF_FFFF_FFFF_FFFF   # the pseudo-handle (HANDLE)-1
 NtCurrentThread = 0xFFFF_FFFF_FFFF_FFFE    # (HANDLE)-2
 DUPLICATE_CLOSE_SOURCE, DUPLICATE_SAME_ACCESS = 0x1, 0x2
@@ -106,7 +127,7 @@ class Text(ArgType):
 Access = Flags(ACCESS_NAMES)
 MemoryTypes = Flags({MEM_COMMIT: "MEM_COMMIT", MEM_RESERVE: "MEM_RESERVE",
                      MEM_DECOMMIT: "MEM_DECOMMIT", MEM_RELEASE: "MEM_RELEASE",
-                     MEM_TOP_DOWN: "MEM_TOP_DOWN"})
+                     MEM_TOP_DOWN: "MEM_TOP_DOWN", MEM_RESET: "MEM_RESET"})
 Protection = Enum({0x01: "PAGE_NOACCESS", 0x02: "PAGE_READONLY", 0x04: "PAGE_READWRITE",
                    0x08: "PAGE_WRITECOPY", 0x10: "PAGE_EXECUTE", 0x20: "PAGE_EXECUTE_READ",
                    0x40: "PAGE_EXECUTE_READWRITE", 0x80: "PAGE_EXECUTE_WRITECOPY"})
@@ -188,25 +209,12 @@ def service(*arguments: Arg, returns: str = "") -> Callable:
     return register
 
 
-class Section(KernelObject):
-    """A section object: memory that can be mapped into address spaces. Backed by the
-    paging file (anonymous) or by a file's contents."""
-
-    type_name = "Section"
-
-    def __init__(self, size: int, protect: int, data: bytes = b"", file: FileObject | None = None) -> None:
-        super().__init__()
-        self.size = size
-        self.protect = protect
-        self.data = bytearray(data.ljust(size, b"\0")[:size])
-        self.file = file
-
-
 class NtServices:
     """The Nt* services, called by personalities on behalf of the current thread."""
 
     def __init__(self, kernel: Kernel) -> None:
         self.kernel = kernel
+        self.segments = SegmentTable()   # each mapped file's pages, shared by its sections
 
     # --- helpers ----------------------------------------------------------------------------
 
@@ -246,13 +254,44 @@ class NtServices:
              returns="FileHandle")
     def NtCreateFile(self, ObjectName: str, DesiredAccess: int, CreateDisposition: int,
                      CreateOptions: int = 0, Attributes: int = OBJ_CASE_INSENSITIVE,
-                     lx_mode: int | None = None) -> int:
-        """Open or create a file, directory or device through the object namespace."""
+                     lx_mode: int | None = None, EaBuffer: dict[str, bytes] | None = None) -> int:
+        """Open or create a file, directory or device through the object namespace.
+        EaBuffer: extended attributes a file gets if this call creates it."""
         request = CreateRequest(DesiredAccess, CreateDisposition, CreateOptions, Attributes,
-                                lx_mode=lx_mode, process=self._process)
+                                lx_mode=lx_mode, ea=EaBuffer, process=self._process)
         file = self.kernel.objects.lookup(ObjectName, request, parse=True)
         if not isinstance(file, FileObject):
             raise NtStatusError(STATUS_OBJECT_TYPE_MISMATCH, f"{ObjectName} is not a file")
+        return self._process.handles.insert(file, DesiredAccess)
+
+    @service(Arg("ObjectName", Text()), Arg("DesiredAccess", Access),
+             Arg("ShareAccess", Flags({1: "FILE_SHARE_READ", 2: "FILE_SHARE_WRITE"})),
+             Arg("CreateDisposition", Enum(DISPOSITIONS)), Arg("CreateOptions", Flags(CREATE_OPTIONS)),
+             Arg("NamedPipeType", Enum(PIPE_TYPES)), Arg("ReadMode", Enum(PIPE_READ_MODES)),
+             Arg("CompletionMode", Enum(PIPE_COMPLETION_MODES)), Arg("MaximumInstances", Int()),
+             Arg("InboundQuota", Int()), Arg("OutboundQuota", Int()), returns="FileHandle")
+    def NtCreateNamedPipeFile(self, ObjectName: str, DesiredAccess: int, ShareAccess: int,
+                              CreateDisposition: int = FILE_CREATE, CreateOptions: int = 0,
+                              NamedPipeType: int = 0, ReadMode: int = 0, CompletionMode: int = 0,
+                              MaximumInstances: int = 1, InboundQuota: int = 0x10000,
+                              OutboundQuota: int = 0x10000, Attributes: int = OBJ_CASE_INSENSITIVE,
+                              lx_owner: tuple[int, int] = (0, 0)) -> int:
+        """Create a named pipe on NPFS and open its server end (CreatePipe's first half;
+        NtOpenFile of the same name connects the client end). ShareAccess gives the
+        direction: FILE_SHARE_WRITE inbound, FILE_SHARE_READ outbound, both duplex."""
+        if CreateDisposition not in (FILE_CREATE, FILE_OPEN_IF):
+            raise NtStatusError(STATUS_INVALID_PARAMETER, "a pipe is created with FILE_CREATE or FILE_OPEN_IF")
+        # IRP_MJ_CREATE_NAMED_PIPE means something only to NPFS: any other device would
+        # take it for an ordinary create, so the I/O manager checks where the name leads.
+        device, remaining = self.kernel.objects.split_device(ObjectName)
+        if not isinstance(device, NamedPipeDevice):
+            raise NtStatusError(STATUS_INVALID_DEVICE_REQUEST, f"{ObjectName} is not on the named-pipe file system")
+        request = NamedPipeCreateRequest(
+            DesiredAccess, CreateDisposition, CreateOptions, Attributes, process=self._process,
+            share_access=ShareAccess, pipe_type=NamedPipeType, read_mode=ReadMode,
+            completion_mode=CompletionMode, maximum_instances=MaximumInstances,
+            inbound_quota=InboundQuota, outbound_quota=OutboundQuota, lx_owner=lx_owner)
+        file = device.parse(remaining, request)
         return self._process.handles.insert(file, DesiredAccess)
 
     @service(Arg("ObjectName", Text()), Arg("DesiredAccess", Access),
@@ -357,6 +396,33 @@ class NtServices:
         file = self._file(FileHandle)
         return file.device.device_control(file, IoControlCode, InputBuffer)
 
+    @service(Arg("FileHandle", HandleArg()), Arg("FsControlCode", Hex()), Arg("InputBuffer", Raw()))
+    def NtFsControlFile(self, FileHandle: int, FsControlCode: int, InputBuffer: Any = None) -> Any:
+        """Send a file-system control request (FSCTL_SET_REPARSE_POINT: make a link)."""
+        file = self._file(FileHandle)
+        return file.device.device_control(file, FsControlCode, InputBuffer)
+
+    @service(Arg("FileHandle", HandleArg()))
+    def NtFlushBuffersFile(self, FileHandle: int) -> NTSTATUS:
+        """Write a file's cached data (and its metadata) through to the disk."""
+        file = self._file(FileHandle)
+        file.device.flush(file)
+        return STATUS_SUCCESS
+
+    @service(Arg("FileHandle", HandleArg()), returns="EaList")
+    def NtQueryEaFile(self, FileHandle: int) -> dict[str, bytes]:
+        """The extended attributes of a file (name -> value)."""
+        file = self._file(FileHandle)
+        return file.device.query_ea(file)
+
+    @service(Arg("FileHandle", HandleArg()), Arg("EaList", Raw()))
+    def NtSetEaFile(self, FileHandle: int, EaList: dict[str, bytes]) -> NTSTATUS:
+        """Set extended attributes (an empty value removes one): where lxfs keeps a
+        Linux file's mode, owner and device number."""
+        file = self._file(FileHandle)
+        file.device.set_ea(file, EaList)
+        return STATUS_SUCCESS
+
     # --- the object namespace ---------------------------------------------------------------
 
     @service(Arg("ObjectName", Text()), returns="DirectoryHandle")
@@ -415,13 +481,18 @@ class NtServices:
              Arg("AllocationType", MemoryTypes), Arg("Protect", Protection), returns="Region")
     def NtAllocateVirtualMemory(self, ProcessHandle: int, BaseAddress: int, RegionSize: int,
                                 AllocationType: int, Protect: int, *, tag: str = "",
-                                pico: bool = False, below: int | None = None) -> tuple[int, int]:
+                                pico: bool = False, below: int | None = None,
+                                grows_down: bool = False) -> tuple[int, int]:
         """Reserve and/or commit pages; returns the (base, size) actually affected.
 
         `pico`: the caller is a pico provider, which owns its process's address space
         (WSL1: "the user address space is left unmanaged") and reserves at page
         granularity where NT would round to 64 KiB."""
         memory = self._target_process(ProcessHandle).memory
+        if AllocationType == MEM_RESET:
+            # The pages' contents are not wanted: they may be dropped (NT drops them
+            # lazily; here at once, so private pages come back zero-filled).
+            return memory.reset(BaseAddress, RegionSize)
         if not AllocationType & (MEM_COMMIT | MEM_RESERVE):
             raise NtStatusError(STATUS_INVALID_PARAMETER, "AllocationType needs MEM_COMMIT or MEM_RESERVE")
         base, size = BaseAddress, RegionSize
@@ -432,6 +503,7 @@ class NtServices:
                                  top_down=bool(AllocationType & MEM_TOP_DOWN),
                                  alignment=PAGE_SIZE if pico else ALLOCATION_GRANULARITY,
                                  below=below)
+            vad.grows_down = grows_down
             base, size = vad.base, vad.size
         if AllocationType & MEM_COMMIT:
             base, size = memory.commit(base, size, Protect)
@@ -464,47 +536,82 @@ class NtServices:
     @service(Arg("FileHandle", HandleArg()), Arg("MaximumSize", Hex()), Arg("SectionPageProtection", Protection),
              returns="SectionHandle")
     def NtCreateSection(self, FileHandle: int | None, MaximumSize: int, SectionPageProtection: int,
-                        AllocationAttributes: int = 0x8000000) -> int:
-        """A section backed by the paging file (no file) or by a file's contents."""
-        file = self._file(FileHandle) if FileHandle else None
-        data = b""
-        if file is not None:
-            size_info = file.device.query_information(file, 5)   # FileStandardInformation
-            size = MaximumSize or size_info.EndOfFile
-            data = file.device.read(file, size, 0)
-        else:
-            size = MaximumSize
-        if size <= 0:
-            raise NtStatusError(STATUS_INVALID_PARAMETER, "a section needs a size")
-        section = Section(size, SectionPageProtection, data, file)
-        return self._process.handles.insert(section)
+                        AllocationAttributes: int = 0x8000000, *, pico: bool = False) -> int:
+        """A section backed by the paging file (no file) or by a file. Every section on
+        one file shares that file's pages (its segment); nothing is read until a view
+        touches a page.
+
+        `pico`: a pico provider may make a section of an empty file (Linux maps one;
+        touching its pages is the fault)."""
+        if SectionPageProtection & 0xFF not in (0x02, 0x04, 0x08, 0x20, 0x40, 0x80):
+            raise NtStatusError(STATUS_INVALID_PARAMETER, "not a protection a section can have")
+        if not FileHandle:
+            if MaximumSize <= 0:
+                raise NtStatusError(STATUS_INVALID_PARAMETER, "a pagefile-backed section needs a size")
+            section = Section(Segment(MaximumSize), MaximumSize, SectionPageProtection)
+            return self._process.handles.insert(section)
+        # Views read the file's pages, so the handle must allow reading; a section that
+        # views may write through to the file needs a handle that may write it.
+        file = self._file(FileHandle, FILE_READ_DATA | GENERIC_READ | GENERIC_ALL)
+        writable = SectionPageProtection & 0xFF in (0x04, 0x40)
+        if writable:
+            self._file(FileHandle, FILE_WRITE_DATA | GENERIC_WRITE | GENERIC_ALL)
+        if file.is_directory:
+            raise NtStatusError(STATUS_INVALID_FILE_FOR_SECTION, "a directory")
+        end = file.device.query_information(file, FileStandardInformation).EndOfFile
+        size = MaximumSize or end
+        if size > end:
+            if not writable:
+                raise NtStatusError(STATUS_SECTION_TOO_BIG, f"{size:#x} bytes, the file has {end:#x}")
+            file.device.set_information(file, FileEndOfFileInformation, size)   # NT extends it
+            end = size
+        if size == 0 and not pico:
+            raise NtStatusError(STATUS_MAPPED_FILE_SIZE_ZERO, file.describe())
+        key = (id(file.device), file.device.query_information(file, FileInternalInformation))
+        segment = self.segments.for_file(file, key, end)
+        return self._process.handles.insert(Section(segment, size, SectionPageProtection, file))
 
     @service(Arg("SectionHandle", HandleArg()), Arg("ProcessHandle", HandleArg()),
              Arg("BaseAddress", Hex()), Arg("SectionOffset", Hex()), Arg("ViewSize", Hex()),
              Arg("Win32Protect", Protection), returns="View")
     def NtMapViewOfSection(self, SectionHandle: int, ProcessHandle: int, BaseAddress: int = 0,
-                           SectionOffset: int = 0, ViewSize: int = 0, Win32Protect: int = 0x04) -> tuple[int, int]:
-        """Map a view of a section into an address space (a private, committed copy)."""
-        from .memory import MEM_MAPPED
+                           SectionOffset: int = 0, ViewSize: int = 0, Win32Protect: int = 0x04, *,
+                           AllocationType: int = 0, copy_on_write: bool = False, tag: str = "section",
+                           pico: bool = False, below: int | None = None) -> tuple[int, int]:
+        """Map a view of a section into an address space: its pages are the section's
+        pages, brought in when first touched. PAGE_WRITECOPY (or `copy_on_write`, Win32's
+        FILE_MAP_COPY) makes a private view, whose written pages become the writer's own.
+
+        `pico`: a pico provider maps at page granularity, where NT wants 64 KiB, and
+        may map past the end of the section (Linux allows it; touching there faults)."""
         section = self._object(SectionHandle, Section)
         memory = self._target_process(ProcessHandle).memory
+        granularity = PAGE_SIZE if pico else ALLOCATION_GRANULARITY
+        if SectionOffset % granularity or (BaseAddress or 0) % granularity:
+            raise NtStatusError(STATUS_MAPPED_ALIGNMENT, f"offset {SectionOffset:#x}, base {BaseAddress or 0:#x}")
         size = ViewSize or (section.size - SectionOffset)
-        vad = memory.reserve(BaseAddress or None, size, Win32Protect, kind=MEM_MAPPED, tag="section")
-        memory.commit(vad.base, size, Win32Protect)
-        # Copy in only the pages that hold data: the rest stay demand-zero, so mapping
-        # a view touches no memory until the process uses it (as NT maps lazily).
-        data = section.data[SectionOffset:SectionOffset + size]
-        for offset in range(0, len(data), PAGE_SIZE):
-            chunk = bytes(data[offset:offset + PAGE_SIZE])
-            if chunk.count(0) != len(chunk):
-                memory.write(vad.base + offset, chunk)
+        if size <= 0 or (not pico and SectionOffset + size > section.size):
+            raise NtStatusError(STATUS_INVALID_VIEW_SIZE, f"{size:#x} bytes at {SectionOffset:#x}")
+        vad = memory.map_view(section, BaseAddress or None, size, SectionOffset, Win32Protect,
+                              copy_on_write=copy_on_write, tag=tag, alignment=granularity,
+                              top_down=bool(AllocationType & MEM_TOP_DOWN), below=below)
         return vad.base, vad.size
 
     @service(Arg("ProcessHandle", HandleArg()), Arg("BaseAddress", Hex()))
     def NtUnmapViewOfSection(self, ProcessHandle: int, BaseAddress: int) -> NTSTATUS:
-        """Remove a mapped view."""
-        self._target_process(ProcessHandle).memory.release(BaseAddress)
+        """Remove the view that holds an address; its changed pages go back to the file."""
+        memory = self._target_process(ProcessHandle).memory
+        vad = memory.find(BaseAddress)
+        if vad is None or vad.segment is None:
+            raise NtStatusError(STATUS_NOT_MAPPED_VIEW, f"{BaseAddress:#x}")
+        memory.release(vad.base)
         return STATUS_SUCCESS
+
+    @service(Arg("ProcessHandle", HandleArg()), Arg("BaseAddress", Hex()), Arg("RegionSize", Hex()),
+             returns="Region")
+    def NtFlushVirtualMemory(self, ProcessHandle: int, BaseAddress: int, RegionSize: int) -> tuple[int, int]:
+        """Write the changed pages of mapped views back to their files."""
+        return self._target_process(ProcessHandle).memory.flush(BaseAddress, RegionSize)
 
     # --- events and waits -------------------------------------------------------------------
 
@@ -605,11 +712,79 @@ class NtServices:
 
     @service(Arg("ProcessHandle", HandleArg()))
     def NtQueryInformationProcess(self, ProcessHandle: int, ProcessInformationClass: int = 0) -> dict:
-        """PROCESS_BASIC_INFORMATION: ids, parent, exit status."""
+        """PROCESS_BASIC_INFORMATION (class 0): ids, parent, exit status; or
+        KERNEL_USER_TIMES (class 4, ProcessTimes): creation time and processor time, in
+        100 ns units (user and kernel time are not told apart here: all of it is user)."""
         process = self._target_process(ProcessHandle)
+        if ProcessInformationClass == ProcessTimes:
+            return {"CreateTime": process.create_time_ns // 100, "ExitTime": 0, "KernelTime": 0,
+                    "UserTime": sum(t.cpu_time_ns for t in process.threads) // 100}
         return {"UniqueProcessId": process.pid,
                 "InheritedFromUniqueProcessId": process.parent.pid if process.parent else 0,
                 "ExitStatus": process.exit_status if process.exit_status is not None else 0x103}
+
+    @service(Arg("ParentProcess", HandleArg()), Arg("InheritObjectTable", Raw()),
+             Arg("SectionHandle", Raw()), returns="ProcessHandle")
+    def NtCreateProcessEx(self, ParentProcess: int, InheritObjectTable: bool = True,
+                          SectionHandle: int | None = None) -> int:
+        """Create a process. With no section, its address space is a copy of the
+        parent's: the call NT's native API kept for POSIX fork (WSL1's fork too)."""
+        if SectionHandle is not None:
+            raise NtStatusError(STATUS_NOT_IMPLEMENTED, "image sections: personalities load images")
+        parent = self._target_process(ParentProcess)
+        kernel = self.kernel
+        child = kernel.create_process(parent.name, parent.personality, parent=parent,
+                                      image_path=parent.image_path,
+                                      architecture=parent.cpu.architecture if parent.cpu else None)
+        if parent.memory is not None:
+            parent.memory.clone_into(child.memory)
+        if InheritObjectTable:
+            child.handles = parent.handles.clone()
+        return self._process.handles.insert(child)
+
+    @service(Arg("ProcessHandle", HandleArg()), Arg("Context", Raw()), returns="ThreadHandle")
+    def NtCreateThreadEx(self, ProcessHandle: int, Context: Any = None) -> int:
+        """Create a ready thread in a process, starting from a register context."""
+        process = self._target_process(ProcessHandle)
+        thread = self.kernel.create_thread(process)
+        thread.context = Context
+        self.kernel.start_thread(thread)
+        return self._process.handles.insert(thread)
+
+    # --- keyed events (the futex of NT) -----------------------------------------------------
+
+    @service(returns="KeyedEventHandle")
+    def NtCreateKeyedEvent(self) -> int:
+        """A keyed event: a wait queue for every key (address) on one object."""
+        return self._process.handles.insert(KeyedEvent())
+
+    @service(Arg("KeyedEventHandle", HandleArg()), Arg("Key", Hex()), Arg("TimeoutNs", Raw()))
+    def NtWaitForKeyedEvent(self, KeyedEventHandle: int, Key: int, Alertable: bool = False,
+                            TimeoutNs: int | None = None, Bitset: int = 0xFFFFFFFF) -> NTSTATUS:
+        """Wait on a key until a release picks this waiter (or the timeout passes)."""
+        keyed = self._object(KeyedEventHandle, KeyedEvent)
+        token = keyed.add_waiter(Key, Bitset)
+
+        def finish(status: int) -> NTSTATUS:
+            if status == STATUS_TIMEOUT:
+                keyed.remove_waiter(Key, token)
+            return NTSTATUS(status)
+
+        raise WaitPending([token], finish, timeout_ns=TimeoutNs, reason=f"keyed event {Key:#x}")
+
+    @service(Arg("KeyedEventHandle", HandleArg()), Arg("Key", Hex()), Arg("Count", Int()),
+             returns="Released")
+    def NtReleaseKeyedEvent(self, KeyedEventHandle: int, Key: int, Count: int = 1,
+                            Bitset: int = 0xFFFFFFFF) -> int:
+        """Wake up to Count waiters on a key; returns how many woke. (NT's release waits
+        for a waiter to arrive if there is none; a futex wake does not, so neither does
+        this one.)"""
+        keyed = self._object(KeyedEventHandle, KeyedEvent)
+        tokens = keyed.release(Key, Count, Bitset)
+        for token in tokens:
+            token.signalled = True
+            self.kernel.dispatcher.signal(token)
+        return len(tokens)
 
     # --- LPC ports --------------------------------------------------------------------------
 

@@ -362,3 +362,73 @@ def test_a_buffer_reused_for_new_code_runs_the_new_code(nt, process):
         assert guest.finished(guest.run(process))
         results.append(process.cpu.read_register("rax"))
     assert results == [10, 20]
+
+
+def test_a_decommit_running_past_the_reservation_fails_and_changes_nothing(nt, process):
+    allocate(nt, DATA, 2 * PAGE, MEM_RESERVE | MEM_COMMIT)
+    guest_writes(nt, process, DATA, 0x77)
+    committed = process.memory.committed_bytes
+    with pytest.raises(NtStatusError):
+        free(nt, DATA, 2 * GRANULARITY, MEM_DECOMMIT)
+    assert process.memory.committed_bytes == committed
+    assert guest_reads(nt, process, DATA) == ("requested", 0x77)
+
+
+# --- a copy of an address space (fork) -----------------------------------------------------
+
+
+@pytest.fixture
+def child(kernel, process):
+    copy = kernel.create_process("child.exe", architecture="x86-64", parent=process)
+    return copy
+
+
+def test_a_cloned_address_space_has_the_parents_contents_and_accounting(nt, process, child):
+    allocate(nt, DATA, 4 * PAGE, MEM_RESERVE | MEM_COMMIT)
+    guest_writes(nt, process, DATA + PAGE, 0xC0FFEE)
+    process.memory.clone_into(child.memory)
+    for name in ("reserved_bytes", "committed_bytes", "touched_bytes"):
+        assert getattr(child.memory, name) == getattr(process.memory, name)
+    assert child.memory.read(DATA + PAGE, 3) == (0xC0FFEE).to_bytes(3, "little")
+
+
+def test_a_clone_is_a_copy_not_a_share(nt, process, child):
+    allocate(nt, DATA, PAGE, MEM_RESERVE | MEM_COMMIT)
+    process.memory.write(DATA, b"parent")
+    process.memory.clone_into(child.memory)
+    child.memory.write(DATA, b"child!")
+    assert process.memory.read(DATA, 6) == b"parent"
+
+
+def test_pages_untouched_in_the_parent_stay_untouched_in_the_clone(nt, process, child):
+    allocate(nt, DATA, 16 * PAGE, MEM_RESERVE | MEM_COMMIT)
+    process.memory.clone_into(child.memory)
+    touched = child.memory.touched_bytes
+    assert child.memory.read(DATA + 9 * PAGE, 8) == bytes(8)
+    assert child.memory.touched_bytes == touched + PAGE
+
+
+def test_code_rewritten_in_a_clone_runs_as_rewritten(kernel, nt, process, child):
+    guest.load(nt, process, guest.mov_rax(1))
+    process.memory.clone_into(child.memory)
+    kernel.current_thread = kernel.create_thread(child)
+    child.cpu.hook_syscall(lambda uc, _data: child.cpu.request_stop())
+    child.cpu.pc = guest.CODE_BASE
+    assert guest.finished(guest.run(child))
+    assert child.cpu.read_register("rax") == 1
+    child.memory.write(guest.CODE_BASE, guest.mov_rax(2) + guest.SYSCALL)
+    child.cpu.pc = guest.CODE_BASE
+    assert guest.finished(guest.run(child))
+    assert child.cpu.read_register("rax") == 2
+
+
+def test_a_cloned_stack_still_grows_when_touched(nt, process, child):
+    """A stack reserved to grow on demand (Linux's MAP_GROWSDOWN) keeps growing in a fork
+    child: its untouched pages are committed by the child's first touch, not a fault."""
+    nt.NtAllocateVirtualMemory(NtCurrentProcess, DATA, 16 * PAGE, MEM_RESERVE, PAGE_READWRITE,
+                               pico=True, grows_down=True)
+    process.memory.write(DATA + 15 * PAGE, b"top")
+    process.memory.clone_into(child.memory)
+    child.memory.write(DATA + 3 * PAGE, b"deeper")
+    assert child.memory.read(DATA + 3 * PAGE, 6) == b"deeper"
+    assert child.memory.read(DATA + 15 * PAGE, 3) == b"top"

@@ -200,3 +200,14 @@ def test_ending_a_process_closes_its_handles(nt, kernel, process):
     assert len(process.handles) == 0
     assert status_of(kernel.objects.lookup, "\\BaseNamedObjects\\OwnedByTheProcess") \
         == STATUS_OBJECT_NAME_NOT_FOUND
+
+
+def test_a_cloned_handle_table_names_the_same_objects_with_the_same_values(nt, kernel, process):
+    handle = nt.NtCreateEvent("\\BaseNamedObjects\\Inherited")
+    child = kernel.create_process("child.exe", parent=process)
+    child.handles = process.handles.clone()
+    assert child.handles.lookup(handle) is process.handles.lookup(handle)
+    nt.NtClose(handle)                               # the parent's handle goes ...
+    assert isinstance(kernel.objects.lookup("\\BaseNamedObjects\\Inherited"), Event)
+    child.handles.remove(handle)                     # ... the object goes with the last one
+    assert status_of(kernel.objects.lookup, "\\BaseNamedObjects\\Inherited") == STATUS_OBJECT_NAME_NOT_FOUND

@@ -279,3 +279,9 @@ def test_a_failing_service_call_is_traced_with_its_status(nt, kernel):
     event = sink.events[-1]
     assert event.name == "NtCreateFile"
     assert event.error == "STATUS_OBJECT_NAME_NOT_FOUND"
+
+
+def test_a_section_of_a_file_needs_a_handle_that_can_read_it(nt, root):
+    (root / "data.bin").write_bytes(b"contents")
+    file = nt.NtCreateFile(c("data.bin"), FILE_WRITE_DATA, FILE_OPEN)
+    assert status_of(nt.NtCreateSection, file, 0, PAGE_READONLY) == STATUS_ACCESS_DENIED

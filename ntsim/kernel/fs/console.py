@@ -13,8 +13,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..dispatcher import WaitPending
-from ..io import FILE_DEVICE_CONSOLE, CreateRequest, Device, FileObject, StandardInformation
-from ..lpc import PortMessage, Port
+from ..io import (
+    FILE_DEVICE_CONSOLE,
+    CreateRequest,
+    Device,
+    FileObject,
+    Readiness,
+    StandardInformation,
+)
+from ..lpc import Port, PortMessage
 from ..status import STATUS_OBJECT_NAME_NOT_FOUND, STATUS_SUCCESS, NtStatusError
 
 if TYPE_CHECKING:
@@ -27,6 +34,7 @@ CONSOLE_SERVER = 2 << 16
 ConsoleApiRead = CONSOLE_SERVER | 0
 ConsoleApiWrite = CONSOLE_SERVER | 1
 ConsoleApiGetMode = CONSOLE_SERVER | 2
+ConsoleApiGetNumberOfInputEvents = CONSOLE_SERVER | 3
 
 
 class ConsoleDevice(Device):
@@ -79,6 +87,16 @@ class ConsoleDevice(Device):
     def get_mode(self, file: FileObject) -> dict[str, Any]:
         """GetConsoleMode + screen size: whether the stream is a real terminal."""
         return self._call(ConsoleApiGetMode, {"Stream": file.context})
+
+    def readiness(self, file: FileObject, read: bool = True, write: bool = True) -> Readiness:
+        """Output never waits; input is ready when CSRSS says a read would not wait
+        (GetNumberOfConsoleInputEvents). Every stream is the one terminal, so any of
+        them polls readable when input waits, as a tty's fds do on Linux. To wait,
+        the caller gets CSRSS's input event (kernel32's GetConsoleInputWaitHandle)."""
+        if not read:
+            return Readiness(readable=False)
+        reply = self._call(ConsoleApiGetNumberOfInputEvents, {"Stream": file.context})
+        return Readiness(readable=reply["Events"] > 0, wait_read=(reply["InputWaitHandle"],))
 
     def process_exited(self, pid: int) -> None:
         port = self.connections.pop(pid, None)

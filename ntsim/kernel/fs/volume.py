@@ -8,12 +8,25 @@ root), never by the host. Only names checked this way are ever joined into a hos
 
 Names are case-insensitive and case-preserving, as on NTFS, unless the caller asks for
 case-sensitive lookup (no OBJ_CASE_INSENSITIVE: what WSL1's lxfs did for Linux guests).
+
+Linux metadata (lxfs). WSL1 kept a Linux file's mode, owner, group and device number in
+NTFS extended attributes, one per field ($LXMOD, $LXUID, $LXGID, $LXDEV). This volume
+keeps those EAs in host extended attributes of the `user.` namespace (user.lxss.mode,
+.uid, .gid, .dev), which any user may write on files they own: a guest's chown then
+changes the Linux view without the host privilege a real chown needs, and mknod can make
+a FIFO or a device node as an ordinary host file whose $LXMOD says what it is. A field
+without an attribute comes from the host file itself. Where the host keeps no user
+attributes (some file systems, or a symbolic link, which Linux never lets carry them),
+setting $LXMOD changes the host mode and $LXUID/$LXGID the host owner, when the host
+allows it. Permission bits set through $LXMOD are applied to the host file too, so the
+host enforces them on the same user.
 """
 
 from __future__ import annotations
 
 import errno
 import os
+import secrets
 import stat
 from dataclasses import dataclass
 
@@ -41,9 +54,19 @@ from ..io import (
     FILE_SUPERSEDED,
     FILE_WRITE_DATA,
     FSCTL_GET_REPARSE_POINT,
+    FSCTL_SET_REPARSE_POINT,
     GENERIC_ALL,
     GENERIC_READ,
     GENERIC_WRITE,
+    IO_REPARSE_TAG_LX_SYMLINK,
+    LX_EA_DEVICE,
+    LX_EA_GID,
+    LX_EA_MODE,
+    LX_EA_UID,
+    LX_FILE_METADATA_HAS_DEVICE_ID,
+    LX_FILE_METADATA_HAS_GID,
+    LX_FILE_METADATA_HAS_MODE,
+    LX_FILE_METADATA_HAS_UID,
     BasicInformation,
     CreateRequest,
     Device,
@@ -74,9 +97,11 @@ from ..status import (
     STATUS_CANNOT_DELETE,
     STATUS_DIRECTORY_NOT_EMPTY,
     STATUS_DISK_FULL,
+    STATUS_EAS_NOT_SUPPORTED,
     STATUS_FILE_IS_A_DIRECTORY,
     STATUS_INVALID_INFO_CLASS,
     STATUS_INVALID_PARAMETER,
+    STATUS_IO_REPARSE_DATA_INVALID,
     STATUS_NAME_TOO_LONG,
     STATUS_NOT_A_DIRECTORY,
     STATUS_NOT_A_REPARSE_POINT,
@@ -85,6 +110,7 @@ from ..status import (
     STATUS_OBJECT_NAME_INVALID,
     STATUS_OBJECT_NAME_NOT_FOUND,
     STATUS_OBJECT_PATH_NOT_FOUND,
+    STATUS_PRIVILEGE_NOT_HELD,
     STATUS_REPARSE_POINT_NOT_RESOLVED,
     STATUS_SHARING_VIOLATION,
     STATUS_UNSUCCESSFUL,
@@ -98,6 +124,12 @@ NT_TIME_EPOCH_OFFSET = 116_444_736_000_000_000
 # WSL1 stores characters that NTFS forbids in names as private-use code points
 # (U+F000 + the character). '\\' is the only one that collides with our path syntax.
 BACKSLASH_STAND_IN = "\uf05c"
+
+# lxfs's extended attributes and the host attributes that hold them
+LX_XATTRS = {LX_EA_MODE: "user.lxss.mode", LX_EA_UID: "user.lxss.uid",
+             LX_EA_GID: "user.lxss.gid", LX_EA_DEVICE: "user.lxss.dev"}
+HOST_HAS_XATTRS = hasattr(os, "getxattr")      # Linux hosts
+NO_XATTRS = (errno.ENOTSUP, errno.EOPNOTSUPP)
 
 
 def host_error(error: OSError, what: str) -> NtStatusError:
@@ -140,6 +172,8 @@ class VolumeFile:
     parts: list[str]
     is_directory: bool
     is_symlink: bool
+    metadata_only: bool = False     # an O_PATH descriptor: no data access
+    lx_type: int = 0                # S_IFIFO, S_IFCHR...: a special file lxfs keeps as a regular one
 
 
 class HostVolume(Device):
@@ -280,6 +314,16 @@ class HostVolume(Device):
                                      mode & 0o7777))
                 file.information = FILE_CREATED
                 is_directory = want_directory
+                created = os.lstat(host)
+                if created.st_mode & 0o777 != mode & 0o777:
+                    # ntsim's own umask trimmed the mode; the guest's was applied already
+                    os.chmod(host, (created.st_mode & 0o7000) | (mode & 0o777))
+                if request.ea:
+                    try:
+                        self._write_eas(host, False, request.ea)
+                    except NtStatusError:
+                        (os.rmdir if want_directory else os.unlink)(host)
+                        raise
             info = os.lstat(host)
             is_symlink = stat.S_ISLNK(info.st_mode)
             if is_symlink or not (reads or writes):
@@ -296,7 +340,13 @@ class HostVolume(Device):
             raise host_error(error, file.file_name) from None
         if is_directory:
             file.options |= FILE_DIRECTORY_FILE
-        file.context = VolumeFile(fd, host, resolved.parts, is_directory, is_symlink)
+        file.context = VolumeFile(fd, host, resolved.parts, is_directory, is_symlink,
+                                  metadata_only=bool(flags & os.O_PATH))
+        if not (is_directory or is_symlink) and (reads or writes):
+            # A FIFO or device node lxfs made is a regular host file: say what it really
+            # is, so that nobody mistakes its (empty) host data for the node's.
+            kind = stat.S_IFMT(self._lx_mode(fd) or stat.S_IFREG)
+            file.context.lx_type = 0 if kind == stat.S_IFREG else kind
 
     # --- read / write -----------------------------------------------------------------------
 
@@ -337,7 +387,25 @@ class HostVolume(Device):
         except OSError as error:
             raise host_error(error, file.file_name) from None
 
-    def stat_lx(self, info: os.stat_result) -> FileStatLx:
+    def stat_lx(self, info: os.stat_result, eas: dict[str, bytes] | None = None) -> FileStatLx:
+        """FILE_STAT_LX_INFORMATION from the host's stat and lxfs's attributes (`eas`)."""
+        mode, uid, gid = info.st_mode, info.st_uid, info.st_gid
+        major, minor = os.major(info.st_rdev), os.minor(info.st_rdev)
+        flags = 0
+        for name, value in (eas or {}).items():
+            if name == LX_EA_MODE and len(value) == 4:
+                stored = int.from_bytes(value, "little")
+                # The stored type counts only where lxfs made the node (a regular host
+                # file); a directory or a link stays what the host says it is.
+                kind = stat.S_IFMT(stored) if stat.S_ISREG(mode) and stat.S_IFMT(stored) else stat.S_IFMT(mode)
+                mode, flags = kind | (stored & 0o7777), flags | LX_FILE_METADATA_HAS_MODE
+            elif name == LX_EA_UID and len(value) == 4:
+                uid, flags = int.from_bytes(value, "little"), flags | LX_FILE_METADATA_HAS_UID
+            elif name == LX_EA_GID and len(value) == 4:
+                gid, flags = int.from_bytes(value, "little"), flags | LX_FILE_METADATA_HAS_GID
+            elif name == LX_EA_DEVICE and len(value) == 8:
+                major, minor = int.from_bytes(value[:4], "little"), int.from_bytes(value[4:], "little")
+                flags |= LX_FILE_METADATA_HAS_DEVICE_ID
         attributes = 0
         if stat.S_ISDIR(info.st_mode):
             attributes |= FILE_ATTRIBUTE_DIRECTORY
@@ -350,15 +418,16 @@ class HostVolume(Device):
             LastAccessTime=to_nt_time(info.st_atime_ns), LastWriteTime=to_nt_time(info.st_mtime_ns),
             ChangeTime=to_nt_time(info.st_ctime_ns), AllocationSize=info.st_blocks * 512,
             EndOfFile=info.st_size, FileAttributes=attributes or FILE_ATTRIBUTE_NORMAL,
-            NumberOfLinks=info.st_nlink, LxMode=info.st_mode, LxUid=info.st_uid, LxGid=info.st_gid,
-            LxDeviceIdMajor=os.major(info.st_rdev), LxDeviceIdMinor=os.minor(info.st_rdev),
+            NumberOfLinks=info.st_nlink, LxMode=mode, LxUid=uid, LxGid=gid,
+            LxDeviceIdMajor=major, LxDeviceIdMinor=minor,
             VolumeSerialNumber=self.serial_number, AccessTimeNs=info.st_atime_ns,
             WriteTimeNs=info.st_mtime_ns, ChangeTimeNs=info.st_ctime_ns,
-            BlockSize=info.st_blksize)
+            BlockSize=info.st_blksize, LxFlags=flags)
 
     def query_information(self, file: FileObject, info_class: int):
         info = self._stat(file)
-        lx = self.stat_lx(info)
+        lx = self.stat_lx(info, self._read_eas(file.context) if info_class in (
+            FileStatLxInformation, FileAllInformation) else None)
         if info_class == FileStatLxInformation:
             return lx
         if info_class == FileStandardInformation:
@@ -379,7 +448,11 @@ class HostVolume(Device):
         context: VolumeFile = file.context
         try:
             if info_class == FileEndOfFileInformation:
+                if context.metadata_only or context.is_directory:
+                    raise NtStatusError(STATUS_INVALID_PARAMETER, f"{file.file_name} is not open for data")
                 os.truncate(context.fd, value)
+            elif info_class == FileBasicInformation:
+                self._set_times(file, value)
             elif info_class == FileRenameInformation:
                 self._rename(file, *value)
             elif info_class == FileLinkInformation:
@@ -435,8 +508,13 @@ class HostVolume(Device):
                 for entry in scan:
                     info = entry.stat(follow_symlinks=False)
                     attributes = FILE_ATTRIBUTE_DIRECTORY if stat.S_ISDIR(info.st_mode) else FILE_ATTRIBUTE_NORMAL
+                    mode = info.st_mode
+                    if stat.S_ISREG(mode):     # perhaps a FIFO or device node lxfs made
+                        stored = self._lx_mode(os.path.join(context.host_path, entry.name))
+                        if stored is not None and stat.S_IFMT(stored):
+                            mode = stat.S_IFMT(stored) | (mode & 0o7777)
                     entries.append(DirectoryEntry(self.nt_name(entry.name), info.st_ino,
-                                                  info.st_size, attributes, info.st_mode))
+                                                  info.st_size, attributes, mode))
         except OSError as error:
             raise host_error(error, file.file_name) from None
         return entries
@@ -456,11 +534,174 @@ class HostVolume(Device):
         """FSCTL_GET_REPARSE_POINT: the target of a symbolic link opened with
         FILE_OPEN_REPARSE_POINT (what a Linux readlink needs)."""
         context: VolumeFile = file.context
+        if code == FSCTL_SET_REPARSE_POINT:
+            return self._make_symlink(file, *data)
         if code != FSCTL_GET_REPARSE_POINT:
             return super().device_control(file, code, data)
         if not context.is_symlink:
             raise NtStatusError(STATUS_NOT_A_REPARSE_POINT, f"{file.file_name} is not a link")
         return os.readlink(context.host_path)
+
+    def _make_symlink(self, file: FileObject, tag: int, target: str) -> None:
+        """FSCTL_SET_REPARSE_POINT with WSL1's LX_SYMLINK tag on a new, empty file: the
+        file becomes a symbolic link whose data is the target, kept verbatim. On the host
+        it becomes a host link (made beside it, then renamed over it, so no one sees a
+        half-made link); the target is resolved later only by `resolve`, inside the root."""
+        context: VolumeFile = file.context
+        if tag != IO_REPARSE_TAG_LX_SYMLINK or not target or "\0" in target:
+            raise NtStatusError(STATUS_IO_REPARSE_DATA_INVALID, f"tag {tag:#x}")
+        if context.is_directory or context.is_symlink or self._stat(file).st_size:
+            raise NtStatusError(STATUS_IO_REPARSE_DATA_INVALID, f"{file.file_name} is not a new file")
+        directory, name = os.path.split(context.host_path)
+        temporary = os.path.join(directory, f".{name}.ntsim-link-{secrets.token_hex(4)}")
+        try:
+            os.symlink(target, temporary)
+            os.replace(temporary, context.host_path)
+            if context.fd is not None:
+                os.close(context.fd)
+            context.fd = os.open(context.host_path, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError as error:
+            if os.path.lexists(temporary):
+                os.unlink(temporary)
+            raise host_error(error, file.file_name) from None
+        context.is_symlink, context.metadata_only = True, True
+
+    def _set_times(self, file: FileObject, value) -> None:
+        """FileBasicInformation: the access and write times (NT's 100 ns units since
+        1601; 0 leaves a time as it is). NT keeps no finer time than 100 ns, so neither
+        does a Linux guest's utimensat here, as on WSL1; the change time is the host's."""
+        context: VolumeFile = file.context
+        if not value.LastAccessTime and not value.LastWriteTime:
+            return
+        current = self._stat(file)
+
+        def ns(nt_time: int, keep: int) -> int:
+            return (nt_time - NT_TIME_EPOCH_OFFSET) * 100 if nt_time > 0 else keep
+
+        times = (ns(value.LastAccessTime, current.st_atime_ns), ns(value.LastWriteTime, current.st_mtime_ns))
+        if context.is_symlink:
+            os.utime(context.host_path, ns=times, follow_symlinks=False)
+        else:
+            os.utime(self._xattr_target(context), ns=times)
+
+    # --- lxfs's extended attributes ---------------------------------------------------------
+
+    @staticmethod
+    def _xattr_target(context: VolumeFile) -> int | str | None:
+        """Where the host keeps a file's attributes: its descriptor, or for an O_PATH
+        descriptor (which cannot read them) the descriptor's /proc link, which names the
+        same file even after a rename or an unlink. None for a link: Linux lets no user.*
+        attribute sit on a symbolic link."""
+        if context.is_symlink:
+            return None
+        if context.fd is None:
+            return context.host_path
+        return f"/proc/self/fd/{context.fd}" if context.metadata_only else context.fd
+
+    def _read_eas(self, context: VolumeFile) -> dict[str, bytes]:
+        target = self._xattr_target(context)
+        if target is None or not HOST_HAS_XATTRS:
+            return {}
+        try:
+            present = os.listxattr(target)
+        except OSError:
+            return {}
+        found = {}
+        for name, xattr in LX_XATTRS.items():
+            if xattr in present:
+                try:
+                    found[name] = os.getxattr(target, xattr)
+                except OSError:
+                    pass
+        return found
+
+    @staticmethod
+    def _lx_mode(target: int | str) -> int | None:
+        """The $LXMOD of a file (descriptor or host path), if it has one."""
+        if not HOST_HAS_XATTRS:
+            return None
+        try:
+            if isinstance(target, int):
+                value = os.getxattr(target, LX_XATTRS[LX_EA_MODE])
+            else:
+                value = os.getxattr(target, LX_XATTRS[LX_EA_MODE], follow_symlinks=False)
+        except OSError:
+            return None
+        return int.from_bytes(value, "little") if len(value) == 4 else None
+
+    def _write_eas(self, target: int | str, is_symlink: bool, attributes: dict[str, bytes]) -> None:
+        for name, value in attributes.items():
+            xattr = LX_XATTRS.get(name)
+            if xattr is None:
+                raise NtStatusError(STATUS_EAS_NOT_SUPPORTED, f"{name}: only lxfs's attributes are kept")
+            stored = False
+            if HOST_HAS_XATTRS and not is_symlink:
+                try:
+                    if value:
+                        os.setxattr(target, xattr, value)
+                    else:
+                        try:
+                            os.removexattr(target, xattr)
+                        except OSError as error:
+                            if error.errno != errno.ENODATA:
+                                raise
+                    stored = True
+                except OSError as error:
+                    if error.errno not in NO_XATTRS:
+                        raise host_error(error, name) from None
+            if name == LX_EA_MODE and value:
+                self._host_mode(target, is_symlink, int.from_bytes(value, "little"), required=not stored)
+            elif name in (LX_EA_UID, LX_EA_GID) and value and not stored:
+                self._host_owner(target, is_symlink, name, int.from_bytes(value, "little"))
+            elif not stored and value:
+                raise NtStatusError(STATUS_EAS_NOT_SUPPORTED, f"{name}: the host keeps no attributes here")
+
+    @staticmethod
+    def _host_mode(target: int | str, is_symlink: bool, mode: int, required: bool) -> None:
+        """Mirror permission bits on the host file, so the host enforces them too. Only
+        required where the host keeps no attribute (the host mode is then the record)."""
+        try:
+            if is_symlink:
+                raise NtStatusError(STATUS_EAS_NOT_SUPPORTED, "a symbolic link has no mode of its own")
+            if required and stat.S_IFMT(mode) not in (0, stat.S_IFMT(os.stat(target).st_mode)):
+                raise NtStatusError(STATUS_EAS_NOT_SUPPORTED, "the host cannot record a special file")
+            os.chmod(target, mode & 0o7777)
+        except OSError as error:
+            if required:
+                raise host_error(error, "mode") from None
+
+    @staticmethod
+    def _host_owner(target: int | str, is_symlink: bool, name: str, value: int) -> None:
+        uid, gid = (value, -1) if name == LX_EA_UID else (-1, value)
+        try:
+            if isinstance(target, int):
+                os.fchown(target, uid, gid)
+            else:
+                os.chown(target, uid, gid, follow_symlinks=not is_symlink)
+        except OSError as error:
+            if error.errno == errno.EPERM:
+                raise NtStatusError(STATUS_PRIVILEGE_NOT_HELD, f"the host will not give the file to {value}") from None
+            raise host_error(error, name) from None
+
+    def query_ea(self, file: FileObject) -> dict[str, bytes]:
+        return self._read_eas(file.context)
+
+    def set_ea(self, file: FileObject, attributes: dict[str, bytes]) -> None:
+        context: VolumeFile = file.context
+        target = self._xattr_target(context)
+        self._write_eas(context.host_path if target is None else target, context.is_symlink, attributes)
+
+    def flush(self, file: FileObject) -> None:
+        """Flush one file; flushing the root directory flushes the whole volume, as
+        flushing a volume handle does on NT (the host's sync)."""
+        context: VolumeFile = file.context
+        if not context.parts:
+            os.sync()
+        elif context.fd is not None and not context.metadata_only:
+            try:
+                os.fsync(context.fd)
+            except OSError as error:
+                raise host_error(error, file.file_name) from None
 
     def close(self, file: FileObject) -> None:
         context: VolumeFile | None = file.context

@@ -14,23 +14,21 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from ...kernel.cpu import Fault
+from ...kernel.cpu import PAGE_NOACCESS, Fault
 from ...kernel.io import FILE_OPEN, FILE_READ_DATA, FILE_WRITE_DATA, SYNCHRONIZE
-from ...kernel.memory import page_ceil
+from ...kernel.memory import page_ceil, page_floor
 from ...kernel.processes import Process, Thread
 from ...kernel.status import NtStatusError
 from ...trace import PERSONALITY, Quoted
 from ..base import ImageError, ImageInfo, Personality
-from . import elf
+from . import elf, signals
 from .fdtable import O_RDONLY, O_WRONLY, FdEntry, OpenFile
 from .lxfs import nt_name
+from .memory import past_end_of_file
 from .process import host_ids
+from .signals import SIGBUS, SIGFPE, SIGILL, SIGSEGV, SIGSYS, SIGTRAP
 from .syscalls import SyscallDispatcher, call_rows
 from .task import LinuxProcess, Task
-
-SIGNAL_NAMES = {4: "SIGILL", 5: "SIGTRAP", 7: "SIGBUS", 8: "SIGFPE", 11: "SIGSEGV", 13: "SIGPIPE",
-                31: "SIGSYS"}
-SIGILL, SIGTRAP, SIGFPE, SIGSEGV, SIGSYS = 4, 5, 8, 11, 31
 
 
 class LinuxPersonality(Personality):
@@ -38,8 +36,8 @@ class LinuxPersonality(Personality):
     description = "x86-64 Linux ELF programs as pico processes (the WSL1 design)"
 
     def __init__(self) -> None:
-        self.dispatchers: dict[int, SyscallDispatcher] = {}
-        self._kernel = None
+        self.kernel = None
+        self.syscalls: SyscallDispatcher | None = None
 
     # --- images -----------------------------------------------------------------------------
 
@@ -67,58 +65,108 @@ class LinuxPersonality(Personality):
 
     def create_process(self, machine: Any, image: bytes, argv: list[str], env: list[str], *,
                        host_path: str, guest_path: str, parent: Process | None = None) -> Process:
-        """execve's work for a new pico process: map the program (and its interpreter),
-        open the standard streams on the console, lay out the stack, start a thread."""
+        """A new pico process for a program: what the first execve of a Linux session
+        does. Map the program, open the standard streams on the console, start a thread."""
         kernel = machine.kernel
-        self._kernel = kernel
+        self.kernel = kernel
+        if self.syscalls is None:
+            self.syscalls = SyscallDispatcher(kernel, getattr(machine, "interceptors", None))
         elf.parse(image)                       # refuse a bad image before making a process
         process = kernel.create_process(os.path.basename(guest_path) or "a.out", personality=self,
                                         parent=parent, image_path=guest_path, architecture="x86-64")
-        process.memory.highest = elf.STACK_TOP - 1     # Linux's TASK_SIZE, not NT's 8 TB
         thread = kernel.create_thread(process)
+        uid, gid = host_ids()
+        lx = LinuxProcess(process, exe=guest_path, argv=list(argv), env=list(env), uid=uid, gid=gid)
+        process.data = lx
+        thread.data = Task(thread, lx, kernel)
         caller = kernel.current_thread
         kernel.current_thread = thread         # the loader works inside the new process
-        tracer = kernel.tracer
-        event = tracer.open(thread, PERSONALITY, "execve", decoded={
-            "pathname": Quoted(guest_path), "argv": argv}) if tracer.enabled else None
         try:
-            uid, gid = host_ids()
-            lx = LinuxProcess(process, exe=guest_path, argv=list(argv), env=list(env), uid=uid, gid=gid)
-            process.data = lx
-            task = Task(thread, lx, kernel)
-            thread.data = task
+            self.load_image(thread.data, image, argv, env, guest_path)
+            self._open_standard_streams(kernel, lx)
+        except (ImageError, NtStatusError) as error:
+            kernel.current_thread = caller
+            kernel.terminate_process(process, 126)
+            if isinstance(error, NtStatusError):
+                raise ImageError(f"cannot load {guest_path}: {error}") from None
+            raise
+        kernel.current_thread = caller
+        self.attach_cpu(process)
+        kernel.start_thread(thread)
+        return process
+
+    def load_image(self, task: Task, image: bytes, argv: list[str], env: list[str],
+                   guest_path: str) -> None:
+        """Map an ELF program (and its interpreter) into the task's empty address space,
+        build the initial stack and point the registers at the entry."""
+        kernel = task.kernel
+        tracer = kernel.tracer
+        process = task.thread.process
+        process.memory.highest = elf.STACK_TOP - 1     # Linux's TASK_SIZE, not NT's 8 TB
+        event = tracer.open(task.thread, PERSONALITY, "execve", decoded={
+            "pathname": Quoted(guest_path), "argv": argv}) if tracer.enabled and \
+            task.thread.trace_parent is None else None
+        try:
             loaded = elf.map_image(kernel.services, image, elf.PIE_BASE)
             if loaded.interpreter:
                 self._load_interpreter(kernel, loaded)
+            lx = task.lx
             lx.brk_start = lx.brk = page_ceil(loaded.brk)
-            self._open_standard_streams(kernel, lx)
             stack = elf.build_stack(kernel.services, loaded, argv, env, guest_path,
-                                    kernel.random_bytes(16), (uid, uid, gid, gid))
-        except NtStatusError as error:
+                                    kernel.random_bytes(16), (lx.uid, lx.uid, lx.gid, lx.gid))
+        except (ImageError, NtStatusError):
             if event is not None:
-                tracer.close(thread, event, -8, "ENOEXEC")
-            kernel.current_thread = caller
-            kernel.terminate_process(process, 126)
-            raise ImageError(f"cannot load {guest_path}: {error}") from None
-        except ImageError:
-            if event is not None:
-                tracer.close(thread, event, -8, "ENOEXEC")
-            kernel.current_thread = caller
-            kernel.terminate_process(process, 126)
+                tracer.close(task.thread, event, -8, "ENOEXEC")
             raise
         if event is not None:
-            tracer.close(thread, event, 0)
-        kernel.current_thread = caller
+            tracer.close(task.thread, event, 0)
         cpu = process.cpu
         cpu.write_register("rsp", stack)
         cpu.pc = loaded.entry
-        cpu.loaded_thread = thread
-        dispatcher = SyscallDispatcher(kernel, getattr(machine, "interceptors", None))
-        self.dispatchers[process.pid] = dispatcher
-        cpu.hook_syscall(dispatcher.on_syscall)
-        cpu.hook_interrupt(self._on_interrupt)
-        kernel.start_thread(thread)
-        return process
+        cpu.loaded_thread = task.thread
+        task.thread.context = None
+
+    def attach_cpu(self, process: Process) -> None:
+        """Install the traps on a process's processor: `syscall`, and CPU exceptions."""
+        process.cpu.hook_syscall(self.syscalls.on_syscall)
+        process.cpu.hook_interrupt(self._on_interrupt)
+
+    def replace_image(self, task: Task, image: bytes, argv: list[str], env: list[str],
+                      guest_path: str) -> None:
+        """execve after the point of no return: other threads end, close-on-exec fds
+        close, caught signals reset, and a new address space gets the new program."""
+        from .lifecycle import close_on_exec, release_vfork_parent
+
+        kernel = task.kernel
+        process = task.thread.process
+        for thread in list(process.threads):
+            if thread is not task.thread:
+                kernel.dispatcher.terminate_thread(thread, 0)
+        close_on_exec(task)
+        reset = getattr(signals, "reset_on_exec", None)
+        if reset is not None:
+            reset(task)
+        old_cpu = process.cpu
+        old_cpu.request_stop()                 # this trap returns into nothing
+        kernel.new_address_space(process, "x86-64")
+        task.cpu, task.memory = process.cpu, process.memory
+        lx = task.lx
+        lx.exe, lx.argv, lx.env = guest_path, list(argv), list(env)
+        process.name = os.path.basename(guest_path) or process.name
+        process.image_path = guest_path
+        try:
+            self.load_image(task, image, argv, env, guest_path)
+        except (ImageError, NtStatusError) as error:
+            self.kill(task.thread, SIGSEGV, f"execve of {guest_path} failed after the point of no return: {error}")
+            return
+        self.attach_cpu(process)
+        if lx.vfork_done is not None:
+            release_vfork_parent(process)
+
+    def on_process_exit(self, process: Process) -> None:
+        from .lifecycle import process_exited
+
+        process_exited(process)
 
     def _load_interpreter(self, kernel, loaded: elf.LoadedImage) -> None:
         """PT_INTERP: read ld.so from the guest's root and map it beside the program."""
@@ -150,28 +198,70 @@ class LinuxPersonality(Personality):
     # --- faults -----------------------------------------------------------------------------
 
     def _on_interrupt(self, uc, number: int, _data) -> None:
-        kernel = self._kernel
-        thread = kernel.current_thread
+        """A processor exception or `INT n` in user mode becomes the signal Linux's trap
+        handlers send (arch/x86/kernel/traps.c), delivered to the thread at once: to its
+        handler if it has one, else the default action ends the process with a note."""
+        thread = self.kernel.current_thread
         pc = thread.process.cpu.pc
-        signal, what = {0: (SIGFPE, "integer divide by zero"), 1: (SIGTRAP, "debug trap"),
-                        3: (SIGTRAP, "breakpoint (int3)"), 6: (SIGILL, "invalid opcode"),
-                        13: (SIGSEGV, "general protection fault"),
-                        0x80: (SIGSYS, "int 0x80: the 32-bit system call ABI is not supported")
-                        }.get(number, (SIGSEGV, f"interrupt {number:#x}"))
-        self.kill(thread, signal, f"{what} at pc {pc:#x}")
+        if number == 0x80:
+            # An ABI this personality does not run: fail loudly rather than guess.
+            self.kill(thread, SIGSYS, f"int 0x80 at pc {pc:#x}: the 32-bit system call ABI "
+                                      "is not supported")
+            return
+        signal, code, addr, what = {
+            0: (SIGFPE, signals.FPE_INTDIV, pc, "integer divide by zero"),
+            1: (SIGTRAP, signals.TRAP_TRACE, pc, "debug trap"),
+            3: (SIGTRAP, signals.SI_KERNEL, None, "breakpoint (int3)"),
+            6: (SIGILL, signals.ILL_ILLOPN, pc, "invalid opcode"),
+            16: (SIGFPE, signals.SI_KERNEL, pc, "x87 floating-point exception"),
+            17: (SIGBUS, signals.SI_KERNEL, 0, "alignment check"),
+            19: (SIGFPE, signals.SI_KERNEL, pc, "SIMD floating-point exception"),
+        }.get(number, (SIGSEGV, signals.SI_KERNEL, 0, "general protection fault"))
+        # `INT n` with no user gate in the IDT is a #GP whose error code names the vector.
+        trapno, error = (number, 0) if number in (0, 1, 3, 6, 13, 16, 17, 19) else (13, number << 3 | 2)
+        signals.force_fault(thread.data, signal, code, signals.AT_INSTRUCTION, addr=addr,
+                            trapno=trapno, error_code=error, detail=f"{what} at pc {pc:#x}")
 
     def on_fault(self, thread: Thread, fault: Fault) -> None:
+        """The processor stopped on a fault (an unmapped or protected page, an invalid
+        instruction): the thread gets SIGSEGV, SIGBUS or SIGILL with the fault's address,
+        as Linux's page-fault and invalid-opcode handlers send them."""
+        task = thread.data
+        thread.process.cpu.pc = fault.pc          # the frame saves the faulting instruction
         if fault.kind == "invalid-instruction":
-            self.kill(thread, SIGILL, f"invalid instruction at {fault.pc:#x}")
-        else:
-            self.kill(thread, SIGSEGV, f"invalid {fault.kind} at {fault.address:#x} (pc {fault.pc:#x})")
+            signals.force_fault(task, SIGILL, signals.ILL_ILLOPN, signals.AT_INSTRUCTION,
+                                addr=fault.pc, trapno=6,
+                                detail=f"invalid instruction at {fault.pc:#x}")
+            return
+        memory = thread.process.memory
+        # SEGV_ACCERR if the address is in a mapping the access is not allowed on,
+        # SEGV_MAPERR if nothing is mapped there. The page-fault error code says: the page
+        # was present (given memory, and not PROT_NONE, whose pages Linux keeps
+        # not-present), a write, from user mode, an instruction fetch.
+        page = page_floor(fault.address)
+        vad = memory.find(fault.address)
+        mapped = vad is not None and page in vad.committed
+        present = mapped and page in vad.mapped and vad.committed[page] & 0xFF != PAGE_NOACCESS
+        error = (1 if present else 0) | (2 if fault.kind == "write" else 0) | 4 | \
+            (16 if fault.kind == "fetch" else 0)
+        if past_end_of_file(memory, fault.address):
+            # a mapped file's pages stop at its end: touching beyond is SIGBUS, not SIGSEGV
+            signals.force_fault(task, SIGBUS, signals.BUS_ADRERR, signals.AT_INSTRUCTION,
+                                addr=fault.address, trapno=14, error_code=error,
+                                detail=f"{fault.kind} past the end of a mapped file at "
+                                       f"{fault.address:#x} (pc {fault.pc:#x})")
+            return
+        signals.force_fault(task, SIGSEGV, signals.SEGV_ACCERR if mapped else signals.SEGV_MAPERR,
+                            signals.AT_INSTRUCTION, addr=fault.address, trapno=14, error_code=error,
+                            detail=f"invalid {fault.kind} at {fault.address:#x} (pc {fault.pc:#x})")
 
-    def kill(self, thread: Thread, signal: int, detail: str) -> None:
-        """A signal's default action: the process dies, and its exit status says so."""
+    def kill(self, thread: Thread, signal: int, detail: str = "") -> None:
+        """A signal's default action: the process dies, and its exit status says so
+        (128+N). `detail` — what went wrong, for a fault — becomes the one-line note;
+        a signal someone sent ends the process silently, as on Linux."""
         process = thread.process
-        kernel = self._kernel
-        name = SIGNAL_NAMES.get(signal, f"signal {signal}")
-        if kernel.tracer.enabled:
-            kernel.tracer.note(thread, PERSONALITY, f"--- {name} ---", {"detail": detail})
-        kernel.terminate_process(process, 128 + signal, note=f"killed by {name}: {detail}")
+        name = signals.signal_name(signal)
         process.killed_by = signal
+        process.exit_reason = f"killed by {name}"
+        self.kernel.terminate_process(process, 128 + signal,
+                                      note=f"killed by {name}: {detail}" if detail else "")

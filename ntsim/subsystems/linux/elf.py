@@ -197,8 +197,9 @@ def build_stack(nt, image: LoadedImage, argv: list[str], envp: list[str], execfn
                 random_bytes: bytes, ids: tuple[int, int, int, int]) -> int:
     """Reserve the stack, lay out argc/argv/envp/auxv at its top; returns the initial RSP."""
     base = STACK_TOP - STACK_SIZE
-    nt.NtAllocateVirtualMemory(NtCurrentProcess, base, STACK_SIZE, MEM_RESERVE | MEM_COMMIT,
-                               PAGE_READWRITE, tag="stack", pico=True)
+    # Reserved whole, committed as it is touched (MAP_GROWSDOWN), as Linux grows stacks.
+    nt.NtAllocateVirtualMemory(NtCurrentProcess, base, STACK_SIZE, MEM_RESERVE,
+                               PAGE_READWRITE, tag="stack", pico=True, grows_down=True)
     memory = nt.kernel.current_thread.process.memory
     cursor = STACK_TOP
 

@@ -274,6 +274,13 @@ ERRNO_NAMES: dict[int, str] = {
     133: "EHWPOISON",
 }
 
+# Kernel-internal results of a call a signal interrupted (include/linux/errno.h). They
+# never reach the guest: on the way back to user mode signals.py turns them into EINTR
+# or rewinds the call to run again. They show in the trace, as strace shows them.
+ERESTARTSYS, ERESTARTNOINTR, ERESTARTNOHAND, ERESTART_RESTARTBLOCK = 512, 513, 514, 516
+ERRNO_NAMES.update({ERESTARTSYS: "ERESTARTSYS", ERESTARTNOINTR: "ERESTARTNOINTR",
+                    ERESTARTNOHAND: "ERESTARTNOHAND", ERESTART_RESTARTBLOCK: "ERESTART_RESTARTBLOCK"})
+
 
 class LinuxError(Exception):
     """A Linux call fails with this errno (returned to the guest as -errno)."""
@@ -322,10 +329,24 @@ STATUS_TO_ERRNO: dict[str, int] = {
     "STATUS_NOT_SUPPORTED": EOPNOTSUPP,
     "STATUS_NOT_IMPLEMENTED": ENOSYS,
     "STATUS_ACCESS_VIOLATION": EFAULT,
+    # sections and views (mmap); the Linux layer checks most of these before NT sees them
+    "STATUS_SECTION_PROTECTION": EACCES,
+    "STATUS_NOT_MAPPED_VIEW": EINVAL,
+    "STATUS_NOT_MAPPED_DATA": ENOMEM,
+    "STATUS_MAPPED_ALIGNMENT": EINVAL,
+    "STATUS_INVALID_VIEW_SIZE": EINVAL,
+    "STATUS_SECTION_TOO_BIG": ENOMEM,
+    "STATUS_MAPPED_FILE_SIZE_ZERO": EINVAL,
+    "STATUS_INVALID_FILE_FOR_SECTION": ENODEV,
+    "STATUS_UNABLE_TO_DELETE_SECTION": EINVAL,
     "STATUS_INVALID_ADDRESS": EFAULT,
     "STATUS_PORT_DISCONNECTED": EPIPE,
     "STATUS_NO_MORE_FILES": 0,
     "STATUS_NOT_A_REPARSE_POINT": EINVAL,
+    "STATUS_EAS_NOT_SUPPORTED": EOPNOTSUPP,
+    "STATUS_NONEXISTENT_EA_ENTRY": ENODATA,
+    "STATUS_PRIVILEGE_NOT_HELD": EPERM,
+    "STATUS_IO_REPARSE_DATA_INVALID": EINVAL,
 }
 
 

@@ -31,6 +31,7 @@ from ...kernel.io import (
     FILE_WRITE_DATA,
     FSCTL_GET_REPARSE_POINT,
     SYNCHRONIZE,
+    DirectoryEntry,
     FileDispositionInformationEx,
     FileIdBothDirectoryInformation,
     FileNameInformation,
@@ -42,10 +43,11 @@ from ...kernel.io import (
 )
 from ...kernel.services import DUPLICATE_SAME_ACCESS, NtCurrentProcess
 from ...kernel.status import NtStatusError
-from . import signals
+from . import pipes, procfs, signals
 from .errno import (
     EACCES,
     EBADF,
+    EEXIST,
     EINVAL,
     EISDIR,
     ELOOP,
@@ -54,9 +56,12 @@ from .errno import (
     ENOTDIR,
     ENOTTY,
     ENXIO,
+    EOPNOTSUPP,
+    EPERM,
     EPIPE,
     ERANGE,
     ESPIPE,
+    EXDEV,
     LinuxError,
     errno_from_status,
 )
@@ -71,18 +76,24 @@ from .fdtable import (
     O_PATH,
     O_RDONLY,
     O_RDWR,
+    O_TMPFILE,
     O_TRUNC,
     O_WRONLY,
     STATUS_FLAGS,
     FdEntry,
     OpenFile,
 )
+from .identity import CAP_DAC_OVERRIDE, capable, creds
 from .lxfs import (
     AT_FDCWD,
     CONSOLE_MODE,
     MODELLED_DEVICES,
+    S_IFCHR,
     S_IFDIR,
+    S_IFIFO,
+    S_IFLNK,
     S_IFMT,
+    S_IFREG,
     device_stat,
     join,
     lexical,
@@ -132,9 +143,33 @@ def guest_path(task: Task, dirfd: int, path: str) -> str:
     if dirfd == AT_FDCWD or dirfd == (AT_FDCWD & 0xFFFFFFFF):
         return join(task.lx.cwd, path)
     entry = task.lx.fds.get(dirfd)
-    if entry.file.kind != "directory":
+    if entry.file.kind not in ("directory", "procdir"):
         raise LinuxError(ENOTDIR, f"fd {dirfd} is not a directory")
     return join(entry.file.path, path)
+
+
+def _off_proc(task: Task, absolute: str) -> str | None:
+    """The path on the volume a name leads to, or None for a name inside /proc."""
+    if not procfs.claims(lexical(absolute)):
+        return absolute
+    try:
+        node = procfs.resolve(task, absolute, False)
+    except LinuxError:
+        return None
+    return node + ("/" if names_directory(absolute) else "") if isinstance(node, str) else None
+
+
+def volume_path(task: Task, absolute: str, follow: bool, creating: bool = False) -> str:
+    """For a call that makes, removes or changes a name: the path to take to the volume.
+    /proc takes no such change (EPERM on a name there, EEXIST to make one that exists,
+    or the walk's ENOENT); a link through /proc that leads back out, /proc/self/cwd/x,
+    gives the path it leads to."""
+    if not procfs.claims(lexical(absolute)):
+        return absolute
+    node = procfs.resolve(task, absolute, follow)
+    if isinstance(node, str):
+        return node + ("/" if names_directory(absolute) else "")
+    raise LinuxError(EEXIST if creating else EPERM, f"{absolute}: procfs")
 
 
 def names_directory(path: str) -> bool:
@@ -159,6 +194,8 @@ def file_object(task: Task, handle: int) -> FileObject:
 def stat_of_path(task: Task, dirfd: int, path: str, follow: bool):
     """FILE_STAT_LX_INFORMATION for a path (or a modelled device's own metadata)."""
     absolute = guest_path(task, dirfd, path)
+    if procfs.claims(lexical(absolute)):
+        return procfs.stat_path(task, absolute, follow or names_directory(absolute))
     device = MODELLED_DEVICES.get(lexical(absolute))
     if device is not None:
         if names_directory(absolute):
@@ -181,10 +218,18 @@ def stat_of_fd(task: Task, fd: int):
     kind = entry.file.kind
     now = task.kernel.clock.now_ns()
     if kind == "console":
-        return device_stat(*CONSOLE_MODE, now)
+        # A terminal is a pty character device (major 136), which C libraries take as
+        # "line-buffer this"; redirected, the host end is a pipe or a file, so the
+        # guest sees a FIFO and buffers fully, as it would natively.
+        file = file_object(task, entry.handle)
+        if file.device.get_mode(file)["is_terminal"]:
+            return device_stat(*CONSOLE_MODE, now)
+        return device_stat(S_IFIFO | 0o600, 0, 0, now)
     if kind in ("null", "zero", "full", "random"):
         _, mode, major, minor = MODELLED_DEVICES[entry.file.path]
         return device_stat(mode, major, minor, now)
+    if kind in ("synthetic", "procdir"):
+        return procfs.stat_path(task, entry.file.path, False)
     return task.nt.NtQueryInformationFile(entry.handle, FileStatLxInformation)
 
 
@@ -199,6 +244,13 @@ def open_file(task: Task, dirfd: int, path: str, flags: int, mode: int) -> int:
     wants_directory = names_directory(absolute)
     if wants_directory and flags & O_CREAT:
         raise LinuxError(EISDIR, f"{absolute}: O_CREAT of a name ending in /")
+    if flags & O_TMPFILE == O_TMPFILE:
+        if accmode == O_RDONLY:
+            raise LinuxError(EINVAL, "O_TMPFILE needs O_WRONLY or O_RDWR")
+        # NtCreateFile always makes a name; a file that never had one is not modelled
+        raise LinuxError(EOPNOTSUPP, "O_TMPFILE: the volume makes no unnamed files")
+    if procfs.claims(lexical(absolute)):
+        return procfs.open_path(task, absolute, flags, mode, wants_directory)
     device = MODELLED_DEVICES.get(lexical(absolute))
     if device is not None:
         if wants_directory:
@@ -230,9 +282,31 @@ def open_file(task: Task, dirfd: int, path: str, flags: int, mode: int) -> int:
     if file.context.is_symlink and not flags & O_PATH:
         task.nt.NtClose(handle)
         raise LinuxError(ELOOP, f"{absolute} is a symbolic link (O_NOFOLLOW)")
+    if getattr(file.context, "lx_type", 0):
+        try:
+            info = task.nt.NtQueryInformationFile(handle, FileStatLxInformation)
+        finally:
+            task.nt.NtClose(handle)
+        return _open_node(task, absolute, info, flags)
     kind = "directory" if file.is_directory else "file"
     opened = OpenFile(absolute, flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_CLOEXEC), kind)
     return task.lx.fds.install(FdEntry(handle, opened, bool(flags & O_CLOEXEC)))
+
+
+def _open_node(task: Task, path: str, info, flags: int) -> int:
+    """A device node or FIFO mknod made (a regular host file whose lxfs mode says what
+    it is): a character device ntsim models opens as that device, whatever its name;
+    any other device has no driver here, and a socket file is opened by no one (ENXIO,
+    as Linux answers both)."""
+    kind = info.LxMode & S_IFMT
+    if kind == S_IFCHR:
+        for device_path, (device, _, major, minor) in MODELLED_DEVICES.items():
+            if (major, minor) == (info.LxDeviceIdMajor, info.LxDeviceIdMinor) and device != "console":
+                return _open_device(task, device, device_path, flags)
+        raise LinuxError(ENXIO, f"{path}: no driver for device {info.LxDeviceIdMajor}:{info.LxDeviceIdMinor}")
+    if kind == S_IFIFO:
+        raise LinuxError(ENXIO, f"{path}: opening a FIFO is not modelled (mknod made the node)")
+    raise LinuxError(ENXIO, f"{path}: not a file that can be opened")
 
 
 def _open_device(task: Task, kind: str, path: str, flags: int) -> int:
@@ -290,6 +364,15 @@ def _writable(task: Task, fd: int) -> FdEntry:
 def read_bytes(task: Task, entry: FdEntry, count: int, offset: int | None, post):
     """Read up to `count` bytes from an fd's file, then `post(data)`."""
     kind = entry.file.kind
+    if kind == "pipe":
+        return pipes.read(task, entry, count, post)
+    if kind == "synthetic":       # a /proc file: its text was made when it was opened
+        state = entry.file
+        start = state.position if offset is None else offset
+        data = state.synthetic[start:start + count]
+        if offset is None:
+            state.position = start + len(data)
+        return post(data)
     if kind == "zero":
         return post(bytes(count))
     if kind in ("random",):
@@ -310,6 +393,10 @@ def read_bytes(task: Task, entry: FdEntry, count: int, offset: int | None, post)
 
 def write_bytes(task: Task, entry: FdEntry, data: bytes, offset: int | None) -> int:
     kind = entry.file.kind
+    if kind == "pipe":
+        return pipes.write(task, entry, data)
+    if kind == "synthetic":
+        raise LinuxError(EINVAL, f"{entry.file.path} cannot be written")
     if kind in ("zero", "random"):
         return len(data)
     if kind == "full":
@@ -392,7 +479,7 @@ def sys_pwritev(task: Task, fd: int, iov: int, iovcnt: int, offset: int) -> int:
 
 def _seekable(task: Task, fd: int) -> FdEntry:
     entry = task.lx.fds.get(fd)
-    if entry.file.kind == "console":
+    if entry.file.kind in ("console", "pipe"):
         raise LinuxError(ESPIPE)
     return entry
 
@@ -421,6 +508,20 @@ def sys_pwrite64(task: Task, fd: int, buf: int, count: int, offset: int) -> int:
 def sys_lseek(task: Task, fd: int, offset: int, whence: int) -> int:
     entry = _seekable(task, fd)
     offset = offset - (1 << 64) if offset >= 1 << 63 else offset
+    if entry.file.kind == "synthetic":
+        # /proc files are made as they are read (seq_file): no end to seek from
+        if whence not in (SEEK_SET, SEEK_CUR):
+            raise LinuxError(EINVAL, "a /proc file seeks with SEEK_SET and SEEK_CUR only")
+        position = offset + (entry.file.position if whence == SEEK_CUR else 0)
+        if position < 0:
+            raise LinuxError(EINVAL, "negative position")
+        entry.file.position = position
+        return position
+    if entry.file.kind == "procdir":
+        if whence != SEEK_SET or offset != 0:
+            raise LinuxError(EINVAL, "directories rewind to 0 only")
+        entry.file.pending_entries, entry.file.directory_done, entry.file.position = [], False, 0
+        return 0
     if entry.handle is None or entry.file.kind == "null":
         return 0
     if entry.file.kind == "directory":
@@ -498,18 +599,30 @@ def sys_faccessat2(task: Task, dirfd: int, path: int, mode: int, flags: int) -> 
 
 
 def _access(task: Task, dirfd: int, path: str, mode: int, flags: int) -> int:
+    """access(2) asks with the *real* ids (is the user who ran a set-user-id program
+    allowed?); AT_EACCESS asks with the effective ones, as open would."""
     if mode & ~7:
         raise LinuxError(EINVAL, f"mode {mode:#o}")
-    info = stat_of_path(task, dirfd, path, not flags & AT_SYMLINK_NOFOLLOW)
+    if flags & ~(AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH):
+        raise LinuxError(EINVAL, f"flags {flags:#x}")
+    if not path and flags & AT_EMPTY_PATH:
+        info = stat_of_path(task, AT_FDCWD, ".", True) if dirfd == AT_FDCWD else stat_of_fd(task, dirfd)
+    else:
+        info = stat_of_path(task, dirfd, path, not flags & AT_SYMLINK_NOFOLLOW)
     if mode == 0:
         return 0
-    uid, gid = task.lx.uid, task.lx.gid
+    own = creds(task)
+    if flags & AT_EACCESS:
+        uid, gid, privileged = own.euid, own.egid, capable(task, CAP_DAC_OVERRIDE)
+    else:   # the real uid 0 keeps its permitted capabilities for this question
+        uid, gid, privileged = own.ruid, own.rgid, own.ruid == 0 and bool(own.permitted >> CAP_DAC_OVERRIDE & 1)
     bits = info.LxMode
-    if uid == 0:   # root may read and write anything, and execute what anyone may
+    if privileged:   # may read and write anything, and execute what anyone may
         if mode & 1 and not bits & 0o111 and (bits & S_IFMT) != S_IFDIR:
             raise LinuxError(EACCES)
         return 0
-    shift = 6 if info.LxUid == uid else 3 if info.LxGid == gid else 0
+    in_group = info.LxGid == gid or info.LxGid in own.groups
+    shift = 6 if info.LxUid == uid else 3 if in_group else 0
     if (bits >> shift) & mode != mode:
         raise LinuxError(EACCES)
     return 0
@@ -518,9 +631,34 @@ def _access(task: Task, dirfd: int, path: str, mode: int, flags: int) -> int:
 # --- directories -------------------------------------------------------------------------------
 
 
+PROC_ENTRY_MODES = {procfs.DT_DIR: S_IFDIR, procfs.DT_REG: S_IFREG, procfs.DT_LNK: S_IFLNK}
+
+
 def sys_getdents64(task: Task, fd: int, dirp: int, count: int) -> int:
+    return _getdents(task, fd, dirp, count, _dirent64)
+
+
+def sys_getdents(task: Task, fd: int, dirp: int, count: int) -> int:
+    return _getdents(task, fd, dirp, count, _dirent)
+
+
+def _dirent64(inode: int, offset: int, name: bytes, kind: int) -> bytes:
+    """struct linux_dirent64: d_ino, d_off, d_reclen, d_type, d_name."""
+    length = (19 + len(name) + 1 + 7) & ~7
+    return struct.pack("<QqHB", inode, offset, length, kind) + name + b"\0" * (length - 19 - len(name))
+
+
+def _dirent(inode: int, offset: int, name: bytes, kind: int) -> bytes:
+    """The old struct linux_dirent: d_ino, d_off, d_reclen, d_name, and d_type in the
+    record's last byte."""
+    length = (18 + len(name) + 2 + 7) & ~7
+    return (struct.pack("<QqH", inode, offset, length) + name
+            + b"\0" * (length - 18 - len(name) - 1) + bytes([kind]))
+
+
+def _getdents(task: Task, fd: int, dirp: int, count: int, pack) -> int:
     entry = task.lx.fds.get(fd)
-    if entry.file.kind != "directory":
+    if entry.file.kind not in ("directory", "procdir"):
         raise LinuxError(ENOTDIR)
     state = entry.file
     out = bytearray()
@@ -528,6 +666,11 @@ def sys_getdents64(task: Task, fd: int, dirp: int, count: int) -> int:
         if not state.pending_entries:
             if state.directory_done:
                 break
+            if state.kind == "procdir":     # the listing is made at once, as procfs does
+                state.pending_entries = [DirectoryEntry(name, inode, 0, 0, PROC_ENTRY_MODES[kind])
+                                         for inode, name, kind in procfs.entries(task, state.path)]
+                state.directory_done = True
+                continue
             try:
                 state.pending_entries = list(task.nt.NtQueryDirectoryFile(
                     entry.handle, FileIdBothDirectoryInformation, MaximumEntries=64))
@@ -538,22 +681,21 @@ def sys_getdents64(task: Task, fd: int, dirp: int, count: int) -> int:
                 break
         item = state.pending_entries[0]
         name = item.FileName.replace("\uf05c", "\\").encode("utf-8", "surrogateescape")
-        length = (19 + len(name) + 1 + 7) & ~7
-        if len(out) + length > count:
+        record = pack(item.FileId, state.position + 1, name, DT_TYPES.get(item.LxMode & S_IFMT, 0))
+        if len(out) + len(record) > count:
             if not out:
                 raise LinuxError(EINVAL, "buffer too small for one entry")
             break
         state.position += 1
-        out += struct.pack("<QqHB", item.FileId, state.position, length,
-                           DT_TYPES.get(item.LxMode & S_IFMT, 0))
-        out += name + b"\0" * (length - 19 - len(name))
+        out += record
         state.pending_entries.pop(0)
     task.write(dirp, bytes(out))
     return len(out)
 
 
 def _make_directory(task: Task, dirfd: int, path: str, mode: int) -> int:
-    handle = nt_open(task, guest_path(task, dirfd, path), FILE_READ_ATTRIBUTES, FILE_CREATE,
+    absolute = volume_path(task, guest_path(task, dirfd, path), False, creating=True)
+    handle = nt_open(task, absolute, FILE_READ_ATTRIBUTES, FILE_CREATE,
                      FILE_DIRECTORY_FILE | FILE_OPEN_REPARSE_POINT, mode & 0o7777 & ~task.lx.umask)
     task.nt.NtClose(handle)
     return 0
@@ -571,7 +713,7 @@ def _delete(task: Task, dirfd: int, path: str, directory: bool) -> int:
     """unlink/rmdir: open for DELETE, then a POSIX-semantics delete disposition."""
     if directory and path.rstrip("/").rsplit("/", 1)[-1] == ".":
         raise LinuxError(EINVAL, "rmdir of .")
-    absolute = guest_path(task, dirfd, path)
+    absolute = volume_path(task, guest_path(task, dirfd, path), False)
     options = FILE_OPEN_REPARSE_POINT | (FILE_DIRECTORY_FILE if directory else FILE_NON_DIRECTORY_FILE)
     handle = nt_open(task, absolute, DELETE, FILE_OPEN, options)
     try:
@@ -607,6 +749,10 @@ def _rename(task: Task, olddirfd: int, old: str, newdirfd: int, new: str, flags:
         raise LinuxError(EINVAL, "RENAME_EXCHANGE is not supported")
     source = guest_path(task, olddirfd, old)
     target = guest_path(task, newdirfd, new)
+    source, target = _off_proc(task, source), _off_proc(task, target)
+    if source is None or target is None:
+        # /proc is another file system: nothing moves in or out, nor within it
+        raise LinuxError(EPERM if source is target else EXDEV, "rename and /proc")
     handle = nt_open(task, source, DELETE, FILE_OPEN, FILE_OPEN_REPARSE_POINT)
     try:
         moved = file_object(task, handle)
@@ -633,7 +779,7 @@ def sys_renameat2(task: Task, olddirfd: int, old: int, newdirfd: int, new: int, 
                    task.read_string(new), flags)
 
 
-def _canonical(task: Task, handle: int) -> str:
+def canonical_path(task: Task, handle: int) -> str:
     """The path of an open file as the volume resolved it (links and .. gone)."""
     name = task.nt.NtQueryInformationFile(handle, FileNameInformation)
     return "/" + "/".join(p.replace("\uf05c", "\\") for p in name.split("\\") if p)
@@ -649,9 +795,17 @@ def sys_getcwd(task: Task, buf: int, size: int) -> int:
 
 def sys_chdir(task: Task, path: int) -> int:
     target = guest_path(task, AT_FDCWD, task.read_string(path))
+    if procfs.claims(lexical(target)):
+        node = procfs.resolve(task, target, True)
+        if not isinstance(node, str):
+            if node.kind != "dir":
+                raise LinuxError(ENOTDIR, target)
+            task.lx.cwd = node.path
+            return 0
+        target = node
     handle = nt_open(task, target, FILE_TRAVERSE, FILE_OPEN, FILE_DIRECTORY_FILE)
     try:
-        task.lx.cwd = _canonical(task, handle)
+        task.lx.cwd = canonical_path(task, handle)
     finally:
         task.nt.NtClose(handle)
     return 0
@@ -659,9 +813,12 @@ def sys_chdir(task: Task, path: int) -> int:
 
 def sys_fchdir(task: Task, fd: int) -> int:
     entry = task.lx.fds.get(fd)
+    if entry.file.kind == "procdir":
+        task.lx.cwd = entry.file.path
+        return 0
     if entry.file.kind != "directory":
         raise LinuxError(ENOTDIR)
-    task.lx.cwd = _canonical(task, entry.handle)
+    task.lx.cwd = canonical_path(task, entry.handle)
     return 0
 
 
@@ -672,7 +829,15 @@ def _readlink(task: Task, dirfd: int, path: str, buf: int, size: int) -> int:
         stat_of_path(task, dirfd, path, True)        # ENOENT or ENOTDIR, as the walk finds
         raise LinuxError(EINVAL, f"{path}: a name ending in / is never a link")
     absolute = lexical(guest_path(task, dirfd, path))
-    target = _proc_link(task, absolute)
+    target = None
+    if procfs.claims(absolute):
+        node = procfs.resolve(task, absolute, False)
+        if isinstance(node, str):
+            absolute = node             # a link through /proc led back to the volume
+        elif node.kind != "link":
+            raise LinuxError(EINVAL, f"{absolute} is not a link")
+        else:
+            target = node.target()
     if target is None:
         handle = nt_open(task, absolute, FILE_READ_ATTRIBUTES, FILE_OPEN, FILE_OPEN_REPARSE_POINT)
         try:
@@ -682,24 +847,6 @@ def _readlink(task: Task, dirfd: int, path: str, buf: int, size: int) -> int:
     data = target.encode("utf-8", "surrogateescape")[:size]
     task.write(buf, data)
     return len(data)
-
-
-def _proc_link(task: Task, path: str) -> str | None:
-    """The links of /proc/self that ntsim answers itself."""
-    pid = str(task.pid)
-    for prefix in ("/proc/self/", f"/proc/{pid}/", "/proc/thread-self/"):
-        if path.startswith(prefix):
-            rest = path[len(prefix):]
-            if rest == "exe":
-                return task.lx.exe
-            if rest == "cwd":
-                return task.lx.cwd
-            if rest.startswith("fd/") and rest[3:].isdigit():
-                entry = task.lx.fds.get(int(rest[3:]))
-                if entry.file.kind == "console":
-                    return "/dev/pts/0"
-                return entry.file.path
-    return None
 
 
 def sys_readlink(task: Task, path: int, buf: int, size: int) -> int:
@@ -761,6 +908,8 @@ def sys_fcntl(task: Task, fd: int, cmd: int, arg: int) -> int:
     if cmd == F_GETFL:
         return entry.file.flags
     if cmd == F_SETFL:
+        if entry.file.kind == "pipe":       # O_NONBLOCK is the pipe end's completion mode
+            pipes.set_status_flags(task, entry, arg)
         entry.file.flags = (entry.file.flags & ~STATUS_FLAGS) | (arg & STATUS_FLAGS)
         return 0
     raise LinuxError(EINVAL, f"fcntl command {cmd} is not supported")
@@ -768,6 +917,18 @@ def sys_fcntl(task: Task, fd: int, cmd: int, arg: int) -> int:
 
 def sys_ioctl(task: Task, fd: int, request: int, arg: int) -> int:
     entry = task.lx.fds.get(fd)
+    if entry.file.kind == "pipe":
+        return pipes.ioctl(task, entry, request, arg)
+    if request == FIONREAD and entry.file.kind in ("file", "synthetic"):
+        # Linux answers for a regular file with size - position (a /proc file has
+        # size 0, so minus its position), truncated to the int it writes.
+        if entry.file.kind == "synthetic":
+            size, position = 0, entry.file.position
+        else:
+            size = task.nt.NtQueryInformationFile(entry.handle, FileStandardInformation).EndOfFile
+            position = task.nt.NtQueryInformationFile(entry.handle, FilePositionInformation)
+        task.write_u32(arg, size - position)
+        return 0
     if entry.file.kind != "console":
         raise LinuxError(ENOTTY)
     if request in (TCGETS, TIOCGWINSZ, TIOCGPGRP):

@@ -7,7 +7,6 @@ import socket
 import struct
 
 from ...kernel.cpu import REGISTERS
-from ...kernel.services import NtCurrentProcess, NtCurrentThread
 from .errno import EFAULT, EINVAL, ENOSYS, EPERM, ESRCH, LinuxError
 from .task import Task
 
@@ -25,27 +24,6 @@ FS_BASE = REGISTERS["fs_base"]
 GS_BASE = REGISTERS["gs_base"]
 
 
-def sys_exit(task: Task, status: int) -> int | None:
-    """Ends the calling thread; the process ends with its last thread."""
-    _clear_child_tid(task)
-    task.nt.NtTerminateThread(NtCurrentThread, status & 0xFF)
-    return None
-
-
-def sys_exit_group(task: Task, status: int) -> int | None:
-    """Ends every thread of the process: NtTerminateProcess."""
-    task.nt.NtTerminateProcess(NtCurrentProcess, status & 0xFF)
-    return None
-
-
-def _clear_child_tid(task: Task) -> None:
-    if task.tid_address:
-        try:
-            task.write_u32(task.tid_address, 0)
-        except LinuxError:
-            pass
-
-
 def sys_getpid(task: Task) -> int:
     return task.thread.process.pid
 
@@ -53,11 +31,6 @@ def sys_getpid(task: Task) -> int:
 def sys_gettid(task: Task) -> int:
     # Linux numbers a process's first thread with the process id.
     return task.linux_tid
-
-
-def sys_getppid(task: Task) -> int:
-    parent = task.thread.process.parent
-    return parent.pid if parent is not None and parent.personality is task.thread.process.personality else 1
 
 
 def sys_getuid(task: Task) -> int:

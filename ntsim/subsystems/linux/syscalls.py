@@ -30,10 +30,10 @@ from unicorn.x86_const import (
 )
 
 from ...kernel.dispatcher import WaitPending
-from ...kernel.status import NtStatusError
+from ...kernel.status import STATUS_USER_APC, NtStatusError
 from ...trace import PERSONALITY, Arg, ArgType, Buffer, CString, Enum, Flags, Hex, Int, Int32
 from ..base import PARTIAL, SUPPORTED, UNSUPPORTED, CallRow
-from . import files, memory, process, signals, time
+from . import files, futex, identity, inodes, lifecycle, memory, pipes, poll, process, signals, system, time
 from .errno import ENOSYS, ERRNO_NAMES, LinuxError, errno_from_status
 from .syscall_names import SYSCALL_NAMES
 
@@ -67,8 +67,13 @@ OpenFlags = Flags({0o100: "O_CREAT", 0o200: "O_EXCL", 0o400: "O_NOCTTY", 0o1000:
                   {0: "O_RDONLY", 1: "O_WRONLY", 2: "O_RDWR"}, mask=0o3)
 Prot = Flags({1: "PROT_READ", 2: "PROT_WRITE", 4: "PROT_EXEC"}, {0: "PROT_NONE"})
 MapFlags = Flags({0x1: "MAP_SHARED", 0x2: "MAP_PRIVATE", 0x10: "MAP_FIXED",
-                  0x20: "MAP_ANONYMOUS", 0x100: "MAP_GROWSDOWN", 0x4000: "MAP_NORESERVE",
+                  0x20: "MAP_ANONYMOUS", 0x100: "MAP_GROWSDOWN", 0x800: "MAP_DENYWRITE",
+                  0x1000: "MAP_EXECUTABLE", 0x2000: "MAP_LOCKED", 0x4000: "MAP_NORESERVE",
                   0x8000: "MAP_POPULATE", 0x20000: "MAP_STACK", 0x100000: "MAP_FIXED_NOREPLACE"})
+MremapFlags = Flags({1: "MREMAP_MAYMOVE", 2: "MREMAP_FIXED", 4: "MREMAP_DONTUNMAP"})
+MsyncFlags = Flags({1: "MS_ASYNC", 2: "MS_INVALIDATE", 4: "MS_SYNC"})
+Who = Enum({0: "RUSAGE_SELF", 0xFFFFFFFFFFFFFFFF: "RUSAGE_CHILDREN", 1: "RUSAGE_THREAD"})
+PrctlOption = Enum(system.PRCTL_OPTIONS)
 Whence = Enum({0: "SEEK_SET", 1: "SEEK_CUR", 2: "SEEK_END", 3: "SEEK_DATA", 4: "SEEK_HOLE"})
 ClockId = Enum(time.CLOCK_NAMES)
 AtFlags = Flags({0x100: "AT_SYMLINK_NOFOLLOW", 0x200: "AT_REMOVEDIR", 0x400: "AT_SYMLINK_FOLLOW",
@@ -80,11 +85,19 @@ IoctlRequest = Enum({0x5401: "TCGETS", 0x5402: "TCSETS", 0x5413: "TIOCGWINSZ",
 ArchCode = Enum({0x1001: "ARCH_SET_GS", 0x1002: "ARCH_SET_FS", 0x1003: "ARCH_GET_FS",
                  0x1004: "ARCH_GET_GS"})
 Resource = Enum(process.RLIMIT_NAMES)
+CloneFlags = Flags({0x100: "CLONE_VM", 0x200: "CLONE_FS", 0x400: "CLONE_FILES", 0x800: "CLONE_SIGHAND",
+                    0x4000: "CLONE_VFORK", 0x8000: "CLONE_PARENT", 0x10000: "CLONE_THREAD",
+                    0x40000: "CLONE_SYSVSEM", 0x80000: "CLONE_SETTLS", 0x100000: "CLONE_PARENT_SETTID",
+                    0x200000: "CLONE_CHILD_CLEARTID", 0x1000000: "CLONE_CHILD_SETTID", 17: "SIGCHLD"})
+WaitOptions = Flags({1: "WNOHANG", 2: "WUNTRACED", 4: "WEXITED", 8: "WCONTINUED",
+                     0x01000000: "WNOWAIT", 0x40000000: "__WALL"})
+FutexOp = Flags({128: "FUTEX_PRIVATE_FLAG", 256: "FUTEX_CLOCK_REALTIME"},
+                {0: "FUTEX_WAIT", 1: "FUTEX_WAKE", 3: "FUTEX_REQUEUE", 4: "FUTEX_CMP_REQUEUE",
+                 5: "FUTEX_WAKE_OP", 9: "FUTEX_WAIT_BITSET", 10: "FUTEX_WAKE_BITSET"}, mask=0x7F)
 SigHow = Enum({0: "SIG_BLOCK", 1: "SIG_UNBLOCK", 2: "SIG_SETMASK"})
-Signal = Enum({1: "SIGHUP", 2: "SIGINT", 3: "SIGQUIT", 4: "SIGILL", 5: "SIGTRAP", 6: "SIGABRT",
-               7: "SIGBUS", 8: "SIGFPE", 9: "SIGKILL", 10: "SIGUSR1", 11: "SIGSEGV",
-               12: "SIGUSR2", 13: "SIGPIPE", 14: "SIGALRM", 15: "SIGTERM", 17: "SIGCHLD",
-               18: "SIGCONT", 19: "SIGSTOP", 20: "SIGTSTP", 32: "SIGRTMIN", 33: "SIGRT_1"})
+PipeFlags = Flags({0o4000: "O_NONBLOCK", 0o40000: "O_DIRECT", 0o2000000: "O_CLOEXEC"})
+Signal = Enum(signals.SIGNAL_NAMES)
+ItimerWhich = Enum(signals.ITIMER_NAMES)
 
 
 # --- the table ---------------------------------------------------------------------------------
@@ -139,7 +152,17 @@ TABLE: tuple[Syscall, ...] = (
     call(72, "fcntl", files.sys_fcntl, ("fd", Fd), ("cmd", FcntlCmd), ("arg", Hex()),
          level=PARTIAL, note="F_DUPFD(_CLOEXEC), F_GETFD/F_SETFD, F_GETFL/F_SETFL; locks give EINVAL"),
     call(16, "ioctl", files.sys_ioctl, ("fd", Fd), ("request", IoctlRequest), ("arg", Pointer),
-         level=PARTIAL, note="TCGETS, TIOCGWINSZ, TIOCGPGRP on the console; ENOTTY elsewhere"),
+         level=PARTIAL, note="TCGETS, TIOCGWINSZ, TIOCGPGRP on the console; FIONREAD on pipes, "
+                             "regular and /proc files; ENOTTY elsewhere"),
+    call(40, "sendfile", inodes.sys_sendfile, ("out_fd", Fd), ("in_fd", Fd), ("offset", Pointer),
+         ("count", Size), level=PARTIAL, note="at most 1 MiB a call (a short count, as Linux may give)"),
+    call(326, "copy_file_range", inodes.sys_copy_file_range, ("fd_in", Fd), ("off_in", Pointer),
+         ("fd_out", Fd), ("off_out", Pointer), ("len", Size), ("flags", Hex()),
+         level=PARTIAL, note="regular files; at most 1 MiB a call; copies, never shares extents"),
+    call(74, "fsync", inodes.sys_fsync, ("fd", Fd)),
+    call(75, "fdatasync", inodes.sys_fdatasync, ("fd", Fd)),
+    call(162, "sync", inodes.sys_sync),
+    call(306, "syncfs", inodes.sys_syncfs, ("fd", Fd)),
     # files: metadata
     call(5, "fstat", files.sys_fstat, ("fd", Fd), ("statbuf", Pointer)),
     call(4, "stat", files.sys_stat, ("pathname", Path), ("statbuf", Pointer)),
@@ -156,8 +179,41 @@ TABLE: tuple[Syscall, ...] = (
          ("bufsiz", Size)),
     call(267, "readlinkat", files.sys_readlinkat, ("dirfd", AtFd()), ("pathname", Path),
          ("buf", Buffer("result", output=True)), ("bufsiz", Size)),
+    call(90, "chmod", inodes.sys_chmod, ("pathname", Path), ("mode", Octal())),
+    call(91, "fchmod", inodes.sys_fchmod, ("fd", Fd), ("mode", Octal())),
+    call(268, "fchmodat", inodes.sys_fchmodat, ("dirfd", AtFd()), ("pathname", Path), ("mode", Octal())),
+    call(452, "fchmodat2", inodes.sys_fchmodat2, ("dirfd", AtFd()), ("pathname", Path), ("mode", Octal()),
+         ("flags", AtFlags), level=PARTIAL, note="a link has no mode: AT_SYMLINK_NOFOLLOW on one gives EOPNOTSUPP"),
+    call(92, "chown", inodes.sys_chown, ("pathname", Path), ("owner", Int32()), ("group", Int32())),
+    call(93, "fchown", inodes.sys_fchown, ("fd", Fd), ("owner", Int32()), ("group", Int32())),
+    call(94, "lchown", inodes.sys_lchown, ("pathname", Path), ("owner", Int32()), ("group", Int32()),
+         level=PARTIAL, note="a link's owner is the host's (Linux lets no user.* attribute sit on a "
+                             "link): EACCES/EPERM where the host refuses"),
+    call(260, "fchownat", inodes.sys_fchownat, ("dirfd", AtFd()), ("pathname", Path), ("owner", Int32()),
+         ("group", Int32()), ("flags", AtFlags)),
+    call(280, "utimensat", inodes.sys_utimensat, ("dirfd", AtFd()), ("pathname", Path), ("times", Pointer),
+         ("flags", AtFlags), level=PARTIAL, note="UTIME_NOW, UTIME_OMIT; times are kept to NT's 100 ns"),
+    call(261, "futimesat", inodes.sys_futimesat, ("dirfd", AtFd()), ("pathname", Path), ("times", Pointer)),
+    call(235, "utimes", inodes.sys_utimes, ("filename", Path), ("times", Pointer)),
+    call(132, "utime", inodes.sys_utime, ("filename", Path), ("times", Pointer)),
+    call(76, "truncate", inodes.sys_truncate, ("path", Path), ("length", Int())),
+    call(77, "ftruncate", inodes.sys_ftruncate, ("fd", Fd), ("length", Int())),
+    call(95, "umask", inodes.sys_umask, ("mask", Octal())),
+    call(137, "statfs", inodes.sys_statfs, ("path", Path), ("buf", Pointer)),
+    call(138, "fstatfs", inodes.sys_fstatfs, ("fd", Fd), ("buf", Pointer)),
     # files: directories and names
     call(217, "getdents64", files.sys_getdents64, ("fd", Fd), ("dirp", Pointer), ("count", Size)),
+    call(78, "getdents", files.sys_getdents, ("fd", Fd), ("dirp", Pointer), ("count", Size)),
+    call(86, "link", inodes.sys_link, ("oldpath", Path), ("newpath", Path)),
+    call(265, "linkat", inodes.sys_linkat, ("olddirfd", AtFd()), ("oldpath", Path), ("newdirfd", AtFd()),
+         ("newpath", Path), ("flags", AtFlags)),
+    call(88, "symlink", inodes.sys_symlink, ("target", Path), ("linkpath", Path)),
+    call(266, "symlinkat", inodes.sys_symlinkat, ("target", Path), ("newdirfd", AtFd()), ("linkpath", Path)),
+    call(133, "mknod", inodes.sys_mknod, ("pathname", Path), ("mode", Octal()), ("dev", Hex()),
+         level=PARTIAL, note="regular files; FIFOs, sockets and device nodes as lxfs metadata on the "
+                             "volume (a modelled character device opens; a FIFO's open gives ENXIO)"),
+    call(259, "mknodat", inodes.sys_mknodat, ("dirfd", AtFd()), ("pathname", Path), ("mode", Octal()),
+         ("dev", Hex()), level=PARTIAL, note="as mknod"),
     call(83, "mkdir", files.sys_mkdir, ("pathname", Path), ("mode", Octal())),
     call(258, "mkdirat", files.sys_mkdirat, ("dirfd", AtFd()), ("pathname", Path), ("mode", Octal())),
     call(84, "rmdir", files.sys_rmdir, ("pathname", Path)),
@@ -176,21 +232,57 @@ TABLE: tuple[Syscall, ...] = (
     call(12, "brk", memory.sys_brk, ("addr", Pointer)),
     call(9, "mmap", memory.sys_mmap, ("addr", Pointer), ("length", Size), ("prot", Prot),
          ("flags", MapFlags), ("fd", Fd), ("offset", Int()),
-         level=PARTIAL, note="anonymous, and private or read-only file mappings (copied); "
-                             "writable MAP_SHARED files give ENODEV"),
+         level=PARTIAL, note="files map as section views (private: copy-on-write; shared: "
+                             "written back on msync/munmap/exit); the view does not see later "
+                             "write() calls to a file it already read; MAP_HUGETLB and MAP_LOCKED "
+                             "are ordinary pages"),
     call(11, "munmap", memory.sys_munmap, ("addr", Pointer), ("length", Size)),
     call(10, "mprotect", memory.sys_mprotect, ("addr", Pointer), ("len", Size), ("prot", Prot)),
-    call(28, "madvise", memory.sys_madvise, ("addr", Pointer), ("length", Size), ("advice", Int())),
+    call(25, "mremap", memory.sys_mremap, ("old_address", Pointer), ("old_size", Size),
+         ("new_size", Size), ("flags", MremapFlags), ("new_address", Pointer),
+         level=PARTIAL, note="grow, shrink, move; MREMAP_DONTUNMAP and old_size 0 give EINVAL"),
+    call(26, "msync", memory.sys_msync, ("addr", Pointer), ("length", Size), ("flags", MsyncFlags)),
+    call(27, "mincore", memory.sys_mincore, ("addr", Pointer), ("length", Size), ("vec", Pointer)),
+    call(28, "madvise", memory.sys_madvise, ("addr", Pointer), ("length", Size), ("advice", Int()),
+         level=PARTIAL, note="DONTNEED/FREE drop pages, POPULATE_* fault them in, hints are "
+                             "accepted; DONTFORK/DOFORK/WIPEONFORK/KEEPONFORK/REMOVE give EINVAL"),
+    # process lifecycle: fork, clone, execve, exit, wait (lifecycle.py)
+    call(57, "fork", lifecycle.sys_fork),
+    call(58, "vfork", lifecycle.sys_vfork),
+    call(56, "clone", lifecycle.sys_clone, ("flags", CloneFlags), ("stack", Pointer),
+         ("parent_tid", Pointer), ("child_tid", Pointer), ("tls", Pointer),
+         level=PARTIAL, note="a CLONE_VM process gets a copy of the memory, not a share; "
+                             "namespaces give EPERM"),
+    call(435, "clone3", lifecycle.sys_clone3, ("cl_args", Pointer), ("size", Size),
+         level=PARTIAL, note="as clone; pidfds and set_tid are not modelled"),
+    call(59, "execve", lifecycle.sys_execve, ("pathname", Path), ("argv", Pointer), ("envp", Pointer)),
+    call(322, "execveat", lifecycle.sys_execveat, ("dirfd", AtFd()), ("pathname", Path),
+         ("argv", Pointer), ("envp", Pointer), ("flags", AtFlags),
+         level=PARTIAL, note="AT_EMPTY_PATH (exec an fd) is not supported"),
+    call(60, "exit", lifecycle.sys_exit, ("status", Int())),
+    call(231, "exit_group", lifecycle.sys_exit_group, ("status", Int())),
+    call(61, "wait4", lifecycle.sys_wait4, ("pid", Int32()), ("wstatus", Pointer), ("options", WaitOptions),
+         ("rusage", Pointer), level=PARTIAL, note="rusage is zeroed; stopped/continued children are not reported"),
+    call(247, "waitid", lifecycle.sys_waitid, ("idtype", Int()), ("id", Int32()), ("infop", Pointer),
+         ("options", WaitOptions), ("rusage", Pointer),
+         level=PARTIAL, note="WEXITED; job-control stops are not modelled"),
+    call(202, "futex", futex.sys_futex, ("uaddr", Pointer), ("futex_op", FutexOp), ("val", Int()),
+         ("timeout", Pointer), ("uaddr2", Pointer), ("val3", Hex()),
+         level=PARTIAL, note="WAIT, WAKE, WAIT_BITSET, WAKE_BITSET, REQUEUE, CMP_REQUEUE; "
+                             "PI and WAKE_OP give ENOSYS; futexes are private to a process"),
+    call(110, "getppid", lifecycle.sys_getppid),
+    call(121, "getpgid", lifecycle.sys_getpgid, ("pid", Int32())),
+    call(111, "getpgrp", lifecycle.sys_getpgrp),
+    call(109, "setpgid", lifecycle.sys_setpgid, ("pid", Int32()), ("pgid", Int32())),
+    call(124, "getsid", lifecycle.sys_getsid, ("pid", Int32())),
+    call(112, "setsid", lifecycle.sys_setsid),
     # process and identity
-    call(60, "exit", process.sys_exit, ("status", Int())),
-    call(231, "exit_group", process.sys_exit_group, ("status", Int())),
     call(39, "getpid", process.sys_getpid),
-    call(110, "getppid", process.sys_getppid),
     call(186, "gettid", process.sys_gettid),
     call(102, "getuid", process.sys_getuid),
-    call(107, "geteuid", process.sys_getuid),
+    call(107, "geteuid", identity.sys_geteuid),
     call(104, "getgid", process.sys_getgid),
-    call(108, "getegid", process.sys_getgid),
+    call(108, "getegid", identity.sys_getegid),
     call(218, "set_tid_address", process.sys_set_tid_address, ("tidptr", Pointer)),
     call(273, "set_robust_list", process.sys_set_robust_list, ("head", Pointer), ("len", Size),
          level=PARTIAL, note="recorded; robust futexes come with threads"),
@@ -205,7 +297,57 @@ TABLE: tuple[Syscall, ...] = (
     call(334, "rseq", process.sys_rseq, ("rseq", Pointer), ("rseq_len", Size), ("flags", Hex()),
          ("sig", Hex()), level=PARTIAL,
          note="ENOSYS, as before Linux 4.18: restartable sequences are not modelled, and C libraries run without them"),
+    # credentials (identity.py)
+    call(118, "getresuid", identity.sys_getresuid, ("ruid", Pointer), ("euid", Pointer), ("suid", Pointer)),
+    call(120, "getresgid", identity.sys_getresgid, ("rgid", Pointer), ("egid", Pointer), ("sgid", Pointer)),
+    call(105, "setuid", identity.sys_setuid, ("uid", Int32())),
+    call(106, "setgid", identity.sys_setgid, ("gid", Int32())),
+    call(113, "setreuid", identity.sys_setreuid, ("ruid", Int32()), ("euid", Int32())),
+    call(114, "setregid", identity.sys_setregid, ("rgid", Int32()), ("egid", Int32())),
+    call(117, "setresuid", identity.sys_setresuid, ("ruid", Int32()), ("euid", Int32()), ("suid", Int32())),
+    call(119, "setresgid", identity.sys_setresgid, ("rgid", Int32()), ("egid", Int32()), ("sgid", Int32())),
+    call(115, "getgroups", identity.sys_getgroups, ("size", Int32()), ("list", Pointer)),
+    call(116, "setgroups", identity.sys_setgroups, ("size", Int32()), ("list", Pointer)),
+    call(125, "capget", identity.sys_capget, ("hdrp", Pointer), ("datap", Pointer)),
+    call(126, "capset", identity.sys_capset, ("hdrp", Pointer), ("datap", Pointer)),
+    # the system: the machine, scheduling, memory locks, names (system.py)
+    call(99, "sysinfo", system.sys_sysinfo, ("info", Pointer),
+         level=PARTIAL, note="memory is the host's, in use what NT gave pages to; no swap; load 0"),
+    call(204, "sched_getaffinity", system.sys_sched_getaffinity, ("pid", Int32()), ("cpusetsize", Size),
+         ("mask", Pointer), level=PARTIAL, note="one CPU (CPU 0): guest threads run one at a time"),
+    call(203, "sched_setaffinity", system.sys_sched_setaffinity, ("pid", Int32()), ("cpusetsize", Size),
+         ("mask", Pointer), level=PARTIAL, note="one CPU: a mask holding CPU 0 is accepted, others EINVAL"),
+    call(309, "getcpu", system.sys_getcpu, ("cpu", Pointer), ("node", Pointer), ("tcache", Pointer)),
+    call(145, "sched_getscheduler", system.sys_sched_getscheduler, ("pid", Int32())),
+    call(143, "sched_getparam", system.sys_sched_getparam, ("pid", Int32()), ("param", Pointer)),
+    call(146, "sched_get_priority_max", system.sys_sched_get_priority_max, ("policy", Int())),
+    call(147, "sched_get_priority_min", system.sys_sched_get_priority_min, ("policy", Int())),
+    call(140, "getpriority", system.sys_getpriority, ("which", Int()), ("who", Int32())),
+    call(141, "setpriority", system.sys_setpriority, ("which", Int()), ("who", Int32()), ("prio", Int32()),
+         level=PARTIAL, note="the nice value is kept and reported; the dispatcher is round-robin"),
+    call(149, "mlock", system.sys_mlock, ("addr", Pointer), ("len", Size),
+         level=PARTIAL, note="accounted against RLIMIT_MEMLOCK; nothing pages out here anyway"),
+    call(325, "mlock2", system.sys_mlock2, ("addr", Pointer), ("len", Size), ("flags", Hex()),
+         level=PARTIAL, note="as mlock"),
+    call(150, "munlock", system.sys_munlock, ("addr", Pointer), ("len", Size)),
+    call(151, "mlockall", system.sys_mlockall, ("flags", Hex()),
+         level=PARTIAL, note="MCL_CURRENT accounted; MCL_FUTURE is not applied to later mappings"),
+    call(152, "munlockall", system.sys_munlockall),
+    call(157, "prctl", system.sys_prctl, ("option", PrctlOption), ("arg2", Hex()), ("arg3", Hex()),
+         ("arg4", Hex()), ("arg5", Hex()), level=PARTIAL,
+         note="SET/GET_NAME, GET/SET_DUMPABLE, GET/SET_KEEPCAPS, GET/SET_NO_NEW_PRIVS, CAPBSET_READ, "
+              "GET_SECCOMP, GET_TIMERSLACK, GET_PDEATHSIG; others give EINVAL"),
+    call(135, "personality", system.sys_personality, ("persona", Hex()),
+         level=PARTIAL, note="kept and reported; the flags change nothing (the layout is fixed)"),
+    call(170, "sethostname", system.sys_sethostname, ("name", Pointer), ("len", Size),
+         level=PARTIAL, note="EPERM: the name is the host's; no UTS namespace is modelled"),
+    call(171, "setdomainname", system.sys_setdomainname, ("name", Pointer), ("len", Size),
+         level=PARTIAL, note="EPERM, as sethostname"),
     # time
+    call(100, "times", system.sys_times, ("buf", Pointer),
+         level=PARTIAL, note="all processor time is user time: the model does not split it"),
+    call(98, "getrusage", system.sys_getrusage, ("who", Who), ("usage", Pointer),
+         level=PARTIAL, note="processor time (all user), peak touched memory, minor faults (first touches)"),
     call(228, "clock_gettime", time.sys_clock_gettime, ("clockid", ClockId), ("tp", Pointer)),
     call(229, "clock_getres", time.sys_clock_getres, ("clockid", ClockId), ("res", Pointer)),
     call(96, "gettimeofday", time.sys_gettimeofday, ("tv", Pointer), ("tz", Pointer)),
@@ -213,13 +355,50 @@ TABLE: tuple[Syscall, ...] = (
     call(35, "nanosleep", time.sys_nanosleep, ("req", Pointer), ("rem", Pointer)),
     call(230, "clock_nanosleep", time.sys_clock_nanosleep, ("clockid", ClockId), ("flags", Int()),
          ("req", Pointer), ("rem", Pointer)),
-    # signals
+    # pipes and I/O multiplexing (pipes.py: pipes on \Device\NamedPipe; poll.py)
+    call(22, "pipe", pipes.sys_pipe, ("pipefd", Pointer)),
+    call(293, "pipe2", pipes.sys_pipe2, ("pipefd", Pointer), ("flags", PipeFlags),
+         level=PARTIAL, note="O_CLOEXEC, O_NONBLOCK; packet mode (O_DIRECT, also through "
+                             "fcntl F_SETFL) gives EINVAL"),
+    call(7, "poll", poll.sys_poll, ("fds", Pointer), ("nfds", Int()), ("timeout", Int32()),
+         level=PARTIAL, note="pipes, files, /dev/null and the console; a signal's EINTR "
+                             "waits for signal delivery"),
+    call(271, "ppoll", poll.sys_ppoll, ("fds", Pointer), ("nfds", Int()), ("tsp", Pointer),
+         ("sigmask", Pointer), ("sigsetsize", Size),
+         level=PARTIAL, note="as poll; the mask is in force during the call"),
+    call(23, "select", poll.sys_select, ("nfds", Int32()), ("readfds", Pointer),
+         ("writefds", Pointer), ("exceptfds", Pointer), ("timeout", Pointer),
+         level=PARTIAL, note="as poll; no file has exceptional conditions (POLLPRI)"),
+    call(270, "pselect6", poll.sys_pselect6, ("nfds", Int32()), ("readfds", Pointer),
+         ("writefds", Pointer), ("exceptfds", Pointer), ("timeout", Pointer), ("sigmask", Pointer),
+         level=PARTIAL, note="as select; the mask is in force during the call"),
+    # signals: dispositions, masks, delivery (signals.py; the frame in sigframe.py)
     call(13, "rt_sigaction", signals.sys_rt_sigaction, ("signum", Signal), ("act", Pointer),
-         ("oldact", Pointer), ("sigsetsize", Size),
-         level=PARTIAL, note="dispositions recorded; delivery is not modelled yet"),
+         ("oldact", Pointer), ("sigsetsize", Size)),
     call(14, "rt_sigprocmask", signals.sys_rt_sigprocmask, ("how", SigHow), ("set", Pointer),
-         ("oldset", Pointer), ("sigsetsize", Size),
-         level=PARTIAL, note="the mask is kept; delivery is not modelled yet"),
+         ("oldset", Pointer), ("sigsetsize", Size)),
+    call(127, "rt_sigpending", signals.sys_rt_sigpending, ("set", Pointer), ("sigsetsize", Size)),
+    call(15, "rt_sigreturn", signals.sys_rt_sigreturn,
+         level=PARTIAL, note="x87, SSE and MXCSR state come back from the frame; AVX upper "
+                             "halves (YMM/ZMM) are not saved"),
+    call(131, "sigaltstack", signals.sys_sigaltstack, ("ss", Pointer), ("old_ss", Pointer)),
+    call(34, "pause", signals.sys_pause),
+    call(130, "rt_sigsuspend", signals.sys_rt_sigsuspend, ("mask", Pointer), ("sigsetsize", Size)),
+    call(62, "kill", signals.sys_kill, ("pid", Int32()), ("sig", Signal),
+         level=PARTIAL, note="Linux processes of this machine; stop signals stop only the thread "
+                             "that takes them"),
+    call(234, "tgkill", signals.sys_tgkill, ("tgid", Int32()), ("tid", Int32()), ("sig", Signal)),
+    call(200, "tkill", signals.sys_tkill, ("tid", Int32()), ("sig", Signal)),
+    call(129, "rt_sigqueueinfo", signals.sys_rt_sigqueueinfo, ("tgid", Int32()), ("sig", Signal),
+         ("info", Pointer)),
+    call(297, "rt_tgsigqueueinfo", signals.sys_rt_tgsigqueueinfo, ("tgid", Int32()), ("tid", Int32()),
+         ("sig", Signal), ("info", Pointer)),
+    call(37, "alarm", signals.sys_alarm, ("seconds", Int())),
+    call(38, "setitimer", signals.sys_setitimer, ("which", ItimerWhich), ("new_value", Pointer),
+         ("old_value", Pointer), level=PARTIAL,
+         note="ITIMER_REAL; ITIMER_VIRTUAL and ITIMER_PROF give EINVAL (CPU time is not accounted)"),
+    call(36, "getitimer", signals.sys_getitimer, ("which", ItimerWhich), ("curr_value", Pointer),
+         level=PARTIAL, note="ITIMER_REAL, as setitimer"),
 )
 
 BY_NUMBER: dict[int, Syscall] = {row.number: row for row in TABLE}
@@ -276,6 +455,9 @@ class SyscallDispatcher:
             return
         if result is not None:
             task.cpu.registers.write(UC_X86_REG_RAX, result)
+        if task.sigpending and task.cpu.uc is uc:
+            # On the way back to user mode: a signal this call sent or unblocked.
+            signals.deliver(task, signals.IN_SYSCALL, number)
 
     def _unsupported(self, task, number: int, row: Syscall | None, uc) -> None:
         name = row.name if row else SYSCALL_NAMES.get(number, f"syscall_{number}")
@@ -319,6 +501,8 @@ class SyscallDispatcher:
             self._park(task, row, pending, event)
             return
         self._finish(task, row, result, event, uc)
+        if task.sigpending and task.cpu.uc is uc:
+            signals.deliver(task, signals.IN_SYSCALL, row.number)
 
     def _finish(self, task, row: Syscall, result, event, uc) -> None:
         if event is not None:
@@ -331,10 +515,19 @@ class SyscallDispatcher:
         """The call must wait: park the thread; finish the call when it is woken."""
 
         def on_wake(status: int) -> None:
+            task.parked_call = None
             if event is not None:
                 self.kernel.tracer.resume(task.thread, event)
+            interrupted = status == STATUS_USER_APC      # a signal ended the wait early
+            if interrupted:
+                satisfied = signals.satisfied_now(task, pending)
+                if satisfied is not None:
+                    status, interrupted = satisfied, False
             try:
-                result = pending.complete(status)
+                if interrupted:
+                    result = signals.interrupted_result(task, row.name, pending)
+                else:
+                    result = pending.complete(status)
             except LinuxError as error:
                 result = -error.errno
             except NtStatusError as error:
@@ -345,6 +538,9 @@ class SyscallDispatcher:
                 self._park(task, row, again, event)
                 return
             self._finish(task, row, result, event, task.cpu.uc)
+            if (interrupted or task.sigpending) and task.thread.process.alive:
+                signals.deliver(task, signals.AT_INSTRUCTION, row.number)
 
+        task.parked_call = row       # a signal may interrupt it (signals._wake)
         self.kernel.dispatcher.park(task.thread, pending, on_wake)
         task.cpu.request_stop()   # even if the wait is already satisfied: on_wake runs first

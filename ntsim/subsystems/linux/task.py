@@ -9,14 +9,16 @@ handler needs is one attribute away, and nothing is allocated per call.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .errno import EFAULT, LinuxError
-from .fdtable import FdTable
+from .fdtable import FdEntry, FdTable
 
 if TYPE_CHECKING:
     from ...kernel.kernel import Kernel
-    from ...kernel.processes import Process, Thread
+    from ...kernel.processes import Event, Process, Thread
+
+    from .identity import Credentials
 
 PATH_MAX = 4096
 
@@ -32,18 +34,53 @@ class LinuxProcess:
     umask: int = 0o022
     brk_start: int = 0
     brk: int = 0
-    signal_actions: dict[int, bytes] = field(default_factory=dict)   # recorded, not delivered yet
+    signal_actions: dict[int, bytes] = field(default_factory=dict)   # signo -> kernel sigaction record
+    # Signals sent to the process as a whole (kill), waiting for a thread that does not
+    # block them; a fork child starts with none (signals.py).
+    pending_signals: dict[int, list[Any]] = field(default_factory=dict)
+    itimer_real: Any = None          # the ITIMER_REAL / alarm() timer, if armed (signals.py)
+    stopped: Any = None              # the event a stopped process waits on for SIGCONT
     rlimits: dict[int, tuple[int, int]] = field(default_factory=dict)
     uid: int = 0
     gid: int = 0
     warned: set[int] = field(default_factory=set)   # unsupported calls already reported
+    pgid: int = 0                    # process group and session (0: the process's own pid)
+    sid: int = 0
+    children: list[Process] = field(default_factory=list)   # not yet reaped by wait
+    exit_signal: int = 17            # what the parent gets when this process exits (SIGCHLD)
+    orphaned: bool = False           # the parent exited first: getppid() is 1 (init)
+    vfork_done: Event | None = None  # set while a vfork parent sleeps until exec or exit
+    futexes: int | None = None       # handle of the keyed event futexes wait on
+    # credentials, name and scheduling (identity.py, system.py); fork copies them
+    creds: Credentials | None = None  # made from uid/gid on first use
+    comm: str = ""                   # the name prctl(PR_SET_NAME) set ("" : the program's)
+    personality: int = 0             # personality(2)'s execution domain and flags
+    nice: int = 0                    # setpriority(PRIO_PROCESS)
+    locked_pages: set[int] = field(default_factory=set)   # mlock'ed pages (RLIMIT_MEMLOCK)
+
+    def __post_init__(self) -> None:
+        self.pgid = self.pgid or self.process.pid
+        self.sid = self.sid or self.process.pid
+
+    def forked(self, child: Process) -> LinuxProcess:
+        """The child's copy after fork: same fds (the handle table was copied with the
+        same values), directory, mask, dispositions, limits, group and session."""
+        copy = LinuxProcess(child, self.exe, list(self.argv), list(self.env), cwd=self.cwd,
+                            umask=self.umask, brk_start=self.brk_start, brk=self.brk,
+                            signal_actions=dict(self.signal_actions), rlimits=dict(self.rlimits),
+                            uid=self.uid, gid=self.gid, pgid=self.pgid, sid=self.sid)
+        copy.fds.limit = self.fds.limit
+        for fd, entry in self.fds.items():
+            copy.fds.install(FdEntry(entry.handle, entry.file, entry.cloexec), fd)
+        return copy
 
 
 class Task:
     """One Linux thread: the NT thread plus what Linux keeps per task."""
 
     __slots__ = ("thread", "lx", "kernel", "nt", "memory", "cpu", "tid_address",
-                 "robust_list", "signal_mask", "linux_tid")
+                 "robust_list", "signal_mask", "linux_tid", "pending_signals", "sigpending",
+                 "alt_stack", "saved_mask", "parked_call")
 
     def __init__(self, thread: Thread, lx: LinuxProcess, kernel: Kernel) -> None:
         self.thread = thread
@@ -55,6 +92,15 @@ class Task:
         self.tid_address = 0
         self.robust_list = (0, 0)
         self.signal_mask = 0
+        # Signal state (signals.py): signals sent to this thread (tgkill, faults); whether
+        # any pending signal is unblocked (checked on every return to user mode, so kept
+        # as one flag, like Linux's TIF_SIGPENDING); the alternate stack (ss_sp, ss_size,
+        # ss_flags); the mask rt_sigsuspend replaced; the call parked in, if any.
+        self.pending_signals: dict[int, list] = {}
+        self.sigpending = False
+        self.alt_stack = (0, 0, 0)          # none yet (sigaltstack reports SS_DISABLE)
+        self.saved_mask: int | None = None
+        self.parked_call = None
         # Linux numbers a process's first thread with the process id (NT does not).
         self.linux_tid = thread.process.pid if not lx.process.threads[:-1] else thread.tid
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import struct
 
-from ...kernel.dispatcher import UNIX_TO_NT_EPOCH_100NS
+from ...kernel.dispatcher import UNIX_TO_NT_EPOCH_100NS, WaitPending
 from .errno import EINVAL, LinuxError
 from .files import then
 from .task import Task
@@ -75,11 +75,27 @@ def sys_time(task: Task, tloc: int) -> int:
 
 
 def _sleep(task: Task, ns: int, rem: int) -> int:
+    clock = task.kernel.clock
+    deadline = clock.monotonic_ns() + ns
+
     def done(_status) -> int:
         if rem:
             task.write(rem, _timespec(0))
         return 0
-    return then(lambda: task.nt.NtDelayExecution(False, ns), done)
+
+    def interrupted() -> None:
+        # A signal cut the sleep short: Linux leaves the time not slept in *rem.
+        if rem:
+            try:
+                task.write(rem, _timespec(max(0, deadline - clock.monotonic_ns())))
+            except LinuxError:
+                pass
+
+    try:
+        return then(lambda: task.nt.NtDelayExecution(False, ns), done)
+    except WaitPending as pending:
+        pending.on_cancel.append(interrupted)
+        raise
 
 
 def sys_nanosleep(task: Task, req: int, rem: int) -> int:

@@ -18,9 +18,15 @@ import shutil
 from collections import deque
 from typing import Any
 
-from ...kernel.fs.console import ConsoleApiGetMode, ConsoleApiRead, ConsoleApiWrite
+from ...kernel.fs.console import (
+    ConsoleApiGetMode,
+    ConsoleApiGetNumberOfInputEvents,
+    ConsoleApiRead,
+    ConsoleApiWrite,
+)
 from ...kernel.fs.volume import host_error
 from ...kernel.lpc import DEFERRED, ApiRow, LpcServer, PortMessage
+from ...kernel.processes import Event, NotificationEvent
 from ...kernel.status import STATUS_INVALID_HANDLE, STATUS_PIPE_BROKEN, NtStatusError
 from ...trace import KERNEL
 
@@ -101,13 +107,16 @@ class Csrss(LpcServer):
         super().__init__(kernel)
         self.console = console
         self.waiting_reads: deque[PortMessage] = deque()
+        # Signalled while host input waits: what a console input handle's waiters (a
+        # poll) wait on. CSRSS hands it out as kernel32's GetConsoleInputWaitHandle.
+        self.input_event = Event("", NotificationEvent)
 
     # --- ConSrv -----------------------------------------------------------------------------
 
     def read_console(self, message: PortMessage) -> Any:
         if self.waiting_reads or not self.console.input_ready():
             self.waiting_reads.append(message)
-            self.kernel.dispatcher.watch_host_input(self.console.fds[0], self._input_arrived)
+            self._watch_input()
             return DEFERRED
         return self._host_read(message.body["Length"])
 
@@ -121,18 +130,26 @@ class Csrss(LpcServer):
                                     {"fd": self.console.fds[0], "Length": length}, len(data))
         return data
 
+    def _watch_input(self) -> None:
+        """Ask the dispatcher to say when the host has input (it polls between quanta)."""
+        self.kernel.dispatcher.watch_host_input(self.console.fds[0], self._input_arrived)
+
     def _input_arrived(self) -> None:
-        """The dispatcher saw host input: answer the oldest waiting read."""
-        caller = self.kernel.current_thread
-        self.kernel.current_thread = self.thread
-        try:
-            message = self.waiting_reads.popleft()
+        """The dispatcher saw host input: set the input event (waking pollers), and
+        answer the oldest waiting read."""
+        self.input_event.signalled = True
+        self.kernel.dispatcher.signal(self.input_event)
+        if self.waiting_reads:
+            caller = self.kernel.current_thread
+            self.kernel.current_thread = self.thread
             try:
-                self.kernel.lpc.reply(self, message, self._host_read(message.body["Length"]))
-            except NtStatusError as error:
-                self.kernel.lpc.reply(self, message, None, error.status)
-        finally:
-            self.kernel.current_thread = caller
+                message = self.waiting_reads.popleft()
+                try:
+                    self.kernel.lpc.reply(self, message, self._host_read(message.body["Length"]))
+                except NtStatusError as error:
+                    self.kernel.lpc.reply(self, message, None, error.status)
+            finally:
+                self.kernel.current_thread = caller
         if not self.waiting_reads:
             self.kernel.dispatcher.unwatch_host_input(self.console.fds[0])
 
@@ -157,10 +174,21 @@ class Csrss(LpcServer):
         columns, rows = self.console.size()
         return {"is_terminal": self.console.isatty(stream), "columns": columns, "rows": rows}
 
+    def get_number_of_input_events(self, message: PortMessage) -> dict[str, Any]:
+        """GetNumberOfConsoleInputEvents, as a poll needs it: 1 when a read would not
+        wait (input, or its end), else 0 — the host's bytes are not counted until read.
+        With none, the input event is cleared and the host watched, so a waiter wakes
+        when input comes."""
+        ready = self.console.input_ready()
+        self.input_event.signalled = ready
+        if not ready:
+            self._watch_input()
+        return {"Events": int(ready), "InputWaitHandle": self.input_event}
+
     def client_died(self, pid: int) -> None:
         """LPC_CLIENT_DIED: forget the dead process's waiting reads."""
         self.waiting_reads = deque(m for m in self.waiting_reads if m.ClientId[0] != pid)
-        if not self.waiting_reads:
+        if not self.waiting_reads and not self.input_event.wait_blocks:
             self.kernel.dispatcher.unwatch_host_input(self.console.fds[0])
         self.clients.pop(pid, None)
 
@@ -168,4 +196,6 @@ class Csrss(LpcServer):
         ApiRow(ConsoleApiRead, "ConsoleRead", read_console, ("Stream", "Length")),
         ApiRow(ConsoleApiWrite, "ConsoleWrite", write_console, ("Stream", "Length")),
         ApiRow(ConsoleApiGetMode, "ConsoleGetMode", get_console_mode, ("Stream",)),
+        ApiRow(ConsoleApiGetNumberOfInputEvents, "ConsoleGetNumberOfInputEvents",
+               get_number_of_input_events, ("Stream",)),
     )

@@ -18,7 +18,13 @@ import os
 from typing import Any
 
 from ntsim.kernel.cpu import Fault
-from ntsim.kernel.memory import MEM_COMMIT, MEM_RESERVE, PAGE_EXECUTE_READWRITE, PAGE_READWRITE, page_ceil
+from ntsim.kernel.memory import (
+    MEM_COMMIT,
+    MEM_RESERVE,
+    PAGE_EXECUTE_READWRITE,
+    PAGE_READWRITE,
+    page_ceil,
+)
 from ntsim.kernel.processes import Process, Thread
 from ntsim.kernel.services import NtCurrentProcess
 from ntsim.kernel.status import (

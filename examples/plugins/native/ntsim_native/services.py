@@ -117,9 +117,9 @@ class StatusIn(ArgType):
         return name if name.startswith("STATUS_") else ulong(int(value))
 
 
-Handle = HandleArg()
-Disposition = Enum(io.DISPOSITIONS)
-CreateOptions = Flags(io.CREATE_OPTIONS)
+HandleIn = HandleArg()
+DispositionIn = Enum(io.DISPOSITIONS)
+CreateOptionsIn = Flags(io.CREATE_OPTIONS)
 
 
 # --- the handlers: guest values in, Nt* services underneath, an NTSTATUS out ----------------
@@ -211,18 +211,19 @@ def service(number: int, handler: Callable[..., NTSTATUS], *args: tuple[str, Arg
 TABLE: tuple[Service, ...] = (
     service(0x01, NtCreateFile, ("FileHandle", HandleOut()), ("DesiredAccess", Access),
             ("ObjectName", CountedString("ObjectNameLength")), ("ObjectNameLength", Int()),
-            ("CreateDisposition", Disposition), ("CreateOptions", CreateOptions),
+            ("CreateDisposition", DispositionIn), ("CreateOptions", CreateOptionsIn),
             note="ObjectAttributes as (ObjectName, ObjectNameLength) in UTF-8; no "
                  "IoStatusBlock, AllocationSize, FileAttributes, ShareAccess or EAs"),
-    service(0x02, NtWriteFile, ("FileHandle", Handle), ("IoStatusBlock", IoStatusBlockOut()),
+    service(0x02, NtWriteFile, ("FileHandle", HandleIn), ("IoStatusBlock", IoStatusBlockOut()),
             ("Buffer", Buffer("Length")), ("Length", Int()), ("ByteOffset", LargeIntegerIn()),
             note="synchronous: no Event, ApcRoutine, ApcContext or Key"),
-    service(0x03, NtClose, ("Handle", Handle)),
-    service(0x04, NtTerminateProcess, ("ProcessHandle", Handle), ("ExitStatus", StatusIn())),
+    service(0x03, NtClose, ("Handle", HandleIn)),
+    service(0x04, NtTerminateProcess, ("ProcessHandle", HandleIn), ("ExitStatus", StatusIn())),
 )
 
 BY_NUMBER: dict[int, Service] = {row.number: row for row in TABLE}
-assert len(BY_NUMBER) == len(TABLE) and 0 not in BY_NUMBER, "service numbers are unique, never 0"
+if len(BY_NUMBER) != len(TABLE) or 0 in BY_NUMBER:
+    raise ValueError("service numbers must be unique, and 0 is never a service")
 
 
 def call_rows() -> list[CallRow]:
@@ -246,7 +247,7 @@ def nasm_include() -> str:
     lines = [
         "; native.inc - generated from ntsim_native/services.py by",
         ";     python -m ntsim_native > native.inc",
-        "; Do not edit: change the table and regenerate (`make native.inc`).",
+        "; Do not edit: change the table and regenerate (`make include`).",
         "",
         f"%define NATIVE_IMAGE_BASE {IMAGE_BASE:#x}",
         f"%define NtCurrentProcess {signed64(NtCurrentProcess)}",

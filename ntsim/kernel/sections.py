@@ -1,0 +1,212 @@
+"""Section objects and the pages behind them: how NT maps files into memory.
+
+A *section* is memory that can be mapped into address spaces: backed by a file (a
+mapped file) or by the paging file (shared memory with no file). Mapping part of a
+section into a process makes a *view*, a VAD whose pages are the section's pages.
+
+NT keeps a file's pages in memory once per *file*, not once per mapping: the file
+system's per-file SectionObjectPointers lead to one control area and its segment, and
+every section object created on that file shares them. That is why two processes that
+map the same file see each other's writes at once, and why a private (copy-on-write)
+view shares the file's pages until it writes one — then the writer gets its own copy
+(PAGE_WRITECOPY becomes PAGE_READWRITE), and the file never sees it.
+
+Here a segment's pages live in host memory that unicorn maps straight into every address
+space with a view on them (`Uc.mem_map_ptr`): one physical page under several virtual
+addresses, which is all shared memory is. A page is read from the file the first time any
+view needs it (a paging read), and written back when a view is flushed
+(NtFlushVirtualMemory, Linux msync), unmapped, or its process ends: only the pages that
+differ from what the file held, and never past the end of the file.
+
+What is simplified: the segment does not see later write() calls to the file (NT's cache
+manager reads and writes files *through* the same section, so the two stay coherent;
+here a page read into the segment keeps its contents until every section on the file is
+gone), and a file that grows is noticed only when a new section is created on it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import mmap
+from typing import Any
+
+from .memory import PAGE_SIZE, page_ceil
+from .objects import KernelObject
+
+CHUNK_PAGES = 16     # host memory is taken 64 KiB at a time, and only where pages are used
+
+PAGE_READWRITE, PAGE_EXECUTE_READWRITE = 0x04, 0x40
+
+
+class Segment:
+    """The pages of one file (or of one paging-file section) while anything maps them:
+    NT's control area and segment, reduced to what a student can follow."""
+
+    def __init__(self, size: int, file: Any = None, key: Any = None,
+                 table: SegmentTable | None = None) -> None:
+        self.size = size                  # bytes of the file the segment stands for
+        self.file = file                  # read from for paging reads (referenced)
+        self.key = key
+        self.table = table
+        self.sections = 0                 # section objects on this segment
+        self.writers = 0                  # ... of which may write the file
+        self._chunks: dict[int, Any] = {}          # chunk number -> host memory
+        self._addresses: dict[int, int] = {}       # chunk number -> its host address
+        self.loaded: set[int] = set()              # pages in memory (the file's page cache)
+        self.clean: dict[int, bytes] = {}          # page -> what the file holds, while writers exist
+        if file is not None:
+            file.reference()
+
+    @property
+    def page_count(self) -> int:
+        return page_ceil(self.size) // PAGE_SIZE
+
+    def page_address(self, index: int) -> int:
+        """The host address of page `index`, paging it in from the file the first time."""
+        chunk, slot = divmod(index, CHUNK_PAGES)
+        base = self._addresses.get(chunk)
+        if base is None:
+            memory = mmap.mmap(-1, CHUNK_PAGES * PAGE_SIZE)   # zero-filled, page-aligned
+            self._chunks[chunk] = (memory, ctypes.c_char.from_buffer(memory))
+            base = self._addresses[chunk] = ctypes.addressof(self._chunks[chunk][1])
+        if index not in self.loaded:
+            self.loaded.add(index)
+            if self.file is not None and index * PAGE_SIZE < self.size:
+                data = self._read_from_file(index)
+                ctypes.memmove(base + slot * PAGE_SIZE, data, len(data))
+                if self.writers:
+                    self.clean[index] = data
+        return base + slot * PAGE_SIZE
+
+    def read_page(self, index: int) -> bytes:
+        return ctypes.string_at(self.page_address(index), PAGE_SIZE)
+
+    def _read_from_file(self, index: int) -> bytes:
+        """A paging read: the part of the page that lies inside the file; the rest of
+        the last page stays zero, as on every system that maps files."""
+        offset = index * PAGE_SIZE
+        length = min(PAGE_SIZE, self.size - offset)
+        file = self.file
+        return bytes(file.device.read(file, length, offset)) if length > 0 else b""
+
+    def add_writer(self) -> None:
+        """A section that may write the file: from now on, remember what the file holds
+        for every page, so a flush writes only the pages that changed."""
+        if not self.writers:
+            for index in self.loaded:
+                if index * PAGE_SIZE < self.size:
+                    self.clean[index] = self.read_page(index)[:self.size - index * PAGE_SIZE]
+        self.writers += 1
+
+    def grow(self, size: int) -> None:
+        """The file is longer than when the segment was made: its old last page, if it
+        was read before and nobody changed it, is read again."""
+        if size <= self.size or self.file is None:
+            return
+        last = (self.size - 1) // PAGE_SIZE if self.size else None
+        old_size, self.size = self.size, size
+        if last is not None and last in self.loaded and not self._dirty(last, old_size):
+            self.loaded.discard(last)
+            self.clean.pop(last, None)
+            self.page_address(last)
+
+    def _dirty(self, index: int, size: int | None = None) -> bool:
+        size = self.size if size is None else size
+        clean = self.clean.get(index)
+        if clean is None:
+            return False
+        return self.read_page(index)[:max(0, min(PAGE_SIZE, size - index * PAGE_SIZE))] != clean
+
+    def flush(self, first: int, last: int, file: Any) -> int:
+        """Write pages [first, last) that differ from the file back to it, through
+        `file` (a file object opened for writing). Returns the bytes written."""
+        written = 0
+        for index in sorted(i for i in self.clean if first <= i < last):
+            offset = index * PAGE_SIZE
+            data = self.read_page(index)[:max(0, min(PAGE_SIZE, self.size - offset))]
+            if data != self.clean[index]:
+                file.device.write(file, data, offset)
+                self.clean[index] = data
+                written += len(data)
+        return written
+
+    def close(self) -> None:
+        """The last section on the file is gone: forget the file. (The host memory
+        stays until no address space holds a view on it: Python frees it then.)"""
+        if self.table is not None:
+            self.table.forget(self)
+        if self.file is not None:
+            file, self.file = self.file, None
+            file.dereference()
+
+
+class SegmentTable:
+    """Which file already has a segment: NT finds it through the file's FCB
+    (SectionObjectPointers); here the key is the volume and the file's id."""
+
+    def __init__(self) -> None:
+        self._segments: dict[Any, Segment] = {}
+
+    def for_file(self, file: Any, key: Any, size: int) -> Segment:
+        segment = self._segments.get(key)
+        if segment is None:
+            segment = self._segments[key] = Segment(size, file, key, self)
+        else:
+            segment.grow(size)
+        return segment
+
+    def forget(self, segment: Segment) -> None:
+        if self._segments.get(segment.key) is segment:
+            del self._segments[segment.key]
+
+    def __len__(self) -> int:
+        return len(self._segments)
+
+
+class Section(KernelObject):
+    """A section object: a size, the protection it allows its views, and its segment."""
+
+    type_name = "Section"
+
+    def __init__(self, segment: Segment, size: int, protect: int, file: Any = None) -> None:
+        super().__init__()
+        self.segment = segment
+        self.size = size
+        self.protect = protect
+        self.file = file                  # the file object it was created from (referenced)
+        segment.sections += 1
+        if file is not None:
+            file.reference()
+            if self.writable:
+                segment.add_writer()
+
+    @property
+    def writable(self) -> bool:
+        """Views may write to it (and, for a file, through to the file)."""
+        return self.protect & 0xFF in (PAGE_READWRITE, PAGE_EXECUTE_READWRITE)
+
+    def flush(self, first: int, last: int) -> int:
+        """Write the changed pages [first, last) back to the file (NtFlushVirtualMemory)."""
+        if self.file is None or not self.writable:
+            return 0
+        return self.segment.flush(first, last, self.file)
+
+    def describe(self) -> str:
+        return self.file.describe() if self.file is not None else "<pagefile-backed section>"
+
+    def delete(self) -> None:
+        """The last handle and the last view are gone: write back what changed, and
+        let the file go."""
+        segment = self.segment
+        if self.file is not None:
+            self.flush(0, segment.page_count)
+            if self.writable:
+                segment.writers -= 1
+                if not segment.writers:
+                    segment.clean.clear()
+            file, self.file = self.file, None
+            file.dereference()
+        segment.sections -= 1
+        if not segment.sections:
+            segment.close()
+        super().delete()

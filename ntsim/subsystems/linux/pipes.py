@@ -1,0 +1,200 @@
+"""Linux pipes on NT named pipes.
+
+`pipe2(fds, flags)` makes the two calls kernel32's CreatePipe makes:
+NtCreateNamedPipeFile creates an inbound pipe on `\\Device\\NamedPipe` and opens its
+server end, which becomes the read end; NtOpenFile of the same name connects the client
+end, which becomes the write end. Each fd is a handle to one of the two file objects,
+so `dup` and `fork` share an end exactly as Linux shares an open file description, and
+the pipe learns that an end has closed when the last handle to its file object does.
+
+Reads and writes are NtReadFile and NtWriteFile. Where Linux and NT name things
+differently, this module translates:
+
+- O_NONBLOCK is the end's completion mode (FilePipeInformation): FILE_PIPE_COMPLETE_OPERATION
+  never waits. An empty read fails with STATUS_PIPE_EMPTY, a full write completes with
+  what fit; Linux says EAGAIN for both when nothing moved.
+- a read whose writer has gone is STATUS_PIPE_BROKEN on NT and end of file (0) on Linux;
+- a write whose reader has gone is STATUS_PIPE_BROKEN too: SIGPIPE, then EPIPE (or the
+  count written before the reader went, which Linux returns instead).
+"""
+
+from __future__ import annotations
+
+import itertools
+import struct
+
+from ...kernel.dispatcher import WaitPending
+from ...kernel.fs.pipe import (
+    DEFAULT_QUOTA,
+    FILE_PIPE_BYTE_STREAM_MODE,
+    FILE_PIPE_COMPLETE_OPERATION,
+    FILE_PIPE_QUEUE_OPERATION,
+    FILE_SHARE_WRITE,
+    PipeInformation,
+)
+from ...kernel.io import (
+    FILE_CREATE,
+    FILE_READ_DATA,
+    FILE_SYNCHRONOUS_IO_NONALERT,
+    FILE_WRITE_DATA,
+    SYNCHRONIZE,
+    FileInternalInformation,
+    FilePipeInformation,
+    FilePipeLocalInformation,
+)
+from ...kernel.status import STATUS_PIPE_BROKEN, STATUS_PIPE_EMPTY, NtStatusError
+from . import signals
+from .errno import EAGAIN, EINVAL, ENOTTY, LinuxError
+from .fdtable import O_CLOEXEC, O_DIRECT, O_NONBLOCK, O_RDONLY, O_WRONLY, FdEntry, OpenFile
+from .identity import creds
+from .task import Task
+
+FIONREAD = 0x541B
+_serial = itertools.count(1)      # like kernel32's ProcessPipeId: names never repeat
+
+
+def pipe_name(task: Task) -> str:
+    """A fresh NPFS name, in the shape CreatePipe gives its pipes."""
+    return f"\\Device\\NamedPipe\\Lxss.{task.pid:08x}.{next(_serial):08x}"
+
+
+# --- pipe and pipe2 ----------------------------------------------------------------------------
+
+
+def sys_pipe(task: Task, fds: int) -> int:
+    return _make_pipe(task, fds, 0)
+
+
+def sys_pipe2(task: Task, fds: int, flags: int) -> int:
+    if flags & ~(O_CLOEXEC | O_NONBLOCK | O_DIRECT):
+        raise LinuxError(EINVAL, f"pipe2 flags {flags:#o}")
+    if flags & O_DIRECT:
+        raise LinuxError(EINVAL, "packet-mode pipes (O_DIRECT) are not modelled")
+    return _make_pipe(task, fds, flags)
+
+
+def _make_pipe(task: Task, address: int, flags: int) -> int:
+    nt = task.nt
+    mode = FILE_PIPE_COMPLETE_OPERATION if flags & O_NONBLOCK else FILE_PIPE_QUEUE_OPERATION
+    name = pipe_name(task)
+    identity = creds(task)
+    # Inbound (FILE_SHARE_WRITE): data flows from the client end to the server end only,
+    # as a Linux pipe is one-way; its 64 KiB quota is Linux's default pipe capacity.
+    read_handle = nt.NtCreateNamedPipeFile(
+        name, FILE_READ_DATA | SYNCHRONIZE, FILE_SHARE_WRITE, FILE_CREATE, FILE_SYNCHRONOUS_IO_NONALERT,
+        CompletionMode=mode, InboundQuota=DEFAULT_QUOTA, OutboundQuota=0,
+        lx_owner=(identity.euid, identity.egid))
+    try:
+        write_handle = nt.NtOpenFile(name, FILE_WRITE_DATA | SYNCHRONIZE, FILE_SYNCHRONOUS_IO_NONALERT)
+    except NtStatusError:
+        nt.NtClose(read_handle)
+        raise
+    if mode == FILE_PIPE_COMPLETE_OPERATION:     # NtOpenFile connects a waiting end
+        nt.NtSetInformationFile(write_handle, FilePipeInformation,
+                                PipeInformation(FILE_PIPE_BYTE_STREAM_MODE, mode))
+    # /proc/self/fd/N shows a pipe as pipe:[inode]; NPFS's file id is that inode.
+    path = f"pipe:[{nt.NtQueryInformationFile(read_handle, FileInternalInformation)}]"
+    status = flags & O_NONBLOCK
+    cloexec = bool(flags & O_CLOEXEC)
+    table = task.lx.fds
+    try:
+        read_fd = table.install(FdEntry(read_handle, OpenFile(path, O_RDONLY | status, "pipe"), cloexec))
+    except LinuxError:
+        nt.NtClose(read_handle)
+        nt.NtClose(write_handle)
+        raise
+    try:
+        write_fd = table.install(FdEntry(write_handle, OpenFile(path, O_WRONLY | status, "pipe"), cloexec))
+    except LinuxError:
+        table.remove(read_fd)
+        nt.NtClose(read_handle)
+        nt.NtClose(write_handle)
+        raise
+    try:
+        task.write(address, struct.pack("<ii", read_fd, write_fd))
+    except LinuxError:
+        for fd, handle in ((read_fd, read_handle), (write_fd, write_handle)):
+            table.remove(fd)
+            nt.NtClose(handle)
+        raise
+    return 0
+
+
+# --- read and write ----------------------------------------------------------------------------
+
+
+def read(task: Task, entry: FdEntry, count: int, post):
+    """read(2) on a pipe: NtReadFile, then `post(data)` (at once, or when a wait ends)."""
+
+    def layer(get):
+        try:
+            data = get()
+        except WaitPending as pending:
+            pending.wrap(layer)
+            raise
+        except NtStatusError as error:
+            if error.status == STATUS_PIPE_BROKEN:
+                data = b""                     # no writer left: end of file
+            elif error.status == STATUS_PIPE_EMPTY:
+                raise LinuxError(EAGAIN, "the pipe is empty (O_NONBLOCK)") from None
+            else:
+                raise
+        return post(data)
+
+    return layer(lambda: task.nt.NtReadFile(entry.handle, count))
+
+
+def write(task: Task, entry: FdEntry, data: bytes) -> int:
+    """write(2) on a pipe: NtWriteFile, which completes when all is written (or, for an
+    O_NONBLOCK end, with what fit)."""
+    if not data:
+        return 0                               # a null write succeeds, reader or not
+
+    def layer(get):
+        try:
+            written = get()
+        except WaitPending as pending:
+            pending.wrap(layer)
+            raise
+        except NtStatusError as error:
+            if error.status != STATUS_PIPE_BROKEN:
+                raise
+            signals.broken_pipe(task, entry.file.path)
+            partial = getattr(error, "information", 0)
+            if partial:
+                return partial
+            raise
+        if not written:
+            raise LinuxError(EAGAIN, "the pipe is full (O_NONBLOCK)")
+        return written
+
+    return layer(lambda: task.nt.NtWriteFile(entry.handle, data))
+
+
+# --- descriptors: O_NONBLOCK and ioctl ---------------------------------------------------------
+
+
+def set_status_flags(task: Task, entry: FdEntry, flags: int) -> None:
+    """fcntl(F_SETFL) on a pipe end, before the flags are recorded: O_NONBLOCK becomes the
+    end's completion mode. O_DIRECT would switch Linux's packet mode, which is not
+    modelled: EINVAL, as pipe2 gives for it."""
+    if (flags ^ entry.file.flags) & O_DIRECT:
+        raise LinuxError(EINVAL, "packet-mode pipes (O_DIRECT) are not modelled")
+    mode = FILE_PIPE_COMPLETE_OPERATION if flags & O_NONBLOCK else FILE_PIPE_QUEUE_OPERATION
+    info = task.nt.NtQueryInformationFile(entry.handle, FilePipeInformation)
+    if info.CompletionMode != mode:
+        task.nt.NtSetInformationFile(entry.handle, FilePipeInformation,
+                                     PipeInformation(FILE_PIPE_BYTE_STREAM_MODE, mode))
+
+
+def ioctl(task: Task, entry: FdEntry, request: int, arg: int) -> int:
+    """FIONREAD: how many bytes wait in the pipe (Linux answers it at either end)."""
+    if request != FIONREAD:
+        raise LinuxError(ENOTTY, f"ioctl {request:#x} on a pipe")
+    info = task.nt.NtQueryInformationFile(entry.handle, FilePipeLocalInformation)
+    if entry.file.flags & 3 == O_RDONLY:
+        queued = info.ReadDataAvailable
+    else:          # the write end of an inbound pipe: its quota, less what is free
+        queued = info.InboundQuota - info.WriteQuotaAvailable
+    task.write_u32(arg, queued)
+    return 0

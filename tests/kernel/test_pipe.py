@@ -1,0 +1,304 @@
+"""NPFS, `\\Device\\NamedPipe`: pipe instances, their two ends, the buffer, blocking.
+
+The capacity figures below are Linux's, measured on Linux with non-blocking writes of
+one size until EAGAIN (examples/linux/pipes checks the same against a native run):
+1-byte writes fit 65536 bytes, 100-byte writes 64000, 3000-byte writes 48000, and
+4097-byte writes 45066 (the last one partial, 4096 bytes).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from ntsim.kernel.dispatcher import WaitPending
+from ntsim.kernel.fs.pipe import (
+    FILE_PIPE_BYTE_STREAM_MODE,
+    FILE_PIPE_CLIENT_END,
+    FILE_PIPE_COMPLETE_OPERATION,
+    FILE_PIPE_CONNECTED_STATE,
+    FILE_PIPE_INBOUND,
+    FILE_PIPE_QUEUE_OPERATION,
+    FILE_PIPE_SERVER_END,
+    FILE_SHARE_READ,
+    FILE_SHARE_WRITE,
+    PipeInformation,
+)
+from ntsim.kernel.io import (
+    FILE_CREATE,
+    FILE_READ_DATA,
+    FILE_WRITE_DATA,
+    FileInternalInformation,
+    FilePipeInformation,
+    FilePipeLocalInformation,
+    FileStatLxInformation,
+)
+from ntsim.kernel.services import NtCurrentProcess
+from ntsim.kernel.status import (
+    STATUS_ACCESS_DENIED,
+    STATUS_INSTANCE_NOT_AVAILABLE,
+    STATUS_INVALID_DEVICE_REQUEST,
+    STATUS_OBJECT_NAME_NOT_FOUND,
+    STATUS_PIPE_BROKEN,
+    STATUS_PIPE_EMPTY,
+    STATUS_PIPE_NOT_AVAILABLE,
+    STATUS_WAIT_0,
+    NtStatusError,
+)
+
+NAME = "\\Device\\NamedPipe\\Win32Pipes.00000004.00000001"
+
+
+def make_pipe(nt, name: str = NAME, nonblocking: bool = False) -> tuple[int, int]:
+    """CreatePipe's two calls: an inbound pipe's server end (read), then its client end."""
+    mode = FILE_PIPE_COMPLETE_OPERATION if nonblocking else FILE_PIPE_QUEUE_OPERATION
+    read_end = nt.NtCreateNamedPipeFile(name, FILE_READ_DATA, FILE_SHARE_WRITE, FILE_CREATE,
+                                        CompletionMode=mode)
+    write_end = nt.NtOpenFile(name, FILE_WRITE_DATA)
+    if nonblocking:
+        nt.NtSetInformationFile(write_end, FilePipeInformation,
+                                PipeInformation(FILE_PIPE_BYTE_STREAM_MODE, mode))
+    return read_end, write_end
+
+
+def fill(nt, handle: int, size: int) -> int:
+    """Non-blocking writes of `size` bytes until one moves nothing; the total written."""
+    total = 0
+    while True:
+        written = nt.NtWriteFile(handle, b"x" * size)
+        total += written
+        if written < size:
+            return total
+
+
+# --- the namespace -------------------------------------------------------------------------
+
+
+def test_the_device_is_in_the_namespace(kernel):
+    assert kernel.objects.lookup("\\Device\\NamedPipe").type_name == "Device"
+
+
+def test_data_written_at_the_client_end_is_read_at_the_server_end(nt):
+    read_end, write_end = make_pipe(nt)
+    assert nt.NtWriteFile(write_end, b"hello") == 5
+    assert nt.NtWriteFile(write_end, b", world") == 7
+    assert nt.NtReadFile(read_end, 3) == b"hel"
+    assert nt.NtReadFile(read_end, 100) == b"lo, world"
+
+
+def test_names_are_case_insensitive_and_one_client_connects(nt):
+    make_pipe(nt)
+    with pytest.raises(NtStatusError) as error:
+        nt.NtOpenFile(NAME.upper(), FILE_WRITE_DATA)
+    assert error.value.status == STATUS_PIPE_NOT_AVAILABLE      # found, but taken
+
+
+def test_a_second_instance_of_a_name_is_refused(nt):
+    make_pipe(nt)
+    with pytest.raises(NtStatusError) as error:
+        nt.NtCreateNamedPipeFile(NAME, FILE_READ_DATA, FILE_SHARE_WRITE)
+    assert error.value.status == STATUS_INSTANCE_NOT_AVAILABLE
+
+
+def test_the_name_goes_when_both_ends_close(nt, kernel):
+    read_end, write_end = make_pipe(nt)
+    nt.NtClose(read_end)
+    nt.NtClose(write_end)
+    with pytest.raises(NtStatusError) as error:
+        nt.NtOpenFile(NAME, FILE_WRITE_DATA)
+    assert error.value.status == STATUS_OBJECT_NAME_NOT_FOUND
+
+
+def test_an_end_opens_only_for_the_direction_the_data_flows(nt):
+    nt.NtCreateNamedPipeFile(NAME, FILE_READ_DATA, FILE_SHARE_WRITE)
+    with pytest.raises(NtStatusError) as error:
+        nt.NtOpenFile(NAME, FILE_READ_DATA)       # an inbound pipe's client only writes
+    assert error.value.status == STATUS_ACCESS_DENIED
+
+
+def test_a_duplex_pipe_carries_data_both_ways(nt):
+    server = nt.NtCreateNamedPipeFile(NAME, FILE_READ_DATA | FILE_WRITE_DATA,
+                                      FILE_SHARE_READ | FILE_SHARE_WRITE)
+    client = nt.NtOpenFile(NAME, FILE_READ_DATA | FILE_WRITE_DATA)
+    nt.NtWriteFile(client, b"ping")
+    nt.NtWriteFile(server, b"pong")
+    assert nt.NtReadFile(server, 10) == b"ping"
+    assert nt.NtReadFile(client, 10) == b"pong"
+
+
+def test_creating_a_pipe_elsewhere_than_npfs_is_refused(nt, root):
+    with pytest.raises(NtStatusError) as error:
+        nt.NtCreateNamedPipeFile("\\??\\C:\\not-a-pipe", FILE_READ_DATA, FILE_SHARE_WRITE)
+    assert error.value.status == STATUS_INVALID_DEVICE_REQUEST
+    assert not (root / "not-a-pipe").exists()
+
+
+# --- information -----------------------------------------------------------------------------
+
+
+def test_local_information_describes_each_end(nt):
+    read_end, write_end = make_pipe(nt)
+    nt.NtWriteFile(write_end, b"abc")
+    server = nt.NtQueryInformationFile(read_end, FilePipeLocalInformation)
+    client = nt.NtQueryInformationFile(write_end, FilePipeLocalInformation)
+    assert server.NamedPipeConfiguration == FILE_PIPE_INBOUND
+    assert server.NamedPipeState == FILE_PIPE_CONNECTED_STATE
+    assert (server.NamedPipeEnd, client.NamedPipeEnd) == (FILE_PIPE_SERVER_END, FILE_PIPE_CLIENT_END)
+    assert server.ReadDataAvailable == 3
+    assert client.WriteQuotaAvailable == server.InboundQuota - 3
+
+
+def test_both_ends_share_one_file_id_and_stat_as_a_fifo(nt):
+    read_end, write_end = make_pipe(nt)
+    assert nt.NtQueryInformationFile(read_end, FileInternalInformation) == \
+        nt.NtQueryInformationFile(write_end, FileInternalInformation)
+    stat = nt.NtQueryInformationFile(write_end, FileStatLxInformation)
+    assert stat.LxMode & 0o170000 == 0o010000
+    assert stat.EndOfFile == 0
+
+
+# --- end of file and broken pipes ------------------------------------------------------------
+
+
+def test_buffered_data_outlives_the_writer_then_the_pipe_is_broken(nt):
+    read_end, write_end = make_pipe(nt)
+    nt.NtWriteFile(write_end, b"last words")
+    nt.NtClose(write_end)
+    assert nt.NtReadFile(read_end, 100) == b"last words"
+    with pytest.raises(NtStatusError) as error:
+        nt.NtReadFile(read_end, 100)
+    assert error.value.status == STATUS_PIPE_BROKEN
+
+
+def test_a_write_with_no_reader_is_a_broken_pipe(nt):
+    read_end, write_end = make_pipe(nt)
+    nt.NtClose(read_end)
+    with pytest.raises(NtStatusError) as error:
+        nt.NtWriteFile(write_end, b"anyone?")
+    assert error.value.status == STATUS_PIPE_BROKEN
+    assert error.value.information == 0
+
+
+def test_an_end_closes_only_with_its_last_handle(nt):
+    read_end, write_end = make_pipe(nt)
+    second = nt.NtDuplicateObject(NtCurrentProcess, write_end, NtCurrentProcess)
+    nt.NtClose(write_end)
+    nt.NtWriteFile(second, b"still here")
+    assert nt.NtReadFile(read_end, 100) == b"still here"
+
+
+# --- blocking --------------------------------------------------------------------------------
+
+
+def test_reading_an_empty_pipe_waits_until_data_comes(nt):
+    read_end, write_end = make_pipe(nt)
+    with pytest.raises(WaitPending) as wait:
+        nt.NtReadFile(read_end, 100)
+    assert not any(o.signalled for o in wait.value.objects)
+    nt.NtWriteFile(write_end, b"now")
+    assert any(o.signalled for o in wait.value.objects)
+    assert wait.value.complete(STATUS_WAIT_0) == b"now"
+
+
+def test_a_waiting_reader_sees_the_writer_go(nt):
+    read_end, write_end = make_pipe(nt)
+    with pytest.raises(WaitPending) as wait:
+        nt.NtReadFile(read_end, 100)
+    nt.NtClose(write_end)
+    assert any(o.signalled for o in wait.value.objects)
+    with pytest.raises(NtStatusError) as error:
+        wait.value.complete(STATUS_WAIT_0)
+    assert error.value.status == STATUS_PIPE_BROKEN
+
+
+def test_a_write_of_at_most_a_page_waits_for_a_whole_page(nt):
+    read_end, write_end = make_pipe(nt)
+    for _ in range(16):
+        nt.NtWriteFile(write_end, b"p" * 4096)                 # every page in use
+    with pytest.raises(WaitPending) as wait:
+        nt.NtWriteFile(write_end, b"q" * 4000)
+    info = nt.NtQueryInformationFile(read_end, FilePipeLocalInformation)
+    assert info.ReadDataAvailable == 16 * 4096                # none of it went in
+    assert nt.NtReadFile(read_end, 100) == b"p" * 100          # a page is not free yet
+    assert not wait.value.objects[0].signalled
+    nt.NtReadFile(read_end, 4096 - 100)                        # now it is
+    assert wait.value.complete(STATUS_WAIT_0) == 4000
+    assert nt.NtReadFile(read_end, 16 * 4096)[-4000:] == b"q" * 4000
+
+
+def test_a_large_write_goes_in_as_room_frees_and_keeps_its_order(nt):
+    read_end, write_end = make_pipe(nt)
+    data = bytes(range(256)) * 400                              # 102400 bytes: more than fits
+    with pytest.raises(WaitPending) as wait:
+        nt.NtWriteFile(write_end, data)
+    received = nt.NtReadFile(read_end, 1 << 20)
+    assert received == data[:65536]
+    assert wait.value.complete(STATUS_WAIT_0) == len(data)
+    received += nt.NtReadFile(read_end, 1 << 20)
+    assert received == data
+
+
+def test_a_reader_leaving_mid_write_breaks_it_with_the_count_so_far(nt):
+    read_end, write_end = make_pipe(nt)
+    with pytest.raises(WaitPending) as wait:
+        nt.NtWriteFile(write_end, b"z" * 70000)
+    nt.NtClose(read_end)
+    with pytest.raises(NtStatusError) as error:
+        wait.value.complete(STATUS_WAIT_0)
+    assert error.value.status == STATUS_PIPE_BROKEN
+    assert error.value.information == 65536
+
+
+# --- not waiting (FILE_PIPE_COMPLETE_OPERATION) ----------------------------------------------
+
+
+def test_a_nonblocking_empty_read_fails_at_once(nt):
+    read_end, _ = make_pipe(nt, nonblocking=True)
+    with pytest.raises(NtStatusError) as error:
+        nt.NtReadFile(read_end, 10)
+    assert error.value.status == STATUS_PIPE_EMPTY
+
+
+def test_the_completion_mode_can_be_changed_on_an_open_end(nt):
+    read_end, write_end = make_pipe(nt)
+    nt.NtSetInformationFile(read_end, FilePipeInformation,
+                            PipeInformation(FILE_PIPE_BYTE_STREAM_MODE, FILE_PIPE_COMPLETE_OPERATION))
+    assert nt.NtQueryInformationFile(read_end, FilePipeInformation).CompletionMode == \
+        FILE_PIPE_COMPLETE_OPERATION
+    with pytest.raises(NtStatusError):
+        nt.NtReadFile(read_end, 10)
+
+
+@pytest.mark.parametrize("size, capacity", [(1, 65536), (100, 64000), (3000, 48000),
+                                            (4096, 65536), (4097, 45066), (65537, 65536)])
+def test_nonblocking_capacity_is_linuxs(nt, size, capacity):
+    _, write_end = make_pipe(nt, nonblocking=True)
+    assert fill(nt, write_end, size) == capacity
+
+
+# --- readiness (poll) ------------------------------------------------------------------------
+
+
+def readiness(kernel, handle):
+    file = kernel.current_thread.process.handles.lookup(handle)
+    return file.device.readiness(file)
+
+
+def test_readiness_follows_the_buffer_and_the_ends(nt, kernel):
+    read_end, write_end = make_pipe(nt)
+    reader, writer = readiness(kernel, read_end), readiness(kernel, write_end)
+    assert (reader.readable, reader.writable, reader.hangup) == (False, False, False)
+    assert (writer.readable, writer.writable, writer.broken) == (False, True, False)
+    nt.NtWriteFile(write_end, b"x")
+    assert readiness(kernel, read_end).readable
+    assert reader.wait_read[0].signalled                      # the event a poller waits on
+    nt.NtClose(write_end)
+    assert readiness(kernel, read_end).hangup
+
+
+def test_a_full_pipe_is_not_writable_and_a_readerless_one_is_broken(nt, kernel):
+    read_end, write_end = make_pipe(nt, nonblocking=True)
+    fill(nt, write_end, 4096)
+    assert not readiness(kernel, write_end).writable
+    nt.NtClose(read_end)
+    state = readiness(kernel, write_end)
+    assert state.broken and state.wait_closed[0].signalled
