@@ -154,7 +154,7 @@ class Machine:
         chosen = self.personality(personality) if personality else self._probe(image, program)
         guest_path = self.kernel.volume.guest_path(program) or f"/.ntsim/host/{os.path.basename(program)}"
         if env is None:
-            env_list = [f"{k}={v}" for k, v in os.environ.items()]
+            env_list = host_environment()
         elif isinstance(env, dict):
             env_list = [f"{k}={v}" for k, v in env.items()]
         else:
@@ -275,6 +275,18 @@ class Machine:
             reason = thread.wait.reason if thread.wait else "?"
             waits.append(f"pid {thread.process.pid} tid {thread.tid} waits for {reason}")
         return "every thread is waiting and nothing can wake them: " + "; ".join(waits)
+
+
+def host_environment() -> list[str]:
+    """The environment ntsim itself was started with, for the guest. Python may have
+    changed os.environ at startup (locale coercion adds LC_CTYPE=C.UTF-8 when LANG is C
+    or unset), so on Linux read the original from /proc/self/environ."""
+    try:
+        with open("/proc/self/environ", "rb") as stream:
+            raw = stream.read()
+        return [os.fsdecode(item) for item in raw.split(b"\0") if b"=" in item]
+    except OSError:
+        return [f"{key}={value}" for key, value in os.environ.items()]
 
 
 class Deadlock(Exception):

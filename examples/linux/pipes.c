@@ -3,7 +3,10 @@
  * driven by poll. Output is deterministic (no inode numbers or times are printed).
  *   pipes           every check, exit 0
  *   pipes sigpipe   write to a pipe whose reader has gone, with SIGPIPE's default
- *                   action: the process dies of SIGPIPE (status 141) */
+ *                   action: the process dies of SIGPIPE (status 141)
+ *   pipes fork      a parent writes 200000 bytes (blocking: more than the pipe holds)
+ *                   to a forked child, which reads to end of file */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -12,6 +15,8 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static char buffer[70000];
@@ -60,11 +65,67 @@ static void producer_consumer(void) {
     close(p[0]);
 }
 
+static void on_alarm(int signal) { (void)signal; }
+
+/* a blocking write cut short by a signal handler returns what it wrote, if anything */
+static void interrupted_writes(void) {
+    int p[2];
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = on_alarm;
+    sigaction(SIGALRM, &action, NULL);
+    struct itimerval in50ms = {{0, 0}, {0, 50000}};
+    pipe(p);
+    setitimer(ITIMER_REAL, &in50ms, NULL);
+    long n = write(p[1], buffer, 70000);
+    printf("70000-byte write, nobody reading, interrupted: %ld\n", n);
+    setitimer(ITIMER_REAL, &in50ms, NULL);
+    n = write(p[1], buffer, 10);
+    printf("10-byte write to the full pipe, interrupted: %s\n", err(n));
+    close(p[0]);
+    close(p[1]);
+}
+
+/* the child's copy of the write end is closed, so end of file comes when the parent's is */
+static int across_fork(void) {
+    int p[2], status;
+    unsigned long total = 200000, sum = 0;
+    pipe(p);
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(p[1]);
+        unsigned long got = 0;
+        long n;
+        while ((n = read(p[0], buffer, 3000)) > 0) {
+            for (long i = 0; i < n; i++) sum += (unsigned char)buffer[i] * (got + i + 1);
+            got += n;
+        }
+        printf("child: read %lu bytes to end of file (%s), checksum %lu\n", got, err(n), sum);
+        return 0;
+    }
+    close(p[0]);
+    for (unsigned long i = 0; i < total; i++) sum += (unsigned char)((i * 7) % 253) * (i + 1);
+    unsigned long sent = 0;
+    while (sent < total) {
+        for (unsigned long i = 0; i < 10000; i++) buffer[i] = (char)(((sent + i) * 7) % 253);
+        long n = write(p[1], buffer, 10000);
+        if (n <= 0) { printf("parent: write failed: %s\n", err(n)); break; }
+        sent += n;
+    }
+    close(p[1]);
+    waitpid(pid, &status, 0);
+    printf("parent: wrote %lu bytes, checksum %lu, child exited %d\n", sent, sum, WEXITSTATUS(status));
+    return 0;
+}
+
 int main(int argc, char **argv) {
     int p[2];
     char link[64], expect[64];
     struct stat st;
 
+    if (argc > 1 && strcmp(argv[1], "fork") == 0)
+        return across_fork();
     if (argc > 1 && strcmp(argv[1], "sigpipe") == 0) {
         pipe(p);
         close(p[0]);
@@ -96,11 +157,17 @@ int main(int argc, char **argv) {
     ioctl(p[0], FIONREAD, &queued);
     ioctl(p[1], FIONREAD, &queued_at_writer);
     printf("FIONREAD: %d at the read end, %d at the write end\n", queued, queued_at_writer);
-    printf("read 4: %ld, then %ld\n", (long)read(p[0], buffer, 4), (long)read(p[0], buffer, 100));
+    long first = read(p[0], buffer, 4);
+    printf("read 4: %ld, then %ld\n", first, (long)read(p[0], buffer, 100));
+    int file = open(argv[0], O_RDONLY);
+    printf("F_GETPIPE_SZ: %d %d, of a file: %s\n", fcntl(p[0], F_GETPIPE_SZ), fcntl(p[1], F_GETPIPE_SZ),
+           err(fcntl(file, F_GETPIPE_SZ)));
+    close(file);
     write(p[1], "tail", 4);
     close(p[1]);
-    printf("after closing the write end: read %ld, then %ld, then %ld\n",
-           (long)read(p[0], buffer, 100), (long)read(p[0], buffer, 100), (long)read(p[0], buffer, 100));
+    long reads[3];
+    for (int i = 0; i < 3; i++) reads[i] = read(p[0], buffer, 100);
+    printf("after closing the write end: read %ld, then %ld, then %ld\n", reads[0], reads[1], reads[2]);
     close(p[0]);
 
     printf("pipe2(O_NONBLOCK|O_CLOEXEC): %s\n", err(pipe2(p, O_NONBLOCK | O_CLOEXEC)));
@@ -109,6 +176,11 @@ int main(int argc, char **argv) {
     printf("read empty: %s\n", err(read(p[0], buffer, 10)));
     fcntl(p[0], F_SETFL, 0);
     printf("after F_SETFL 0: %o\n", fcntl(p[0], F_GETFL));
+    int on = 1;
+    ioctl(p[0], FIONBIO, &on);
+    printf("after FIONBIO 1: %o, read empty: %s\n", fcntl(p[0], F_GETFL), err(read(p[0], buffer, 10)));
+    on = 0;
+    ioctl(p[0], FIONBIO, &on);
     write(p[1], "x", 1);
     printf("blocking read with data: %ld\n", (long)read(p[0], buffer, 10));
     close(p[0]);
@@ -132,5 +204,6 @@ int main(int argc, char **argv) {
     close(p[1]);
 
     producer_consumer();
+    interrupted_writes();
     return 0;
 }

@@ -3,7 +3,9 @@
  * EBADF. Output is deterministic.
  *   polls          every check, exit 0
  *   polls stdin    wait (up to 10 s) for standard input to become readable, then
- *                  print whether poll and select say so and echo a line of it */
+ *                  print whether poll and select say so and echo a line of it
+ *   polls eintr    poll, select and ppoll on an empty pipe, each cut short by a
+ *                  SIGALRM handler: EINTR, even with SA_RESTART */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -12,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/select.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -51,10 +54,41 @@ static int stdin_check(void) {
     return 0;
 }
 
+static void on_alarm(int signal) { (void)signal; }
+
+static int eintr_check(void) {
+    int p[2];
+    pipe(p);
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = on_alarm;
+    struct itimerval in50ms = {{0, 0}, {0, 50000}};
+    struct pollfd f = {p[0], POLLIN, 0};
+    fd_set r;
+    for (int restart = 0; restart < 2; restart++) {
+        action.sa_flags = restart ? SA_RESTART : 0;
+        sigaction(SIGALRM, &action, NULL);
+        setitimer(ITIMER_REAL, &in50ms, NULL);
+        int n = poll(&f, 1, 5000);
+        printf("%s poll: %d %s\n", restart ? "SA_RESTART" : "plain", n, n < 0 ? strerror(errno) : "");
+        setitimer(ITIMER_REAL, &in50ms, NULL);
+        FD_ZERO(&r);
+        FD_SET(p[0], &r);
+        n = select(p[0] + 1, &r, NULL, NULL, NULL);
+        printf("%s select: %d %s\n", restart ? "SA_RESTART" : "plain", n, n < 0 ? strerror(errno) : "");
+        setitimer(ITIMER_REAL, &in50ms, NULL);
+        struct timespec ts = {5, 0};
+        n = ppoll(&f, 1, &ts, NULL);
+        printf("%s ppoll: %d %s\n", restart ? "SA_RESTART" : "plain", n, n < 0 ? strerror(errno) : "");
+    }
+    return 0;
+}
+
 int main(int argc, char **argv) {
     int p[2];
     struct timespec start;
     if (argc > 1 && strcmp(argv[1], "stdin") == 0) return stdin_check();
+    if (argc > 1 && strcmp(argv[1], "eintr") == 0) return eintr_check();
 
     pipe(p);
     show("empty pipe, read end", p[0], POLLIN, 0);
@@ -67,8 +101,9 @@ int main(int argc, char **argv) {
     printf("poll waited at least 50 ms: %s\n", elapsed_ms(&start) >= 50 ? "yes" : "no");
 
     struct pollfd two[3] = {{p[0], POLLIN, 0}, {-1, POLLIN, 77}, {p[1], POLLOUT, 0}};
-    printf("poll of three (one fd -1): %d, revents %s / %d / %s\n", poll(two, 3, -1),
-           names(two[0].revents), two[1].revents, names(two[2].revents));
+    int ready = poll(two, 3, -1);
+    printf("poll of three (one fd -1): %d, revents %s", ready, names(two[0].revents));
+    printf(" / %d / %s\n", two[1].revents, names(two[2].revents));
     close(p[1]);
     show("read end, writer closed, data left", p[0], POLLIN, 0);
     char buffer[16];
@@ -104,6 +139,11 @@ int main(int argc, char **argv) {
     struct pollfd f = {p[0], POLLIN, 0};
     int n = ppoll(&f, 1, &ts, NULL);
     printf("ppoll 20 ms on an empty pipe: %d, waited at least 20 ms: %s\n", n,
+           elapsed_ms(&start) >= 20 ? "yes" : "no");
+
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    n = poll(NULL, 0, 20);
+    printf("poll(NULL, 0, 20) as a sleep: %d, waited at least 20 ms: %s\n", n,
            elapsed_ms(&start) >= 20 ? "yes" : "no");
 
     fd_set r, w;

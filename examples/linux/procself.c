@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
 #include <sys/mman.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
@@ -206,5 +207,36 @@ int main(void) {
     TRY("mlock", mlock(page, 4096));
     TRY("munlock", munlock(page, 4096));
     TRY("mlock unmapped", mlock((void *)0x1000, 4096));
+
+    /* credentials: root may step down and (through the saved id) back up; anyone else
+     * may only move among the ids it has. The transitions are the same for both runs. */
+    struct { unsigned version; int pid; } header = {0x20080522, 0};
+    struct { unsigned effective, permitted, inheritable; } caps[2];
+    TRY("capget", syscall(SYS_capget, &header, caps));
+    YES("some capability is effective", caps[0].effective || caps[1].effective);
+    header.version = 0x12345678;
+    TRY("capget bad version", syscall(SYS_capget, &header, caps));
+    printf("version the kernel wants: %#x\n", header.version);
+    if (geteuid() == 0) {
+        TRY("setresuid -1 1000 -1", setresuid(-1, 1000, -1));
+        getresuid(&r, &e, &s);
+        printf("ids: %u %u %u\n", r, e, s);
+        header.version = 0x20080522;
+        syscall(SYS_capget, &header, caps);
+        YES("capabilities gone with euid 0", !caps[0].effective && !caps[1].effective);
+        YES("permitted kept while an id is 0", caps[0].permitted != 0);
+        TRY("chown as euid 1000", chown("/proc/self/exe", 0, 0) < 0 && errno == EPERM ? -1 : 0);
+        TRY("seteuid back to 0", seteuid(0));
+        TRY("setgroups", setgroups(0, NULL));
+        TRY("setuid 1000 for good", setuid(1000));
+        getresuid(&r, &e, &s);
+        printf("ids: %u %u %u\n", r, e, s);
+        TRY("setuid 0 again", setuid(0));
+        TRY("setreuid to 0", setreuid(0, 0));
+        TRY("setgroups unprivileged", setgroups(0, NULL));
+    } else {
+        TRY("setuid 0 unprivileged", setuid(0));
+        TRY("setresuid own ids", setresuid(getuid(), getuid(), getuid()));
+    }
     return 0;
 }

@@ -1,13 +1,15 @@
 /* signals: Linux signal semantics, one scenario per argument.
  *
- *   signals [SCENARIO...]      with no argument, every scenario that returns
+ *   signals [SCENARIO...]      with no argument, the scenarios marked for the default run
  *
  * Each scenario prints what it observed; the output is the same on every run,
  * so a native run is the oracle for an ntsim run. The scenarios "abort",
- * "sigpipe", "segv-default" and "kill-default" end the process on purpose.
+ * "sigpipe", "segv-default", "kill-default", "no-restorer" and "altstack-overflow"
+ * end the process on purpose.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdint.h>
@@ -17,6 +19,7 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <ucontext.h>
 #include <unistd.h>
@@ -253,6 +256,46 @@ static void timers(void)
     set_handler(SIGALRM, SIG_DFL, 0);
 }
 
+/* --- sigwaitinfo and sigtimedwait: taking a signal instead of having it delivered --- */
+
+static void sigwait_scenario(void)
+{
+    sigset_t set, old;
+    siginfo_t si;
+    struct timespec short_wait = {0, 10000000}, tenth = {0, 100000000}, long_wait = {5, 0};
+    sigemptyset(&set);
+    sigaddset(&set, SIGUSR1);
+    sigaddset(&set, SIGALRM);
+    sigprocmask(SIG_BLOCK, &set, &old);
+    raise(SIGUSR1);
+    int r = sigwaitinfo(&set, &si);
+    printf("sigwait: pending already: %d, code %d (SI_TKILL=%d)\n", r, si.si_code, SI_TKILL);
+    errno = 0;
+    r = sigtimedwait(&set, &si, &short_wait);
+    printf("sigwait: nothing comes -> %d (%s)\n", r, strerror(errno));
+    start_timer(10000, 0);
+    r = sigtimedwait(&set, &si, &long_wait);
+    printf("sigwait: the timer's SIGALRM taken while waiting: %d, code %d (SI_KERNEL=%d)\n", r,
+           si.si_code, SI_KERNEL);
+    hits = 0;
+    set_handler(SIGUSR2, count, 0);
+    sigemptyset(&set);
+    sigaddset(&set, SIGUSR1);
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct timespec moment = {0, 10000000};
+        nanosleep(&moment, NULL);
+        kill(getppid(), SIGUSR2);
+        _exit(0);
+    }
+    errno = 0;
+    r = sigtimedwait(&set, &si, &tenth);   /* musl retries after EINTR, glibc does not */
+    printf("sigwait: another signal is delivered first -> %d (%s), %d hit\n", r, strerror(errno), hits);
+    waitpid(pid, NULL, 0);
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    set_handler(SIGUSR2, SIG_DFL, 0);
+}
+
 /* --- EINTR and SA_RESTART ----------------------------------------------------------- */
 
 static int pipe_fds[2];
@@ -280,6 +323,20 @@ static void eintr(void)
            strerror(errno), rem.tv_sec == 4 && rem.tv_nsec > 0 ? "yes" : "no");
     close(pipe_fds[0]);
     close(pipe_fds[1]);
+    set_handler(SIGALRM, SIG_DFL, 0);
+}
+
+/* A read from standard input that nothing answers yet: the timer interrupts it, and the
+   input that comes later goes to the next read (run with input that arrives late). */
+static void stdin_eintr(void)
+{
+    char buf[64];
+    set_handler(SIGALRM, count, 0);
+    start_timer(100000, 0);
+    ssize_t n = read(0, buf, sizeof buf);
+    printf("stdin-eintr: first read -> %zd (%s)\n", n, n < 0 ? strerror(errno) : "data");
+    n = read(0, buf, sizeof buf);
+    printf("stdin-eintr: second read -> %zd: %.*s\n", n, (int)(n > 0 ? n : 0), buf);
     set_handler(SIGALRM, SIG_DFL, 0);
 }
 
@@ -327,6 +384,53 @@ static void segv(void)
     printf("segv: SIGSEGV blocked after siglongjmp: %d\n", sigismember(&now, SIGSEGV));
     munmap(page, 4096);
     set_handler(SIGSEGV, SIG_DFL, 0);
+}
+
+/* --- other processor exceptions: divide error, breakpoint, invalid opcode ---------- */
+
+static volatile int zero;
+static int trap_code;
+static void *trap_addr;
+static long trap_trapno;
+
+static void on_trap(int sig, siginfo_t *si, void *context)
+{
+    ucontext_t *uc = context;
+    trap_code = si->si_code;
+    trap_addr = si->si_addr;
+    trap_trapno = uc->uc_mcontext.gregs[REG_TRAPNO];
+    last_signal = sig;
+    if (sig != SIGTRAP)
+        siglongjmp(recover, 1);          /* returning would run the instruction again */
+}
+
+extern char divide_here[], breakpoint_after[], invalid_here[];
+
+static void traps(void)
+{
+    set_info_handler(SIGFPE, on_trap, 0);
+    set_info_handler(SIGTRAP, on_trap, 0);
+    set_info_handler(SIGILL, on_trap, 0);
+    if (sigsetjmp(recover, 1) == 0) {
+        __asm__ volatile("mov $7, %%eax\n cltd\n divide_here: idivl %0" : : "m"(zero) : "eax", "edx");
+        printf("traps: no divide error?\n");
+    } else {
+        printf("traps: SIGFPE %d, code %d (FPE_INTDIV=%d), at the idiv: %d, trapno %ld\n",
+               last_signal, trap_code, FPE_INTDIV, trap_addr == (void *)divide_here, trap_trapno);
+    }
+    __asm__ volatile("int3\n breakpoint_after:");
+    printf("traps: SIGTRAP %d from int3, the handler returned after it, trapno %ld\n", last_signal,
+           trap_trapno);
+    if (sigsetjmp(recover, 1) == 0) {
+        __asm__ volatile("invalid_here: ud2");
+        printf("traps: no SIGILL?\n");
+    } else {
+        printf("traps: SIGILL %d, code %d (ILL_ILLOPN=%d), at the ud2: %d, trapno %ld\n", last_signal,
+               trap_code, ILL_ILLOPN, trap_addr == (void *)invalid_here, trap_trapno);
+    }
+    set_handler(SIGFPE, SIG_DFL, 0);
+    set_handler(SIGTRAP, SIG_DFL, 0);
+    set_handler(SIGILL, SIG_DFL, 0);
 }
 
 /* --- the alternate signal stack ----------------------------------------------------- */
@@ -431,6 +535,151 @@ static void errors(void)
     SHOW("rt_sigprocmask(size 4)", (int)syscall(SYS_rt_sigprocmask, SIG_BLOCK, NULL, NULL, 4));
 }
 
+/* --- threads: a signal for one thread, asleep in pthread_cond_wait ---------------- */
+
+static pthread_mutex_t cond_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
+static int cond_ready;
+static volatile pid_t handler_tid;
+
+static void count_in_thread(int sig) { (void)sig; handler_tid = (pid_t)syscall(SYS_gettid); hits++; }
+
+static void *cond_waiter(void *arg)
+{
+    *(volatile pid_t *)arg = (pid_t)syscall(SYS_gettid);
+    pthread_mutex_lock(&cond_lock);
+    while (!cond_ready)
+        pthread_cond_wait(&cond, &cond_lock);    /* a futex wait, restarted after each handler */
+    pthread_mutex_unlock(&cond_lock);
+    return NULL;
+}
+
+static void thread_signals(void)
+{
+    pthread_t thread;
+    volatile pid_t waiter_tid = 0;
+    struct timespec moment = {0, 1000000};
+    hits = 0;
+    set_handler(SIGUSR1, count_in_thread, SA_RESTART);
+    pthread_create(&thread, NULL, cond_waiter, (void *)&waiter_tid);
+    while (!waiter_tid)
+        nanosleep(&moment, NULL);
+    for (int i = 1; i <= 3; i++) {
+        pthread_kill(thread, SIGUSR1);
+        while (hits < i)
+            nanosleep(&moment, NULL);
+    }
+    pthread_mutex_lock(&cond_lock);
+    cond_ready = 1;
+    pthread_cond_signal(&cond);
+    pthread_mutex_unlock(&cond_lock);
+    pthread_join(thread, NULL);
+    printf("threads: pthread_kill x3: the handler ran %d times, in the waiting thread: %s; "
+           "the wait went on and ended normally\n", hits, handler_tid == waiter_tid ? "yes" : "no");
+    set_handler(SIGUSR1, SIG_DFL, 0);
+}
+
+/* --- other processes: kill() across processes, stop and continue ------------------- */
+
+static void on_usr1_exit(int sig) { (void)sig; printf("children: child: SIGUSR1 arrived\n"); _exit(4); }
+
+static pid_t ready_child(void (*child_body)(int ready_fd))
+{
+    int ready[2];
+    char c;
+    pipe(ready);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(ready[0]);
+        child_body(ready[1]);
+        _exit(0);
+    }
+    close(ready[1]);
+    read(ready[0], &c, 1);              /* the child is ready: its handlers are set */
+    close(ready[0]);
+    return pid;
+}
+
+static void waits_for_usr1(int ready_fd)
+{
+    set_handler(SIGUSR1, on_usr1_exit, 0);
+    write(ready_fd, "r", 1);
+    for (;;)
+        pause();
+}
+
+static void waits_forever(int ready_fd)
+{
+    write(ready_fd, "r", 1);
+    for (;;)
+        pause();
+}
+
+static void children(void)
+{
+    int status;
+    pid_t pid = ready_child(waits_for_usr1);
+    kill(pid, SIGUSR1);
+    waitpid(pid, &status, 0);
+    printf("children: the child exited with %d\n", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    pid = ready_child(waits_forever);
+    kill(pid, SIGTERM);
+    waitpid(pid, &status, 0);
+    printf("children: SIGTERM: signalled %d, by signal %d\n", WIFSIGNALED(status),
+           WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    errno = 0;
+    int r = kill(pid, 0);
+    printf("children: kill(reaped child, 0) -> %d (%s)\n", r, strerror(errno));
+}
+
+static void stops(int ready_fd)
+{
+    write(ready_fd, "r", 1);
+    raise(SIGSTOP);
+    printf("stop: child: continued\n");
+}
+
+static void stop(void)
+{
+    int status;
+    pid_t pid = ready_child(stops);
+    struct timespec pause_a_moment = {0, 20000000};
+    nanosleep(&pause_a_moment, NULL);
+    kill(pid, SIGCONT);
+    waitpid(pid, &status, 0);
+    printf("stop: the child exited with %d\n", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+}
+
+static volatile pid_t chld_pid;
+static volatile int chld_code, chld_status;
+static void on_chld(int sig, siginfo_t *si, void *context)
+{
+    (void)sig;
+    (void)context;
+    chld_pid = si->si_pid;
+    chld_code = si->si_code;
+    chld_status = si->si_status;
+}
+
+static void sigchld(void)
+{
+    sigset_t block, old;
+    int status;
+    set_info_handler(SIGCHLD, on_chld, SA_RESTART);
+    sigemptyset(&block);
+    sigaddset(&block, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &block, &old);
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(3);
+    sigsuspend(&old);
+    printf("sigchld: from the child: %s, code %d (CLD_EXITED=%d), status %d\n",
+           chld_pid == pid ? "yes" : "no", chld_code, CLD_EXITED, chld_status);
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    waitpid(pid, &status, 0);
+    set_handler(SIGCHLD, SIG_DFL, 0);
+}
+
 /* --- endings: each of these ends the process ---------------------------------------- */
 
 static void do_abort(void)
@@ -477,14 +726,44 @@ static void kill_default(void)
     printf("kill-default: still alive?\n");
 }
 
-struct scenario { const char *name; void (*run)(void); int returns; };
+static void no_restorer(void)
+{
+    /* the kernel's struct sigaction, without SA_RESTORER: on x86-64 the kernel has
+       nowhere to return the handler to, and the process dies of SIGSEGV instead */
+    struct { void (*handler)(int); unsigned long flags; void (*restorer)(void); unsigned long mask; }
+        raw = {count, 0, 0, 0};
+    syscall(SYS_rt_sigaction, SIGUSR1, &raw, NULL, 8);
+    printf("no-restorer: raising SIGUSR1\n");
+    fflush(stdout);
+    raise(SIGUSR1);
+    printf("no-restorer: still alive?\n");
+}
+
+static void recurse_on_altstack(int sig) { raise(sig); }
+
+static void altstack_overflow(void)
+{
+    static char small[2048];            /* the kernel's MINSIGSTKSZ */
+    stack_t ss = {.ss_sp = small, .ss_size = sizeof small, .ss_flags = 0};
+    sigaltstack(&ss, NULL);
+    set_handler(SIGUSR1, recurse_on_altstack, SA_ONSTACK | SA_NODEFER);
+    printf("altstack-overflow: nesting handlers on a %d-byte stack\n", (int)sizeof small);
+    fflush(stdout);
+    raise(SIGUSR1);
+}
+
+struct scenario { const char *name; void (*run)(void); int in_default_run; };
 static const struct scenario scenarios[] = {
     {"handler", handler, 1}, {"siginfo", siginfo, 1}, {"mask", mask, 1}, {"ignore", ignore, 1},
     {"flags", flags, 1}, {"timers", timers, 1}, {"eintr", eintr, 1}, {"segv", segv, 1},
-    {"altstack", altstack, 1}, {"fpu", fpu, 1}, {"errors", errors, 1},
-    {"sigpipe-ignored", sigpipe_ignored, 1},
+    {"traps", traps, 1}, {"altstack", altstack, 1}, {"fpu", fpu, 1}, {"errors", errors, 1},
+    {"sigpipe-ignored", sigpipe_ignored, 1}, {"children", children, 1}, {"stop", stop, 1},
+    {"sigwait", sigwait_scenario, 1}, {"threads", thread_signals, 1},
+    /* on their own: sigchld needs the kernel to send SIGCHLD, stdin-eintr late input */
+    {"sigchld", sigchld, 0}, {"stdin-eintr", stdin_eintr, 0},
     {"abort", do_abort, 0}, {"sigpipe", sigpipe, 0}, {"segv-default", segv_default, 0},
-    {"kill-default", kill_default, 0},
+    {"kill-default", kill_default, 0}, {"no-restorer", no_restorer, 0},
+    {"altstack-overflow", altstack_overflow, 0},
 };
 #define COUNT (sizeof scenarios / sizeof scenarios[0])
 
@@ -493,7 +772,7 @@ int main(int argc, char **argv)
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc < 2) {
         for (size_t i = 0; i < COUNT; i++)
-            if (scenarios[i].returns)
+            if (scenarios[i].in_default_run)
                 scenarios[i].run();
         return 0;
     }

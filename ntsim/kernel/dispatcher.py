@@ -322,16 +322,14 @@ class Dispatcher:
         # A lone thread runs unpreempted, unless a timer or host input may wake another.
         others = self.ready or self.timers or self.host_inputs
         quantum = QUANTUM_INSTRUCTIONS if (others or self.preempt_always) else 0
-        started = self.clock.monotonic_ns() if self.clock.deterministic else time.thread_time_ns()
+        thread.cpu_started = self.processor_clock()
         self.unpreempted = not quantum
         reason = cpu.run(quantum)
         self.unpreempted = False
         if quantum and self.clock.deterministic and reason == StopReason.QUANTUM:
             self.clock.advance(quantum)   # 1 ns an instruction, in whole quanta
-        # KTHREAD's run time: the host CPU the quantum cost (the virtual clock's advance
-        # under --deterministic), system calls included; user and kernel time are one sum.
-        thread.cpu_time_ns += (self.clock.monotonic_ns() if self.clock.deterministic
-                               else time.thread_time_ns()) - started
+        thread.cpu_time_ns += self.processor_clock() - thread.cpu_started
+        thread.cpu_started = None
         if reason == StopReason.FAULT:
             thread.process.personality.on_fault(thread, cpu.pending_fault)
         if thread.state == ThreadState.RUNNING:
@@ -343,6 +341,18 @@ class Dispatcher:
         if self.stop_requested:
             return "stopped"
         return None
+
+    def processor_clock(self) -> int:
+        """What a thread's run time (KTHREAD's) is counted in: the host CPU its quanta
+        cost (the virtual clock's advance under --deterministic), system calls included.
+        NT keeps user and kernel time apart; this model keeps one sum."""
+        return self.clock.monotonic_ns() if self.clock.deterministic else time.thread_time_ns()
+
+    def thread_time_ns(self, thread: Thread) -> int:
+        """A thread's run time so far, the quantum it is running in included."""
+        if thread.cpu_started is None:
+            return thread.cpu_time_ns
+        return thread.cpu_time_ns + self.processor_clock() - thread.cpu_started
 
     def step(self, thread: Thread, instructions: int) -> str:
         """Run one guest thread for exactly `instructions` (or until it traps out)."""

@@ -152,12 +152,14 @@ class Kernel:
         for server in self.smss.running_servers():
             if process.pid in server.clients and hasattr(server, "client_died"):
                 server.client_died(process.pid)
-        hook = getattr(process.personality, "on_process_exit", None)
-        if hook is not None:
-            hook(process)
         process.signalled = True
         self.dispatcher.signal(process)
         self.exited.append(process)
+        # The personality hears of the exit after the waiters are woken, so a parent
+        # in wait4 finds the zombie before the SIGCHLD it is then sent, as on Linux.
+        hook = getattr(process.personality, "on_process_exit", None)
+        if hook is not None:
+            hook(process)
         if self.tracer.enabled:
             self.tracer.note(self.current_thread, KERNEL, "PspExitProcess",
                              {"ProcessId": process.pid, "ExitStatus": status,

@@ -24,6 +24,7 @@ import itertools
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from ..trace import LPC, SERVER
@@ -70,6 +71,7 @@ class PortMessage:
     client_thread: Thread | None = None
     client_port: Port | None = None
     trace_event: Any = None      # the server-side trace event, open until the reply
+    cancelled: bool = False      # the client stopped waiting for the reply (LpcManager.cancel)
 
 
     @property
@@ -278,7 +280,21 @@ class LpcManager:
             return finish()
         if event is not None:
             tracer.suspend(thread, event)
-        raise WaitPending([reply_event], finish, reason=f"reply from {server.name}")
+        pending = WaitPending([reply_event], finish, reason=f"reply from {server.name}")
+        pending.on_cancel.append(partial(self.cancel, server, message))
+        raise pending
+
+    def cancel(self, server: LpcServer, message: PortMessage) -> None:
+        """The client stopped waiting for this reply (a signal interrupted its call, as
+        NtCancelIoFile or an alert ends a wait): the server forgets the request if it
+        kept it waiting, and a late reply is dropped, not taken for the next request's."""
+        message.cancelled = True
+        forget = getattr(server, "cancel_request", None)
+        if forget is not None:
+            forget(message)
+        reply_event = self.reply_events.get(message.client_thread.tid)
+        if reply_event is not None:
+            reply_event.signalled = False
 
     def deliver(self, server: LpcServer, message: PortMessage) -> None:
         """Run the server on one message (NtReplyWaitReceivePort returning it)."""
@@ -315,6 +331,8 @@ class LpcManager:
     def reply(self, server: LpcServer, message: PortMessage, value: Any,
               status: int = STATUS_SUCCESS) -> None:
         """NtReplyPort: the reply goes back to the waiting client thread."""
+        if message.cancelled:
+            return                    # nobody waits for it any more
         reply = PortMessage(LPC_REPLY, message.ApiNumber, {"value": value},
                             ClientId=message.ClientId, MessageId=message.MessageId, Status=status)
         message.reply = reply

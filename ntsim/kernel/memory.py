@@ -445,14 +445,14 @@ class AddressSpace:
         still shared with its section, return what resolves the fault (the processor
         runs it once the instruction has stopped, then runs the instruction again);
         otherwise None: a real access violation."""
+        # (A write may cross into a second page; only the copy-on-write pages are copied.
+        # If another page is the real problem, the retried write faults there, finds no
+        # copy-on-write page, and it is an access violation then.)
         pages = []
         for page in range(page_floor(address), page_ceil(address + max(size, 1)), PAGE_SIZE):
             vad = self.find(page)
-            if vad is None or page not in vad.shared or vad.committed[page] & 0xFF not in COPIED:
-                if vad is not None and page in vad.mapped and vad.committed[page] & WRITABLE:
-                    continue          # the other page of a write that crosses two
-                return None
-            pages.append((vad, page))
+            if vad is not None and page in vad.shared and vad.committed[page] & 0xFF in COPIED:
+                pages.append((vad, page))
         if not pages:
             return None
 

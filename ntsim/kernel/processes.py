@@ -128,6 +128,7 @@ class Thread(DispatcherObject):
         self.data: Any = None             # the personality's per-thread state
         self.user_apcs: list[Callable[[], None]] = []   # run before it next enters user mode
         self.cpu_time_ns = 0              # processor time it has used (the dispatcher counts)
+        self.cpu_started: int | None = None   # when its current quantum began
 
     @property
     def is_host_thread(self) -> bool:

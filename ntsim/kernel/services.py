@@ -77,6 +77,7 @@ from .status import (
     STATUS_MAPPED_ALIGNMENT,
     STATUS_MAPPED_FILE_SIZE_ZERO,
     STATUS_NO_MORE_FILES,
+    STATUS_NOT_IMPLEMENTED,
     STATUS_NOT_MAPPED_VIEW,
     STATUS_NOT_SAME_DEVICE,
     STATUS_OBJECT_TYPE_MISMATCH,
@@ -112,6 +113,17 @@ class HandleArg(ArgType):
             return "NtCurrentThread"
         entry = ctx.process.handles.entries.get(value) if ctx.process else None
         return f"{value:#x} ({entry.object.describe()})" if entry else hex(value)
+
+
+class ContextArg(ArgType):
+    """A thread's starting registers (a CONTEXT), shown by where it starts."""
+
+    def decode(self, value, ctx):
+        try:
+            from unicorn.x86_const import UC_X86_REG_RIP, UC_X86_REG_RSP
+            return f"{{Rip={value.reg_read(UC_X86_REG_RIP):#x}, Rsp={value.reg_read(UC_X86_REG_RSP):#x}}}"
+        except Exception:
+            return None if value is None else "CONTEXT"
 
 
 class BytesArg(ArgType):
@@ -537,9 +549,10 @@ class NtServices:
              returns="SectionHandle")
     def NtCreateSection(self, FileHandle: int | None, MaximumSize: int, SectionPageProtection: int,
                         AllocationAttributes: int = 0x8000000, *, pico: bool = False) -> int:
-        """A section backed by the paging file (no file) or by a file. Every section on
-        one file shares that file's pages (its segment); nothing is read until a view
-        touches a page.
+        """Create a section, memory that views map: backed by a file or the paging file.
+
+        Every section on one file shares that file's pages (its segment); nothing is
+        read until a view touches a page.
 
         `pico`: a pico provider may make a section of an empty file (Linux maps one;
         touching its pages is the fault)."""
@@ -578,8 +591,9 @@ class NtServices:
                            SectionOffset: int = 0, ViewSize: int = 0, Win32Protect: int = 0x04, *,
                            AllocationType: int = 0, copy_on_write: bool = False, tag: str = "section",
                            pico: bool = False, below: int | None = None) -> tuple[int, int]:
-        """Map a view of a section into an address space: its pages are the section's
-        pages, brought in when first touched. PAGE_WRITECOPY (or `copy_on_write`, Win32's
+        """Map a view of a section into an address space; its pages are the section's.
+
+        Pages come in when first touched. PAGE_WRITECOPY (or `copy_on_write`, Win32's
         FILE_MAP_COPY) makes a private view, whose written pages become the writer's own.
 
         `pico`: a pico provider maps at page granularity, where NT wants 64 KiB, and
@@ -718,7 +732,7 @@ class NtServices:
         process = self._target_process(ProcessHandle)
         if ProcessInformationClass == ProcessTimes:
             return {"CreateTime": process.create_time_ns // 100, "ExitTime": 0, "KernelTime": 0,
-                    "UserTime": sum(t.cpu_time_ns for t in process.threads) // 100}
+                    "UserTime": sum(self.kernel.dispatcher.thread_time_ns(t) for t in process.threads) // 100}
         return {"UniqueProcessId": process.pid,
                 "InheritedFromUniqueProcessId": process.parent.pid if process.parent else 0,
                 "ExitStatus": process.exit_status if process.exit_status is not None else 0x103}
@@ -742,7 +756,7 @@ class NtServices:
             child.handles = parent.handles.clone()
         return self._process.handles.insert(child)
 
-    @service(Arg("ProcessHandle", HandleArg()), Arg("Context", Raw()), returns="ThreadHandle")
+    @service(Arg("ProcessHandle", HandleArg()), Arg("Context", ContextArg()), returns="ThreadHandle")
     def NtCreateThreadEx(self, ProcessHandle: int, Context: Any = None) -> int:
         """Create a ready thread in a process, starting from a register context."""
         process = self._target_process(ProcessHandle)
@@ -770,7 +784,15 @@ class NtServices:
                 keyed.remove_waiter(Key, token)
             return NTSTATUS(status)
 
-        raise WaitPending([token], finish, timeout_ns=TimeoutNs, reason=f"keyed event {Key:#x}")
+        def withdraw() -> None:
+            # The wait was abandoned (a signal interrupted it): this waiter must not take
+            # a later release meant for a thread still waiting — wherever a requeue put it.
+            for key in [k for k, queue in keyed.waiters.items() if any(t is token for t, _ in queue)]:
+                keyed.remove_waiter(key, token)
+
+        pending = WaitPending([token], finish, timeout_ns=TimeoutNs, reason=f"keyed event {Key:#x}")
+        pending.on_cancel.append(withdraw)
+        raise pending
 
     @service(Arg("KeyedEventHandle", HandleArg()), Arg("Key", Hex()), Arg("Count", Int()),
              returns="Released")

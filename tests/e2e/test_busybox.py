@@ -10,10 +10,9 @@ busybox is copied into each root as /bin/busybox and run as `bin/busybox APPLET 
 from the root: `sh` runs most applets by executing /proc/self/exe, which must name a
 file the guest can open.
 
-Cases that need several processes (pipelines, command substitution, xargs running a
-command) depend on fork/exec/wait and pipes; the shell also runs most applets by
-executing itself again through /proc/self/exe. Cases that cannot pass yet for one of
-those reasons are marked xfail (not strict) and turn green by themselves when it lands.
+Cases with several processes (pipelines, command substitution, xargs running a
+command) exercise fork/exec/wait and pipes; the shell runs most applets by executing
+itself again through /proc/self/exe.
 """
 
 from __future__ import annotations
@@ -39,7 +38,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("native_ok"),
 
 # busybox sh runs an applet that is neither a builtin nor NOFORK/NOEXEC by executing
 # itself again: execve("/proc/self/exe", ...). That name must resolve to the program.
-NEEDS_SELF_EXEC = "needs fork/exec/wait and pipes, and execve of /proc/self/exe"
 NTSIM_NOTE = re.compile(rb"^ntsim: lxss: unsupported system call .*\n", re.MULTILINE)
 FIXED_TIME = 981173106          # 2001-02-03 04:05:06 UTC: every file of the tree has it
 ENV = {"PATH": "/bin:/usr/bin", "HOME": "/", "LANG": "C.UTF-8", "TZ": "UTC", "NTSIM_E2E": "busybox"}
@@ -106,15 +104,14 @@ def snapshot(root: Path) -> list[tuple]:
 class Case:
     args: tuple[str, ...]            # after "busybox"
     stdin: bytes = b""
-    xfail: str = ""                  # why it cannot pass yet
     env: dict[str, str] = field(default_factory=dict)
 
     def __str__(self) -> str:
         return " ".join(self.args)
 
 
-def shell(script: str, *, xfail: str = "", stdin: bytes = b"") -> Case:
-    return Case(("sh", "-c", script), stdin=stdin, xfail=xfail)
+def shell(script: str, *, stdin: bytes = b"") -> Case:
+    return Case(("sh", "-c", script), stdin=stdin)
 
 
 CASES = [
@@ -211,12 +208,12 @@ CASES = [
     shell("find dir -type f | sort"),
     shell("echo a b c | xargs -n 1 echo"),
     # ... and applets the shell runs by executing itself again
-    shell("echo hi | tr a-z A-Z", xfail=NEEDS_SELF_EXEC),
-    shell("gzip -c notes.txt | gunzip -c", xfail=NEEDS_SELF_EXEC),
-    shell("tar cf - dir | tar tf -", xfail=NEEDS_SELF_EXEC),
-    shell("seq 1 100 | wc -l", xfail=NEEDS_SELF_EXEC),
-    shell("tr a-z A-Z < notes.txt", xfail=NEEDS_SELF_EXEC),
-    shell("echo written > out.txt; echo appended >> out.txt; cat out.txt", xfail=NEEDS_SELF_EXEC),
+    shell("echo hi | tr a-z A-Z"),
+    shell("gzip -c notes.txt | gunzip -c"),
+    shell("tar cf - dir | tar tf -"),
+    shell("seq 1 100 | wc -l"),
+    shell("tr a-z A-Z < notes.txt"),
+    shell("echo written > out.txt; echo appended >> out.txt; cat out.txt"),
     # the shell itself
     shell("ls missing-file 2>&1; echo status $?"),
     shell("cat missing-file 2>/dev/null || echo cat failed"),
@@ -233,9 +230,7 @@ def program_output(outcome: Outcome) -> Outcome:
     return Outcome(outcome.status, outcome.stdout, NTSIM_NOTE.sub(b"", outcome.stderr))
 
 
-PARAMS = [pytest.param(case, id=str(case),
-                       marks=[pytest.mark.xfail(reason=case.xfail, strict=False)] if case.xfail else [])
-          for case in CASES]
+PARAMS = [pytest.param(case, id=str(case)) for case in CASES]
 
 
 @pytest.mark.parametrize("case", PARAMS)

@@ -319,3 +319,81 @@ def test_console_input_reaches_a_waiting_reader_while_another_thread_spins(tmp_p
     finally:
         for fd in (stdin_read, stdin_write, out_read, out_write):
             os.close(fd)
+
+
+# --- timers with a DPC, alerts and user APCs (what Linux signals are built on) --------------
+
+
+def test_a_timer_calls_its_routine_at_its_deadline_on_the_virtual_clock(kernel):
+    fired = []
+    dispatcher = kernel.dispatcher
+    dispatcher.set_timer(5 * MS, lambda: fired.append(kernel.clock.monotonic_ns()))
+    cancelled = dispatcher.set_timer(3 * MS, lambda: fired.append("cancelled"))
+    cancelled.cancel()
+    start = kernel.clock.monotonic_ns()
+    dispatcher.run(lambda: bool(fired))
+    assert len(fired) == 1 and fired[0] - start >= 5 * MS
+
+
+def test_an_alert_ends_a_wait_early_without_satisfying_it(nt, kernel, waiters):
+    from ntsim.kernel.status import STATUS_USER_APC
+
+    handle = nt.NtCreateEvent(EventType=SynchronizationEvent)
+    event = kernel.current_thread.process.handles.lookup(handle)
+    thread, outcome = caller(kernel, waiters, lambda: nt.NtWaitForSingleObject(handle))
+    settle(kernel)
+    assert thread.state == ThreadState.WAITING
+    assert kernel.dispatcher.alert(thread, STATUS_USER_APC)
+    settle(kernel)
+    assert outcome["result"] == STATUS_USER_APC
+    assert event.wait_blocks == []                       # the wait is gone from the event
+    assert kernel.dispatcher.alert(thread, STATUS_USER_APC) is False   # nothing to alert
+
+
+def test_a_user_apc_runs_before_the_thread_next_executes_an_instruction(nt, kernel):
+    process, thread = spinner(kernel, nt, "apc.exe", COUNT_FOREVER)
+    kernel.dispatcher.run(lambda: kernel.clock.monotonic_ns() > 1 * MS)
+    seen = []
+
+    def apc() -> None:
+        seen.append((kernel.current_thread is thread, process.cpu.read_register("rax")))
+        process.cpu.write_register("rax", 1 << 50)       # as a signal frame moves registers
+
+    kernel.dispatcher.queue_user_apc(thread, apc)
+    kernel.dispatcher.run(lambda: kernel.clock.monotonic_ns() > 2 * MS)
+    assert len(seen) == 1 and seen[0][0] is True
+    assert process.cpu.read_register("rax") > 1 << 50    # it went on from where the APC left it
+    assert thread.user_apcs == []
+
+
+def test_a_lone_thread_that_ran_unpreempted_is_preempted_once_a_timer_is_set(tmp_path):
+    """unicorn's instruction count lives in the translated code: a loop translated while
+    its thread ran alone, with no count, would never stop for a timer (cpu.run)."""
+    import threading
+
+    kernel = Kernel(str(tmp_path), deterministic=False)
+    kernel.boot()
+    process, _ = spinner(kernel, kernel.services, "alone.exe", COUNT_FOREVER)
+    cpu = process.cpu
+    runs = []
+    original = cpu.run
+
+    def run(instructions=0):
+        runs.append(instructions)
+        # Stop the run from outside after a while: the uncounted one to end the first
+        # step, a counted one only if preemption failed (so the test fails, not hangs).
+        watchdog = threading.Timer(0.02 if not instructions else 3.0, cpu.uc.emu_stop)
+        watchdog.start()
+        try:
+            return original(instructions)
+        finally:
+            watchdog.cancel()
+
+    cpu.run = run
+    kernel.dispatcher.run(lambda: bool(runs))            # alone: one run with no count
+    assert runs == [0]
+    fired = []
+    kernel.dispatcher.set_timer(1 * MS, lambda: fired.append(time.monotonic()))
+    started = time.monotonic()
+    kernel.dispatcher.run(lambda: bool(fired))
+    assert fired[0] - started < 1.0, "the timer waited for a watchdog: no preemption"

@@ -32,7 +32,11 @@ from ntsim.kernel.io import (
     FileBasicInformation,
     FileStatLxInformation,
 )
-from ntsim.kernel.status import STATUS_EAS_NOT_SUPPORTED, STATUS_IO_REPARSE_DATA_INVALID, NtStatusError
+from ntsim.kernel.status import (
+    STATUS_EAS_NOT_SUPPORTED,
+    STATUS_IO_REPARSE_DATA_INVALID,
+    NtStatusError,
+)
 
 CASE_SENSITIVE = 0
 NT_EPOCH = 116_444_736_000_000_000

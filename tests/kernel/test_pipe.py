@@ -41,6 +41,7 @@ from ntsim.kernel.status import (
     STATUS_PIPE_BROKEN,
     STATUS_PIPE_EMPTY,
     STATUS_PIPE_NOT_AVAILABLE,
+    STATUS_USER_APC,
     STATUS_WAIT_0,
     NtStatusError,
 )
@@ -246,6 +247,23 @@ def test_a_reader_leaving_mid_write_breaks_it_with_the_count_so_far(nt):
         wait.value.complete(STATUS_WAIT_0)
     assert error.value.status == STATUS_PIPE_BROKEN
     assert error.value.information == 65536
+
+
+def test_an_apc_ends_a_begun_write_with_the_count_so_far(nt):
+    _, write_end = make_pipe(nt)
+    with pytest.raises(WaitPending) as wait:
+        nt.NtWriteFile(write_end, b"w" * 70000)
+    assert wait.value.alertable                        # part of it is in: a signal may end it
+    assert wait.value.complete(STATUS_USER_APC) == 65536
+
+
+def test_a_write_that_has_not_begun_is_not_ended_by_an_apc(nt):
+    _, write_end = make_pipe(nt)
+    for _ in range(16):
+        nt.NtWriteFile(write_end, b"p" * 4096)
+    with pytest.raises(WaitPending) as wait:
+        nt.NtWriteFile(write_end, b"late")
+    assert not wait.value.alertable                    # the caller decides: EINTR or restart
 
 
 # --- not waiting (FILE_PIPE_COMPLETE_OPERATION) ----------------------------------------------

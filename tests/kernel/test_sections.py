@@ -137,6 +137,17 @@ def test_a_written_page_of_a_private_view_becomes_the_writers_own(nt, process, d
     assert nt.NtQueryVirtualMemory(NtCurrentProcess, view + PAGE).Protect == PAGE_WRITECOPY
 
 
+def test_a_write_across_two_shared_pages_copies_both(nt, process, data_file):
+    view, _ = map_file(nt, PAGE_WRITECOPY)
+    process.memory.read(view, 2 * PAGE)                      # both pages shared with the file
+    assert guest.finished(guest_writes(nt, process, view + PAGE - 4, 0x0807060504030201))
+    assert process.memory.read(view + PAGE - 4, 8) == bytes(range(1, 9))
+    for page in (view, view + PAGE):
+        assert nt.NtQueryVirtualMemory(NtCurrentProcess, page).Protect == PAGE_READWRITE
+    nt.NtUnmapViewOfSection(NtCurrentProcess, view)
+    assert data_file.read_bytes() == CONTENTS
+
+
 def test_a_private_views_writes_never_reach_the_file(nt, process, data_file):
     view, _ = map_file(nt, PAGE_WRITECOPY)
     guest_writes(nt, process, view + 16, 0xFFFF_FFFF_FFFF_FFFF)

@@ -27,7 +27,10 @@ from ..status import STATUS_OBJECT_NAME_NOT_FOUND, STATUS_SUCCESS, NtStatusError
 if TYPE_CHECKING:
     from ..kernel import Kernel
 
-STREAMS = {"\\input": 0, "\\output": 1, "\\error": 2}
+# \Terminal is ntsim's own: the console as a Unix terminal device is one file that reads
+# the input and writes the output (a Linux guest's /dev/tty).
+TERMINAL = 3
+STREAMS = {"\\input": 0, "\\output": 1, "\\error": 2, "\\terminal": TERMINAL}
 
 # API numbers of CSRSS's console server (ConSrv is server DLL 2: 2 << 16 | index).
 CONSOLE_SERVER = 2 << 16
@@ -76,17 +79,19 @@ class ConsoleDevice(Device):
         return unpack(lambda: self.kernel.lpc.request_wait_reply(self._port(), message))
 
     def read(self, file: FileObject, length: int, offset: int | None) -> bytes:
-        return self._call(ConsoleApiRead, {"Stream": file.context, "Length": length})
+        return self._call(ConsoleApiRead, {"Stream": 0 if file.context == TERMINAL else file.context,
+                                           "Length": length})
 
     def write(self, file: FileObject, data: bytes, offset: int | None) -> int:
-        return self._call(ConsoleApiWrite, {"Stream": file.context, "Length": len(data)}, data)
+        return self._call(ConsoleApiWrite, {"Stream": 1 if file.context == TERMINAL else file.context,
+                                            "Length": len(data)}, data)
 
     def query_information(self, file: FileObject, info_class: int):
         return StandardInformation(0, 0, 1, False, False)
 
     def get_mode(self, file: FileObject) -> dict[str, Any]:
         """GetConsoleMode + screen size: whether the stream is a real terminal."""
-        return self._call(ConsoleApiGetMode, {"Stream": file.context})
+        return self._call(ConsoleApiGetMode, {"Stream": 0 if file.context == TERMINAL else file.context})
 
     def readiness(self, file: FileObject, read: bool = True, write: bool = True) -> Readiness:
         """Output never waits; input is ready when CSRSS says a read would not wait
@@ -95,7 +100,8 @@ class ConsoleDevice(Device):
         the caller gets CSRSS's input event (kernel32's GetConsoleInputWaitHandle)."""
         if not read:
             return Readiness(readable=False)
-        reply = self._call(ConsoleApiGetNumberOfInputEvents, {"Stream": file.context})
+        reply = self._call(ConsoleApiGetNumberOfInputEvents,
+                           {"Stream": 0 if file.context == TERMINAL else file.context})
         return Readiness(readable=reply["Events"] > 0, wait_read=(reply["InputWaitHandle"],))
 
     def process_exited(self, pid: int) -> None:

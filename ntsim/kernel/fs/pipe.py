@@ -69,6 +69,7 @@ from ..status import (
     STATUS_PIPE_EMPTY,
     STATUS_PIPE_LISTENING,
     STATUS_PIPE_NOT_AVAILABLE,
+    STATUS_USER_APC,
     NtStatusError,
 )
 
@@ -415,11 +416,23 @@ class NamedPipeDevice(Device):
             if end.nonblocking:
                 break
             self._wrote(end, queue, written)
-            raise WaitPending([queue.space, queue.broken],
-                              lambda _status, done=written: self._write_pages(file, queue, data, done),
-                              reason="pipe write")
+            raise self._wait_for_room(file, queue, data, written)
         self._wrote(end, queue, written)
         return written
+
+    def _wait_for_room(self, file: FileObject, queue: PipeQueue, data: bytes, written: int) -> WaitPending:
+        """Wait for a free page (or for the reader to go). Once part of the data is in,
+        the wait is alertable: an APC (a Linux signal) ends the write with the count
+        so far, as Linux's pipe_write returns it; before that, the write never began."""
+
+        def resume(status: int) -> int:
+            if status == STATUS_USER_APC:
+                return written
+            return self._write_pages(file, queue, data, written)
+
+        pending = WaitPending([queue.space, queue.broken], resume, reason="pipe write")
+        pending.alertable = bool(written)
+        return pending
 
     def _wrote(self, end: PipeEnd, queue: PipeQueue, written: int) -> None:
         if written:

@@ -25,7 +25,7 @@ from . import elf, signals
 from .fdtable import O_RDONLY, O_WRONLY, FdEntry, OpenFile
 from .lxfs import nt_name
 from .memory import past_end_of_file
-from .process import host_ids
+from .process import host_ids, host_umask
 from .signals import SIGBUS, SIGFPE, SIGILL, SIGSEGV, SIGSYS, SIGTRAP
 from .syscalls import SyscallDispatcher, call_rows
 from .task import LinuxProcess, Task
@@ -76,20 +76,28 @@ class LinuxPersonality(Personality):
                                         parent=parent, image_path=guest_path, architecture="x86-64")
         thread = kernel.create_thread(process)
         uid, gid = host_ids()
-        lx = LinuxProcess(process, exe=guest_path, argv=list(argv), env=list(env), uid=uid, gid=gid)
+        lx = LinuxProcess(process, exe=guest_path, argv=list(argv), env=list(env), uid=uid, gid=gid,
+                          image=image, umask=host_umask())
         process.data = lx
         thread.data = Task(thread, lx, kernel)
         caller = kernel.current_thread
         kernel.current_thread = thread         # the loader works inside the new process
+        tracer = kernel.tracer
+        event = tracer.open(thread, PERSONALITY, "execve", decoded={
+            "pathname": Quoted(guest_path), "argv": argv}) if tracer.enabled else None
         try:
             self.load_image(thread.data, image, argv, env, guest_path)
             self._open_standard_streams(kernel, lx)
         except (ImageError, NtStatusError) as error:
+            if event is not None:
+                tracer.close(thread, event, -8, "ENOEXEC")
             kernel.current_thread = caller
             kernel.terminate_process(process, 126)
             if isinstance(error, NtStatusError):
                 raise ImageError(f"cannot load {guest_path}: {error}") from None
             raise
+        if event is not None:
+            tracer.close(thread, event, 0)
         kernel.current_thread = caller
         self.attach_cpu(process)
         kernel.start_thread(thread)
@@ -100,29 +108,23 @@ class LinuxPersonality(Personality):
         """Map an ELF program (and its interpreter) into the task's empty address space,
         build the initial stack and point the registers at the entry."""
         kernel = task.kernel
-        tracer = kernel.tracer
         process = task.thread.process
         process.memory.highest = elf.STACK_TOP - 1     # Linux's TASK_SIZE, not NT's 8 TB
-        event = tracer.open(task.thread, PERSONALITY, "execve", decoded={
-            "pathname": Quoted(guest_path), "argv": argv}) if tracer.enabled and \
-            task.thread.trace_parent is None else None
-        try:
-            loaded = elf.map_image(kernel.services, image, elf.PIE_BASE)
-            if loaded.interpreter:
-                self._load_interpreter(kernel, loaded)
-            lx = task.lx
-            lx.brk_start = lx.brk = page_ceil(loaded.brk)
-            stack = elf.build_stack(kernel.services, loaded, argv, env, guest_path,
-                                    kernel.random_bytes(16), (lx.uid, lx.uid, lx.gid, lx.gid))
-        except (ImageError, NtStatusError):
-            if event is not None:
-                tracer.close(task.thread, event, -8, "ENOEXEC")
-            raise
-        if event is not None:
-            tracer.close(task.thread, event, 0)
+        loaded = elf.map_image(kernel.services, image, elf.PIE_BASE)
+        if loaded.interpreter:
+            self._load_interpreter(kernel, loaded)
+        lx = task.lx
+        lx.brk_start = lx.brk = page_ceil(loaded.brk)
+        stack = elf.build_stack(kernel.services, loaded, argv, env, guest_path,
+                                kernel.random_bytes(16), (lx.uid, lx.uid, lx.gid, lx.gid))
         cpu = process.cpu
         cpu.write_register("rsp", stack)
         cpu.pc = loaded.entry
+        # The FPU as Linux starts a program (fninit; MXCSR default): unicorn starts with
+        # every exception unmasked and all x87 registers marked in use.
+        cpu.write_register("fpcw", 0x037F)
+        cpu.write_register("fptag", 0xFFFF)
+        cpu.write_register("mxcsr", 0x1F80)
         cpu.loaded_thread = task.thread
         task.thread.context = None
 
@@ -151,7 +153,9 @@ class LinuxPersonality(Personality):
         kernel.new_address_space(process, "x86-64")
         task.cpu, task.memory = process.cpu, process.memory
         lx = task.lx
-        lx.exe, lx.argv, lx.env = guest_path, list(argv), list(env)
+        lx.exe, lx.argv, lx.env, lx.image = guest_path, list(argv), list(env), image
+        lx.comm = ""                           # the new program's name, as exec sets it
+        lx.locked_pages = set()                # the old address space and its locks are gone
         process.name = os.path.basename(guest_path) or process.name
         process.image_path = guest_path
         try:
@@ -211,7 +215,7 @@ class LinuxPersonality(Personality):
         signal, code, addr, what = {
             0: (SIGFPE, signals.FPE_INTDIV, pc, "integer divide by zero"),
             1: (SIGTRAP, signals.TRAP_TRACE, pc, "debug trap"),
-            3: (SIGTRAP, signals.SI_KERNEL, None, "breakpoint (int3)"),
+            3: (SIGTRAP, signals.SI_KERNEL, 0, "breakpoint (int3)"),
             6: (SIGILL, signals.ILL_ILLOPN, pc, "invalid opcode"),
             16: (SIGFPE, signals.SI_KERNEL, pc, "x87 floating-point exception"),
             17: (SIGBUS, signals.SI_KERNEL, 0, "alignment check"),

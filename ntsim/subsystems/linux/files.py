@@ -79,7 +79,7 @@ from .fdtable import (
     O_TMPFILE,
     O_TRUNC,
     O_WRONLY,
-    STATUS_FLAGS,
+    SETFL_FLAGS,
     FdEntry,
     OpenFile,
 )
@@ -309,12 +309,26 @@ def _open_node(task: Task, path: str, info, flags: int) -> int:
     raise LinuxError(ENXIO, f"{path}: not a file that can be opened")
 
 
+def _open_terminal(task: Task, flags: int) -> int:
+    """/dev/tty: the console, as one terminal file that reads its input and writes its
+    output, when the console really is a terminal. Otherwise the process has no
+    controlling terminal, and Linux answers ENXIO."""
+    access = {O_RDONLY: FILE_READ_DATA, O_WRONLY: FILE_WRITE_DATA}.get(flags & O_ACCMODE,
+                                                                    FILE_READ_DATA | FILE_WRITE_DATA)
+    handle = task.nt.NtCreateFile("\\Device\\ConDrv\\Terminal", access | SYNCHRONIZE, FILE_OPEN)
+    file = file_object(task, handle)
+    if not file.device.get_mode(file)["is_terminal"]:
+        task.nt.NtClose(handle)
+        raise LinuxError(ENXIO, "/dev/tty: the console is not a terminal (no controlling terminal)")
+    return handle
+
+
 def _open_device(task: Task, kind: str, path: str, flags: int) -> int:
     handle = None
     if kind == "null":
         handle = task.nt.NtCreateFile("\\Device\\Null", FILE_READ_DATA | FILE_WRITE_DATA, FILE_OPEN)
     elif kind == "console":
-        raise LinuxError(ENXIO, "/dev/tty: ntsim gives guests no controlling terminal")
+        handle = _open_terminal(task, flags)
     opened = OpenFile(path, flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_CLOEXEC), kind)
     return task.lx.fds.install(FdEntry(handle, opened, bool(flags & O_CLOEXEC)))
 
@@ -396,7 +410,7 @@ def write_bytes(task: Task, entry: FdEntry, data: bytes, offset: int | None) -> 
     if kind == "pipe":
         return pipes.write(task, entry, data)
     if kind == "synthetic":
-        raise LinuxError(EINVAL, f"{entry.file.path} cannot be written")
+        return procfs.write(task, entry.file.path, data)
     if kind in ("zero", "random"):
         return len(data)
     if kind == "full":
@@ -910,8 +924,10 @@ def sys_fcntl(task: Task, fd: int, cmd: int, arg: int) -> int:
     if cmd == F_SETFL:
         if entry.file.kind == "pipe":       # O_NONBLOCK is the pipe end's completion mode
             pipes.set_status_flags(task, entry, arg)
-        entry.file.flags = (entry.file.flags & ~STATUS_FLAGS) | (arg & STATUS_FLAGS)
+        entry.file.flags = (entry.file.flags & ~SETFL_FLAGS) | (arg & SETFL_FLAGS)
         return 0
+    if cmd in pipes.FCNTL_COMMANDS:
+        return pipes.fcntl(task, entry, cmd, arg)
     raise LinuxError(EINVAL, f"fcntl command {cmd} is not supported")
 
 

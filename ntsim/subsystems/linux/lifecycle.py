@@ -29,10 +29,11 @@ from ...kernel.io import FILE_EXECUTE, FILE_OPEN, FILE_READ_DATA, SYNCHRONIZE, F
 from ...kernel.processes import Event, Process, SynchronizationEvent
 from ...kernel.services import NtCurrentProcess, NtCurrentThread
 from ..base import ImageError
-from . import elf
+from . import elf, signals
 from .errno import EACCES, ECHILD, EINVAL, ELOOP, ENOENT, ENOEXEC, EPERM, ESRCH, LinuxError
 from .files import close_fd, guest_path, signed32
-from .lxfs import AT_FDCWD, S_IFDIR, S_IFMT, nt_name
+from .lxfs import AT_FDCWD, S_IFDIR, S_IFMT, lexical, nt_name
+from .system import child_rusage
 from .task import LinuxProcess, Task
 
 CLONE_VM, CLONE_FS, CLONE_FILES, CLONE_SIGHAND = 0x100, 0x200, 0x400, 0x800
@@ -126,7 +127,7 @@ def clone_process(task: Task, flags: int, stack: int, parent_tid: int, child_tid
     nt.NtClose(handle)
     child_task = Task(child_thread, child_lx, task.kernel)
     child_thread.data = child_task
-    child_task.signal_mask = task.signal_mask
+    signals.inherit_on_fork(task, child_task)
     child.personality.attach_cpu(child)
     if flags & CLONE_CHILD_CLEARTID:
         child_task.tid_address = child_tid
@@ -151,7 +152,7 @@ def clone_thread(task: Task, flags: int, stack: int, parent_tid: int, child_tid:
     nt.NtClose(thread_handle)
     child_task = Task(thread, task.lx, task.kernel)
     thread.data = child_task
-    child_task.signal_mask = task.signal_mask
+    signals.inherit_on_clone(task, child_task, shares_stack_memory=bool(flags & CLONE_VM))
     if flags & CLONE_CHILD_CLEARTID:
         child_task.tid_address = child_tid
     if flags & CLONE_CHILD_SETTID:
@@ -186,15 +187,30 @@ def sys_exit_group(task: Task, status: int) -> None:
 
 
 def process_exited(process: Process) -> None:
-    """The kernel ended a Linux process: wake a vfork parent, orphan the children."""
+    """The kernel ended a Linux process: stop its timer, wake a vfork parent, orphan its
+    children, and tell the parent (SIGCHLD), or reap it at once if the parent ignores
+    SIGCHLD (then no zombie is left, and its wait() finds none)."""
     lx: LinuxProcess = process.data
     if lx is None:
         return
+    signals.process_exited(lx)
     if lx.vfork_done is not None:
         release_vfork_parent(process)
     for child in lx.children:
         if child.data is not None:
             child.data.orphaned = True
+    parent = process.parent
+    if parent is None or not parent.alive or not isinstance(parent.data, LinuxProcess) \
+            or process not in parent.data.children:
+        return
+    if signals.children_reaped_automatically(parent.data):
+        parent.data.children.remove(process)
+    if lx.exit_signal:
+        killed_by = getattr(process, "killed_by", None)
+        signals.send_signal(parent, lx.exit_signal,
+                            code=signals.CLD_KILLED if killed_by else signals.CLD_EXITED,
+                            pid=process.pid, uid=lx.uid,
+                            status=killed_by or process.exit_status & 0xFF)
 
 
 def release_vfork_parent(process: Process) -> None:
@@ -268,7 +284,7 @@ def sys_wait4(task: Task, pid: int, wstatus: int, options: int, rusage: int) -> 
         if wstatus:
             task.write_u32(wstatus, wait_status(child))
         if rusage:
-            task.write(rusage, bytes(144))      # struct rusage: times are not accounted yet
+            task.write(rusage, child_rusage(task.kernel, child))
         return child.pid
 
     return _wait(task, idtype, ident, options, True, report)
@@ -292,7 +308,7 @@ def sys_waitid(task: Task, idtype: int, ident: int, infop: int, options: int, ru
                     "<iIi", child.pid, child.data.uid if child.data else 0, status)
                 task.write(infop, info.ljust(128, b"\0"))
         if rusage:
-            task.write(rusage, bytes(144))
+            task.write(rusage, child_rusage(task.kernel, child) if child is not None else bytes(144))
         return 0
 
     return _wait(task, signed32(idtype), signed32(ident), options, not options & WNOWAIT, report)
@@ -408,7 +424,12 @@ def execute(task: Task, dirfd: int, path: str, argv: list[str], env: list[str]) 
     if not path:
         raise LinuxError(ENOENT, "empty path")
     program = guest_path(task, dirfd, path)
-    image = _read_program(task, program)
+    if lexical(program) in ("/proc/self/exe", f"/proc/{task.lx.process.pid}/exe"):
+        # The magic link names the running program itself (busybox's sh re-executes
+        # itself this way), even when it was loaded from outside the root.
+        program, image = task.lx.exe, task.lx.image
+    else:
+        image = _read_program(task, program)
     for _ in range(MAX_INTERPRETER_DEPTH + 1):
         if not image.startswith(b"#!"):
             break

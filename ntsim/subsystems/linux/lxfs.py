@@ -34,6 +34,8 @@ MODELLED_DEVICES = {
     "/dev/random": ("random", S_IFCHR | 0o666, 1, 8),
     "/dev/urandom": ("random", S_IFCHR | 0o666, 1, 9),
     "/dev/tty": ("console", S_IFCHR | 0o666, 5, 0),
+    # the console, when it is a terminal: the pty /proc/self/fd/0 names (ttyname finds it)
+    "/dev/pts/0": ("console", S_IFCHR | 0o620, 136, 0),
 }
 CONSOLE_MODE = (S_IFCHR | 0o620, 136, 0)
 

@@ -26,13 +26,13 @@ from ...kernel.cpu import (
     PAGE_WRITECOPY,
 )
 from ...kernel.memory import (
+    COPY_ON_WRITE,
     MEM_COMMIT,
     MEM_RELEASE,
     MEM_RESERVE,
     MEM_RESET,
     MEM_TOP_DOWN,
     PAGE_SIZE,
-    COPY_ON_WRITE,
     page_ceil,
 )
 from ...kernel.services import NtCurrentProcess
@@ -50,7 +50,7 @@ from .errno import (
     EPERM,
     LinuxError,
 )
-from .fdtable import O_ACCMODE, O_APPEND, O_PATH, O_RDWR, O_WRONLY
+from .fdtable import O_ACCMODE, O_PATH, O_RDWR, O_WRONLY
 from .files import signed32
 from .task import Task
 
@@ -142,8 +142,8 @@ def _mappable(task: Task, fd: int, shared: bool, prot: int):
         raise LinuxError(ENODEV, f"a {opened.kind} cannot be mapped")
     if opened.flags & O_ACCMODE == O_WRONLY:
         raise LinuxError(EACCES, "the file is not open for reading")
-    if shared and prot & PROT_WRITE and (opened.flags & O_ACCMODE != O_RDWR or opened.flags & O_APPEND):
-        raise LinuxError(EACCES, "a writable shared mapping needs a file open O_RDWR, without O_APPEND")
+    if shared and prot & PROT_WRITE and opened.flags & O_ACCMODE != O_RDWR:
+        raise LinuxError(EACCES, "a writable shared mapping needs a file open O_RDWR")
     return entry
 
 

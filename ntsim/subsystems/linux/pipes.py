@@ -44,12 +44,14 @@ from ...kernel.io import (
 )
 from ...kernel.status import STATUS_PIPE_BROKEN, STATUS_PIPE_EMPTY, NtStatusError
 from . import signals
-from .errno import EAGAIN, EINVAL, ENOTTY, LinuxError
+from .errno import EAGAIN, EBADF, EINVAL, ENOTTY, LinuxError
 from .fdtable import O_CLOEXEC, O_DIRECT, O_NONBLOCK, O_RDONLY, O_WRONLY, FdEntry, OpenFile
 from .identity import creds
 from .task import Task
 
-FIONREAD = 0x541B
+FIONREAD, FIONBIO = 0x541B, 0x5421
+F_SETPIPE_SZ, F_GETPIPE_SZ = 1031, 1032
+FCNTL_COMMANDS = (F_SETPIPE_SZ, F_GETPIPE_SZ)
 _serial = itertools.count(1)      # like kernel32's ProcessPipeId: names never repeat
 
 
@@ -82,7 +84,7 @@ def _make_pipe(task: Task, address: int, flags: int) -> int:
     # as a Linux pipe is one-way; its 64 KiB quota is Linux's default pipe capacity.
     read_handle = nt.NtCreateNamedPipeFile(
         name, FILE_READ_DATA | SYNCHRONIZE, FILE_SHARE_WRITE, FILE_CREATE, FILE_SYNCHRONOUS_IO_NONALERT,
-        CompletionMode=mode, InboundQuota=DEFAULT_QUOTA, OutboundQuota=0,
+        CompletionMode=mode, MaximumInstances=1, InboundQuota=DEFAULT_QUOTA, OutboundQuota=0,
         lx_owner=(identity.euid, identity.egid))
     try:
         write_handle = nt.NtOpenFile(name, FILE_WRITE_DATA | SYNCHRONIZE, FILE_SYNCHRONOUS_IO_NONALERT)
@@ -141,7 +143,7 @@ def read(task: Task, entry: FdEntry, count: int, post):
                 raise
         return post(data)
 
-    return layer(lambda: task.nt.NtReadFile(entry.handle, count))
+    return layer(lambda: task.nt.NtReadFile(entry.handle, count, None))
 
 
 def write(task: Task, entry: FdEntry, data: bytes) -> int:
@@ -168,7 +170,7 @@ def write(task: Task, entry: FdEntry, data: bytes) -> int:
             raise LinuxError(EAGAIN, "the pipe is full (O_NONBLOCK)")
         return written
 
-    return layer(lambda: task.nt.NtWriteFile(entry.handle, data))
+    return layer(lambda: task.nt.NtWriteFile(entry.handle, data, None))
 
 
 # --- descriptors: O_NONBLOCK and ioctl ---------------------------------------------------------
@@ -187,8 +189,26 @@ def set_status_flags(task: Task, entry: FdEntry, flags: int) -> None:
                                      PipeInformation(FILE_PIPE_BYTE_STREAM_MODE, mode))
 
 
+def fcntl(task: Task, entry: FdEntry, cmd: int, arg: int) -> int:
+    """F_GETPIPE_SZ: the capacity (the pipe's inbound quota). F_SETPIPE_SZ would change
+    it, which NPFS never does after the create: EINVAL, noted in the table."""
+    if entry.file.kind != "pipe":
+        raise LinuxError(EBADF, "not a pipe")
+    if cmd == F_SETPIPE_SZ:
+        raise LinuxError(EINVAL, "resizing a pipe is not modelled (NPFS fixes its quota at create)")
+    return task.nt.NtQueryInformationFile(entry.handle, FilePipeLocalInformation).InboundQuota
+
+
 def ioctl(task: Task, entry: FdEntry, request: int, arg: int) -> int:
-    """FIONREAD: how many bytes wait in the pipe (Linux answers it at either end)."""
+    """FIONREAD: how many bytes wait in the pipe (Linux answers it at either end).
+    FIONBIO: O_NONBLOCK on or off, as fcntl(F_SETFL) would set it."""
+    if request == FIONBIO:
+        flags = entry.file.flags & ~O_NONBLOCK
+        if int.from_bytes(task.read(arg, 4), "little"):
+            flags |= O_NONBLOCK
+        set_status_flags(task, entry, flags)
+        entry.file.flags = flags
+        return 0
     if request != FIONREAD:
         raise LinuxError(ENOTTY, f"ioctl {request:#x} on a pipe")
     info = task.nt.NtQueryInformationFile(entry.handle, FilePipeLocalInformation)

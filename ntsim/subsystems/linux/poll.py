@@ -161,6 +161,7 @@ def _read_sigmask(task: Task, address: int, size: int) -> int | None:
 
 def _poll(task: Task, fds: int, nfds: int, timeout_ns: int | None, mask: int | None,
           timeout_address: int = 0):
+    nfds &= 0xFFFF_FFFF                        # an unsigned int
     if nfds > task.lx.fds.limit:
         raise LinuxError(EINVAL, f"nfds {nfds} is above RLIMIT_NOFILE")
     raw = task.read(fds, POLLFD.size * nfds) if nfds else b""
@@ -184,8 +185,9 @@ def _poll(task: Task, fds: int, nfds: int, timeout_ns: int | None, mask: int | N
 
     def finish(count: int) -> int:
         signal_mask.restore()
-        task.write(fds, b"".join(POLLFD.pack(fd, events, results[i] & 0xFFFF)
-                                 for i, (fd, events) in enumerate(entries)))
+        if entries:                            # poll(NULL, 0, ms) is a sleep
+            task.write(fds, b"".join(POLLFD.pack(fd, events, results[i] & 0xFFFF)
+                                     for i, (fd, events) in enumerate(entries)))
         _write_back(task, timeout_address, timeout_ns or 0, deadline, timeval=False)
         return count
 
@@ -220,6 +222,7 @@ def _fd_table_size(task: Task) -> int:
 
 def _select(task: Task, nfds: int, sets: tuple[int, int, int], timeout_ns: int | None,
             mask: int | None, timeout_address: int, timeval: bool):
+    nfds &= 0xFFFF_FFFF                        # an int
     if nfds & 0x8000_0000:
         raise LinuxError(EINVAL, "negative nfds")
     n = min(nfds, _fd_table_size(task))

@@ -127,6 +127,13 @@ def sys_getrandom(task: Task, buf: int, length: int, flags: int) -> int:
     return len(data)
 
 
+def host_umask() -> int:
+    """The umask ntsim runs with: a guest started from a shell inherits it, as natively."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def host_ids() -> tuple[int, int]:
     """The guest runs as the user who runs ntsim (files it creates are theirs)."""
     return os.getuid(), os.getgid()

@@ -39,7 +39,7 @@ from ...kernel.io import FileStatLx
 from ...kernel.memory import PAGE_SIZE
 from ...kernel.status import NtStatusError
 from . import files, system
-from .errno import EACCES, EEXIST, EISDIR, ELOOP, ENOENT, ENOTDIR, LinuxError
+from .errno import EACCES, EEXIST, EINVAL, EISDIR, ELOOP, ENOENT, ENOTDIR, LinuxError
 from .fdtable import (
     O_ACCMODE,
     O_CLOEXEC,
@@ -54,8 +54,8 @@ from .fdtable import (
     FdEntry,
     OpenFile,
 )
-from .identity import ALL_CAPS, CAP_DAC_OVERRIDE, capable, process_creds
-from .lxfs import S_IFDIR, S_IFLNK, S_IFREG, lexical
+from .identity import ALL_CAPS, CAP_DAC_OVERRIDE, capable, creds, process_creds
+from .lxfs import S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, lexical
 from .task import LinuxProcess, Task
 
 PROC_SUPER_MAGIC = 0x9FA0
@@ -87,6 +87,8 @@ class Node:
     children: Callable[[], dict[str, Node]] | None = None
     target: Callable[[], str] | None = None      # a link's target
     fd: int | None = None                        # /proc/PID/fd/N: the fd it names
+    mode: int | None = None                      # permission bits, where not the usual ones
+    write: Callable[[bytes], int] | None = None  # what writing it does (comm renames)
 
     @property
     def inode(self) -> int:
@@ -101,11 +103,12 @@ class Node:
         return found
 
 
-def _file(path: str, owner, make: Callable[[], str | bytes]) -> Node:
+def _file(path: str, owner, make: Callable[[], str | bytes], mode: int | None = None,
+          write: Callable[[bytes], int] | None = None) -> Node:
     def content() -> bytes:
         value = make()
         return value.encode("utf-8", "surrogateescape") if isinstance(value, str) else value
-    return Node(path, "file", owner, content=content)
+    return Node(path, "file", owner, content=content, mode=mode, write=write)
 
 
 def root(task: Task) -> Node:
@@ -132,12 +135,14 @@ def process_dir(task: Task, lx: LinuxProcess, path: str, tid: int | None = None)
             "exe": Node(f"{path}/exe", "link", lx, target=lambda: lx.exe),
             "cwd": Node(f"{path}/cwd", "link", lx, target=lambda: lx.cwd),
             "root": Node(f"{path}/root", "link", lx, target=lambda: "/"),
-            "fd": Node(f"{path}/fd", "dir", lx, children=lambda: fd_links(lx, f"{path}/fd")),
+            "fd": Node(f"{path}/fd", "dir", lx, children=lambda: fd_links(lx, f"{path}/fd"), mode=0o500),
         }
-        for name, make in (("cmdline", cmdline), ("environ", environ), ("comm", comm),
-                           ("stat", stat), ("statm", statm), ("status", status),
-                           ("maps", maps), ("mounts", mounts)):
+        for name, make in (("cmdline", cmdline), ("stat", stat), ("statm", statm),
+                           ("status", status), ("maps", maps), ("mounts", mounts)):
             nodes[name] = _file(f"{path}/{name}", lx, lambda make=make: make(task, lx))
+        nodes["environ"] = _file(f"{path}/environ", lx, lambda: environ(task, lx), mode=0o400)
+        nodes["comm"] = _file(f"{path}/comm", lx, lambda: comm(task, lx), mode=0o644,
+                              write=lambda data: rename(lx, data))
         if tid is None:
             nodes["task"] = Node(f"{path}/task", "dir", lx, children=lambda: {
                 str(t): process_dir(task, lx, f"{path}/task/{t}", t) for t in _tids(lx)})
@@ -215,6 +220,8 @@ def node_stat(task: Task, node: Node) -> FileStatLx:
     """Directories 0555, files 0444 with size 0, links 0777, owned by the process they
     describe (by root for the rest), as procfs shows them."""
     mode = {"dir": S_IFDIR | 0o555, "file": S_IFREG | 0o444, "link": S_IFLNK | 0o777}[node.kind]
+    if node.mode is not None:
+        mode = mode & S_IFMT | node.mode
     if node.owner is not None:
         own = process_creds(node.owner)
         uid, gid = own.euid, own.egid
@@ -263,13 +270,36 @@ def open_path(task: Task, path: str, flags: int, mode: int, wants_directory: boo
     if node.kind == "dir" and (accmode != O_RDONLY or flags & O_CREAT) and not flags & O_PATH:
         raise LinuxError(EISDIR, node.path)
     if accmode != O_RDONLY and not flags & O_PATH and not capable(task, CAP_DAC_OVERRIDE):
-        raise LinuxError(EACCES, f"{node.path} is read-only")
+        mine = node.owner is not None and process_creds(node.owner).euid == creds(task).euid
+        if node.write is None or not mine:
+            raise LinuxError(EACCES, f"{node.path} is not writable")
+    if node.mode is not None and node.mode & 0o077 == 0 and accmode != O_WRONLY and not flags & O_PATH:
+        # owner-only files (environ): another user's process is not to be read
+        if node.owner is not None and process_creds(node.owner).euid != creds(task).euid \
+                and not capable(task, CAP_DAC_OVERRIDE):
+            raise LinuxError(EACCES, f"{node.path} is its owner's only")
     kept = flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_CLOEXEC)
     if node.kind == "dir":
         opened = OpenFile(node.path, kept, "procdir")
     else:
         opened = OpenFile(node.path, kept, "synthetic", synthetic=b"" if flags & O_PATH else node.content())
     return task.lx.fds.install(FdEntry(None, opened, bool(flags & O_CLOEXEC)))
+
+
+def write(task: Task, path: str, data: bytes) -> int:
+    """write() on an open /proc file: what the file does with it, or EINVAL (the file
+    has no write operation) as Linux answers."""
+    node = resolve(task, path, False)
+    if isinstance(node, str) or node.write is None:
+        raise LinuxError(EINVAL, f"{path} cannot be written")
+    return node.write(data)
+
+
+def rename(lx: LinuxProcess, data: bytes) -> int:
+    """Writing /proc/PID/comm: the first 15 bytes become the name, as written (a
+    newline included), each write replacing the last."""
+    lx.comm = data[:system.TASK_COMM_LEN - 1].decode("utf-8", "surrogateescape")
+    return len(data)
 
 
 def reopen(task: Task, node: Node, flags: int, mode: int) -> int:
@@ -357,7 +387,8 @@ def stat(task: Task, lx: LinuxProcess) -> str:
     start = process.create_time_ns // ticks
     fields = [process.pid, f"({system.comm_of(lx)})", _state(task, lx)[0], _parent_pid(lx),
               lx.pgid, lx.sid, 0, -1, 0x400000, sizes["touched"] // PAGE_SIZE, 0, 0, 0,
-              system.process_cpu_ns(process) // ticks, 0, system.children_cpu_ns(process) // ticks, 0,
+              system.process_cpu_ns(task.kernel, process) // ticks, 0,
+              system.children_cpu_ns(task.kernel, process) // ticks, 0,
               20 + lx.nice, lx.nice, len(process.threads), 0, start, sizes["reserved"],
               sizes["touched"] // PAGE_SIZE, (1 << 64) - 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
               getattr(lx, "exit_signal", 17), 0, 0, 0, 0, 0, 0, lx.brk_start, lx.brk, lx.brk_start,
@@ -435,6 +466,8 @@ def maps(task: Task, lx: LinuxProcess) -> str:
         name, inode = {"image": (lx.exe, image_inode), "heap": ("[heap]", 0),
                        "stack": ("[stack]", 0)}.get(vad.tag, ("", 0))
         for page in range(vad.base, vad.end, PAGE_SIZE):
+            if vad.tag == "stack" and page not in vad.committed:
+                continue    # Linux's stack grows into its rlimit; the room is not a mapping
             perms = PERMISSIONS.get(vad.committed.get(page), "---") + "p"
             offset = page - vad.base if inode else 0
             last = rows[-1] if rows else None

@@ -147,7 +147,7 @@ def write_general(registers, values: dict[str, int]) -> None:
 
 
 _FXSAVE_HEAD = struct.Struct("<HHBxHQQII")      # fcw fsw ftw(abridged) fop rip rdp mxcsr mxcsr_mask
-MXCSR_MASK = 0xFFFF                            # the MXCSR bits this processor implements (incl. DAZ)
+MXCSR_MASK = 0xFFFF                            # the MXCSR bits implemented (DAZ included)
 FCW_INIT, MXCSR_INIT = 0x037F, 0x1F80          # FNINIT / the ABI's initial state
 _FP = [getattr(x86, f"UC_X86_REG_FP{i}") for i in range(8)]
 _XMM = [getattr(x86, f"UC_X86_REG_XMM{i}") for i in range(16)]
@@ -201,4 +201,5 @@ def reset_fpstate(uc) -> None:
 
 
 def initial_fpstate() -> bytes:
-    return _FXSAVE_HEAD.pack(FCW_INIT, 0, 0, 0, 0, 0, MXCSR_INIT, MXCSR_MASK).ljust(FPSTATE_SIZE, b"\0")
+    head = _FXSAVE_HEAD.pack(FCW_INIT, 0, 0, 0, 0, 0, MXCSR_INIT, MXCSR_MASK)
+    return head.ljust(FPSTATE_SIZE, b"\0")

@@ -22,7 +22,8 @@ How WSL1's lxcore delivered signals inside the NT kernel is not documented [U]; 
 APC and the alertable wait are the NT mechanisms that fit, and they are what this uses.
 
 The interface other modules use: `send_signal` (SIGCHLD, SIGPIPE), `deliver`,
-`interrupted_result` (syscalls.py), `force_fault` (the personality's fault handlers),
+`satisfied_now` and `interrupted_result` (syscalls.py, for a parked call a signal
+alerted), `force_fault` (the personality's fault handlers),
 `inherit_on_fork`, `inherit_on_clone`, `reset_on_exec`, `process_exited`,
 `children_reaped_automatically`, `broken_pipe`, and `restore_mask_on_return` (ppoll,
 pselect6).
@@ -39,10 +40,11 @@ from unicorn.x86_const import UC_X86_REG_RAX, UC_X86_REG_RIP, UC_X86_REG_RSP
 
 from ...kernel.dispatcher import WaitBlock, WaitPending
 from ...kernel.processes import Event, NotificationEvent, Process, Thread, ThreadState
-from ...kernel.status import STATUS_USER_APC, STATUS_WAIT_0
+from ...kernel.status import STATUS_TIMEOUT, STATUS_USER_APC, STATUS_WAIT_0
 from ...trace import PERSONALITY
 from . import sigframe
 from .errno import (
+    EAGAIN,
     EINTR,
     EINVAL,
     ENOMEM,
@@ -62,8 +64,8 @@ if TYPE_CHECKING:
 # --- numbers and names -------------------------------------------------------------------------
 
 SIGHUP, SIGINT, SIGQUIT, SIGILL, SIGTRAP, SIGABRT, SIGBUS, SIGFPE = 1, 2, 3, 4, 5, 6, 7, 8
-SIGKILL, SIGUSR1, SIGSEGV, SIGUSR2, SIGPIPE, SIGALRM, SIGTERM, SIGSTKFLT = 9, 10, 11, 12, 13, 14, 15, 16
-SIGCHLD, SIGCONT, SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU, SIGURG, SIGXCPU = 17, 18, 19, 20, 21, 22, 23, 24
+SIGKILL, SIGUSR1, SIGSEGV, SIGUSR2, SIGPIPE, SIGALRM, SIGTERM, SIGSTKFLT = range(9, 17)
+SIGCHLD, SIGCONT, SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU, SIGURG, SIGXCPU = range(17, 25)
 SIGXFSZ, SIGVTALRM, SIGPROF, SIGWINCH, SIGIO, SIGPWR, SIGSYS = 25, 26, 27, 28, 29, 30, 31
 SIGRTMIN, NSIG = 32, 64
 
@@ -204,12 +206,13 @@ class SigInfo:
 
     def fields(self) -> dict[str, object]:
         """The fields strace shows for this kind of siginfo."""
-        shown: dict[str, object] = {"si_signo": signal_name(self.signo), "si_code": self.code_name()}
+        shown: dict[str, object] = {"si_signo": signal_name(self.signo),
+                                    "si_code": self.code_name()}
         if self.addr is not None:
             shown["si_addr"] = "NULL" if not self.addr else f"{self.addr:#x}"
         elif self.signo == SIGCHLD and self.code > 0:
-            status = signal_name(self.status) if self.code in (CLD_KILLED, CLD_DUMPED, CLD_STOPPED) \
-                else self.status
+            by_signal = self.code in (CLD_KILLED, CLD_DUMPED, CLD_STOPPED)
+            status = signal_name(self.status) if by_signal else self.status
             shown.update(si_pid=self.pid, si_uid=self.uid, si_status=status, si_utime=0, si_stime=0)
         elif self.code != SI_KERNEL:
             shown.update(si_pid=self.pid, si_uid=self.uid)
@@ -345,8 +348,9 @@ def generate(lx: LinuxProcess, task: Task | None, info: SigInfo) -> None:
     if receiver is None:
         return
     # A blocked signal is kept even if ignored now: the handler may change before it is
-    # unblocked (sig_ignored).
-    if not receiver.signal_mask & bit(signal) and _ignored_by_action(lx, signal):
+    # unblocked (sig_ignored) — and so is one rt_sigtimedwait waits for.
+    if not (receiver.signal_mask | receiver.real_blocked) & bit(signal) and \
+            _ignored_by_action(lx, signal):
         return
     queue = task.pending_signals if task is not None else lx.pending_signals
     if signal < SIGRTMIN and signal in queue:
@@ -378,10 +382,10 @@ def _wake(task: Task, signal: int) -> None:
     fatal = action.handler == SIG_DFL       # terminate or stop: ignored ones never get here
     parked = task.parked_call
     if thread.state == ThreadState.WAITING and parked is not None and \
-            (parked.name not in UNINTERRUPTIBLE or (fatal and signal not in STOP_BY_DEFAULT)):
-        dispatcher.alert(thread, STATUS_USER_APC)
-    else:
-        dispatcher.queue_user_apc(thread, partial(deliver, task, AT_INSTRUCTION))
+            (parked.name not in UNINTERRUPTIBLE or (fatal and signal not in STOP_BY_DEFAULT)) and \
+            dispatcher.alert(thread, STATUS_USER_APC):
+        return                             # the call ends early; its completion delivers
+    dispatcher.queue_user_apc(thread, partial(deliver, task, AT_INSTRUCTION))
 
 
 def _discard(lx: LinuxProcess, signal: int) -> None:
@@ -423,8 +427,9 @@ def deliver(task: Task, where: int, syscall: int | None = None) -> None:
             if syscall is not None:
                 _restart_for_handler(task, where, syscall, action)
                 syscall = None
-            if not _setup_frame(task, info, action, where):
-                _cannot_build_frame(task, info.signo)
+            problem = _setup_frame(task, info, action, where)
+            if problem:
+                _cannot_build_frame(task, info.signo, problem)
         if syscall is not None:
             _restart_without_handler(task, where, syscall)
             syscall = None
@@ -434,12 +439,14 @@ def deliver(task: Task, where: int, syscall: int | None = None) -> None:
         task.saved_mask = None
 
 
-def _dequeue(task: Task) -> SigInfo | None:
-    """The next unblocked signal: the thread's own before the process's, a fault's before
-    any other, then the lowest number (dequeue_signal, next_signal)."""
-    blocked = task.signal_mask
+def _dequeue(task: Task, wanted: int | None = None) -> SigInfo | None:
+    """The next unblocked signal (or the next of the set `wanted`, blocked or not): the
+    thread's own before the process's, a fault's before any other, then the lowest
+    number (dequeue_signal, next_signal)."""
+    if wanted is None:
+        wanted = ~task.signal_mask
     for queue in (task.pending_signals, task.lx.pending_signals):
-        ready = [signal for signal in queue if not blocked & bit(signal)]
+        ready = [signal for signal in queue if wanted & bit(signal)]
         if not ready:
             continue
         synchronous = [signal for signal in ready if signal in SYNCHRONOUS]
@@ -521,9 +528,9 @@ def _alt_stack_flags(task: Task, sp: int) -> int:
     return SS_ONSTACK if _on_alt_stack(task, sp) else 0
 
 
-def _setup_frame(task: Task, info: SigInfo, action: Action, where: int) -> bool:
+def _setup_frame(task: Task, info: SigInfo, action: Action, where: int) -> str:
     """setup_rt_frame + signal_delivered: build the rt_sigframe (sigframe.py) and point
-    the thread at the handler. False if the frame cannot be written."""
+    the thread at the handler. Returns "" — or why the frame could not be built."""
     cpu = task.cpu
     registers = sigframe.read_general(cpu.registers)
     registers["rip"] += where
@@ -536,20 +543,21 @@ def _setup_frame(task: Task, info: SigInfo, action: Action, where: int) -> bool:
         sp, entering = ss_sp + ss_size, True
     frame, fpstate = sigframe.frame_addresses(sp)
     if (nested or entering) and not (ss_sp < frame and frame - ss_sp <= ss_size):
-        return False                        # the alternate stack would overflow
+        return f"the alternate stack at {ss_sp:#x} has no room for the frame"
     if not action.flags & SA_RESTORER:
-        return False                        # x86-64 has no vDSO return stub to fall back on
+        # x86-64 has no vDSO return stub to fall back on: the C library must give one
+        return "the handler has no SA_RESTORER to return through"
     saved_mask = task.saved_mask if task.saved_mask is not None else task.signal_mask
     page_fault = info.trapno == 14
     mcontext = sigframe.pack_sigcontext(
-        registers, err=info.error_code, trapno=info.trapno, oldmask=saved_mask & 0xFFFFFFFF,
+        registers, err=info.error_code, trapno=info.trapno, oldmask=saved_mask,
         cr2=info.addr if page_fault and info.addr is not None else 0, fpstate=fpstate)
     ucontext = sigframe.pack_ucontext(mcontext, saved_mask, (ss_sp, ss_flags, ss_size))
     try:
         task.write(fpstate, sigframe.save_fpstate(cpu.uc))
         task.write(frame, struct.pack("<Q", action.restorer) + ucontext + info.pack())
     except LinuxError:
-        return False
+        return f"the stack at {frame:#x} cannot take the frame"
     write = cpu.registers.write
     write(UC_X86_REG_RSP, frame)
     _set_pc(task, action.handler, where)
@@ -571,18 +579,16 @@ def _setup_frame(task: Task, info: SigInfo, action: Action, where: int) -> bool:
                                                     action.mask).pack()
     if ss_flags & SS_AUTODISARM:
         task.alt_stack = (0, 0, SS_DISABLE)
-    return True
+    return ""
 
 
-def _cannot_build_frame(task: Task, signal: int) -> None:
-    """force_sigsegv: the stack cannot take the frame. SIGSEGV follows — by default, and
-    if it was SIGSEGV's own handler that could not be reached, certainly by default."""
+def _cannot_build_frame(task: Task, signal: int, problem: str) -> None:
+    """force_sigsegv: no frame, no handler. SIGSEGV follows — by default if it was
+    SIGSEGV's own handler that could not be reached."""
     if signal == SIGSEGV:
         task.lx.signal_actions.pop(SIGSEGV, None)
-    sp = task.cpu.registers.read(UC_X86_REG_RSP)
-    force_signal(task, SigInfo(SIGSEGV, SI_KERNEL, detail=f"no room for the frame of a "
-                                                          f"{signal_name(signal)} handler below "
-                                                          f"rsp {sp:#x}"))
+    force_signal(task, SigInfo(SIGSEGV, SI_KERNEL, addr=0,
+                               detail=f"cannot run the {signal_name(signal)} handler: {problem}"))
 
 
 # --- stop and continue -------------------------------------------------------------------------
@@ -625,7 +631,8 @@ def _notify_parent(lx: LinuxProcess, code: int, status: int) -> None:
         return
     if action_of(parent.data, SIGCHLD).flags & SA_NOCLDSTOP:
         return
-    generate(parent.data, None, SigInfo(SIGCHLD, code, pid=lx.process.pid, uid=lx.uid, status=status))
+    generate(parent.data, None,
+             SigInfo(SIGCHLD, code, pid=lx.process.pid, uid=lx.uid, status=status))
 
 
 # --- faults ------------------------------------------------------------------------------------
@@ -663,10 +670,11 @@ def satisfied_now(task: Task, pending: WaitPending) -> int | None:
     exit wakes its parent's wait4 and sends SIGCHLD at the same moment. Linux looks at the
     condition before the signal: the call completes, and the handler runs after. The
     objects are acquired, as a satisfied wait acquires them."""
-    probe = WaitBlock(task.thread, pending.objects, pending.wait_all, None, lambda _status: None, "")
-    status = probe.satisfied()
+    objects = pending.objects
+    status = WaitBlock(task.thread, objects, pending.wait_all, None, lambda _status: None,
+                       "").satisfied()
     if status is not None:
-        for obj in pending.objects if pending.wait_all else [pending.objects[status - STATUS_WAIT_0]]:
+        for obj in objects if pending.wait_all else [objects[status - STATUS_WAIT_0]]:
             obj.acquire(task.thread)
     return status
 
@@ -684,7 +692,7 @@ def interrupted_result(task: Task, name: str, pending: WaitPending) -> int:
             result = pending.complete(STATUS_USER_APC)
         except LinuxError as error:
             result = -error.errno
-        if task.signal_mask != mask:
+        if name in ALERT_AWARE and task.signal_mask != mask:
             # The call put back the caller's mask (ppoll, pselect6) before the signal its
             # temporary mask let through was delivered: keep the temporary one until the
             # handler's frame has saved the caller's (as Linux's restore_saved_sigmask).
@@ -748,7 +756,8 @@ def sys_sigaltstack(task: Task, ss: int, old_ss: int) -> int:
     sp = task.cpu.registers.read(UC_X86_REG_RSP)
     new = sigframe.unpack_stack(task.read(ss, 24)) if ss else None
     ss_sp, ss_size, ss_flags = task.alt_stack
-    old = sigframe.pack_stack(ss_sp, _alt_stack_flags(task, sp) | (ss_flags & SS_AUTODISARM), ss_size)
+    old = sigframe.pack_stack(ss_sp, _alt_stack_flags(task, sp) | (ss_flags & SS_AUTODISARM),
+                              ss_size)
     if new is not None:
         new_sp, new_flags, new_size = new
         if _on_alt_stack(task, sp):
@@ -795,6 +804,46 @@ def sys_rt_sigsuspend(task: Task, mask: int, sigsetsize: int) -> int:
     return _wait_for_signal("a signal (rt_sigsuspend)")
 
 
+def sys_rt_sigtimedwait(task: Task, set_: int, info: int, timeout: int, sigsetsize: int) -> int:
+    """sigwaitinfo / sigtimedwait: take a pending signal of the set instead of having it
+    delivered; if none is pending, wait for one (the set is unblocked meanwhile, so that
+    its arrival wakes the thread) — EAGAIN when the time is up, EINTR if another signal
+    is delivered first. Never restarted."""
+    if sigsetsize != SIGSET_SIZE:
+        raise LinuxError(EINVAL)
+    wanted = task.read_u64(set_) & ~UNBLOCKABLE
+    timeout_ns = None
+    if timeout:
+        seconds, nanoseconds = struct.unpack("<qq", task.read(timeout, 16))
+        if seconds < 0 or not 0 <= nanoseconds < NS_PER_S:
+            raise LinuxError(EINVAL, "bad timespec")
+        timeout_ns = seconds * NS_PER_S + nanoseconds
+
+    def take(on_none: int) -> int:
+        taken = _dequeue(task, wanted)
+        if taken is None:
+            return -on_none
+        if info:
+            task.write(info, taken.pack())
+        return taken.signo
+
+    found = take(EAGAIN)
+    if found > 0 or timeout_ns == 0:
+        return found
+    blocked = task.signal_mask
+    task.real_blocked = blocked
+    set_mask(task, blocked & ~wanted)
+
+    def resume(status: int) -> int:
+        task.real_blocked = 0
+        set_mask(task, blocked)
+        return take(EAGAIN if status == STATUS_TIMEOUT else EINTR)
+
+    pending = WaitPending([], resume, timeout_ns=timeout_ns, reason="a signal (rt_sigtimedwait)")
+    pending.alertable = True            # resume() sees the alert: it takes the signal itself
+    raise pending
+
+
 def sys_rt_sigreturn(task: Task) -> int:
     """Undo a signal frame: every register, the mask and the alternate stack come back
     from where the handler's `ret` left RSP (the frame starts 8 bytes below: the return
@@ -806,12 +855,13 @@ def sys_rt_sigreturn(task: Task) -> int:
         saved, mask, stack = sigframe.unpack_ucontext(data)
         fpstate = task.read(saved["fpstate"], sigframe.FPSTATE_SIZE) if saved["fpstate"] else None
     except LinuxError:
-        force_signal(task, SigInfo(SIGSEGV, SI_KERNEL,
+        force_signal(task, SigInfo(SIGSEGV, SI_KERNEL, addr=0,
                                    detail=f"rt_sigreturn: no signal frame at {frame:#x}"))
         return 0
     set_mask(task, mask)
     current = sigframe.read_general(cpu.registers)
-    saved["eflags"] = (current["eflags"] & ~sigframe.FIX_EFLAGS) | (saved["eflags"] & sigframe.FIX_EFLAGS)
+    saved["eflags"] = ((current["eflags"] & ~sigframe.FIX_EFLAGS)
+                       | (saved["eflags"] & sigframe.FIX_EFLAGS))
     rip = saved["rip"]
     sigframe.write_general(cpu.registers, saved)
     cpu.resume_after_syscall_at(rip)
@@ -961,7 +1011,8 @@ def _signed32(value: int) -> int:
 # --- system calls: the real-time interval timer ------------------------------------------------
 
 ITIMER_REAL, ITIMER_VIRTUAL, ITIMER_PROF = 0, 1, 2
-ITIMER_NAMES = {ITIMER_REAL: "ITIMER_REAL", ITIMER_VIRTUAL: "ITIMER_VIRTUAL", ITIMER_PROF: "ITIMER_PROF"}
+ITIMER_NAMES = {ITIMER_REAL: "ITIMER_REAL", ITIMER_VIRTUAL: "ITIMER_VIRTUAL",
+                ITIMER_PROF: "ITIMER_PROF"}
 NS_PER_US, NS_PER_S = 1_000, 1_000_000_000
 
 
@@ -1131,7 +1182,7 @@ def broken_pipe(task: Task, path: str) -> None:
     generate(task.lx, task, _user_info(task, SIGPIPE))
 
 
-__all__ = ["send_signal", "deliver", "interrupted_result", "force_fault", "force_signal",
-           "inherit_on_fork", "inherit_on_clone", "reset_on_exec", "process_exited",
+__all__ = ["send_signal", "deliver", "satisfied_now", "interrupted_result", "force_fault",
+           "force_signal", "inherit_on_fork", "inherit_on_clone", "reset_on_exec", "process_exited",
            "children_reaped_automatically", "broken_pipe", "restore_mask_on_return",
            "SigInfo", "Action", "SIGNAL_NAMES", "UNBLOCKABLE", "IN_SYSCALL", "AT_INSTRUCTION"]

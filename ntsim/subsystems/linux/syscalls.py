@@ -33,7 +33,20 @@ from ...kernel.dispatcher import WaitPending
 from ...kernel.status import STATUS_USER_APC, NtStatusError
 from ...trace import PERSONALITY, Arg, ArgType, Buffer, CString, Enum, Flags, Hex, Int, Int32
 from ..base import PARTIAL, SUPPORTED, UNSUPPORTED, CallRow
-from . import files, futex, identity, inodes, lifecycle, memory, pipes, poll, process, signals, system, time
+from . import (
+    files,
+    futex,
+    identity,
+    inodes,
+    lifecycle,
+    memory,
+    pipes,
+    poll,
+    process,
+    signals,
+    system,
+    time,
+)
 from .errno import ENOSYS, ERRNO_NAMES, LinuxError, errno_from_status
 from .syscall_names import SYSCALL_NAMES
 
@@ -79,7 +92,8 @@ ClockId = Enum(time.CLOCK_NAMES)
 AtFlags = Flags({0x100: "AT_SYMLINK_NOFOLLOW", 0x200: "AT_REMOVEDIR", 0x400: "AT_SYMLINK_FOLLOW",
                  0x800: "AT_NO_AUTOMOUNT", 0x1000: "AT_EMPTY_PATH"})
 FcntlCmd = Enum({0: "F_DUPFD", 1: "F_GETFD", 2: "F_SETFD", 3: "F_GETFL", 4: "F_SETFL",
-                 5: "F_GETLK", 6: "F_SETLK", 7: "F_SETLKW", 1030: "F_DUPFD_CLOEXEC"})
+                 5: "F_GETLK", 6: "F_SETLK", 7: "F_SETLKW", 1030: "F_DUPFD_CLOEXEC",
+                 1031: "F_SETPIPE_SZ", 1032: "F_GETPIPE_SZ"})
 IoctlRequest = Enum({0x5401: "TCGETS", 0x5402: "TCSETS", 0x5413: "TIOCGWINSZ",
                      0x540F: "TIOCGPGRP", 0x541B: "FIONREAD"})
 ArchCode = Enum({0x1001: "ARCH_SET_GS", 0x1002: "ARCH_SET_FS", 0x1003: "ARCH_GET_FS",
@@ -150,7 +164,8 @@ TABLE: tuple[Syscall, ...] = (
     call(33, "dup2", files.sys_dup2, ("oldfd", Fd), ("newfd", Fd)),
     call(292, "dup3", files.sys_dup3, ("oldfd", Fd), ("newfd", Fd), ("flags", OpenFlags)),
     call(72, "fcntl", files.sys_fcntl, ("fd", Fd), ("cmd", FcntlCmd), ("arg", Hex()),
-         level=PARTIAL, note="F_DUPFD(_CLOEXEC), F_GETFD/F_SETFD, F_GETFL/F_SETFL; locks give EINVAL"),
+         level=PARTIAL, note="F_DUPFD(_CLOEXEC), F_GETFD/F_SETFD, F_GETFL/F_SETFL, F_GETPIPE_SZ; "
+                             "locks and F_SETPIPE_SZ give EINVAL"),
     call(16, "ioctl", files.sys_ioctl, ("fd", Fd), ("request", IoctlRequest), ("arg", Pointer),
          level=PARTIAL, note="TCGETS, TIOCGWINSZ, TIOCGPGRP on the console; FIONREAD on pipes, "
                              "regular and /proc files; ENOTTY elsewhere"),
@@ -242,7 +257,9 @@ TABLE: tuple[Syscall, ...] = (
          ("new_size", Size), ("flags", MremapFlags), ("new_address", Pointer),
          level=PARTIAL, note="grow, shrink, move; MREMAP_DONTUNMAP and old_size 0 give EINVAL"),
     call(26, "msync", memory.sys_msync, ("addr", Pointer), ("length", Size), ("flags", MsyncFlags)),
-    call(27, "mincore", memory.sys_mincore, ("addr", Pointer), ("length", Size), ("vec", Pointer)),
+    call(27, "mincore", memory.sys_mincore, ("addr", Pointer), ("length", Size), ("vec", Pointer),
+         level=PARTIAL, note="a file's page is resident once some mapping has touched it: "
+                             "pages only read() or written are not counted"),
     call(28, "madvise", memory.sys_madvise, ("addr", Pointer), ("length", Size), ("advice", Int()),
          level=PARTIAL, note="DONTNEED/FREE drop pages, POPULATE_* fault them in, hints are "
                              "accepted; DONTFORK/DOFORK/WIPEONFORK/KEEPONFORK/REMOVE give EINVAL"),
@@ -262,7 +279,7 @@ TABLE: tuple[Syscall, ...] = (
     call(60, "exit", lifecycle.sys_exit, ("status", Int())),
     call(231, "exit_group", lifecycle.sys_exit_group, ("status", Int())),
     call(61, "wait4", lifecycle.sys_wait4, ("pid", Int32()), ("wstatus", Pointer), ("options", WaitOptions),
-         ("rusage", Pointer), level=PARTIAL, note="rusage is zeroed; stopped/continued children are not reported"),
+         ("rusage", Pointer), level=PARTIAL, note="stopped/continued children are not reported (no job control)"),
     call(247, "waitid", lifecycle.sys_waitid, ("idtype", Int()), ("id", Int32()), ("infop", Pointer),
          ("options", WaitOptions), ("rusage", Pointer),
          level=PARTIAL, note="WEXITED; job-control stops are not modelled"),
@@ -361,8 +378,8 @@ TABLE: tuple[Syscall, ...] = (
          level=PARTIAL, note="O_CLOEXEC, O_NONBLOCK; packet mode (O_DIRECT, also through "
                              "fcntl F_SETFL) gives EINVAL"),
     call(7, "poll", poll.sys_poll, ("fds", Pointer), ("nfds", Int()), ("timeout", Int32()),
-         level=PARTIAL, note="pipes, files, /dev/null and the console; a signal's EINTR "
-                             "waits for signal delivery"),
+         level=PARTIAL, note="pipes, files, devices and the console; sockets and other "
+                             "waitable files (eventfd, timerfd) do not exist yet"),
     call(271, "ppoll", poll.sys_ppoll, ("fds", Pointer), ("nfds", Int()), ("tsp", Pointer),
          ("sigmask", Pointer), ("sigsetsize", Size),
          level=PARTIAL, note="as poll; the mask is in force during the call"),
@@ -384,6 +401,8 @@ TABLE: tuple[Syscall, ...] = (
     call(131, "sigaltstack", signals.sys_sigaltstack, ("ss", Pointer), ("old_ss", Pointer)),
     call(34, "pause", signals.sys_pause),
     call(130, "rt_sigsuspend", signals.sys_rt_sigsuspend, ("mask", Pointer), ("sigsetsize", Size)),
+    call(128, "rt_sigtimedwait", signals.sys_rt_sigtimedwait, ("set", Pointer), ("info", Pointer),
+         ("timeout", Pointer), ("sigsetsize", Size)),
     call(62, "kill", signals.sys_kill, ("pid", Int32()), ("sig", Signal),
          level=PARTIAL, note="Linux processes of this machine; stop signals stop only the thread "
                              "that takes them"),

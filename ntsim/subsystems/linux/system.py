@@ -79,8 +79,9 @@ def own_process(task: Task, pid: int) -> Process:
     return process
 
 
-def process_cpu_ns(process: Process) -> int:
-    return sum(thread.cpu_time_ns for thread in process.threads)
+def process_cpu_ns(kernel: Kernel, process: Process) -> int:
+    """The run time of the process's threads (the one running now included)."""
+    return sum(kernel.dispatcher.thread_time_ns(thread) for thread in process.threads)
 
 
 def reaped_children(process: Process) -> list[Process]:
@@ -90,10 +91,11 @@ def reaped_children(process: Process) -> list[Process]:
             if not c.alive and c not in unreaped and getattr(c.data, "fds", None) is not None]
 
 
-def children_cpu_ns(process: Process) -> int:
+def children_cpu_ns(kernel: Kernel, process: Process) -> int:
     """What getrusage(RUSAGE_CHILDREN) counts: waited-for children and, through them,
     the descendants they waited for."""
-    return sum(process_cpu_ns(child) + children_cpu_ns(child) for child in reaped_children(process))
+    return sum(process_cpu_ns(kernel, child) + children_cpu_ns(kernel, child)
+               for child in reaped_children(process))
 
 
 def memory_figures(kernel: Kernel) -> tuple[int, int]:
@@ -124,7 +126,7 @@ def sys_times(task: Task, buf: int) -> int:
     """struct tms in clock ticks; returns ticks since boot."""
     times = task.nt.NtQueryInformationProcess(NtCurrentProcess, ProcessTimes)
     user = times["UserTime"] * 100
-    children = children_cpu_ns(task.thread.process)
+    children = children_cpu_ns(task.kernel, task.thread.process)
     if buf:
         ticks = 10**9 // USER_HZ
         task.write(buf, struct.pack("<qqqq", user // ticks, times["KernelTime"] * 100 // ticks,
@@ -138,20 +140,27 @@ def sys_getrusage(task: Task, who: int, buf: int) -> int:
     who = who - (1 << 64) if who >= 1 << 63 else who
     process = task.thread.process
     if who == RUSAGE_SELF:
-        cpu_ns, processes = process_cpu_ns(process), [process]
+        usage = rusage(process_cpu_ns(task.kernel, process), [process])
     elif who == RUSAGE_THREAD:
-        cpu_ns, processes = task.thread.cpu_time_ns, [process]
+        usage = rusage(task.kernel.dispatcher.thread_time_ns(task.thread), [process])
     elif who == RUSAGE_CHILDREN:
-        processes = reaped_children(process)
-        cpu_ns = children_cpu_ns(process)
+        usage = rusage(children_cpu_ns(task.kernel, process), reaped_children(process))
     else:
         raise LinuxError(EINVAL, f"who {who}")
-    touched = [p.touched_bytes for p in processes]
-    peak_kib = max(touched, default=0) // 1024
-    faults = sum(touched) // PAGE_SIZE
-    fields = (peak_kib, 0, 0, 0, faults, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-    task.write(buf, _timeval(cpu_ns) + _timeval(0) + struct.pack("<14q", *fields))
+    task.write(buf, usage)
     return 0
+
+
+def rusage(cpu_ns: int, processes: list[Process]) -> bytes:
+    touched = [p.touched_bytes for p in processes]
+    fields = (max(touched, default=0) // 1024, 0, 0, 0, sum(touched) // PAGE_SIZE, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+    return _timeval(cpu_ns) + _timeval(0) + struct.pack("<14q", *fields)
+
+
+def child_rusage(kernel: Kernel, child: Process) -> bytes:
+    """The struct rusage wait4 and waitid report for a child they reap: its own use and
+    that of the descendants it reaped."""
+    return rusage(process_cpu_ns(kernel, child) + children_cpu_ns(kernel, child), [child])
 
 
 def sys_sysinfo(task: Task, buf: int) -> int:

@@ -17,7 +17,6 @@ from .fdtable import FdEntry, FdTable
 if TYPE_CHECKING:
     from ...kernel.kernel import Kernel
     from ...kernel.processes import Event, Process, Thread
-
     from .identity import Credentials
 
 PATH_MAX = 4096
@@ -51,6 +50,7 @@ class LinuxProcess:
     orphaned: bool = False           # the parent exited first: getppid() is 1 (init)
     vfork_done: Event | None = None  # set while a vfork parent sleeps until exec or exit
     futexes: int | None = None       # handle of the keyed event futexes wait on
+    image: bytes = b""               # the running program's file, for /proc/self/exe
     # credentials, name and scheduling (identity.py, system.py); fork copies them
     creds: Credentials | None = None  # made from uid/gid on first use
     comm: str = ""                   # the name prctl(PR_SET_NAME) set ("" : the program's)
@@ -68,7 +68,9 @@ class LinuxProcess:
         copy = LinuxProcess(child, self.exe, list(self.argv), list(self.env), cwd=self.cwd,
                             umask=self.umask, brk_start=self.brk_start, brk=self.brk,
                             signal_actions=dict(self.signal_actions), rlimits=dict(self.rlimits),
-                            uid=self.uid, gid=self.gid, pgid=self.pgid, sid=self.sid)
+                            uid=self.uid, gid=self.gid, pgid=self.pgid, sid=self.sid,
+                            image=self.image, creds=self.creds, comm=self.comm,
+                            personality=self.personality, nice=self.nice)
         copy.fds.limit = self.fds.limit
         for fd, entry in self.fds.items():
             copy.fds.install(FdEntry(entry.handle, entry.file, entry.cloexec), fd)
@@ -80,7 +82,7 @@ class Task:
 
     __slots__ = ("thread", "lx", "kernel", "nt", "memory", "cpu", "tid_address",
                  "robust_list", "signal_mask", "linux_tid", "pending_signals", "sigpending",
-                 "alt_stack", "saved_mask", "parked_call")
+                 "alt_stack", "saved_mask", "real_blocked", "parked_call")
 
     def __init__(self, thread: Thread, lx: LinuxProcess, kernel: Kernel) -> None:
         self.thread = thread
@@ -100,6 +102,7 @@ class Task:
         self.sigpending = False
         self.alt_stack = (0, 0, 0)          # none yet (sigaltstack reports SS_DISABLE)
         self.saved_mask: int | None = None
+        self.real_blocked = 0               # rt_sigtimedwait: the mask it unblocked its set from
         self.parked_call = None
         # Linux numbers a process's first thread with the process id (NT does not).
         self.linux_tid = thread.process.pid if not lx.process.threads[:-1] else thread.tid

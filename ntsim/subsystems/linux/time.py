@@ -10,6 +10,7 @@ from __future__ import annotations
 import struct
 
 from ...kernel.dispatcher import UNIX_TO_NT_EPOCH_100NS, WaitPending
+from ...kernel.services import NtCurrentProcess, ProcessTimes
 from .errno import EINVAL, LinuxError
 from .files import then
 from .task import Task
@@ -28,6 +29,11 @@ REALTIME_CLOCKS = {CLOCK_REALTIME, CLOCK_REALTIME_COARSE, CLOCK_REALTIME_ALARM, 
 def now_ns(task: Task, clock: int) -> int:
     if clock in REALTIME_CLOCKS:
         return (task.nt.NtQuerySystemTime() - UNIX_TO_NT_EPOCH_100NS) * 100
+    if clock == CLOCK_PROCESS_CPUTIME_ID:     # the process's processor time (KERNEL_USER_TIMES)
+        times = task.nt.NtQueryInformationProcess(NtCurrentProcess, ProcessTimes)
+        return (times["UserTime"] + times["KernelTime"]) * 100
+    if clock == CLOCK_THREAD_CPUTIME_ID:      # the calling thread's run time, as KTHREAD counts it
+        return task.kernel.dispatcher.thread_time_ns(task.thread)
     if clock in CLOCK_NAMES:
         return task.nt.NtQueryPerformanceCounter()
     raise LinuxError(EINVAL, f"clock {clock}")

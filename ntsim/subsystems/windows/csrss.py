@@ -185,6 +185,14 @@ class Csrss(LpcServer):
             self._watch_input()
         return {"Events": int(ready), "InputWaitHandle": self.input_event}
 
+    def cancel_request(self, message: PortMessage) -> None:
+        """The client stopped waiting (a signal interrupted its read): drop its waiting
+        read, so that the input goes to the next read instead of nowhere."""
+        if message in self.waiting_reads:
+            self.waiting_reads.remove(message)
+        if not self.waiting_reads and not self.input_event.wait_blocks:
+            self.kernel.dispatcher.unwatch_host_input(self.console.fds[0])
+
     def client_died(self, pid: int) -> None:
         """LPC_CLIENT_DIED: forget the dead process's waiting reads."""
         self.waiting_reads = deque(m for m in self.waiting_reads if m.ClientId[0] != pid)
