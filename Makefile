@@ -13,13 +13,11 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	@echo '$$ ntsim run --trace examples/linux/hello'
-	@$(VENV)/bin/ntsim run --trace examples/linux/hello
+	@echo '$$ ntsim run --trace examples/linux/hello-asm     # one Linux write, end to end'
+	@$(VENV)/bin/ntsim run --trace examples/linux/hello-asm
 	@echo
-	@echo '$$ ntsim run --stats examples/linux/fileops   (in a scratch root)'
-	@rm -rf .demo-root && mkdir -p .demo-root
-	@$(VENV)/bin/ntsim run --root .demo-root --stats examples/linux/fileops
-	@rm -rf .demo-root
+	@echo '$$ ntsim run --stats examples/linux/family        # fork, exec, wait, threads: what each costs'
+	@$(VENV)/bin/ntsim run --stats examples/linux/family
 
 test: $(STAMP)
 	$(PY) -m pytest

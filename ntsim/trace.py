@@ -394,7 +394,10 @@ class StatsSink(Sink):
         self.errors: Counter[tuple[str, str]] = Counter()
 
     def event(self, event: Event) -> None:
-        key = (event.layer, event.name)
+        name = event.name
+        if name.startswith("--- ") and " {" in name:     # a delivered signal: count by signal
+            name = name.split(" {")[0] + " ---"
+        key = (event.layer, name)
         self.calls[key] += 1
         if event.error:
             self.errors[key] += 1
