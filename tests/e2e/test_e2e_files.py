@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 import stat
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -102,6 +103,72 @@ def test_fsmeta_matches_native(tmp_path: Path) -> None:
     assert native.status == 0, native.stdout.decode()
     assert program_output(simulated) == native
     assert snapshot(ntsim_root) == snapshot(native_root)      # fsmeta-tmp is gone in both
+
+
+ATTRIBUTES_PROGRAM = r"""
+/* Extended attributes and posix_fadvise, with their errnos (ls -l, cat, sort and
+ * sha256sum call them on every file). The chmod first makes ntsim keep the mode in
+ * lxfs's own attributes on the host file: the guest must still see none. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+static void show(const char *what, long result) {
+    printf("%s: %ld%s%s\n", what, result, result < 0 ? " " : "", result < 0 ? strerror(errno) : "");
+}
+
+static void advice(const char *what, int error) {       /* posix_fadvise returns the errno */
+    printf("%s: %s\n", what, error ? strerror(error) : "ok");
+}
+
+int main(void) {
+    char buffer[256];
+    int fd = open("file", O_CREAT | O_RDWR | O_TRUNC, 0644), pipes[2];
+    symlink("file", "link");
+    chmod("file", 0640);
+    show("getxattr user.none", getxattr("file", "user.none", buffer, sizeof buffer));
+    show("lgetxattr link security.selinux", lgetxattr("link", "security.selinux", buffer, sizeof buffer));
+    show("getxattr system.posix_acl_access", getxattr("file", "system.posix_acl_access", NULL, 0));
+    show("getxattr missing", getxattr("missing", "user.x", buffer, sizeof buffer));
+    show("getxattr empty name", getxattr("file", "", buffer, sizeof buffer));
+    show("fgetxattr", fgetxattr(fd, "user.none", buffer, sizeof buffer));
+    show("fgetxattr bad fd", fgetxattr(99, "user.none", buffer, sizeof buffer));
+    show("listxattr", listxattr("file", buffer, sizeof buffer));
+    show("llistxattr link", llistxattr("link", buffer, sizeof buffer));
+    show("flistxattr", flistxattr(fd, buffer, sizeof buffer));
+    show("listxattr missing", listxattr("missing", buffer, sizeof buffer));
+    pipe(pipes);
+    advice("fadvise sequential", posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL));
+    advice("fadvise dontneed range", posix_fadvise(fd, 4096, 8192, POSIX_FADV_DONTNEED));
+    advice("fadvise bad advice", posix_fadvise(fd, 0, 0, 99));
+    advice("fadvise negative length", posix_fadvise(fd, 0, -1, POSIX_FADV_NORMAL));
+    advice("fadvise pipe", posix_fadvise(pipes[0], 0, 0, POSIX_FADV_SEQUENTIAL));
+    advice("fadvise bad fd", posix_fadvise(99, 0, 0, POSIX_FADV_SEQUENTIAL));
+    unlink("link");
+    unlink("file");
+    return 0;
+}
+"""
+
+
+def test_extended_attributes_and_fadvise_match_native(tmp_path: Path) -> None:
+    compiler = shutil.which("musl-gcc") or shutil.which("gcc")
+    if compiler is None:
+        pytest.skip("no C compiler")
+    source = tmp_path / "attributes.c"
+    source.write_text(ATTRIBUTES_PROGRAM)
+    native_root, ntsim_root = tmp_path / "native", tmp_path / "ntsim"
+    for root in (native_root, ntsim_root):
+        root.mkdir()
+        subprocess.run([compiler, "-static", "-O2", "-o", str(root / "attributes"), str(source)],
+                       check=True, capture_output=True)
+    native = run_native("./attributes", cwd=native_root)
+    assert native.status == 0 and b"getxattr missing: -1 No such file" in native.stdout
+    assert program_output(run_guest("./attributes", root=ntsim_root)) == native
 
 
 # --- busybox scenarios -------------------------------------------------------------------------

@@ -4,7 +4,8 @@
 The dynamically linked programs are this machine's own (/bin/ls, /bin/cat, ... through
 glibc's ld.so) and musl's `hello-dynamic`: each gets a root holding only the program, its
 interpreter and its libraries (copied from this machine, as `ldd` lists them), so the
-loader finds everything under the root and nothing outside it.
+loader finds everything under the root and nothing outside it. The same kind of programs
+also run with `--root /`, on this machine's own file system.
 
 ntsim's own diagnostics on stderr ("ntsim: lxss: unsupported system call ...", which
 name a call some other part of ntsim has yet to implement) are set aside before stderr
@@ -17,11 +18,12 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
 
-from .harness import Outcome, install, run_guest, run_native
+from .harness import Outcome, install, ntsim, run_guest, run_native
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("native_ok")]
 
@@ -93,8 +95,7 @@ DYNAMIC_CASES = [
     ("/usr/bin/env", ()),
     ("/usr/bin/id", ()),
     ("/bin/uname", ("-s", "-m", "-o")),
-    pytest.param("/bin/ls", ("-la", "etc"), marks=pytest.mark.xfail(
-        reason="ls -l asks lgetxattr for ACLs: not implemented yet (files)", strict=False)),
+    ("/bin/ls", ("-la", "etc")),              # lgetxattr and getxattr for labels and ACLs
 ]
 
 
@@ -106,6 +107,62 @@ def test_host_dynamic_program_matches_native(root: Path, program: str, args: tup
     env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "NTSIM_E2E": "dynamic"}
     native = run_native(relative, args, cwd=root, env=env)
     simulated = run_guest(relative, args, root=root, env=env)
+    assert native.status == 0
+    assert program_output(simulated) == native
+
+
+# --- the host's own root ---------------------------------------------------------------
+#
+# "The host's dynamic glibc programs through `--root /`": no copied tree, the guest sees
+# this machine's whole file system (its ld.so, libc.so.6, locale files, /etc/passwd). The
+# guest starts in /, so every file is named by its absolute path, in a directory this
+# test makes under /tmp and fixes the times of (ls -la shows them, and its `..`).
+
+FIXED_TIME = 981173106          # 2001-02-03 04:05:06 UTC
+FRUIT = b"pear\napple\nfig\nbanana\ncherry\n"
+ROOT_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "NTSIM_E2E": "root"}
+
+
+@pytest.fixture
+def workdir():
+    """/tmp/ntsim-root-XXXX/work holding fruit.txt, an empty directory and a link."""
+    with tempfile.TemporaryDirectory(prefix="ntsim-root-", dir="/tmp") as top:
+        work = Path(top) / "work"
+        (work / "empty").mkdir(parents=True)
+        (work / "fruit.txt").write_bytes(FRUIT)
+        (work / "link").symlink_to("fruit.txt")
+        for path in (work / "link", work / "fruit.txt", work / "empty", work, Path(top)):
+            os.utime(path, (FIXED_TIME, FIXED_TIME), follow_symlinks=False)
+        yield work
+
+
+# (program, arguments); "{work}" stands for the directory the fixture made
+ROOT_CASES = [
+    ("/bin/ls", ("{work}",)),
+    ("/bin/ls", ("-la", "{work}")),
+    ("/bin/cat", ("{work}/fruit.txt",)),
+    ("/usr/bin/sort", ("{work}/fruit.txt",)),
+    ("/usr/bin/sha256sum", ("{work}/fruit.txt",)),
+    ("/usr/bin/wc", ("{work}/fruit.txt",)),
+    ("/usr/bin/head", ("-n", "2", "{work}/fruit.txt")),
+    ("/usr/bin/env", ()),
+    ("/usr/bin/seq", ("2", "3", "11")),
+    ("/bin/dash", ("-c", "echo $((1+2))")),
+    # dash forking and executing glibc programs, joined by a pipe
+    ("/bin/dash", ("-c", "cd {work} && sort fruit.txt | head -n 2; echo status $?")),
+]
+
+
+@pytest.mark.parametrize("program, args", ROOT_CASES,
+                         ids=[" ".join((p, *a)).replace("{work}", "W") for p, a in ROOT_CASES])
+def test_host_program_with_the_host_root_matches_native(workdir: Path, program: str,
+                                                        args: tuple[str, ...]) -> None:
+    if not os.path.exists(program):
+        pytest.skip(f"{program} is not installed on this machine")
+    host_program(program)
+    args = tuple(arg.replace("{work}", str(workdir)) for arg in args)
+    native = run_native(program, args, cwd=workdir, env=ROOT_ENV)
+    simulated = ntsim("run", "--root", "/", program, *args, cwd=workdir, env=ROOT_ENV)
     assert native.status == 0
     assert program_output(simulated) == native
 

@@ -11,6 +11,10 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -126,3 +130,158 @@ def test_clockrand_has_the_native_shape(root: Path, native_ok) -> None:
     assert native.status == 0
     assert (simulated.status, masked(simulated.stdout), simulated.stderr) == \
         (native.status, masked(native.stdout), native.stderr)
+
+
+# --- a pipeline: two processes, a pipe, fork and exec ------------------------------------
+#
+# `busybox sh -c 'echo hi | tr a-z A-Z'` on Linux: the shell makes a pipe (pipe2), forks
+# one child per command of the pipeline (glibc's fork is a clone without CLONE_THREAD; a
+# build could use vfork), the `tr` child executes busybox again through /proc/self/exe
+# with argv ["tr", "a-z", "A-Z"] (`echo` is a builtin, run in its child), the shell waits
+# for both, and all three exit with 0. That is what strace shows natively; the trace must
+# show the same, with the NT calls beneath: the pipe a named pipe, the fork a process
+# created from its parent (NtCreateProcessEx).
+
+BUSYBOX = "/bin/busybox"
+PIPELINE = ("sh", "-c", "echo hi | tr a-z A-Z")
+FORKS = ("fork", "vfork", "clone", "clone3")
+PIPES = ("pipe", "pipe2")
+PID_PREFIX = re.compile(r"^\[pid +(\d+)\] ")
+needs_busybox = pytest.mark.skipif(not Path(BUSYBOX).exists(),
+                                   reason="Debian's busybox-static (/bin/busybox) is not installed")
+
+
+def busybox_root(root: Path) -> str:
+    """busybox as /bin/busybox under the root, so /proc/self/exe names a file there."""
+    (root / "bin").mkdir()
+    shutil.copy2(BUSYBOX, root / "bin" / "busybox")
+    return "bin/busybox"
+
+
+@dataclass
+class TextCall:
+    """One top-level line of the text trace, with the lines nested beneath it."""
+    pid: int | None                  # None before a second process exists (as strace -f)
+    line: str
+    beneath: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.line.split("(", 1)[0]
+
+    @property
+    def result(self) -> str:
+        return self.line.rsplit(" = ", 1)[-1] if " = " in self.line else ""
+
+
+def text_calls(stderr: bytes) -> list[TextCall]:
+    calls: list[TextCall] = []
+    for line in stderr.decode("utf-8", "replace").splitlines():
+        match = PID_PREFIX.match(line)
+        body = line[match.end():] if match else line
+        if body.lstrip().startswith("└"):
+            if calls:
+                calls[-1].beneath.append(body.strip())
+        else:
+            calls.append(TextCall(int(match.group(1)) if match else None, body))
+    return calls
+
+
+@needs_busybox
+def test_text_trace_of_a_pipeline_shows_processes_pipe_fork_and_exec(root: Path, native_ok) -> None:
+    program = busybox_root(root)
+    native = run_native(program, PIPELINE, cwd=root)
+    traced = run_guest(program, PIPELINE, root=root, options=("--trace",))
+    assert (traced.status, traced.stdout) == (native.status, native.stdout) == (0, b"HI\n")
+    calls = text_calls(traced.stderr)
+
+    pipes = [c for c in calls if c.name in PIPES]
+    assert len(pipes) == 1 and pipes[0].result == "0"
+    assert any(n.startswith("└ [nt] NtCreateNamedPipeFile(") for n in pipes[0].beneath)
+
+    forks = [c for c in calls if c.name in FORKS]
+    assert len(forks) == 2, "one child for each command of the pipeline"
+    for fork in forks:
+        assert any(n.startswith("└ [nt] NtCreateProcessEx(") for n in fork.beneath)
+    children = {int(fork.result) for fork in forks}
+    shell = int(re.search(r"ImageName=busybox, ProcessId=(\d+)", traced.stderr.decode()).group(1))
+
+    prefixed = {c.pid for c in calls if c.pid is not None}
+    assert children | {shell} <= prefixed, "each process's lines carry its [pid N]"
+    (execve,) = [c for c in calls if c.name == "execve" and c.pid in children]
+    assert execve.line.startswith('execve("/proc/self/exe", ["tr", "a-z", "A-Z"]')
+    assert execve.result == "0"
+    exits = [c.pid for c in calls if c.line == "+++ exited with 0 +++"]
+    assert sorted(exits) == sorted(children | {shell})
+
+
+@needs_busybox
+def test_json_trace_of_a_pipeline_connects_the_processes(root: Path, tmp_path: Path) -> None:
+    trace = tmp_path / "trace.jsonl"
+    outcome = run_guest(busybox_root(root), PIPELINE, root=root, options=("--trace-file", str(trace)))
+    assert (outcome.status, outcome.stdout) == (0, b"HI\n")
+    events = read_events(trace)
+    calls = [e for e in events.values() if e["layer"] == "personality"]
+
+    def beneath(call: dict, name: str) -> list[dict]:
+        return [e for e in events.values() if e["parent"] == call["seq"] and e["name"] == name]
+
+    (pipe,) = [e for e in calls if e["name"] in PIPES]
+    (created,) = beneath(pipe, "NtCreateNamedPipeFile")
+    pipe_name = created["args"]["ObjectName"]
+    shell = pipe["pid"]
+
+    forks = [e for e in calls if e["name"] in FORKS and e["pid"] == shell]
+    assert len(forks) == 2
+    children = set()
+    for fork in forks:
+        (process,) = beneath(fork, "NtCreateProcessEx")
+        (kernel,) = beneath(process, "PspCreateProcess")
+        assert kernel["args"]["Parent"] == shell
+        assert kernel["args"]["ProcessId"] == fork["result"]
+        children.add(fork["result"])
+
+    # the pipe joins the two children: one writes "hi\n" into it, the other reads it
+    writers = {e["pid"] for e in events.values() if e["name"] == "NtWriteFile"
+               and pipe_name in e["args"]["FileHandle"]}
+    readers = {e["pid"] for e in events.values() if e["name"] == "NtReadFile"
+               and pipe_name in e["args"]["FileHandle"]}
+    assert len(writers) == len(readers) == 1 and writers | readers == children
+
+    (execve,) = [e for e in calls if e["name"] == "execve" and e["pid"] in children]
+    assert execve["pid"] in readers
+    assert execve["args"]["argv"] == ["tr", "a-z", "A-Z"] and execve["result"] == 0
+    exits = {e["args"]["ProcessId"]: e["args"]["ExitStatus"] for e in events.values()
+             if e["name"] == "PspExitProcess"}
+    assert {pid: exits.get(pid) for pid in children | {shell}} == dict.fromkeys(children | {shell}, 0)
+
+
+STRACED = ("pipe", "pipe2", "fork", "vfork", "clone", "clone3", "execve", "exit_group")
+STRACE_LINE = re.compile(r"^(?:\[pid +\d+\] |\d+ +)?(\w+)\(")
+
+
+def strace_counts(text: str) -> Counter:
+    """How many times each call in STRACED was made, and how many processes exited with 0."""
+    counts = Counter(m.group(1) for line in text.splitlines()
+                     if (m := STRACE_LINE.match(line)) and m.group(1) in STRACED)
+    counts["exited with 0"] = sum(line.endswith("+++ exited with 0 +++") for line in text.splitlines())
+    return counts
+
+
+@needs_busybox
+def test_pipeline_trace_has_the_calls_strace_shows_natively(root: Path, tmp_path: Path, native_ok) -> None:
+    """Where strace is installed, it is the oracle: the same process-level calls, as many
+    times each (the order may differ: the processes interleave differently)."""
+    strace = shutil.which("strace")
+    if strace is None:
+        pytest.skip("strace is not installed")
+    program = busybox_root(root)
+    log = tmp_path / "strace.log"
+    native = subprocess.run([strace, "-f", "-q", "-o", str(log), "-e", "trace=" + ",".join(STRACED),
+                             program, *PIPELINE], cwd=root, capture_output=True, timeout=60, check=False)
+    if native.returncode != 0 or not log.exists():
+        pytest.skip(f"strace cannot trace here: {native.stderr.decode(errors='replace').strip()}")
+    expected = strace_counts(log.read_text())
+    traced = run_guest(program, PIPELINE, root=root, options=("--trace",))
+    assert traced.status == 0
+    assert strace_counts(traced.stderr.decode("utf-8", "replace")) == expected

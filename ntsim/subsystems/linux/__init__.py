@@ -71,7 +71,7 @@ class LinuxPersonality(Personality):
         self.kernel = kernel
         if self.syscalls is None:
             self.syscalls = SyscallDispatcher(kernel, getattr(machine, "interceptors", None))
-        elf.parse(image)                       # refuse a bad image before making a process
+        elf.read_layout(image)                 # refuse a bad image before making a process
         process = kernel.create_process(os.path.basename(guest_path) or "a.out", personality=self,
                                         parent=parent, image_path=guest_path, architecture="x86-64")
         thread = kernel.create_thread(process)

@@ -18,6 +18,7 @@ Each is an NT call on a handle to the file:
 from __future__ import annotations
 
 import struct
+from typing import NoReturn
 
 from ...kernel.dispatcher import UNIX_TO_NT_EPOCH_100NS
 from ...kernel.io import (
@@ -55,9 +56,12 @@ from .errno import (
     EFAULT,
     EINVAL,
     EISDIR,
+    ENODATA,
     ENOENT,
     EOPNOTSUPP,
     EPERM,
+    ERANGE,
+    ESPIPE,
     EXDEV,
     LinuxError,
     errno_from_status,
@@ -76,6 +80,7 @@ from .files import (
     read_bytes,
     signed32,
     stat_of_fd,
+    stat_of_path,
     then,
     volume_path,
     write_bytes,
@@ -433,6 +438,75 @@ def sys_sync(task: Task) -> int:
 def sys_syncfs(task: Task, fd: int) -> int:
     task.lx.fds.get(fd)
     return sys_sync(task)
+
+
+# --- caching advice ----------------------------------------------------------------------------
+
+POSIX_FADV_NOREUSE = 5              # advice runs from POSIX_FADV_NORMAL (0) to this
+
+
+def sys_fadvise64(task: Task, fd: int, offset: int, length: int, advice: int) -> int:
+    """posix_fadvise: a hint about how a file will be read. NT takes such hints only when
+    a file is opened (FILE_SEQUENTIAL_ONLY, FILE_RANDOM_ACCESS), so there is no Nt call to
+    forward it to; the errors Linux gives are checked, and the hint is taken (cat, sort,
+    wc and sha256sum ask for POSIX_FADV_SEQUENTIAL on every file they read)."""
+    entry = task.lx.fds.get(fd)
+    if entry.file.flags & O_PATH:
+        raise LinuxError(EBADF, "an O_PATH descriptor")
+    if entry.file.kind == "pipe":
+        raise LinuxError(ESPIPE, "a pipe")
+    if not 0 <= advice <= POSIX_FADV_NOREUSE or length >= 1 << 63:
+        raise LinuxError(EINVAL, f"advice {advice}, length {length:#x}")
+    return 0
+
+
+# --- extended attributes -----------------------------------------------------------------------
+#
+# lxfs keeps each file's Linux metadata in extended attributes ($LXUID, $LXGID, $LXMOD,
+# $LXDEV), but those belong to the file system, not to the guest: WSL1 never showed them
+# as xattrs. No attribute a guest could set is modelled, so every name reads as absent
+# (ENODATA, what Linux says for a file with no ACL or security label) and every list is
+# empty. The file is still looked up, so a missing one is ENOENT as on Linux. `ls -l`
+# asks for security.selinux and system.posix_acl_access of every file it lists.
+
+XATTR_NAME_MAX = 255
+
+
+def _no_xattr(task: Task, name_address: int) -> NoReturn:
+    name = task.read_string(name_address)
+    if not name or len(name.encode()) > XATTR_NAME_MAX:
+        raise LinuxError(ERANGE, f"attribute name of {len(name)} characters")
+    raise LinuxError(ENODATA, f"{name}: no such attribute")
+
+
+def sys_getxattr(task: Task, path: int, name: int, value: int, size: int) -> int:
+    stat_of_path(task, AT_FDCWD, task.read_string(path), True)
+    return _no_xattr(task, name)
+
+
+def sys_lgetxattr(task: Task, path: int, name: int, value: int, size: int) -> int:
+    stat_of_path(task, AT_FDCWD, task.read_string(path), False)
+    return _no_xattr(task, name)
+
+
+def sys_fgetxattr(task: Task, fd: int, name: int, value: int, size: int) -> int:
+    stat_of_fd(task, fd)
+    return _no_xattr(task, name)
+
+
+def sys_listxattr(task: Task, path: int, names: int, size: int) -> int:
+    stat_of_path(task, AT_FDCWD, task.read_string(path), True)
+    return 0
+
+
+def sys_llistxattr(task: Task, path: int, names: int, size: int) -> int:
+    stat_of_path(task, AT_FDCWD, task.read_string(path), False)
+    return 0
+
+
+def sys_flistxattr(task: Task, fd: int, names: int, size: int) -> int:
+    stat_of_fd(task, fd)
+    return 0
 
 
 # --- new names ---------------------------------------------------------------------------------

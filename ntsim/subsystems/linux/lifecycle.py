@@ -385,11 +385,15 @@ def _read_vector(task: Task, address: int) -> list[str]:
     """argv or envp: a NULL-terminated array of string pointers."""
     strings = []
     while address:
-        pointer = task.read_u64(address)
-        if not pointer:
-            break
-        strings.append(task.read_string(pointer, ARG_MAX_STRINGS))
-        address += 8
+        # The pointers up to the end of this page in one read, not one read each (execve
+        # reads dozens); the next page only if the array goes on there.
+        count = max(1, min(64, (0x1000 - (address & 0xFFF)) // 8))
+        pointers = struct.unpack(f"<{count}Q", task.read(address, 8 * count))
+        for pointer in pointers:
+            if not pointer:
+                return strings
+            strings.append(task.read_string(pointer, ARG_MAX_STRINGS))
+        address += 8 * count
     return strings
 
 
@@ -407,19 +411,19 @@ def _read_program(task: Task, path: str) -> bytes:
         nt.NtClose(handle)
 
 
-def sys_execve(task: Task, path: int, argv: int, envp: int) -> None:
+def sys_execve(task: Task, path: int, argv: int, envp: int) -> int | None:
     return execute(task, AT_FDCWD, task.read_string(path), _read_vector(task, argv),
                    _read_vector(task, envp))
 
 
-def sys_execveat(task: Task, dirfd: int, path: int, argv: int, envp: int, flags: int) -> None:
+def sys_execveat(task: Task, dirfd: int, path: int, argv: int, envp: int, flags: int) -> int | None:
     if flags & AT_EMPTY_PATH:
         raise LinuxError(EINVAL, "executing an open fd (AT_EMPTY_PATH) is not supported")
     return execute(task, signed32(dirfd), task.read_string(path), _read_vector(task, argv),
                    _read_vector(task, envp))
 
 
-def execute(task: Task, dirfd: int, path: str, argv: list[str], env: list[str]) -> None:
+def execute(task: Task, dirfd: int, path: str, argv: list[str], env: list[str]) -> int | None:
     """Find the program (following #! lines), then replace the process's image."""
     if not path:
         raise LinuxError(ENOENT, "empty path")
@@ -447,7 +451,10 @@ def execute(task: Task, dirfd: int, path: str, argv: list[str], env: list[str]) 
     except ImageError:
         raise LinuxError(ENOEXEC, f"{program}: not an executable this personality runs") from None
     task.lx.process.personality.replace_image(task, image, argv, env, program)
-    return None
+    # A successful execve returns 0, in the new image (strace shows "= 0"; the new
+    # program starts with RAX 0). If loading failed past the point of no return, the
+    # process is dead and the call has no result.
+    return 0 if task.thread.process.alive else None
 
 
 def close_on_exec(task: Task) -> None:

@@ -69,6 +69,29 @@ class AtFd(ArgType):
         return "AT_FDCWD" if value == -100 else value
 
 
+class StringVector(ArgType):
+    """argv: a NULL-terminated array of pointers to strings, shown as the strings (as
+    strace shows them). Decoded when the call starts: a successful execve replaces the
+    memory they live in."""
+
+    LIMIT = 64
+
+    def decode(self, value, ctx):
+        address = int(value)
+        if not address:
+            return None
+        strings = []
+        try:
+            for index in range(self.LIMIT):
+                pointer = int.from_bytes(ctx.read(address + 8 * index, 8), "little")
+                if not pointer:
+                    return strings
+                strings.append(ctx.read_cstring(pointer).decode("utf-8", "backslashreplace"))
+        except Exception:
+            return hex(address)
+        return [*strings, "..."]
+
+
 Fd = Int32()
 Path = CString()
 Size = Int()
@@ -102,7 +125,9 @@ Resource = Enum(process.RLIMIT_NAMES)
 CloneFlags = Flags({0x100: "CLONE_VM", 0x200: "CLONE_FS", 0x400: "CLONE_FILES", 0x800: "CLONE_SIGHAND",
                     0x4000: "CLONE_VFORK", 0x8000: "CLONE_PARENT", 0x10000: "CLONE_THREAD",
                     0x40000: "CLONE_SYSVSEM", 0x80000: "CLONE_SETTLS", 0x100000: "CLONE_PARENT_SETTID",
-                    0x200000: "CLONE_CHILD_CLEARTID", 0x1000000: "CLONE_CHILD_SETTID", 17: "SIGCHLD"})
+                    0x200000: "CLONE_CHILD_CLEARTID",
+                    0x400000: "CLONE_DETACHED",   # musl's pthread_create passes it; Linux ignores it
+                    0x1000000: "CLONE_CHILD_SETTID", 17: "SIGCHLD"})
 WaitOptions = Flags({1: "WNOHANG", 2: "WUNTRACED", 4: "WEXITED", 8: "WCONTINUED",
                      0x01000000: "WNOWAIT", 0x40000000: "__WALL"})
 FutexOp = Flags({128: "FUTEX_PRIVATE_FLAG", 256: "FUTEX_CLOCK_REALTIME"},
@@ -178,6 +203,8 @@ TABLE: tuple[Syscall, ...] = (
     call(75, "fdatasync", inodes.sys_fdatasync, ("fd", Fd)),
     call(162, "sync", inodes.sys_sync),
     call(306, "syncfs", inodes.sys_syncfs, ("fd", Fd)),
+    call(221, "fadvise64", inodes.sys_fadvise64, ("fd", Fd), ("offset", Int()), ("len", Int()),
+         ("advice", Int()), level=PARTIAL, note="the advice is checked and taken; nothing acts on it"),
     # files: metadata
     call(5, "fstat", files.sys_fstat, ("fd", Fd), ("statbuf", Pointer)),
     call(4, "stat", files.sys_stat, ("pathname", Path), ("statbuf", Pointer)),
@@ -214,6 +241,18 @@ TABLE: tuple[Syscall, ...] = (
     call(76, "truncate", inodes.sys_truncate, ("path", Path), ("length", Int())),
     call(77, "ftruncate", inodes.sys_ftruncate, ("fd", Fd), ("length", Int())),
     call(95, "umask", inodes.sys_umask, ("mask", Octal())),
+    call(191, "getxattr", inodes.sys_getxattr, ("pathname", Path), ("name", Path), ("value", Pointer),
+         ("size", Size), level=PARTIAL, note="no attribute is kept for the guest: every name gives ENODATA"),
+    call(192, "lgetxattr", inodes.sys_lgetxattr, ("pathname", Path), ("name", Path), ("value", Pointer),
+         ("size", Size), level=PARTIAL, note="no attribute is kept for the guest: every name gives ENODATA"),
+    call(193, "fgetxattr", inodes.sys_fgetxattr, ("fd", Fd), ("name", Path), ("value", Pointer),
+         ("size", Size), level=PARTIAL, note="no attribute is kept for the guest: every name gives ENODATA"),
+    call(194, "listxattr", inodes.sys_listxattr, ("pathname", Path), ("list", Pointer), ("size", Size),
+         level=PARTIAL, note="no attribute is kept for the guest: every list is empty"),
+    call(195, "llistxattr", inodes.sys_llistxattr, ("pathname", Path), ("list", Pointer), ("size", Size),
+         level=PARTIAL, note="as listxattr"),
+    call(196, "flistxattr", inodes.sys_flistxattr, ("fd", Fd), ("list", Pointer), ("size", Size),
+         level=PARTIAL, note="as listxattr"),
     call(137, "statfs", inodes.sys_statfs, ("path", Path), ("buf", Pointer)),
     call(138, "fstatfs", inodes.sys_fstatfs, ("fd", Fd), ("buf", Pointer)),
     # files: directories and names
@@ -272,9 +311,9 @@ TABLE: tuple[Syscall, ...] = (
                              "namespaces give EPERM"),
     call(435, "clone3", lifecycle.sys_clone3, ("cl_args", Pointer), ("size", Size),
          level=PARTIAL, note="as clone; pidfds and set_tid are not modelled"),
-    call(59, "execve", lifecycle.sys_execve, ("pathname", Path), ("argv", Pointer), ("envp", Pointer)),
+    call(59, "execve", lifecycle.sys_execve, ("pathname", Path), ("argv", StringVector()), ("envp", Pointer)),
     call(322, "execveat", lifecycle.sys_execveat, ("dirfd", AtFd()), ("pathname", Path),
-         ("argv", Pointer), ("envp", Pointer), ("flags", AtFlags),
+         ("argv", StringVector()), ("envp", Pointer), ("flags", AtFlags),
          level=PARTIAL, note="AT_EMPTY_PATH (exec an fd) is not supported"),
     call(60, "exit", lifecycle.sys_exit, ("status", Int())),
     call(231, "exit_group", lifecycle.sys_exit_group, ("status", Int())),
