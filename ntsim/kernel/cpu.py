@@ -22,6 +22,9 @@ from unicorn import x86_const as x86
 
 # Where emulation would stop if the guest reached it; no guest maps this page.
 _NEVER = 0xFFFF_FFFF_FFFF_F000
+# When a run is stopped early, unicorn looks up the page below `until` for fetching: not an
+# access by the guest, so the memory manager does not hear of it.
+_STOP_PROBE = (_NEVER - 1) & ~0xFFF
 
 ARCHITECTURES = {
     "x86-64": (unicorn.UC_ARCH_X86, unicorn.UC_MODE_64),
@@ -38,6 +41,30 @@ ARCHITECTURES = {
 # not an error); one page short of a multiple of 2 MiB it is not aligned, so it gets
 # ordinary pages. Measured: a processor starts in 0.45 ms instead of 1.3-5 ms.
 TRANSLATION_BUFFER = 16 * 1024 * 1024 - 4096
+
+# How the processor finds a page's permissions: unicorn's "virtual TLB" mode, where a hook
+# fills each TLB entry (once per page until the memory map changes), instead of the x86
+# MMU plus hooks on every unmapped or protected access. The reason is speed: unicorn 2.1
+# sends a guest store down its slow path (a lookup of the page's region, ~70 ns) unless
+# the TLB entry says the page is not executable and no unmapped/protection hook covers
+# the page's physical address. The x86 MMU with paging off makes every page executable,
+# and ntsim's fault hooks covered every address, so every store took the slow path:
+# busybox gzip spent two thirds of its time there. Filled by the hook below, a data
+# page's entry carries exactly its own permissions (no execute), and the one memory hook
+# covers only the trap range below, so stores run at full speed.
+#
+# A denied access is sent to a physical address in _TRAP's range (the page's own address
+# plus _TRAP), where nothing is mapped: unicorn then calls the trap hook with the exact
+# address and the faulting instruction's PC, which a SIGSEGV's si_addr and a restarted
+# copy-on-write store need (the fill hook itself sees only the page).
+_TRAP = 1 << 48
+_NEEDED = {unicorn.UC_MEM_READ: unicorn.UC_PROT_READ, unicorn.UC_MEM_WRITE: unicorn.UC_PROT_WRITE,
+           unicorn.UC_MEM_FETCH: unicorn.UC_PROT_EXEC}
+_AS_UNMAPPED = {unicorn.UC_MEM_READ: unicorn.UC_MEM_READ_UNMAPPED,
+                unicorn.UC_MEM_WRITE: unicorn.UC_MEM_WRITE_UNMAPPED,
+                unicorn.UC_MEM_FETCH: unicorn.UC_MEM_FETCH_UNMAPPED}
+_FAULT_KINDS = {unicorn.UC_MEM_READ_UNMAPPED: "read", unicorn.UC_MEM_WRITE_UNMAPPED: "write",
+                unicorn.UC_MEM_FETCH_UNMAPPED: "fetch"}
 
 # Register names a student will type, mapped to unicorn's identifiers.
 REGISTERS: dict[str, int] = {
@@ -148,8 +175,15 @@ class Cpu:
             self.uc.ctl_set_tcg_buffer_size(TRANSLATION_BUFFER)
         except (AttributeError, unicorn.UcError):
             pass   # an older unicorn: its default buffer
-        self.uc.hook_add(unicorn.UC_HOOK_MEM_UNMAPPED | unicorn.UC_HOOK_MEM_PROT,
-                         self._memory_fault)
+        # page -> unicorn permissions, kept beside unicorn's own map by map/unmap/protect
+        # (the TLB fill hook runs for every page the guest touches: a dict is fast)
+        self._permissions: dict[int, int] = {}
+        self._looking_up_code = False   # forget_code is looking pages up (see there)
+        self._lent_execute = False      # ... and the TLB holds an execute right it lent
+        self.uc.ctl_set_tlb_mode(unicorn.UC_TLB_VIRTUAL)
+        self.uc.hook_add(unicorn.UC_HOOK_TLB_FILL, self._fill_tlb)
+        self.uc.hook_add(unicorn.UC_HOOK_MEM_UNMAPPED, self._memory_fault, None,
+                         _TRAP, 2 * _TRAP - 1)
         self.uc.hook_add(unicorn.UC_HOOK_INSN_INVALID, self._invalid_instruction)
 
     # --- registers --------------------------------------------------------------------------
@@ -178,17 +212,29 @@ class Cpu:
 
     def map(self, address: int, size: int, protect: int) -> None:
         self.uc.mem_map(address, size, unicorn_permissions(protect))
+        self._note_permissions(address, size, unicorn_permissions(protect))
 
     def map_shared(self, address: int, size: int, protect: int, host_address: int) -> None:
         """Map host memory that other address spaces may map too: a section's pages.
         Writes through one mapping are seen at once through every other."""
         self.uc.mem_map_ptr(address, size, unicorn_permissions(protect), host_address)
+        self._note_permissions(address, size, unicorn_permissions(protect))
 
     def unmap(self, address: int, size: int) -> None:
         self.uc.mem_unmap(address, size)
+        self._note_permissions(address, size, None)
 
     def protect(self, address: int, size: int, protect: int) -> None:
         self.uc.mem_protect(address, size, unicorn_permissions(protect))
+        self._note_permissions(address, size, unicorn_permissions(protect))
+
+    def _note_permissions(self, address: int, size: int, permissions: int | None) -> None:
+        # (unicorn flushes its TLB on every map, unmap and protect: no entry outlives this)
+        for page in range(address, address + size, 0x1000):
+            if permissions is None:
+                self._permissions.pop(page, None)
+            else:
+                self._permissions[page] = permissions
 
     def read(self, address: int, size: int) -> bytes:
         return bytes(self.uc.mem_read(address, size))
@@ -200,7 +246,19 @@ class Cpu:
         """Drop what unicorn translated from [address, address + size). Its own mem_write
         does not do this (unicorn issue #1148): code the kernel writes over code the guest
         already ran would otherwise never be seen, and the old instructions run again."""
-        self.uc.ctl_remove_cache(address, address + size)
+        # unicorn finds the translated code through a TLB lookup for fetching, one page
+        # at a time. The kernel writes code while the page is writable, not executable:
+        # the fill lets this lookup through (_looking_up_code), and the entries it made
+        # are dropped afterwards, so the guest still cannot execute the page.
+        self._looking_up_code = True
+        try:
+            for page in range(address & ~0xFFF, address + size, 0x1000):
+                self.uc.ctl_remove_cache(max(page, address), min(page + 0x1000, address + size))
+        finally:
+            self._looking_up_code = False
+        if self._lent_execute:
+            self._lent_execute = False
+            self.uc.ctl(unicorn.UC_CTL_TLB_FLUSH, unicorn.UC_CTL_IO_WRITE)
 
     # --- traps ------------------------------------------------------------------------------
 
@@ -324,20 +382,37 @@ class Cpu:
             return self.stop_reason
         return StopReason.QUANTUM
 
+    def _fill_tlb(self, uc, page, access, entry, _data) -> bool:
+        """A TLB miss: the guest touches `page` (for reading, writing or fetching) and the
+        processor has no entry for it. Give the page's own permissions; a page the memory
+        manager can give memory now (demand-zero, a view's page) is mapped first. Anything
+        else goes to the trap range, where _memory_fault sees the exact address."""
+        needed = _NEEDED.get(access, 0)
+        permissions = self._permissions.get(page)
+        if self._looking_up_code:
+            if permissions is not None and not permissions & needed:
+                permissions |= needed
+                self._lent_execute = True
+        elif permissions is None and self.on_unmapped is not None and page != _STOP_PROBE \
+                and self.on_unmapped(page, 1, _AS_UNMAPPED.get(access, access)):
+            permissions = self._permissions.get(page)
+        if permissions is not None and permissions & needed:
+            entry.paddr, entry.perms = page, permissions
+        else:
+            entry.paddr, entry.perms = _TRAP + page, needed
+        return True
+
     def _memory_fault(self, uc, access, address, size, value, _data) -> bool:
-        if access in (unicorn.UC_MEM_READ_UNMAPPED, unicorn.UC_MEM_WRITE_UNMAPPED,
-                      unicorn.UC_MEM_FETCH_UNMAPPED) and self.on_unmapped is not None:
-            if self.on_unmapped(address, size, access):
-                return True   # a demand-zero page was mapped: retry the access
-        if access == unicorn.UC_MEM_WRITE_PROT and self.on_write_protect is not None:
+        """An access the TLB fill denied, at its exact (trap-range) address, with the PC of
+        the faulting instruction: a copy-on-write store, or a fault for the personality."""
+        address -= _TRAP
+        if access == unicorn.UC_MEM_WRITE_UNMAPPED and self.on_write_protect is not None \
+                and (address & ~0xFFF) in self._permissions:
             self._resolve_fault = self.on_write_protect(address, size)
             if self._resolve_fault is not None:
                 return False  # stop here; run() copies the page and retries
-        kind = {unicorn.UC_MEM_READ_UNMAPPED: "read", unicorn.UC_MEM_WRITE_UNMAPPED: "write",
-                unicorn.UC_MEM_FETCH_UNMAPPED: "fetch", unicorn.UC_MEM_WRITE_PROT: "write",
-                unicorn.UC_MEM_READ_PROT: "read", unicorn.UC_MEM_FETCH_PROT: "fetch"}.get(
-                    access, "access")
-        self.pending_fault = Fault(kind, address, uc.reg_read(self.pc_register))
+        self.pending_fault = Fault(_FAULT_KINDS.get(access, "access"), address,
+                                   uc.reg_read(self.pc_register))
         return False
 
     def _invalid_instruction(self, uc, _data) -> bool:

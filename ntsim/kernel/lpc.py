@@ -71,6 +71,7 @@ class PortMessage:
     client_thread: Thread | None = None
     client_port: Port | None = None
     trace_event: Any = None      # the server-side trace event, open until the reply
+    connection: Port | None = None   # the connection port it was queued on
     cancelled: bool = False      # the client stopped waiting for the reply (LpcManager.cancel)
 
 
@@ -212,6 +213,8 @@ class LpcManager:
             raise NtStatusError(STATUS_OBJECT_TYPE_MISMATCH, f"{name} is not a port")
         server = connection.server
         thread = kernel.current_thread
+        if server is None:
+            return self._connect_queued(client, connection)
         tracer = kernel.tracer
         event = tracer.open(thread, LPC, "NtConnectPort", decoded={
             "PortName": name, "Type": "LPC_CONNECTION_REQUEST"}) if tracer.enabled else None
@@ -255,6 +258,8 @@ class LpcManager:
         message.client_port = port
         connection = port.connection_port
         server = connection.server
+        if server is None:
+            return self._request_queued(connection, message)
         tracer = kernel.tracer
         event = None
         if tracer.enabled:
@@ -283,6 +288,78 @@ class LpcManager:
         pending = WaitPending([reply_event], finish, reason=f"reply from {server.name}")
         pending.on_cancel.append(partial(self.cancel, server, message))
         raise pending
+
+    # --- servers that are threads waiting on their port (not host code) ---------------------
+    #
+    # A server written as a thread of its own calls NtListenPort / NtAcceptConnectPort and
+    # NtReplyWaitReceivePort; its port has no LpcServer, so requests are queued on it and
+    # the client thread waits for the reply instead of being handed off.
+
+    def _wait_for_reply(self, message: PortMessage, why: str) -> PortMessage:
+        thread = self.kernel.current_thread
+        reply_event = self.reply_events.setdefault(thread.tid, Event(event_type=SynchronizationEvent))
+        reply_event.signalled = False
+
+        def finish(_status: int = 0) -> PortMessage:
+            if message.reply is None:
+                raise NtStatusError(STATUS_PORT_DISCONNECTED, "no reply")
+            return message.reply
+
+        raise WaitPending([reply_event], finish, reason=why)
+
+    def _queue(self, connection: Port, message: PortMessage) -> None:
+        message.connection = connection
+        connection.queue.append(message)
+        self.kernel.dispatcher.signal(connection)
+
+    def _connect_queued(self, client: Process, connection: Port) -> Port:
+        thread = self.kernel.current_thread
+        request = PortMessage(LPC_CONNECTION_REQUEST, 0, ClientId=(client.pid, thread.tid),
+                              MessageId=next(self._message_ids), client_thread=thread)
+        self._queue(connection, request)
+        try:
+            self._wait_for_reply(request, f"{connection.path} to accept")
+        except WaitPending as pending:
+            def connected(get) -> Port:
+                reply = get()
+                if reply.Status != STATUS_SUCCESS:
+                    raise NtStatusError(reply.Status, "the server refused the connection")
+                return reply.body["value"]
+
+            pending.wrap(connected)
+            raise
+
+    def _request_queued(self, connection: Port, message: PortMessage) -> PortMessage:
+        self._queue(connection, message)
+        return self._wait_for_reply(message, f"a reply on {connection.path}")
+
+    def receive(self, port: Port, kinds: tuple[int, ...] = (LPC_REQUEST, LPC_CONNECTION_REQUEST)) -> PortMessage:
+        """NtListenPort / the receive half of NtReplyWaitReceivePort: the next message of
+        those kinds on the connection port, waiting for one if there is none."""
+        connection = port.connection_port
+
+        def take(_status: int = 0) -> PortMessage:
+            for message in list(connection.queue):
+                if message.Type in kinds:
+                    connection.queue.remove(message)
+                    return message
+            raise WaitPending([connection], take, reason=f"a message on {connection.path}")
+
+        return take()
+
+    def accept(self, request: PortMessage, accept: bool) -> Port | None:
+        """NtAcceptConnectPort (with NtCompleteConnectPort folded in): make the two
+        communication ports and wake the client — or refuse it."""
+        if not accept:
+            self.reply(None, request, None, STATUS_PORT_CONNECTION_REFUSED)
+            return None
+        connection = request.connection
+        client_port = Port("client", self.kernel.processes[request.ClientId[0]])
+        server_port = Port("server", connection.owner)
+        client_port.peer, server_port.peer = server_port, client_port
+        client_port.connection_port = server_port.connection_port = connection
+        self.reply(None, request, client_port)
+        return server_port
 
     def cancel(self, server: LpcServer, message: PortMessage) -> None:
         """The client stopped waiting for this reply (a signal interrupted its call, as
@@ -328,7 +405,7 @@ class LpcManager:
             kernel.current_thread = caller
             server.thread.trace_parent = None
 
-    def reply(self, server: LpcServer, message: PortMessage, value: Any,
+    def reply(self, server: LpcServer | None, message: PortMessage, value: Any,
               status: int = STATUS_SUCCESS) -> None:
         """NtReplyPort: the reply goes back to the waiting client thread."""
         if message.cancelled:
@@ -338,7 +415,7 @@ class LpcManager:
         message.reply = reply
         tracer = self.kernel.tracer
         event = message.trace_event
-        if event is not None and tracer.enabled:
+        if event is not None and tracer.enabled and server is not None:
             tracer.close(server.thread, event, status,
                          None if status == STATUS_SUCCESS else getattr(status, "name", hex(status)))
         reply_event = self.reply_events.get(message.client_thread.tid)

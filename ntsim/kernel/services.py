@@ -811,10 +811,56 @@ class NtServices:
     # --- LPC ports --------------------------------------------------------------------------
 
     @service(Arg("PortName", Text()), returns="PortHandle")
+    def NtCreatePort(self, PortName: str, MaxMessageLength: int = 0x148) -> int:
+        """Create a named connection port for a server thread to listen on."""
+        from .lpc import Port
+        port = Port("connection", self._process)
+        self.kernel.objects.insert(PortName, port)
+        return self._process.handles.insert(port)
+
+    @service(Arg("PortName", Text()), returns="PortHandle")
     def NtConnectPort(self, PortName: str) -> int:
         """Connect to a server's named port; returns a communication port handle."""
-        port = self.kernel.lpc.connect(self._process, PortName)
-        return self._process.handles.insert(port)
+        process = self._process
+
+        def insert(get):
+            try:
+                port = get()
+            except WaitPending as pending:
+                pending.wrap(insert)
+                raise
+            return process.handles.insert(port)
+
+        return insert(lambda: self.kernel.lpc.connect(process, PortName))
+
+    @service(Arg("PortHandle", HandleArg()))
+    def NtListenPort(self, PortHandle: int) -> Any:
+        """Wait for a connection request on a connection port."""
+        from .lpc import LPC_CONNECTION_REQUEST, Port
+        return self.kernel.lpc.receive(self._object(PortHandle, Port), (LPC_CONNECTION_REQUEST,))
+
+    @service(Arg("ConnectionRequest", Raw()), Arg("AcceptConnection", Raw()), returns="PortHandle")
+    def NtAcceptConnectPort(self, ConnectionRequest: Any, AcceptConnection: bool = True) -> int | None:
+        """Accept (or refuse) a connection request; returns the server's communication port."""
+        port = self.kernel.lpc.accept(ConnectionRequest, AcceptConnection)
+        return self._process.handles.insert(port) if port is not None else None
+
+    @service(Arg("PortHandle", HandleArg()), Arg("ReplyMessage", Raw()))
+    def NtReplyWaitReceivePort(self, PortHandle: int, ReplyTo: Any = None, ReplyValue: Any = None) -> Any:
+        """Reply to the last request (if any), then wait for the next message."""
+        from .lpc import Port
+        port = self._object(PortHandle, Port)
+        if ReplyTo is not None:
+            self.kernel.lpc.reply(None, ReplyTo, ReplyValue)
+        return self.kernel.lpc.receive(port)
+
+    @service(Arg("PortHandle", HandleArg()), Arg("ReplyMessage", Raw()))
+    def NtReplyPort(self, PortHandle: int, ReplyTo: Any, ReplyValue: Any = None) -> NTSTATUS:
+        """Send the reply to one request; the client's NtRequestWaitReplyPort returns it."""
+        from .lpc import Port
+        self._object(PortHandle, Port)
+        self.kernel.lpc.reply(None, ReplyTo, ReplyValue)
+        return STATUS_SUCCESS
 
     @service(Arg("PortHandle", HandleArg()), Arg("ApiNumber", Hex()))
     def NtRequestWaitReplyPort(self, PortHandle: int, ApiNumber: int, Body: dict | None = None,

@@ -227,3 +227,69 @@ def test_a_deferred_reply_parks_the_client_until_the_server_replies(nt, kernel, 
     kernel.dispatcher.run(lambda: bool(results))
     assert results[0].body["value"] == "answered later"
     assert results[0].Status == STATUS_SUCCESS
+
+
+# --- a server that is a thread waiting on its own port ------------------------------------------
+
+
+def test_a_server_thread_listens_accepts_receives_and_replies(kernel):
+    """The NT 3.x server loop, step by step: NtCreatePort, NtListenPort,
+    NtAcceptConnectPort, NtReplyWaitReceivePort / NtReplyPort — while the client's
+    NtConnectPort and NtRequestWaitReplyPort wait for the server's answers."""
+    from ntsim.kernel.lpc import LPC_CONNECTION_REQUEST, LPC_REQUEST
+
+    services = kernel.services
+    server = kernel.create_process("server.exe", architecture="x86-64")
+    server_thread = kernel.create_thread(server)
+    client = kernel.create_process("client.exe", architecture="x86-64")
+    client_thread = kernel.create_thread(client)
+
+    kernel.current_thread = server_thread
+    listening = services.NtCreatePort("\\TestServerPort")
+    with pytest.raises(WaitPending):             # nobody has connected yet
+        services.NtListenPort(listening)
+
+    kernel.current_thread = client_thread
+    with pytest.raises(WaitPending) as connecting:
+        services.NtConnectPort("\\TestServerPort")  # waits until the server accepts
+
+    kernel.current_thread = server_thread
+    request = services.NtListenPort(listening)
+    assert request.Type == LPC_CONNECTION_REQUEST
+    assert request.ClientId == (client.pid, client_thread.tid)
+    server_port = services.NtAcceptConnectPort(request, True)
+
+    kernel.current_thread = client_thread
+    client_port = connecting.value.complete(STATUS_SUCCESS)
+    assert client_port % 4 == 0 and client.handles.lookup(client_port).kind == "client"
+    with pytest.raises(WaitPending) as asking:
+        services.NtRequestWaitReplyPort(client_port, 7, {"Question": 6})
+
+    kernel.current_thread = server_thread
+    message = services.NtReplyWaitReceivePort(server_port)
+    assert (message.Type, message.ApiNumber, message.body) == (LPC_REQUEST, 7, {"Question": 6})
+    services.NtReplyPort(server_port, message, 42)
+
+    kernel.current_thread = client_thread
+    reply = asking.value.complete(STATUS_SUCCESS)
+    assert reply.Type == LPC_REPLY and reply.body["value"] == 42
+    assert reply.MessageId == message.MessageId
+
+
+def test_a_server_thread_can_refuse_a_connection(kernel):
+    services = kernel.services
+    server = kernel.create_process("server.exe", architecture="x86-64")
+    server_thread = kernel.create_thread(server)
+    client = kernel.create_process("client.exe", architecture="x86-64")
+    client_thread = kernel.create_thread(client)
+    kernel.current_thread = server_thread
+    listening = services.NtCreatePort("\\PickyPort")
+    kernel.current_thread = client_thread
+    with pytest.raises(WaitPending) as connecting:
+        services.NtConnectPort("\\PickyPort")
+    kernel.current_thread = server_thread
+    assert services.NtAcceptConnectPort(services.NtListenPort(listening), False) is None
+    kernel.current_thread = client_thread
+    with pytest.raises(NtStatusError) as refused:
+        connecting.value.complete(STATUS_SUCCESS)
+    assert refused.value.status == STATUS_PORT_CONNECTION_REFUSED
