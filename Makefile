@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench lint examples clean
+.PHONY: demo test bench bench-qiling lint examples clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,8 +22,22 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest
 
+# The software rows compare with Debian's qemu-user: installed here when missing and we are
+# root with apt-get; otherwise the table says its column was skipped, and why.
 bench: $(STAMP)
+	@command -v qemu-x86_64 >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	  && apt-get update -qq && apt-get install -y -qq qemu-user >/dev/null; } \
+	  || echo "make bench: no qemu-x86_64 (Debian: apt-get install qemu-user): its column is skipped"
 	$(PY) benchmarks/run.py
+
+# Qiling's column: Qiling in its own virtual environment (it pins its own unicorn).
+QILING_VENV := .venv-qiling
+$(QILING_VENV)/.installed:
+	$(PYTHON) -m venv $(QILING_VENV)
+	$(QILING_VENV)/bin/pip install -q qiling
+	touch $@
+
+bench-qiling: $(QILING_VENV)/.installed bench
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check ntsim tests benchmarks

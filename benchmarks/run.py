@@ -6,7 +6,9 @@
     with the JSON-lines trace on, beside a bare unicorn `syscall` hook measured now;
 (b) a compute-bound program's speed under ntsim as a ratio of bare unicorn running the
     same instructions;
-(c) the wall time of `ntsim run examples/linux/hello` beside `python -c pass`.
+(c) the wall time of `ntsim run examples/linux/hello` beside `python -c pass`;
+(d) real software (busybox sha256sum and gzip of 8 MiB, 100 rounds of fork+exec+wait)
+    under ntsim beside native, qemu-user and Qiling: benchmarks/software.py.
 
 Never run as a timed test: timings depend on the machine; the ratios are what to read.
 """
@@ -25,6 +27,7 @@ ROOT = os.path.dirname(HERE)
 EXAMPLES = os.path.join(ROOT, "examples", "linux")
 sys.path.insert(0, ROOT)
 
+import software  # noqa: E402  (benchmarks/software.py: section (d))
 from unicorn import UC_ARCH_X86, UC_HOOK_INSN, UC_MODE_64, Uc  # noqa: E402
 from unicorn.x86_const import (  # noqa: E402
     UC_X86_INS_SYSCALL,
@@ -164,6 +167,9 @@ def main() -> None:
     print(f"{'benchmark':<{width}}  {'measured':>10}  ratio")
     for name, value, ratio in rows:
         print(f"{name:<{width}}  {value:>10}  {ratio}")
+
+    print()
+    software.main()
 
 
 if __name__ == "__main__":

@@ -180,6 +180,7 @@ class Cpu:
         self._permissions: dict[int, int] = {}
         self._looking_up_code = False   # forget_code is looking pages up (see there)
         self._lent_execute = False      # ... and the TLB holds an execute right it lent
+        self._translated = False        # has run: unicorn may hold translated code
         self.uc.ctl_set_tlb_mode(unicorn.UC_TLB_VIRTUAL)
         self.uc.hook_add(unicorn.UC_HOOK_TLB_FILL, self._fill_tlb)
         self.uc.hook_add(unicorn.UC_HOOK_MEM_UNMAPPED, self._memory_fault, None,
@@ -227,9 +228,13 @@ class Cpu:
     def protect(self, address: int, size: int, protect: int) -> None:
         self.uc.mem_protect(address, size, unicorn_permissions(protect))
         self._note_permissions(address, size, unicorn_permissions(protect))
+        # unicorn flushes its TLB when a page becomes writable or read-only, not when it
+        # loses reading or execution: without this a page made PAGE_NOACCESS stays readable
+        # through the entry the TLB already holds.
+        self.uc.ctl(unicorn.UC_CTL_TLB_FLUSH, unicorn.UC_CTL_IO_WRITE)
 
     def _note_permissions(self, address: int, size: int, permissions: int | None) -> None:
-        # (unicorn flushes its TLB on every map, unmap and protect: no entry outlives this)
+        # (map and unmap flush unicorn's TLB, protect does below: no entry outlives this)
         for page in range(address, address + size, 0x1000):
             if permissions is None:
                 self._permissions.pop(page, None)
@@ -246,6 +251,8 @@ class Cpu:
         """Drop what unicorn translated from [address, address + size). Its own mem_write
         does not do this (unicorn issue #1148): code the kernel writes over code the guest
         already ran would otherwise never be seen, and the old instructions run again."""
+        if not self._translated:
+            return        # a processor that never ran holds no code (execve's new image)
         # unicorn finds the translated code through a TLB lookup for fetching, one page
         # at a time. The kernel writes code while the page is writable, not executable:
         # the fill lets this lookup through (_looking_up_code), and the entries it made
@@ -347,6 +354,7 @@ class Cpu:
         `pending_fault`."""
         self.stop_reason = None
         self.pending_fault = None
+        self._translated = True
         if not instructions:
             self._uncounted_code = True
         elif self._uncounted_code:

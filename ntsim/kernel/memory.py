@@ -464,15 +464,43 @@ class AddressSpace:
         return copy
 
     def touch(self, address: int, size: int, write: bool = False) -> None:
-        """Give real pages to a committed range before the kernel reads or writes it."""
+        """Give real pages to a committed range before the kernel reads or writes it.
+
+        Consecutive private pages with one protection get their zero-filled memory in one
+        mapping (the accounting is per page all the same). unicorn keeps a list of its
+        memory blocks that it searches one by one (when it looks up translated code, among
+        others), and flushes its TLB on every mapping: an ELF image written page by page
+        left a static busybox with ~500 blocks, and gzip under it spent half its time in
+        that search."""
+        run: list = []                      # [vad, first page, end, protection]
         for page in range(page_floor(address), page_ceil(address + size), PAGE_SIZE):
             vad = self.find(page)
             if vad is not None and vad.grows_down and page not in vad.committed:
                 self.commit(page, PAGE_SIZE, vad.protect)
             if vad is None or page not in vad.committed:
+                self._map_private_run(run)
                 raise NtStatusError(STATUS_ACCESS_VIOLATION, f"{page:#x} is not committed")
-            if page not in vad.mapped and not self._page_in(vad, page, write):
+            if page in vad.mapped:
+                continue
+            if vad.segment is None:
+                if run and run[0] is vad and run[2] == page and run[3] == vad.committed[page]:
+                    run[2] += PAGE_SIZE
+                else:
+                    self._map_private_run(run)
+                    run[:] = [vad, page, page + PAGE_SIZE, vad.committed[page]]
+                continue
+            self._map_private_run(run)
+            if not self._page_in(vad, page, write):
                 raise NtStatusError(STATUS_ACCESS_VIOLATION, f"{page:#x} is past the end of its section")
+        self._map_private_run(run)
+
+    def _map_private_run(self, run: list) -> None:
+        """Map a run of private pages `touch` collected (zero-filled), and empty it."""
+        if run:
+            vad, start, end, protect = run
+            self.cpu.map(start, end - start, protect)
+            vad.mapped.update(range(start, end, PAGE_SIZE))
+            run.clear()
 
     def _before_kernel_write(self, address: int, size: int) -> None:
         """The kernel is about to write pages that may be a section's: a copy-on-write
@@ -559,6 +587,7 @@ class AddressSpace:
                 copy.copy_on_write = vad.copy_on_write
                 if vad.section is not None:
                     vad.section.reference()
+            private: list[list[int]] = []    # runs of [start, end, protection] to copy
             for page in sorted(vad.mapped):
                 protect = vad.committed[page]
                 if page in vad.shared:
@@ -566,10 +595,15 @@ class AddressSpace:
                                          vad.segment.page_address(self._section_page(vad, page)))
                     copy.shared.add(page)
                     child.shared_pages.add(page)
+                elif private and private[-1][1] == page and private[-1][2] == protect:
+                    private[-1][1] += PAGE_SIZE
                 else:
-                    child.cpu.map(page, PAGE_SIZE, protect)
-                    child.cpu.write(page, self.cpu.read(page, PAGE_SIZE))
+                    private.append([page, page + PAGE_SIZE, protect])
                 copy.mapped.add(page)
+            # consecutive pages in one mapping and one copy (see touch: fewer unicorn blocks)
+            for start, end, protect in private:
+                child.cpu.map(start, end - start, protect)
+                child.cpu.write(start, self.cpu.read(start, end - start))
 
     # --- views of sections --------------------------------------------------------------------
 

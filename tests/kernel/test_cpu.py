@@ -8,7 +8,9 @@ import pytest
 from ntsim.kernel.cpu import (
     PAGE_EXECUTE_READ,
     PAGE_EXECUTE_READWRITE,
+    PAGE_NOACCESS,
     PAGE_READONLY,
+    PAGE_READWRITE,
     Cpu,
     StopReason,
 )
@@ -95,6 +97,34 @@ def test_writing_read_only_memory_is_a_write_fault():
     assert cpu.run() == StopReason.FAULT
     assert cpu.pending_fault.kind == "write"
     assert cpu.pending_fault.address == 0x8000
+
+
+def test_a_fault_names_the_exact_address_and_the_faulting_instruction():
+    # nop; mov [abs 0x8005], al: the fault is 5 bytes into the page, at the store
+    cpu = processor(b"\x90\xa2" + (0x8005).to_bytes(8, "little") + SYSCALL)
+    cpu.map(0x8000, 0x1000, PAGE_READONLY)
+    assert cpu.run() == StopReason.FAULT
+    assert (cpu.pending_fault.address, cpu.pending_fault.pc) == (0x8005, CODE + 1)
+
+
+def test_a_protection_change_holds_for_a_page_the_processor_has_already_used():
+    store = b"\x48\xa3" + (0x8000).to_bytes(8, "little")      # mov [abs], rax
+    cpu = processor(store + SYSCALL + store + SYSCALL)
+    cpu.map(0x8000, 0x1000, PAGE_READWRITE)
+    assert cpu.run() == StopReason.REQUESTED                  # the page is in the TLB now
+    cpu.protect(0x8000, 0x1000, PAGE_READONLY)
+    assert cpu.run() == StopReason.FAULT
+    assert cpu.pending_fault.kind == "write"
+
+
+def test_a_page_made_inaccessible_stops_reads_the_processor_already_made():
+    load = b"\x48\xa1" + (0x8000).to_bytes(8, "little")       # mov rax, [abs]
+    cpu = processor(load + SYSCALL + load + SYSCALL)
+    cpu.map(0x8000, 0x1000, PAGE_READONLY)
+    assert cpu.run() == StopReason.REQUESTED
+    cpu.protect(0x8000, 0x1000, PAGE_NOACCESS)
+    assert cpu.run() == StopReason.FAULT
+    assert (cpu.pending_fault.kind, cpu.pending_fault.address) == ("read", 0x8000)
 
 
 def test_an_undefined_instruction_is_reported_as_such():
