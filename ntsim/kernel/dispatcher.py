@@ -111,6 +111,21 @@ class WaitPending(Exception):
         return get()
 
 
+def then(call: Callable[[], Any], post: Callable[[Any], Any]) -> Any:
+    """Run `call()`, then `post(value)`. If the call must wait, `post` runs when it
+    completes: the one way every layer adds its own step to a call that may block."""
+
+    def layer(get: Callable[[], Any]) -> Any:
+        try:
+            value = get()
+        except WaitPending as pending:
+            pending.wrap(layer)
+            raise
+        return post(value)
+
+    return layer(call)
+
+
 class WaitBlock:
     """A parked thread: what it waits on, until when, and what to do when woken."""
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..trace import NT, Arg, ArgType, DecodeContext, Enum, Flags, Hex, Int, Raw, render_bytes
-from .dispatcher import WaitPending
+from .dispatcher import WaitPending, then
 from .fs.pipe import (
     PIPE_COMPLETION_MODES,
     PIPE_READ_MODES,
@@ -822,16 +822,7 @@ class NtServices:
     def NtConnectPort(self, PortName: str) -> int:
         """Connect to a server's named port; returns a communication port handle."""
         process = self._process
-
-        def insert(get):
-            try:
-                port = get()
-            except WaitPending as pending:
-                pending.wrap(insert)
-                raise
-            return process.handles.insert(port)
-
-        return insert(lambda: self.kernel.lpc.connect(process, PortName))
+        return then(lambda: self.kernel.lpc.connect(process, PortName), process.handles.insert)
 
     @service(Arg("PortHandle", HandleArg()))
     def NtListenPort(self, PortHandle: int) -> Any:

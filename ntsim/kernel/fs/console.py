@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..dispatcher import WaitPending
+from ..dispatcher import then
 from ..io import (
     FILE_DEVICE_CONSOLE,
     CreateRequest,
@@ -66,17 +66,12 @@ class ConsoleDevice(Device):
         """Send one console request to CSRSS; the reply's value, or its error raised."""
         message = PortMessage(0, api, body, data)
 
-        def unpack(get) -> Any:
-            try:
-                reply = get()
-            except WaitPending as pending:
-                pending.wrap(unpack)
-                raise
+        def unpack(reply) -> Any:
             if reply.Status != STATUS_SUCCESS:
                 raise NtStatusError(reply.Status, "console")
             return reply.body["value"]
 
-        return unpack(lambda: self.kernel.lpc.request_wait_reply(self._port(), message))
+        return then(lambda: self.kernel.lpc.request_wait_reply(self._port(), message), unpack)
 
     def read(self, file: FileObject, length: int, offset: int | None) -> bytes:
         return self._call(ConsoleApiRead, {"Stream": 0 if file.context == TERMINAL else file.context,

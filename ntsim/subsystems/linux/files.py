@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import struct
 
-from ...kernel.dispatcher import WaitPending
+from ...kernel.dispatcher import WaitPending, then
 from ...kernel.io import (
     DELETE,
     FILE_APPEND_DATA,
@@ -116,21 +116,6 @@ IOV_MAX = 1024
 
 
 # --- helpers -----------------------------------------------------------------------------------
-
-
-def then(call, post):
-    """Run `call()`, then `post(value)`; if the call must wait, `post` runs when it
-    completes (the blocking-call continuation of dispatcher.py)."""
-
-    def layer(get):
-        try:
-            value = get()
-        except WaitPending as pending:
-            pending.wrap(layer)
-            raise
-        return post(value)
-
-    return layer(call)
 
 
 def guest_path(task: Task, dirfd: int, path: str) -> str:

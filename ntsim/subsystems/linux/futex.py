@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import struct
 
+from ...kernel.dispatcher import then
 from ...kernel.processes import KeyedEvent
 from ...kernel.status import STATUS_TIMEOUT
 from .errno import EAGAIN, EINVAL, ENOSYS, ETIMEDOUT, LinuxError
-from .files import then
 from .task import Task
 
 FUTEX_WAIT, FUTEX_WAKE, FUTEX_FD, FUTEX_REQUEUE, FUTEX_CMP_REQUEUE = 0, 1, 2, 3, 4

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import struct
 
-from ...kernel.dispatcher import UNIX_TO_NT_EPOCH_100NS, WaitPending
+from ...kernel.dispatcher import UNIX_TO_NT_EPOCH_100NS, WaitPending, then
 from ...kernel.services import NtCurrentProcess, ProcessTimes
 from .errno import EINVAL, LinuxError
-from .files import then
 from .task import Task
 
 CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_PROCESS_CPUTIME_ID, CLOCK_THREAD_CPUTIME_ID = 0, 1, 2, 3
