@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import sys
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -500,8 +500,3 @@ class StraceSink(Sink):
 
     def close(self) -> None:
         self.stream.flush()
-
-
-def summarize_layers(events: Iterable[Event]) -> dict[str, int]:
-    counts: Counter[str] = Counter(e.layer for e in events)
-    return dict(counts)

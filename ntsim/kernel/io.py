@@ -16,7 +16,7 @@ can read `info.EndOfFile` the way C code reads `FILE_STANDARD_INFORMATION`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from .objects import KernelObject, ParsableObject
@@ -317,12 +317,3 @@ class Device(ParsableObject):
 
     def close(self, file: FileObject) -> None:
         """The last reference went away (IRP_MJ_CLOSE)."""
-
-
-@dataclass
-class IoStatus:
-    """IO_STATUS_BLOCK: the status and the count of bytes (or the create outcome)."""
-
-    Status: int
-    Information: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)

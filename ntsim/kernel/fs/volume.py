@@ -718,8 +718,3 @@ class HostVolume(Device):
 
     def cleanup(self, file: FileObject) -> None:
         pass
-
-    def mkdir_p(self, path: str) -> None:
-        """Used by the loader to make sure a directory exists; not a guest service."""
-        os.makedirs(os.path.join(self.root, *[p for p in path.split("\\") if p]), exist_ok=True)
-

@@ -3,15 +3,15 @@ saved and restored through unicorn."""
 
 from __future__ import annotations
 
-import shutil
 import struct
-import subprocess
 
 import pytest
 from unicorn import x86_const as x86
 
 from ntsim.kernel.cpu import PAGE_EXECUTE_READWRITE, Cpu
 from ntsim.subsystems.linux import sigframe
+
+from .c_layout import measure
 
 # --- layout, against the kernel's UAPI headers ----------------------------------------------
 
@@ -47,19 +47,8 @@ int main(void) {
 
 @pytest.fixture(scope="module")
 def linux_layout(tmp_path_factory) -> dict[str, int]:
-    """Offsets and sizes as the C compiler computes them from <asm/*.h>."""
-    compiler = shutil.which("gcc") or shutil.which("cc")
-    if compiler is None:
-        pytest.skip("no C compiler to read the kernel headers with")
-    directory = tmp_path_factory.mktemp("layout")
-    source, binary = directory / "layout.c", directory / "layout"
-    source.write_text(LAYOUT_PROGRAM)
-    built = subprocess.run([compiler, "-o", str(binary), str(source)], capture_output=True,
-                           check=False)
-    if built.returncode != 0:
-        pytest.skip(f"the kernel's UAPI headers are not installed: {built.stderr[:200]!r}")
-    output = subprocess.run([str(binary)], capture_output=True, text=True, check=True).stdout
-    return {name: int(value) for name, value in (line.split() for line in output.splitlines())}
+    """Offsets and sizes as the C compiler computes them from the headers."""
+    return measure(LAYOUT_PROGRAM, tmp_path_factory.mktemp("linux_layout"))
 
 
 def test_ucontext_and_frame_sizes(linux_layout: dict[str, int]) -> None:

@@ -4,9 +4,7 @@ native runs, in tests/e2e/test_e2e_signals.py."""
 
 from __future__ import annotations
 
-import shutil
 import struct
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -27,6 +25,8 @@ from ntsim.subsystems.linux.signals import (
     SigInfo,
 )
 
+from .c_layout import measure
+
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "linux"
 
 SIGINFO_PROGRAM = r"""
@@ -46,15 +46,8 @@ int main(void) {
 
 @pytest.fixture(scope="module")
 def siginfo_layout(tmp_path_factory) -> dict[str, int]:
-    compiler = shutil.which("gcc") or shutil.which("cc")
-    if compiler is None:
-        pytest.skip("no C compiler")
-    directory = tmp_path_factory.mktemp("siginfo")
-    source, binary = directory / "siginfo.c", directory / "siginfo"
-    source.write_text(SIGINFO_PROGRAM)
-    subprocess.run([compiler, "-o", str(binary), str(source)], check=True, capture_output=True)
-    output = subprocess.run([str(binary)], capture_output=True, text=True, check=True).stdout
-    return {name: int(value) for name, value in (line.split() for line in output.splitlines())}
+    """Offsets and sizes as the C compiler computes them from the headers."""
+    return measure(SIGINFO_PROGRAM, tmp_path_factory.mktemp("siginfo_layout"))
 
 
 def _field(data: bytes, layout: dict[str, int], name: str, form: str) -> int:
