@@ -257,15 +257,38 @@ def test_json_trace_of_a_pipeline_connects_the_processes(root: Path, tmp_path: P
 
 
 STRACED = ("pipe", "pipe2", "fork", "vfork", "clone", "clone3", "execve", "exit_group")
-STRACE_LINE = re.compile(r"^(?:\[pid +\d+\] |\d+ +)?(\w+)\(")
+STRACE_CALL = re.compile(r"^(?:\[pid +\d+\] |\d+ +)?(\w+)\(")
+STRACE_RESUMED = re.compile(r"^(?:\[pid +\d+\] |\d+ +)?<\.\.\. (\w+) resumed>")
 
 
 def strace_counts(text: str) -> Counter:
-    """How many times each call in STRACED was made, and how many processes exited with 0."""
-    counts = Counter(m.group(1) for line in text.splitlines()
-                     if (m := STRACE_LINE.match(line)) and m.group(1) in STRACED)
-    counts["exited with 0"] = sum(line.endswith("+++ exited with 0 +++") for line in text.splitlines())
+    """How many times each call in STRACED completed, and how many processes exited with 0.
+
+    A fork that a signal interrupts is shown by strace as `= ? ERESTARTNOINTR (To be
+    restarted)` and then made again; only the attempt that completes counts. A call is
+    complete on its own line, or on its `<... name resumed>` line when it blocked."""
+    counts: Counter = Counter()
+    for line in text.splitlines():
+        if line.endswith("+++ exited with 0 +++"):
+            counts["exited with 0"] += 1
+        if line.endswith("<unfinished ...>") or "ERESTART" in line:
+            continue
+        if (m := STRACE_CALL.match(line) or STRACE_RESUMED.match(line)) and m.group(1) in STRACED:
+            counts[m.group(1)] += 1
     return counts
+
+
+def test_strace_counts_skip_restarted_and_pair_resumed_calls() -> None:
+    log = """\
+20251 clone(child_stack=NULL, flags=SIGCHLD <unfinished ...>
+20252 +++ exited with 0 +++
+20251 <... clone resumed>) = ? ERESTARTNOINTR (To be restarted)
+20251 clone(child_stack=NULL, flags=SIGCHLD) = 20253
+[pid 20253] execve("/proc/self/exe", ["tr"], 0x1 /* 1 var */ <unfinished ...>
+[pid 20253] <... execve resumed>) = 0
+20251 exit_group(0)                     = ?
+"""
+    assert strace_counts(log) == Counter({"clone": 1, "execve": 1, "exit_group": 1, "exited with 0": 1})
 
 
 @needs_busybox
