@@ -29,23 +29,20 @@ class Event:
     """One boundary crossing. `result` is the call's value, `error` its error name."""
 
     __slots__ = ("seq", "clock", "pid", "tid", "layer", "name", "args", "result", "error",
-                 "parent", "depth", "root", "pending", "_outer", "_raw", "_out_types", "_context")
+                 "parent", "depth", "root", "pending", "_outer", "_decode")
 
     def __init__(self, seq: int, clock: int, pid: int, tid: int, layer: str, name: str,
                  args: dict[str, Any], outer: Event | None) -> None:
         self.seq, self.clock, self.pid, self.tid = seq, clock, pid, tid
         self.layer, self.name, self.args = layer, name, args
         # the crossing that caused this one, how deep it nests, and the outermost one
-        self.parent = outer.seq if outer is not None else None
-        self.depth = outer.depth + 1 if outer is not None else 0
-        self.root = outer.root if outer is not None else seq
+        if outer is None:
+            self.parent, self.depth, self.root = None, 0, seq
+        else:
+            self.parent, self.depth, self.root = outer.seq, outer.depth + 1, outer.root
         self._outer = outer
-        self.result: Any = None
-        self.error: str | None = None
+        self.result = self.error = self._decode = None
         self.pending = False
-        self._raw = None
-        self._out_types = None
-        self._context = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"seq": self.seq, "clock": self.clock, "pid": self.pid, "tid": self.tid,
@@ -260,12 +257,15 @@ class Tracer:
 
     def open(self, thread: Any, layer: str, name: str, raw: dict[str, Any] | None = None,
              types: Sequence[Arg] = (), *, decoded: dict[str, Any] | None = None) -> Event:
-        self.seq += 1
-        outer = thread.trace_parent if thread is not None else None
-        process = thread.process if thread is not None else None
+        self.seq = seq = self.seq + 1
+        if thread is None:
+            outer, process, pid, tid = None, None, 0, 0
+        else:
+            outer, process, tid = thread.trace_parent, thread.process, thread.tid
+            pid = process.pid
         args = decoded if decoded is not None else {}
         out_types = None
-        if raw is not None and types:
+        if types and raw is not None:
             context = DecodeContext(process, raw)
             for arg in types:
                 if arg.type.output:
@@ -273,22 +273,24 @@ class Tracer:
                     args[arg.name] = None
                 else:
                     args[arg.name] = _safe_decode(arg, raw, context)
-        event = Event(self.seq, self.clock(), process.pid if process else 0,
-                      thread.tid if thread else 0, layer, name, args, outer)
+        event = Event(seq, self.clock(), pid, tid, layer, name, args, outer)
         if out_types:
-            event._raw, event._out_types, event._context = raw, out_types, process
+            # decoded once the call is done: a read's buffer holds data only then
+            event._decode = (raw, out_types, process)
         if thread is not None:
             thread.trace_parent = event
         return event
 
     def close(self, thread: Any, event: Event, result: Any = None,
               error: str | None = None) -> None:
-        if event._out_types and error is None:
-            context = DecodeContext(event._context, event._raw, result)
-            for arg in event._out_types:
-                event.args[arg.name] = _safe_decode(arg, event._raw, context)
+        if event._decode is not None:
+            raw, out_types, process = event._decode
+            event._decode = None
+            if error is None:
+                context = DecodeContext(process, raw, result)
+                for arg in out_types:
+                    event.args[arg.name] = _safe_decode(arg, raw, context)
         event.result, event.error, event.pending = result, error, False
-        event._raw = event._out_types = event._context = None
         if thread is not None:
             thread.trace_parent = event._outer
         event._outer = None
@@ -341,28 +343,25 @@ class JsonLinesSink(Sink):
     """--trace-file: one JSON object per completed crossing, in completion order."""
 
     def __init__(self, stream: IO[str]) -> None:
+        self.write = stream.write
         self.stream = stream
-        self._names: dict[str, str] = {}
+        # '"layer":...,"name":...,"args":' per call name, encoded once
+        self._middles: dict[tuple[str, str], str] = {}
 
     def event(self, event: Event) -> None:
         # Written by hand rather than json.dumps(event.to_dict()): this runs once per
         # crossing, and the common fields need no general encoder (the output is the same).
-        name = self._names.get(event.name)
-        if name is None:
-            name = self._names[event.name] = json.dumps(event.name)
-        result = event.result
-        if result is None:
-            result_text = "null"
-        elif type(result) is int:
-            result_text = str(result)
-        else:
-            result_text = json.dumps(_jsonable(result))
-        self.stream.write(
-            f'{{"seq":{event.seq},"clock":{event.clock},"pid":{event.pid},"tid":{event.tid},'
-            f'"layer":"{event.layer}","name":{name},'
-            f'"args":{json.dumps(event.args, separators=(",", ":"), default=str) if event.args else "{}"},'
-            f'"result":{result_text},"error":{"null" if event.error is None else json.dumps(event.error)},'
-            f'"parent":{"null" if event.parent is None else event.parent}}}\n')
+        middle = self._middles.get((event.layer, event.name))
+        if middle is None:
+            middle = self._middles[(event.layer, event.name)] = (
+                f',"layer":"{event.layer}","name":{json.dumps(event.name)},"args":')
+        args, result, error, parent = event.args, event.result, event.error, event.parent
+        self.write(
+            f'{{"seq":{event.seq},"clock":{event.clock},"pid":{event.pid},"tid":{event.tid}{middle}'
+            f'{json.dumps(args, separators=(",", ":"), default=str) if args else "{}"}'
+            f',"result":{"null" if result is None else result if type(result) is int else json.dumps(_jsonable(result))}'
+            f',"error":{"null" if error is None else json.dumps(error)}'
+            f',"parent":{"null" if parent is None else parent}}}\n')
 
     def close(self) -> None:
         self.stream.flush()

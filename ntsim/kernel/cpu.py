@@ -186,6 +186,23 @@ class Cpu:
         self.uc.hook_add(unicorn.UC_HOOK_MEM_UNMAPPED, self._memory_fault, None,
                          _TRAP, 2 * _TRAP - 1)
         self.uc.hook_add(unicorn.UC_HOOK_INSN_INVALID, self._invalid_instruction)
+        self._power_on = self.uc.context_save()   # for reset: the state it starts in
+
+    def reset(self) -> None:
+        """Empty the address space and put the processor back in the state it started in,
+        keeping the engine and its traps: an execve loads a new program into the same
+        process. (A new engine costs ~0.6 ms to build: its translation buffer and hooks.)
+        Address breakpoints go with the old program's code."""
+        for begin, end, _ in list(self.uc.mem_regions()):
+            self.uc.mem_unmap(begin, end - begin + 1)
+        self._permissions.clear()
+        self.uc.ctl_flush_tb()
+        self.uc.context_restore(self._power_on)
+        for address in list(self._breakpoints):
+            self.remove_breakpoint(address)
+        self._block_sizes.clear()
+        self.pending_fault = self._resolve_fault = None
+        self._translated = self._uncounted_code = self._lent_execute = False
 
     # --- registers --------------------------------------------------------------------------
 

@@ -100,14 +100,19 @@ class Kernel:
         return process
 
     def new_address_space(self, process: Process, architecture: str) -> None:
-        """Give a process a fresh, empty address space (and processor): Linux execve.
-        NT has no such service — WSL1's lxcore did this inside the pico provider."""
+        """Give a process a fresh, empty address space: Linux execve. NT has no such
+        service — WSL1's lxcore did this inside the pico provider. The processor is
+        reset and kept when the architecture stays the same (its traps stay installed)."""
         old = process.memory
-        process.cpu = Cpu(architecture)
+        if old is not None:
+            old.close_views()              # the old image's mapped files let go
+        if process.cpu is not None and process.cpu.architecture == architecture:
+            process.cpu.reset()
+        else:
+            process.cpu = Cpu(architecture)
         process.memory = AddressSpace(process.cpu)
         if old is not None:
             process.memory.lowest, process.memory.highest = old.lowest, old.highest
-            old.close_views()              # the old image's mapped files let go
         if self.count_instructions:
             process.cpu.count_instructions(True)
         if self.tracer.enabled:

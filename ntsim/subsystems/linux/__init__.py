@@ -148,8 +148,6 @@ class LinuxPersonality(Personality):
         reset = getattr(signals, "reset_on_exec", None)
         if reset is not None:
             reset(task)
-        old_cpu = process.cpu
-        old_cpu.request_stop()                 # this trap returns into nothing
         kernel.new_address_space(process, "x86-64")
         task.cpu, task.memory = process.cpu, process.memory
         lx = task.lx
@@ -163,7 +161,11 @@ class LinuxPersonality(Personality):
         except (ImageError, NtStatusError) as error:
             self.kill(task.thread, SIGSEGV, f"execve of {guest_path} failed after the point of no return: {error}")
             return
-        self.attach_cpu(process)
+        # execve runs inside the `syscall` trap of the processor it just reset: the new
+        # program starts at its entry once the trap returns (and the dispatcher decides
+        # what runs next, as after any exec).
+        process.cpu.resume_after_syscall_at(process.cpu.pc)
+        process.cpu.request_stop()
         if lx.vfork_done is not None:
             release_vfork_parent(process)
 

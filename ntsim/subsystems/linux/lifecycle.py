@@ -381,19 +381,47 @@ def sys_getppid(task: Task) -> int:
 # --- execve -------------------------------------------------------------------------------------
 
 
+# argv and environment strings spanning at most this much are read in one piece
+ARG_SPAN_AT_ONCE = 256 * 1024
+
+
 def _read_vector(task: Task, address: int) -> list[str]:
     """argv or envp: a NULL-terminated array of string pointers."""
-    strings = []
+    pointers: list[int] = []
     while address:
         # The pointers up to the end of this page in one read, not one read each (execve
         # reads dozens); the next page only if the array goes on there.
         count = max(1, min(64, (0x1000 - (address & 0xFFF)) // 8))
-        pointers = struct.unpack(f"<{count}Q", task.read(address, 8 * count))
-        for pointer in pointers:
-            if not pointer:
-                return strings
-            strings.append(task.read_string(pointer, ARG_MAX_STRINGS))
+        chunk = struct.unpack(f"<{count}Q", task.read(address, 8 * count))
+        if 0 in chunk:
+            pointers.extend(chunk[:chunk.index(0)])
+            break
+        pointers.extend(chunk)
         address += 8 * count
+    return _read_strings(task, pointers)
+
+
+def _read_strings(task: Task, pointers: list[int]) -> list[str]:
+    """The strings themselves. A program's argv and environment usually lie side by side,
+    so the span from the first to the last is read at once and each string is cut from
+    it; one that runs past the span (the last, or a scattered layout) is read alone."""
+    if not pointers:
+        return []
+    low, high = min(pointers), max(pointers)
+    block = b""
+    if high - low <= ARG_SPAN_AT_ONCE:
+        try:
+            block = task.read(low, high - low)
+        except LinuxError:
+            pass          # a hole between them: each string alone, as Linux copies them
+    strings = []
+    for pointer in pointers:
+        offset = pointer - low
+        end = block.find(b"\0", offset) if offset < len(block) else -1
+        if end < 0 or end - offset > ARG_MAX_STRINGS:
+            strings.append(task.read_string(pointer, ARG_MAX_STRINGS))
+        else:
+            strings.append(block[offset:end].decode("utf-8", "surrogateescape"))
     return strings
 
 

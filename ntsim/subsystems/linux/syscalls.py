@@ -536,17 +536,20 @@ class SyscallDispatcher:
     def _traced(self, task, row: Syscall, args: list[int], uc) -> None:
         """The same call, with a trace event and the API's interception points."""
         tracer = self.kernel.tracer
-        raw = dict(zip(row.names, args, strict=False))
         handler = row.handler
-        interceptors = self.interceptors
-        if interceptors.active:
+        if self.interceptors.active:
+            interceptors = self.interceptors
+            raw = dict(zip(row.names, args, strict=False))
             if interceptors.stop_before(task, row, raw):
                 # A breakpoint on this call: stop before it runs; it runs when resumed.
                 task.cpu.resume_after_syscall_at(task.cpu.pc)
                 task.cpu.request_stop("breakpoint")
                 return
             handler = interceptors.wrap(row, handler)
-        event = tracer.open(task.thread, PERSONALITY, row.name, raw, row.args) if tracer.enabled else None
+        event = None
+        if tracer.enabled:
+            raw = dict(zip(row.names, args, strict=False)) if args else {}
+            event = tracer.open(task.thread, PERSONALITY, row.name, raw, row.args)
         try:
             result = handler(task, *args)
         except LinuxError as error:
@@ -558,15 +561,15 @@ class SyscallDispatcher:
                 tracer.suspend(task.thread, event)
             self._park(task, row, pending, event)
             return
-        self._finish(task, row, result, event, uc)
+        self._finish(task, result, event)
         if task.sigpending and task.cpu.uc is uc:
             signals.deliver(task, signals.IN_SYSCALL, row.number)
 
-    def _finish(self, task, row: Syscall, result, event, uc) -> None:
+    def _finish(self, task, result, event) -> None:
         if event is not None:
-            error = ERRNO_NAMES.get(-result) if isinstance(result, int) and -4096 < result < 0 else None
+            error = ERRNO_NAMES.get(-result) if type(result) is int and -4096 < result < 0 else None
             self.kernel.tracer.close(task.thread, event, result, error)
-        if result is not None and task.thread.process.alive:
+        if result is not None and task.thread.process.exit_status is None:
             task.cpu.registers.write(UC_X86_REG_RAX, result)
 
     def _park(self, task, row: Syscall, pending: WaitPending, event) -> None:
@@ -595,7 +598,7 @@ class SyscallDispatcher:
                     self.kernel.tracer.suspend(task.thread, event)
                 self._park(task, row, again, event)
                 return
-            self._finish(task, row, result, event, task.cpu.uc)
+            self._finish(task, result, event)
             if (interrupted or task.sigpending) and task.thread.process.alive:
                 signals.deliver(task, signals.AT_INSTRUCTION, row.number)
 
