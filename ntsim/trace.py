@@ -345,8 +345,10 @@ class JsonLinesSink(Sink):
     def __init__(self, stream: IO[str]) -> None:
         self.write = stream.write
         self.stream = stream
-        # '"layer":...,"name":...,"args":' per call name, encoded once
+        # the fields that repeat, encoded once: '"layer":...,"name":...,"args":' per call
+        # name, and '"pid":...,"tid":...' per thread
         self._middles: dict[tuple[str, str], str] = {}
+        self._threads: dict[int, tuple[int, str]] = {}
 
     def event(self, event: Event) -> None:
         # Written by hand rather than json.dumps(event.to_dict()): this runs once per
@@ -355,9 +357,12 @@ class JsonLinesSink(Sink):
         if middle is None:
             middle = self._middles[(event.layer, event.name)] = (
                 f',"layer":"{event.layer}","name":{json.dumps(event.name)},"args":')
+        thread = self._threads.get(event.tid)
+        if thread is None or thread[0] != event.pid:
+            thread = self._threads[event.tid] = (event.pid, f',"pid":{event.pid},"tid":{event.tid}')
         args, result, error, parent = event.args, event.result, event.error, event.parent
         self.write(
-            f'{{"seq":{event.seq},"clock":{event.clock},"pid":{event.pid},"tid":{event.tid}{middle}'
+            f'{{"seq":{event.seq},"clock":{event.clock}{thread[1]}{middle}'
             f'{json.dumps(args, separators=(",", ":"), default=str) if args else "{}"}'
             f',"result":{"null" if result is None else result if type(result) is int else json.dumps(_jsonable(result))}'
             f',"error":{"null" if error is None else json.dumps(error)}'

@@ -218,3 +218,23 @@ def test_code_rewritten_by_the_kernel_runs_as_written():
     cpu.pc = CODE
     cpu.run()
     assert cpu.read_register("al") == 2
+
+
+def test_a_reset_processor_is_empty_and_runs_only_the_new_program():
+    """execve keeps the process's processor: after a reset nothing of the old program is
+    left — no memory, no registers, no translated code, no breakpoints — and the traps
+    installed before still fire."""
+    cpu = processor(b"\xb0\x01\x48\xc7\xc3\x07\x00\x00\x00" + SYSCALL)   # mov al, 1; mov rbx, 7
+    cpu.add_breakpoint(CODE + 2)
+    cpu.run()                                  # stops at the breakpoint
+    cpu.run()
+    assert (cpu.read_register("al"), cpu.read_register("rbx")) == (1, 7)
+    cpu.reset()
+    with pytest.raises(Exception):
+        cpu.read(CODE, 1)
+    assert (cpu.read_register("rax"), cpu.read_register("rbx"), cpu.pc) == (0, 0, 0)
+    cpu.map(CODE, 0x1000, PAGE_EXECUTE_READ)
+    cpu.write(CODE, b"\xb0\x02\x90\x90\x90\x90\x90\x90\x90" + SYSCALL)   # mov al, 2
+    cpu.pc = CODE
+    assert cpu.run() == StopReason.REQUESTED   # the old breakpoint at CODE+2 is gone
+    assert (cpu.read_register("al"), cpu.read_register("rbx"), cpu.pc) == (2, 0, CODE + 11)
