@@ -446,10 +446,14 @@ class StraceSink(Sink):
 
     def __init__(self, stream: IO[str] | None = None, show_pid: bool = False) -> None:
         self.stream = stream or sys.stderr
-        self.show_pid = show_pid          # strace -f: once a second process appears
+        self.show_pid = show_pid          # strace -f: once a second task appears
         self.held: dict[int, list[Event]] = {}   # root seq -> its completed descendants
         self.unfinished: set[int] = set()
-        self.guest_pids: set[int] = set()
+        # Guest tasks as strace -f numbers them: a process's first thread by the process
+        # id, every other thread by its own id (Linux's tid). The first thread is the one
+        # that made the process's first guest call: a new process has only that thread.
+        self.first_thread: dict[int, int] = {}      # pid -> tid of its first thread
+        self.tasks: set[tuple[int, int]] = set()
 
     def pending(self, event: Event) -> None:
         if event.depth == 0 and event.seq not in self.unfinished:
@@ -457,9 +461,10 @@ class StraceSink(Sink):
             self._flush(event, f"{format_call(event, event.layer != PERSONALITY)} <unfinished ...>")
 
     def event(self, event: Event) -> None:
-        if event.layer == PERSONALITY and not self.show_pid:
-            self.guest_pids.add(event.pid)
-            self.show_pid = len(self.guest_pids) > 1
+        if event.layer == PERSONALITY and (event.pid, event.tid) not in self.tasks:
+            self.first_thread.setdefault(event.pid, event.tid)
+            self.tasks.add((event.pid, event.tid))
+            self.show_pid = self.show_pid or len(self.tasks) > 1
         if event.depth > 0:
             self.held.setdefault(event.root, []).append(event)
             return
@@ -481,9 +486,13 @@ class StraceSink(Sink):
         return f"{text} = {format_result(event)}"
 
     def _line(self, event: Event, text: str) -> str:
-        prefix = f"[pid {event.pid:>5}] " if self.show_pid else ""
+        prefix = f"[pid {self._task_id(event):>5}] " if self.show_pid else ""
         tree = (self.INDENT * (event.depth - 1) + " └ ") if event.depth else ""
         return f"{prefix}{tree}{text}\n"
+
+    def _task_id(self, event: Event) -> int:
+        first = self.first_thread.get(event.pid)
+        return event.pid if first is None or first == event.tid else event.tid
 
     def _flush(self, root: Event, head: str) -> None:
         lines = [self._line(root, head)]

@@ -308,3 +308,25 @@ def test_pipeline_trace_has_the_calls_strace_shows_natively(root: Path, tmp_path
     traced = run_guest(program, PIPELINE, root=root, options=("--trace",))
     assert traced.status == 0
     assert strace_counts(traced.stderr.decode("utf-8", "replace")) == expected
+
+
+def test_text_trace_numbers_threads_as_strace_f_does(root: Path) -> None:
+    """Each thread's lines carry its own id, as `strace -f` prints them: the process's
+    first thread by the process id, every thread clone made by the id clone returned."""
+    traced = run_guest(install(root, "threads"), root=root, options=("--trace",))
+    assert traced.status == 0
+    calls = text_calls(traced.stderr)
+    main = int(re.search(r"\[pid +(\d+)\] \+\+\+ exited with 0 \+\+\+\s*$",
+                         traced.stderr.decode()).group(1))
+    made = {int(c.result) for c in calls if c.name == "clone" and c.pid in (None, main)
+            and "CLONE_THREAD" in c.line}
+    assert len(made) >= 4, "four workers (and the condition-variable test's waiter)"
+    spoke = {c.pid for c in calls if c.pid is not None and c.name in ("futex", "exit", "gettid")}
+    assert made <= spoke, "every worker's own calls are shown under its own id"
+    prefixed = {c.pid for c in calls if c.pid is not None}
+    assert main in prefixed and not prefixed - made - {main} - forked_children(calls, main)
+
+
+def forked_children(calls: list[TextCall], parent: int) -> set[int]:
+    return {int(c.result) for c in calls if c.pid in (None, parent) and c.name in ("fork", "vfork", "clone")
+            and "CLONE_THREAD" not in c.line and c.result.isdigit()}
