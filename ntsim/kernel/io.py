@@ -241,6 +241,7 @@ class FileObject(KernelObject):
         self.delete_on_close = bool(request.options & FILE_DELETE_ON_CLOSE)
         self.case_sensitive = not request.attributes & 0x40    # no OBJ_CASE_INSENSITIVE
         self.information = FILE_OPENED
+        self.section_key: Any = None        # its identity for sections, once looked up
 
     @property
     def is_directory(self) -> bool:
@@ -263,6 +264,7 @@ class Device(ParsableObject):
 
     type_name = "Device"
     device_type = 0
+    caches_files = False    # a file system whose files have ids and may back sections
 
     def parse(self, remaining: str, context: Any) -> FileObject:
         file = FileObject(self, remaining, context)

@@ -18,10 +18,15 @@ view needs it (a paging read), and written back when a view is flushed
 (NtFlushVirtualMemory, Linux msync), unmapped, or its process ends: only the pages that
 differ from what the file held, and never past the end of the file.
 
-What is simplified: the segment does not see later write() calls to the file (NT's cache
-manager reads and writes files *through* the same section, so the two stay coherent;
-here a page read into the segment keeps its contents until every section on the file is
-gone), and a file that grows is noticed only when a new section is created on it.
+NT's cache manager reads and writes files *through* the same pages, so read() and
+write() agree with every mapping at once. Here the I/O manager does the cache manager's
+part (services.NtReadFile / NtWriteFile / NtSetInformationFile): a write puts its bytes
+into the pages the segment holds as well as into the file, a read takes the bytes of
+those pages over the file's (a view may have changed them and not written them back),
+and a truncation zeroes what lies past the new end.
+
+What is simplified: a file changed by anything other than those services (the host) is
+not seen by pages already in memory.
 """
 
 from __future__ import annotations
@@ -130,6 +135,49 @@ class Segment:
                 written += len(data)
         return written
 
+    # --- the cache manager's part: read() and write() see the same pages as the views ----
+
+    def _overlaps(self, offset: int, length: int):
+        """(page, page's host address, first, last) for each page in memory that bytes
+        [offset, offset + length) touch; first/last are offsets into the page."""
+        end = offset + length
+        for index in range(offset // PAGE_SIZE, (end - 1) // PAGE_SIZE + 1 if length else 0):
+            if index in self.loaded:
+                page_start = index * PAGE_SIZE
+                yield (index, self.page_address(index), max(offset, page_start) - page_start,
+                       min(end, page_start + PAGE_SIZE) - page_start)
+
+    def file_written(self, offset: int, data: bytes) -> None:
+        """write() put `data` into the file at `offset`: the pages in memory show it too,
+        and what the file holds (the clean copy a flush compares with) changes with it."""
+        for index, address, first, last in self._overlaps(offset, len(data)):
+            piece = data[index * PAGE_SIZE + first - offset:index * PAGE_SIZE + last - offset]
+            ctypes.memmove(address + first, piece, len(piece))
+            clean = self.clean.get(index)
+            if clean is not None:
+                grown = clean.ljust(last, b"\0")     # a write past the end leaves zeros before it
+                self.clean[index] = grown[:first] + piece + grown[last:]
+        self.size = max(self.size, offset + len(data))
+
+    def file_read(self, offset: int, data: bytes) -> bytes:
+        """What read() returns: the file's bytes, with the pages in memory over them."""
+        out = None
+        for index, address, first, last in self._overlaps(offset, len(data)):
+            if out is None:
+                out = bytearray(data)
+            at = index * PAGE_SIZE + first - offset
+            out[at:at + last - first] = ctypes.string_at(address + first, last - first)
+        return data if out is None else bytes(out)
+
+    def file_truncated(self, size: int) -> None:
+        """The file's end moved to `size`: bytes past it read as zero from now on."""
+        if size < self.size:
+            for index, address, first, last in self._overlaps(size, self.size - size):
+                ctypes.memset(address + first, 0, last - first)
+                if index in self.clean:
+                    self.clean[index] = self.clean[index][:first]
+        self.size = size
+
     def close(self) -> None:
         """The last section on the file is gone: forget the file. (The host memory
         stays until no address space holds a view on it: Python frees it then.)"""
@@ -161,6 +209,9 @@ class SegmentTable:
 
     def __len__(self) -> int:
         return len(self._segments)
+
+    def find(self, key: Any) -> Segment | None:
+        return self._segments.get(key)
 
 
 class Section(KernelObject):

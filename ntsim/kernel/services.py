@@ -326,6 +326,8 @@ class NtServices:
         data = file.device.read(file, Length, ByteOffset)
         if not data and Length > 0:
             raise NtStatusError(STATUS_END_OF_FILE)
+        if self.segments and (segment := self._mapped_segment(file)) is not None:
+            data = segment.file_read(file.position - len(data) if ByteOffset is None else ByteOffset, data)
         return data
 
     @service(Arg("FileHandle", HandleArg()), Arg("Buffer", BytesArg()), Arg("ByteOffset", Raw()),
@@ -333,7 +335,32 @@ class NtServices:
     def NtWriteFile(self, FileHandle: int, Buffer: bytes, ByteOffset: int | None = None) -> int:
         """Write to a file object through its device."""
         file = self._file(FileHandle, FILE_WRITE_DATA | FILE_APPEND_DATA | GENERIC_WRITE | GENERIC_ALL)
-        return file.device.write(file, Buffer, ByteOffset)
+        position = file.position
+        written = file.device.write(file, Buffer, ByteOffset)
+        if self.segments and written and (segment := self._mapped_segment(file)) is not None:
+            # where the bytes went: the device moved the position past them unless an
+            # offset was given (and an append-only file always writes at its end)
+            moved = file.position != position or ByteOffset is None
+            segment.file_written(file.position - written if moved else ByteOffset, bytes(Buffer[:written]))
+        return written
+
+    def _mapped_segment(self, file: FileObject) -> Segment | None:
+        """The pages of a file that some section maps, if any: what NT's cache manager
+        finds through the file's SectionObjectPointers. read() and write() go through
+        them, so they agree with every mapping of the file."""
+        key = file.section_key
+        if key is None:
+            try:
+                key = self._section_key(file) if file.device.caches_files else False
+            except NtStatusError:
+                key = False                       # no file id (a directory): never mapped
+            file.section_key = key
+        return self.segments.find(key) if key else None
+
+    @staticmethod
+    def _section_key(file: FileObject) -> tuple[int, Any]:
+        """A file's identity for sections: its volume and its file id."""
+        return (id(file.device), file.device.query_information(file, FileInternalInformation))
 
     @service(Arg("Handle", HandleArg()))
     def NtClose(self, Handle: int) -> NTSTATUS:
@@ -368,6 +395,9 @@ class NtServices:
                                         (remaining, replace, file.case_sensitive))
         else:
             file.device.set_information(file, FileInformationClass, FileInformation)
+            if FileInformationClass == FileEndOfFileInformation and self.segments \
+                    and (segment := self._mapped_segment(file)) is not None:
+                segment.file_truncated(int(FileInformation))
         return STATUS_SUCCESS
 
     @service(Arg("FileHandle", HandleArg()), Arg("FileInformationClass", Enum(FILE_INFORMATION_CLASSES)),
@@ -580,8 +610,7 @@ class NtServices:
             end = size
         if size == 0 and not pico:
             raise NtStatusError(STATUS_MAPPED_FILE_SIZE_ZERO, file.describe())
-        key = (id(file.device), file.device.query_information(file, FileInternalInformation))
-        segment = self.segments.for_file(file, key, end)
+        segment = self.segments.for_file(file, self._section_key(file), end)
         return self._process.handles.insert(Section(segment, size, SectionPageProtection, file))
 
     @service(Arg("SectionHandle", HandleArg()), Arg("ProcessHandle", HandleArg()),

@@ -4,6 +4,7 @@ counting instructions."""
 from __future__ import annotations
 
 import pytest
+from unicorn import UcError
 
 from ntsim.kernel.cpu import (
     PAGE_EXECUTE_READ,
@@ -230,7 +231,7 @@ def test_a_reset_processor_is_empty_and_runs_only_the_new_program():
     cpu.run()
     assert (cpu.read_register("al"), cpu.read_register("rbx")) == (1, 7)
     cpu.reset()
-    with pytest.raises(Exception):
+    with pytest.raises(UcError):                # nothing is mapped
         cpu.read(CODE, 1)
     assert (cpu.read_register("rax"), cpu.read_register("rbx"), cpu.pc) == (0, 0, 0)
     cpu.map(CODE, 0x1000, PAGE_EXECUTE_READ)

@@ -193,6 +193,25 @@ def test_a_flush_writes_the_changed_pages_to_the_file(nt, process, data_file):
     assert data_file.read_bytes() == expected              # and never longer than the file
 
 
+def test_read_and_write_go_through_the_pages_views_map(nt, process, data_file):
+    """The cache manager's promise: NtReadFile and NtWriteFile agree with every view of
+    the file at once, with no flush in between, in both directions."""
+    view, _ = map_file(nt, PAGE_READWRITE, write=True)
+    private, _ = map_file(nt, PAGE_WRITECOPY)
+    assert process.memory.read(view + PAGE - 2, 4) == CONTENTS[PAGE - 2:PAGE + 2]   # pages in
+    assert process.memory.read(private + PAGE - 2, 4) == CONTENTS[PAGE - 2:PAGE + 2]
+    handle = open_file(nt, write=True)
+    nt.NtWriteFile(handle, b"WXYZ", PAGE - 2)                 # across the page boundary
+    assert process.memory.read(view + PAGE - 2, 4) == b"WXYZ"
+    assert process.memory.read(private + PAGE - 2, 4) == b"WXYZ"   # it never wrote there
+    process.memory.write(view + 2 * PAGE, b"view")
+    assert nt.NtReadFile(handle, 6, 2 * PAGE - 1) == CONTENTS[2 * PAGE - 1:2 * PAGE] + b"view" + CONTENTS[2 * PAGE + 4:2 * PAGE + 5]
+    nt.NtClose(handle)
+    nt.NtUnmapViewOfSection(NtCurrentProcess, view)
+    expected = CONTENTS[:PAGE - 2] + b"WXYZ" + CONTENTS[PAGE + 2:2 * PAGE] + b"view" + CONTENTS[2 * PAGE + 4:]
+    assert data_file.read_bytes() == expected        # written back once, nothing lost
+
+
 def test_unmapping_a_shared_view_writes_it_back(nt, process, data_file):
     view, _ = map_file(nt, PAGE_READWRITE, write=True)
     assert guest.finished(guest_writes(nt, process, view, 0x2A2A2A2A2A2A2A2A))

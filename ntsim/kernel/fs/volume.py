@@ -178,6 +178,7 @@ class VolumeFile:
 
 class HostVolume(Device):
     device_type = FILE_DEVICE_DISK_FILE_SYSTEM
+    caches_files = True     # its files back sections: read and write go through their pages
 
     def __init__(self, root: str) -> None:
         super().__init__()

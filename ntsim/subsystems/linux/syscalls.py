@@ -287,9 +287,8 @@ TABLE: tuple[Syscall, ...] = (
     call(9, "mmap", memory.sys_mmap, ("addr", Pointer), ("length", Size), ("prot", Prot),
          ("flags", MapFlags), ("fd", Fd), ("offset", Int()),
          level=PARTIAL, note="files map as section views (private: copy-on-write; shared: "
-                             "written back on msync/munmap/exit); the view does not see later "
-                             "write() calls to a file it already read; MAP_HUGETLB and MAP_LOCKED "
-                             "are ordinary pages"),
+                             "written back on msync/munmap/exit; read/write go through the same "
+                             "pages); MAP_HUGETLB and MAP_LOCKED are ordinary pages"),
     call(11, "munmap", memory.sys_munmap, ("addr", Pointer), ("length", Size)),
     call(10, "mprotect", memory.sys_mprotect, ("addr", Pointer), ("len", Size), ("prot", Prot)),
     call(25, "mremap", memory.sys_mremap, ("old_address", Pointer), ("old_size", Size),
