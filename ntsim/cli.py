@@ -19,6 +19,7 @@ import sys
 import time
 
 EXIT_NTSIM_FAILED, EXIT_CANNOT_EXECUTE, EXIT_NOT_FOUND = 125, 126, 127
+EXIT_INTERRUPTED = 128 + 2          # stopped by Ctrl+C, as a shell reports SIGINT
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -64,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
                 "personalities": command_personalities, "objects": command_objects}[args.command](args)
     except KeyboardInterrupt:
         print("ntsim: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         return 141
     except Exception as error:  # the last line of defence: one line, never a traceback
@@ -77,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
 def command_run(args: argparse.Namespace) -> int:
     from .machine import Deadlock, Machine, NotFound
     from .subsystems.base import ImageError
+    from .subsystems.windows.csrss import CtrlKeys
     from .trace import JsonLinesSink, StatsSink, StraceSink
 
     started = time.perf_counter()
@@ -101,7 +103,11 @@ def command_run(args: argparse.Namespace) -> int:
     status = EXIT_NTSIM_FAILED
     try:
         process = machine.load(args.program, args.args, personality=args.personality)
-        machine.run()
+        with CtrlKeys(machine) as keys:      # Ctrl+C goes to the guest, through CSRSS
+            machine.run()
+        if keys.interrupted:
+            print("ntsim: interrupted", file=sys.stderr)
+            return EXIT_INTERRUPTED
         status = process.exit_status if process.exit_status is not None else EXIT_NTSIM_FAILED
         if process.exit_note:
             print(f"ntsim: {process.name}: {process.exit_note}", file=sys.stderr)

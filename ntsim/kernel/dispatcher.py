@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import os
 import select
 import time
 from collections import deque
@@ -160,6 +161,22 @@ class Timer:
         self.done = True
 
 
+class Watch:
+    """A callback on an object: `notify()` runs each time the object is signalled, and
+    no wait ever ends for it. It sits among the object's wait blocks and is never
+    satisfied. NT gives drivers no such hook on a dispatcher object; it is what lxcore
+    needs for epoll — Linux's wait-queue callback (ep_poll_callback), which puts a file
+    on an epoll instance's ready list when the file's state changes."""
+
+    def __init__(self, obj: DispatcherObject, notify: Callable[[], None]) -> None:
+        self.obj, self.notify = obj, notify
+        self.done = False
+
+    def satisfied(self) -> None:
+        """Called by `Dispatcher.signal` as for a wait block: notify, and wake no one."""
+        self.notify()
+
+
 class Dispatcher:
     def __init__(self, kernel: Kernel) -> None:
         self.kernel = kernel
@@ -173,6 +190,57 @@ class Dispatcher:
         self.stop_requested = False
         self.last_stop: str | None = None
         self.unpreempted = False      # the running thread has no quantum (see set_timer)
+        # Work other host threads hand in (a Ctrl+C the host console heard), done in this
+        # thread between two quanta; a pipe wakes an idle dispatcher for it.
+        self.host_events: deque[Callable[[], None]] = deque()
+        self._wake_pipe: tuple[int, int] | None = None     # (read end, write end), while open
+        self.wait_for_host_events = False
+
+    # --- events from other host threads -----------------------------------------------------
+
+    def open_host_events(self, *, wait_for_them: bool = False) -> None:
+        """Another host thread will post events (see post_host_event). `wait_for_them`:
+        when every thread waits and nothing else can wake one, wait for such an event (a
+        person at a terminal may press Ctrl+C) rather than report a deadlock."""
+        if self._wake_pipe is None:
+            self._wake_pipe = os.pipe()
+            os.set_blocking(self._wake_pipe[1], False)
+        self.wait_for_host_events = wait_for_them
+
+    def close_host_events(self) -> None:
+        if self._wake_pipe is not None:
+            for fd in self._wake_pipe:
+                os.close(fd)
+            self._wake_pipe = None
+        self.wait_for_host_events = False
+
+    def post_host_event(self, event: Callable[[], None]) -> None:
+        """From another host thread: run `event` in the dispatcher's thread at its next
+        safe point — between two quanta, when the running thread traps (a personality's
+        trap handler returns to the dispatcher while `host_events` is not empty), or at
+        once if it is idle (the wake pipe)."""
+        self.host_events.append(event)
+        wake = self._wake_pipe
+        if wake is not None:
+            try:
+                os.write(wake[1], b"!")
+            except (BlockingIOError, OSError):
+                pass                   # already full of wake-ups, or just closed
+
+    def stop_processor(self) -> None:
+        """From another host thread: make the running processor return to the dispatcher
+        now, between any two of its memory accesses. Only when the interrupted thread
+        will never run again (its process is about to end, or the machine stops):
+        unicorn checks for an exit after each access and restarts the instruction, so a
+        read-modify-write instruction stopped after its store would run twice."""
+        thread = self.current
+        cpu = thread.process.cpu if thread is not None else None
+        if cpu is not None:
+            cpu.uc.emu_stop()
+
+    def _run_host_events(self) -> None:
+        while self.host_events:
+            self.host_events.popleft()()
 
     # --- the ready queue --------------------------------------------------------------------
 
@@ -274,6 +342,17 @@ class Dispatcher:
             current.process.cpu.request_stop()
         return timer
 
+    def watch(self, obj: DispatcherObject, notify: Callable[[], None]) -> Watch:
+        """Call `notify()` each time `obj` is signalled, until `unwatch` (see Watch)."""
+        watch = Watch(obj, notify)
+        obj.wait_blocks.append(watch)
+        return watch
+
+    def unwatch(self, watch: Watch) -> None:
+        watch.done = True
+        if watch in watch.obj.wait_blocks:
+            watch.obj.wait_blocks.remove(watch)
+
     def _cancel_wait(self, block: WaitBlock) -> None:
         block.done = True
         for obj in block.objects:
@@ -295,6 +374,8 @@ class Dispatcher:
         asked to pause), "breakpoint" or "deadlock"."""
         self.stop_requested = False
         while not until():
+            if self.host_events:
+                self._run_host_events()
             if self.stop_requested:
                 return "stopped"
             if self.timers or self.host_inputs:
@@ -405,7 +486,7 @@ class Dispatcher:
         while self.timers and self.timers[0][2].done:
             heapq.heappop(self.timers)
         deadline = self.timers[0][0] if self.timers else None
-        if not self.host_inputs and deadline is None:
+        if not self.host_inputs and deadline is None and not self.wait_for_host_events:
             return False
         timeout = None
         if deadline is not None:
@@ -413,19 +494,21 @@ class Dispatcher:
             if self.clock.deterministic:
                 self.clock.advance(timeout)
                 timeout = 0
-        if self.host_inputs:
-            self._poll_host_input(None if timeout is None else timeout / 1e9)
-        elif timeout:
-            time.sleep(timeout / 1e9)
+        self._poll_host_input(None if timeout is None else timeout / 1e9)
         self._expire_timers()
         return True
 
     def _poll_host_input(self, timeout_s: float | None) -> None:
         """Hand host input that has arrived to the servers that wait for it."""
-        if not self.host_inputs:
+        if not self.host_inputs and timeout_s == 0:
             return
-        readable, _, _ = select.select(list(self.host_inputs), [], [], timeout_s)
+        wake = self._wake_pipe[0] if self._wake_pipe is not None else None
+        readable, _, _ = select.select([*self.host_inputs, *([wake] if wake is not None else [])],
+                                       [], [], timeout_s)
         for fd in readable:
+            if fd == wake:
+                os.read(wake, 4096)     # the host events run at the dispatcher's next step
+                continue
             reader = self.host_inputs.get(fd)
             if reader is not None:
                 reader()

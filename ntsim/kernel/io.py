@@ -89,6 +89,10 @@ FILE_INFORMATION_CLASSES = {
 
 # FSCTL codes
 FSCTL_SET_REPARSE_POINT, FSCTL_GET_REPARSE_POINT = 0x900A4, 0x900A8
+FSCTL_PIPE_LISTEN = 0x110008        # ConnectNamedPipe: wait at a pipe's end for the other side
+FSCTL_NAMES = {FSCTL_SET_REPARSE_POINT: "FSCTL_SET_REPARSE_POINT",
+               FSCTL_GET_REPARSE_POINT: "FSCTL_GET_REPARSE_POINT",
+               FSCTL_PIPE_LISTEN: "FSCTL_PIPE_LISTEN"}
 # The reparse tag WSL1 gave its symbolic links: the data is the target, verbatim
 IO_REPARSE_TAG_LX_SYMLINK = 0xA000001D
 

@@ -40,6 +40,7 @@ from .io import (
     FILE_READ_DATA,
     FILE_WRITE_DATA,
     FS_INFORMATION_CLASSES,
+    FSCTL_NAMES,
     GENERIC_ALL,
     GENERIC_READ,
     GENERIC_WRITE,
@@ -287,10 +288,11 @@ class NtServices:
                               NamedPipeType: int = 0, ReadMode: int = 0, CompletionMode: int = 0,
                               MaximumInstances: int = 1, InboundQuota: int = 0x10000,
                               OutboundQuota: int = 0x10000, Attributes: int = OBJ_CASE_INSENSITIVE,
-                              lx_owner: tuple[int, int] = (0, 0)) -> int:
+                              lx_owner: tuple[int, int] = (0, 0), lx_fifo: bool = False) -> int:
         """Create a named pipe on NPFS and open its server end (CreatePipe's first half;
         NtOpenFile of the same name connects the client end). ShareAccess gives the
-        direction: FILE_SHARE_WRITE inbound, FILE_SHARE_READ outbound, both duplex."""
+        direction: FILE_SHARE_WRITE inbound, FILE_SHARE_READ outbound, both duplex.
+        A pico provider's `lx_fifo` asks for a Linux FIFO's instance (see fs/pipe.py)."""
         if CreateDisposition not in (FILE_CREATE, FILE_OPEN_IF):
             raise NtStatusError(STATUS_INVALID_PARAMETER, "a pipe is created with FILE_CREATE or FILE_OPEN_IF")
         # IRP_MJ_CREATE_NAMED_PIPE means something only to NPFS: any other device would
@@ -302,7 +304,8 @@ class NtServices:
             DesiredAccess, CreateDisposition, CreateOptions, Attributes, process=self._process,
             share_access=ShareAccess, pipe_type=NamedPipeType, read_mode=ReadMode,
             completion_mode=CompletionMode, maximum_instances=MaximumInstances,
-            inbound_quota=InboundQuota, outbound_quota=OutboundQuota, lx_owner=lx_owner)
+            inbound_quota=InboundQuota, outbound_quota=OutboundQuota, lx_owner=lx_owner,
+            lx_fifo=lx_fifo)
         file = device.parse(remaining, request)
         return self._process.handles.insert(file, DesiredAccess)
 
@@ -438,9 +441,10 @@ class NtServices:
         file = self._file(FileHandle)
         return file.device.device_control(file, IoControlCode, InputBuffer)
 
-    @service(Arg("FileHandle", HandleArg()), Arg("FsControlCode", Hex()), Arg("InputBuffer", Raw()))
+    @service(Arg("FileHandle", HandleArg()), Arg("FsControlCode", Enum(FSCTL_NAMES)), Arg("InputBuffer", Raw()))
     def NtFsControlFile(self, FileHandle: int, FsControlCode: int, InputBuffer: Any = None) -> Any:
-        """Send a file-system control request (FSCTL_SET_REPARSE_POINT: make a link)."""
+        """Send a file-system control request (FSCTL_SET_REPARSE_POINT: make a link;
+        FSCTL_PIPE_LISTEN: wait at a pipe's end for the other side)."""
         file = self._file(FileHandle)
         return file.device.device_control(file, FsControlCode, InputBuffer)
 

@@ -71,6 +71,16 @@ class Personality:
     def on_fault(self, thread: Thread, fault: Fault) -> None:
         raise NotImplementedError
 
+    def on_console_control(self, event: int) -> bool:
+        """The console's Ctrl+C (event 0) or Ctrl+Break (1), from CSRSS. Returns whether
+        a process of this personality took it (one that did not leaves ntsim to stop)."""
+        return False
+
+    def ends_on_console_control(self, process: Process, event: int) -> bool:
+        """Whether that event will end `process` outright (nothing it was in the middle
+        of matters then, so its processor may be stopped at any point to deliver it)."""
+        return False
+
     def call_table(self) -> list[CallRow]:
         return []
 

@@ -207,6 +207,7 @@ CASES = [
     shell("echo \"nested: $(echo inner; echo second)\""),
     shell("find dir -type f | sort"),
     shell("echo a b c | xargs -n 1 echo"),
+    shell("mkfifo f; (echo hi > f &); cat f; rm f"),     # a named pipe between two processes
     # ... and applets the shell runs by executing itself again
     shell("echo hi | tr a-z A-Z"),
     shell("gzip -c notes.txt | gunzip -c"),

@@ -121,6 +121,29 @@ def test_a_notification_event_wakes_every_waiter_and_stays_set(nt, kernel, waite
     assert nt.NtWaitForSingleObject(handle, TimeoutNs=0) == STATUS_WAIT_0   # still set
 
 
+def test_a_watch_is_told_of_every_signal_and_ends_no_wait(nt, kernel, waiters):
+    """Dispatcher.watch, what lxcore's epoll needs: a callback each time the object is
+    signalled. It never satisfies a wait, so a waiter on the same object still takes it."""
+    handle = nt.NtCreateEvent(EventType=SynchronizationEvent)
+    event = kernel.current_thread.process.handles.lookup(handle)
+    setter = kernel.current_thread
+    seen: list[bool] = []
+    watch = kernel.dispatcher.watch(event, lambda: seen.append(event.signalled))
+    _, outcome = caller(kernel, waiters, lambda: nt.NtWaitForSingleObject(handle))
+    settle(kernel)
+    kernel.current_thread = setter
+    nt.NtSetEvent(handle)
+    settle(kernel)
+    assert outcome["result"] == STATUS_WAIT_0 and event.signalled is False   # the waiter took it
+    assert seen == [True]
+    kernel.current_thread = setter
+    nt.NtSetEvent(handle)                                # no waiter: told again, stays set
+    assert seen == [True, True] and event.signalled is True
+    kernel.dispatcher.unwatch(watch)
+    nt.NtSetEvent(handle)
+    assert seen == [True, True] and event.wait_blocks == []
+
+
 def test_a_signalled_synchronization_event_satisfies_one_wait_at_once(nt):
     handle = nt.NtCreateEvent(EventType=SynchronizationEvent, InitialState=True)
     assert nt.NtWaitForSingleObject(handle, TimeoutNs=0) == STATUS_WAIT_0

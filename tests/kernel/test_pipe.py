@@ -1,4 +1,5 @@
-"""NPFS, `\\Device\\NamedPipe`: pipe instances, their two ends, the buffer, blocking.
+"""NPFS, `\\Device\\NamedPipe`: pipe instances, their two ends, the buffer, blocking,
+FSCTL_PIPE_LISTEN, and the FIFO instances a pico provider asks for (Linux's mkfifo).
 
 The capacity figures below are Linux's, measured on Linux with non-blocking writes of
 one size until EAGAIN (examples/linux/pipes checks the same against a native run):
@@ -27,6 +28,7 @@ from ntsim.kernel.io import (
     FILE_CREATE,
     FILE_READ_DATA,
     FILE_WRITE_DATA,
+    FSCTL_PIPE_LISTEN,
     FileInternalInformation,
     FilePipeInformation,
     FilePipeLocalInformation,
@@ -39,8 +41,11 @@ from ntsim.kernel.status import (
     STATUS_INVALID_DEVICE_REQUEST,
     STATUS_OBJECT_NAME_NOT_FOUND,
     STATUS_PIPE_BROKEN,
+    STATUS_PIPE_CONNECTED,
     STATUS_PIPE_EMPTY,
+    STATUS_PIPE_LISTENING,
     STATUS_PIPE_NOT_AVAILABLE,
+    STATUS_SUCCESS,
     STATUS_USER_APC,
     STATUS_WAIT_0,
     NtStatusError,
@@ -320,3 +325,127 @@ def test_a_full_pipe_is_not_writable_and_a_readerless_one_is_broken(nt, kernel):
     nt.NtClose(read_end)
     state = readiness(kernel, write_end)
     assert state.broken and state.wait_closed[0].signalled
+
+
+# --- FSCTL_PIPE_LISTEN -------------------------------------------------------------------------
+
+
+def status_of(call, *args) -> int:
+    with pytest.raises(NtStatusError) as error:
+        call(*args)
+    return error.value.status
+
+
+def test_a_server_end_listens_until_a_client_connects(nt):
+    server = nt.NtCreateNamedPipeFile(NAME, FILE_READ_DATA, FILE_SHARE_WRITE, FILE_CREATE)
+    with pytest.raises(WaitPending) as wait:
+        nt.NtFsControlFile(server, FSCTL_PIPE_LISTEN)
+    assert not any(o.signalled for o in wait.value.objects)
+    client = nt.NtOpenFile(NAME, FILE_WRITE_DATA)
+    assert all(o.signalled for o in wait.value.objects)
+    assert wait.value.complete(STATUS_WAIT_0) == STATUS_SUCCESS
+    assert status_of(nt.NtFsControlFile, server, FSCTL_PIPE_LISTEN) == STATUS_PIPE_CONNECTED
+    assert status_of(nt.NtFsControlFile, client, FSCTL_PIPE_LISTEN) == STATUS_INVALID_DEVICE_REQUEST
+
+
+def test_a_server_end_that_does_not_wait_says_it_is_listening(nt):
+    server = nt.NtCreateNamedPipeFile(NAME, FILE_READ_DATA, FILE_SHARE_WRITE, FILE_CREATE,
+                                      CompletionMode=FILE_PIPE_COMPLETE_OPERATION)
+    assert status_of(nt.NtFsControlFile, server, FSCTL_PIPE_LISTEN) == STATUS_PIPE_LISTENING
+
+
+# --- FIFO instances ----------------------------------------------------------------------------
+
+FIFO = "\\Device\\NamedPipe\\Lxss.Fifo.dev803.ino1234"
+
+
+def fifo_end(nt, access: int, nonblocking: bool = False) -> int:
+    """What LXSS's open of a FIFO does: join the instance, or make it."""
+    mode = FILE_PIPE_COMPLETE_OPERATION if nonblocking else FILE_PIPE_QUEUE_OPERATION
+    try:
+        handle = nt.NtOpenFile(FIFO, access)
+    except NtStatusError:
+        return nt.NtCreateNamedPipeFile(FIFO, access, FILE_SHARE_WRITE, FILE_CREATE, CompletionMode=mode,
+                                        OutboundQuota=0, lx_fifo=True)
+    if nonblocking:
+        nt.NtSetInformationFile(handle, FilePipeInformation, PipeInformation(FILE_PIPE_BYTE_STREAM_MODE, mode))
+    return handle
+
+
+def test_every_end_of_a_fifo_shares_one_buffer(nt):
+    reader = fifo_end(nt, FILE_READ_DATA)
+    first, second = fifo_end(nt, FILE_WRITE_DATA), fifo_end(nt, FILE_WRITE_DATA)
+    nt.NtWriteFile(first, b"one ")
+    nt.NtWriteFile(second, b"two ")
+    assert nt.NtReadFile(reader, 4) == b"one "
+    other_reader = fifo_end(nt, FILE_READ_DATA)
+    assert nt.NtReadFile(other_reader, 100) == b"two "
+    both = fifo_end(nt, FILE_READ_DATA | FILE_WRITE_DATA)
+    nt.NtWriteFile(both, b"self")
+    assert nt.NtReadFile(both, 100) == b"self"
+
+
+def test_a_fifo_reader_sees_end_of_file_only_when_the_last_writer_goes(nt):
+    reader = fifo_end(nt, FILE_READ_DATA)
+    first, second = fifo_end(nt, FILE_WRITE_DATA), fifo_end(nt, FILE_WRITE_DATA)
+    nt.NtWriteFile(first, b"a")
+    nt.NtClose(first)
+    assert nt.NtReadFile(reader, 100) == b"a"
+    with pytest.raises(WaitPending):
+        nt.NtReadFile(reader, 100)             # a writer is still there: wait
+    nt.NtClose(second)
+    assert status_of(nt.NtReadFile, reader, 100) == STATUS_PIPE_BROKEN     # Linux: end of file
+
+
+def test_data_waits_in_a_fifo_for_the_next_writer_and_reader(nt):
+    reader = fifo_end(nt, FILE_READ_DATA)
+    writer = fifo_end(nt, FILE_WRITE_DATA)
+    nt.NtWriteFile(writer, b"kept")
+    nt.NtClose(reader)
+    assert status_of(nt.NtWriteFile, writer, b"x") == STATUS_PIPE_BROKEN  # no reader: EPIPE
+    later = fifo_end(nt, FILE_READ_DATA)
+    assert nt.NtReadFile(later, 100) == b"kept"
+    nt.NtWriteFile(writer, b"again")                                      # a reader again
+    assert nt.NtReadFile(later, 100) == b"again"
+
+
+def test_a_fifo_and_what_it_holds_go_with_its_last_end(nt):
+    both = fifo_end(nt, FILE_READ_DATA | FILE_WRITE_DATA)
+    nt.NtWriteFile(both, b"dropped")
+    nt.NtClose(both)
+    assert status_of(nt.NtOpenFile, FIFO, FILE_READ_DATA) == STATUS_OBJECT_NAME_NOT_FOUND
+    fresh = fifo_end(nt, FILE_READ_DATA, nonblocking=True)
+    assert status_of(nt.NtReadFile, fresh, 100) == STATUS_PIPE_BROKEN
+
+
+def test_a_fifo_end_listens_for_the_other_side(nt):
+    reader = fifo_end(nt, FILE_READ_DATA)
+    with pytest.raises(WaitPending) as wait:
+        nt.NtFsControlFile(reader, FSCTL_PIPE_LISTEN)
+    other_reader = fifo_end(nt, FILE_READ_DATA)
+    assert not any(o.signalled for o in wait.value.objects)               # not a partner
+    writer = fifo_end(nt, FILE_WRITE_DATA)
+    assert all(o.signalled for o in wait.value.objects)
+    assert wait.value.complete(STATUS_WAIT_0) == STATUS_SUCCESS
+    for end in (other_reader, writer):
+        assert status_of(nt.NtFsControlFile, end, FSCTL_PIPE_LISTEN) == STATUS_PIPE_CONNECTED
+
+
+def test_a_fifo_writer_that_does_not_wait_finds_no_reader(nt):
+    waiting_writer = fifo_end(nt, FILE_WRITE_DATA)
+    eager = fifo_end(nt, FILE_WRITE_DATA, nonblocking=True)
+    assert status_of(nt.NtFsControlFile, eager, FSCTL_PIPE_LISTEN) == STATUS_PIPE_LISTENING
+    with pytest.raises(WaitPending):
+        nt.NtFsControlFile(waiting_writer, FSCTL_PIPE_LISTEN)
+
+
+def test_a_fifo_reader_is_not_hung_up_before_a_writer_comes(nt, kernel):
+    reader = fifo_end(nt, FILE_READ_DATA, nonblocking=True)
+    state = readiness(kernel, reader)
+    assert not state.hangup and not state.readable
+    assert not any(o.signalled for o in state.wait_closed)               # a poll would wait
+    writer = fifo_end(nt, FILE_WRITE_DATA)
+    assert any(o.signalled for o in state.wait_closed)                    # ... until a writer
+    assert not readiness(kernel, reader).hangup
+    nt.NtClose(writer)
+    assert readiness(kernel, reader).hangup

@@ -26,6 +26,22 @@ STATUS_PIPE_EMPTY, a full write completes with what fit, possibly nothing.
 What NT calls a broken pipe is two things on Linux: a read of a pipe whose writer has gone
 is end of file (STATUS_PIPE_BROKEN, which LXSS turns into 0 bytes), and a write to a pipe
 whose reader has gone is EPIPE (and SIGPIPE).
+
+FSCTL_PIPE_LISTEN (ConnectNamedPipe) waits at the server end until a client connects;
+it fails at once with STATUS_PIPE_CONNECTED if one already has, and with
+STATUS_PIPE_LISTENING if none has and the end does not wait.
+
+A Linux FIFO (a named pipe in the file system, fifo(7)) is one buffer that any number of
+readers and writers open and close while it lives, which no NT pipe is: an NT instance
+has one server end and one client, and a client that leaves takes the connection with
+it. A pico provider asks for a *FIFO instance* (`lx_fifo`, as WSL1's lxcore kept its
+FIFOs itself): NtCreateNamedPipeFile makes it with its first end, and every NtOpenFile
+of the name attaches another, a reader if it asks FILE_READ_DATA, a writer if it asks
+FILE_WRITE_DATA, both if both. They share one inbound queue, whose `reader_open` and
+`writer_open` then say "some reader" and "some writer"; the instance, and what it
+buffers, goes with its last end. FSCTL_PIPE_LISTEN at a FIFO end waits for the other
+side — a writer if the end reads, a reader if it writes — which is how Linux's open of a
+FIFO blocks until its partner comes.
 """
 
 from __future__ import annotations
@@ -42,6 +58,7 @@ from ..io import (
     FILE_DEVICE_NAMED_PIPE,
     FILE_READ_DATA,
     FILE_WRITE_DATA,
+    FSCTL_PIPE_LISTEN,
     GENERIC_ALL,
     GENERIC_READ,
     GENERIC_WRITE,
@@ -61,14 +78,18 @@ from ..processes import Event, NotificationEvent
 from ..status import (
     STATUS_ACCESS_DENIED,
     STATUS_INSTANCE_NOT_AVAILABLE,
+    STATUS_INVALID_DEVICE_REQUEST,
     STATUS_INVALID_PARAMETER,
     STATUS_NOT_SUPPORTED,
     STATUS_OBJECT_NAME_INVALID,
     STATUS_OBJECT_NAME_NOT_FOUND,
     STATUS_PIPE_BROKEN,
+    STATUS_PIPE_CLOSING,
+    STATUS_PIPE_CONNECTED,
     STATUS_PIPE_EMPTY,
     STATUS_PIPE_LISTENING,
     STATUS_PIPE_NOT_AVAILABLE,
+    STATUS_SUCCESS,
     STATUS_USER_APC,
     NtStatusError,
 )
@@ -116,6 +137,7 @@ class NamedPipeCreateRequest(CreateRequest):
     inbound_quota: int = DEFAULT_QUOTA
     outbound_quota: int = DEFAULT_QUOTA
     lx_owner: tuple[int, int] = (0, 0)    # uid, gid a pico provider records (its fsuid)
+    lx_fifo: bool = False                 # a FIFO instance: ends attach while any is open
 
 
 @dataclass
@@ -245,6 +267,9 @@ class Pipe:
         self.server_open = True
         self.client_open = False
         self.owner = request.lx_owner
+        self.fifo = request.lx_fifo
+        self.ends: list[PipeEnd] = []      # the open ends, to tell each when its partner comes
+        self.readers = self.writers = 0    # a FIFO instance's ends that read, and that write
         now = kernel.clock.now_ns()
         self.created_ns = self.accessed_ns = self.modified_ns = now
 
@@ -253,9 +278,12 @@ class Pipe:
 
 
 class PipeEnd:
-    """A file object's context: which end of which pipe, and its completion mode."""
+    """A file object's context: which end of which pipe, and its completion mode.
+    `connected` says whether the other side has been there since this end opened (the
+    client, for a server end; a writer, for a FIFO end that reads, a reader for one
+    that writes), and `partner` is the event FSCTL_PIPE_LISTEN waits on until it has."""
 
-    __slots__ = ("pipe", "server", "incoming", "outgoing", "completion_mode")
+    __slots__ = ("pipe", "server", "incoming", "outgoing", "completion_mode", "connected", "partner")
 
     def __init__(self, pipe: Pipe, server: bool, completion_mode: int) -> None:
         self.pipe = pipe
@@ -263,6 +291,8 @@ class PipeEnd:
         self.incoming = pipe.inbound if server else pipe.outbound
         self.outgoing = pipe.outbound if server else pipe.inbound
         self.completion_mode = completion_mode
+        self.connected = not server
+        self.partner = Event("", NotificationEvent, initial_state=not server)
 
     @property
     def nonblocking(self) -> bool:
@@ -311,7 +341,14 @@ class NamedPipeDevice(Device):
             raise NtStatusError(STATUS_INVALID_PARAMETER, "a pipe needs a direction (ShareAccess)")
         pipe = Pipe(self.kernel, name, request, next(self._inodes))
         end = PipeEnd(pipe, True, request.completion_mode)
+        if pipe.fifo:
+            if pipe.inbound is None:
+                raise NtStatusError(STATUS_INVALID_PARAMETER, "a FIFO instance is inbound (FILE_SHARE_WRITE)")
+            self.pipes[name.casefold()] = pipe
+            self._attach(file, end, request.access)
+            return
         self._check_access(end, request.access)
+        pipe.ends.append(end)
         self.pipes[name.casefold()] = pipe
         for queue, side in ((pipe.inbound, "reader_open"), (pipe.outbound, "writer_open")):
             if queue is not None:
@@ -324,17 +361,61 @@ class NamedPipeDevice(Device):
         pipe = self.pipes.get(name.casefold())
         if pipe is None:
             raise NtStatusError(STATUS_OBJECT_NAME_NOT_FOUND, f"no pipe {name}")
+        end = PipeEnd(pipe, False, FILE_PIPE_QUEUE_OPERATION)
+        if pipe.fifo:
+            self._attach(file, end, request.access)
+            return
         if pipe.state != FILE_PIPE_LISTENING_STATE:
             raise NtStatusError(STATUS_PIPE_NOT_AVAILABLE, f"{name} is not listening for a client")
-        end = PipeEnd(pipe, False, FILE_PIPE_QUEUE_OPERATION)
         self._check_access(end, request.access)
         pipe.state = FILE_PIPE_CONNECTED_STATE
         pipe.client_open = True
+        for server in pipe.ends:
+            self._connected(server)
+        pipe.ends.append(end)
         for queue, side in ((pipe.inbound, "writer_open"), (pipe.outbound, "reader_open")):
             if queue is not None:
                 setattr(queue, side, True)
                 queue.update()
         file.context = end
+
+    def _attach(self, file: FileObject, end: PipeEnd, access: int) -> None:
+        """Another end of a FIFO instance: it reads, writes or both, as its access says,
+        and each end already there that waits for this side hears that it has come."""
+        pipe = end.pipe
+        queue = pipe.inbound
+        reads, writes = bool(access & READ_ACCESS), bool(access & WRITE_ACCESS)
+        end.incoming = queue if reads else None
+        end.outgoing = queue if writes else None
+        end.connected = False
+        end.partner.signalled = False
+        if (reads and pipe.writers) or (writes and pipe.readers) or (reads and writes):
+            self._connected(end)
+        for other in pipe.ends:
+            if (reads and other.outgoing is not None) or (writes and other.incoming is not None):
+                self._connected(other)
+        pipe.ends.append(end)
+        pipe.readers += reads
+        pipe.writers += writes
+        self._fifo_changed(pipe)
+        file.context = end
+
+    def _connected(self, end: PipeEnd) -> None:
+        """The other side has come to `end`: whoever listens there wakes."""
+        end.connected = True
+        if not end.partner.signalled:
+            end.partner.signalled = True
+            self.kernel.dispatcher.signal(end.partner)
+
+    @staticmethod
+    def _fifo_changed(pipe: Pipe) -> None:
+        """A FIFO instance's queue has a reader while any end reads, and a writer while any
+        writes; it is "connected" while it has both."""
+        queue = pipe.inbound
+        queue.reader_open, queue.writer_open = pipe.readers > 0, pipe.writers > 0
+        pipe.state = (FILE_PIPE_CONNECTED_STATE if pipe.readers and pipe.writers
+                      else FILE_PIPE_LISTENING_STATE)
+        queue.update()
 
     @staticmethod
     def _check_access(end: PipeEnd, access: int) -> None:
@@ -349,6 +430,16 @@ class NamedPipeDevice(Device):
         or a broken pipe (its writes), and whoever waits for that wakes."""
         end: PipeEnd = file.context
         pipe = end.pipe
+        if end in pipe.ends:
+            pipe.ends.remove(end)
+        if pipe.fifo:
+            # a FIFO end: the instance, and what it buffers, goes with the last one
+            pipe.readers -= end.incoming is not None
+            pipe.writers -= end.outgoing is not None
+            self._fifo_changed(pipe)
+            if not pipe.ends and self.pipes.get(pipe.name.casefold()) is pipe:
+                del self.pipes[pipe.name.casefold()]
+            return
         if end.server:
             pipe.server_open = False
         else:
@@ -372,7 +463,7 @@ class NamedPipeDevice(Device):
         queue = end.incoming
         if queue is None:
             raise NtStatusError(STATUS_INVALID_PARAMETER, "this end of the pipe cannot read")
-        if end.pipe.state == FILE_PIPE_LISTENING_STATE:
+        if end.pipe.state == FILE_PIPE_LISTENING_STATE and not end.pipe.fifo:
             raise NtStatusError(STATUS_PIPE_LISTENING, "no client has connected")
         if length <= 0:
             return b""
@@ -394,7 +485,7 @@ class NamedPipeDevice(Device):
         queue = end.outgoing
         if queue is None:
             raise NtStatusError(STATUS_INVALID_PARAMETER, "this end of the pipe cannot write")
-        if end.pipe.state == FILE_PIPE_LISTENING_STATE:
+        if end.pipe.state == FILE_PIPE_LISTENING_STATE and not end.pipe.fifo:
             raise NtStatusError(STATUS_PIPE_LISTENING, "no client has connected")
         if not data:
             return 0
@@ -438,6 +529,23 @@ class NamedPipeDevice(Device):
         if written:
             end.pipe.modified_ns = self.kernel.clock.now_ns()
         queue.update()
+
+    # --- file-system controls -----------------------------------------------------------------
+
+    def device_control(self, file: FileObject, code: int, data: Any) -> Any:
+        if code != FSCTL_PIPE_LISTEN:
+            return super().device_control(file, code, data)
+        end: PipeEnd = file.context
+        pipe = end.pipe
+        if not pipe.fifo and not end.server:
+            raise NtStatusError(STATUS_INVALID_DEVICE_REQUEST, "only a server end listens for a client")
+        if end.connected:
+            if not pipe.fifo and pipe.state == FILE_PIPE_CLOSING_STATE:
+                raise NtStatusError(STATUS_PIPE_CLOSING, "the client has come and gone")
+            raise NtStatusError(STATUS_PIPE_CONNECTED, "the other side is already there")
+        if end.nonblocking:
+            raise NtStatusError(STATUS_PIPE_LISTENING, "nobody has come, and the end does not wait")
+        raise WaitPending([end.partner], lambda _status: STATUS_SUCCESS, reason="pipe listen")
 
     # --- information --------------------------------------------------------------------------
 
@@ -486,12 +594,17 @@ class NamedPipeDevice(Device):
         closed reader (broken), and the events to wait on for each."""
         end: PipeEnd = file.context
         incoming, outgoing = end.incoming, end.outgoing
+        # A FIFO reader that has seen no writer since it opened (O_NONBLOCK) is not hung
+        # up, as on Linux: it waits for a writer to come, then for that one to go.
+        hangup_event = incoming.hangup if incoming else None
+        if hangup_event is not None and end.pipe.fifo and not end.connected:
+            hangup_event = end.partner
         return Readiness(
             readable=bool(incoming and incoming.buffers),
             writable=bool(outgoing and not outgoing.full),
-            hangup=bool(incoming and not incoming.writer_open),
+            hangup=bool(incoming and not incoming.writer_open and hangup_event is incoming.hangup),
             broken=bool(outgoing and not outgoing.reader_open),
             wait_read=(incoming.data,) if incoming else (),
             wait_write=(outgoing.space,) if outgoing else (),
-            wait_closed=tuple(e for e in ((incoming.hangup if incoming else None),
-                                          (outgoing.broken if outgoing else None)) if e is not None))
+            wait_closed=tuple(e for e in (hangup_event, (outgoing.broken if outgoing else None))
+                              if e is not None))

@@ -17,7 +17,7 @@ from typing import Any
 from ...kernel.cpu import PAGE_NOACCESS, Fault
 from ...kernel.io import FILE_OPEN, FILE_READ_DATA, FILE_WRITE_DATA, SYNCHRONIZE
 from ...kernel.memory import page_ceil, page_floor
-from ...kernel.processes import Process, Thread
+from ...kernel.processes import Process, Thread, ThreadState
 from ...kernel.status import NtStatusError
 from ...trace import PERSONALITY, Quoted
 from ..base import ImageError, ImageInfo, Personality
@@ -31,6 +31,10 @@ from .syscalls import SyscallDispatcher, call_rows
 from .task import LinuxProcess, Task
 
 
+def _console_signal(event: int) -> int:
+    return signals.SIGINT if event == 0 else signals.SIGQUIT      # CTRL_C / CTRL_BREAK
+
+
 class LinuxPersonality(Personality):
     name = "lxss"
     description = "x86-64 Linux ELF programs as pico processes (the WSL1 design)"
@@ -38,6 +42,10 @@ class LinuxPersonality(Personality):
     def __init__(self) -> None:
         self.kernel = None
         self.syscalls: SyscallDispatcher | None = None
+        # The console as a Linux terminal: its foreground process group, which Ctrl+C
+        # signals. The first program started is in the foreground, as a shell leaves it;
+        # a guest shell moves it with tcsetpgrp (TIOCSPGRP).
+        self.console_foreground: int | None = None
 
     # --- images -----------------------------------------------------------------------------
 
@@ -80,6 +88,8 @@ class LinuxPersonality(Personality):
                           image=image, umask=host_umask())
         process.data = lx
         thread.data = Task(thread, lx, kernel)
+        if self.console_foreground is None:
+            self.console_foreground = lx.pgid
         caller = kernel.current_thread
         kernel.current_thread = thread         # the loader works inside the new process
         tracer = kernel.tracer
@@ -168,6 +178,27 @@ class LinuxPersonality(Personality):
         process.cpu.request_stop()
         if lx.vfork_done is not None:
             release_vfork_parent(process)
+
+    def on_console_control(self, event: int) -> bool:
+        """Ctrl+C and Ctrl+Break as Linux's terminal driver passes them on (n_tty's
+        isig): SIGINT or SIGQUIT, from the kernel, to every process of the terminal's
+        foreground process group."""
+        group = self._foreground_group()
+        for process in group:
+            signals.send_signal(process, _console_signal(event), code=signals.SI_KERNEL)
+        return bool(group)
+
+    def ends_on_console_control(self, process: Process, event: int) -> bool:
+        """The signal's default action (both terminate), and some thread lets it through."""
+        signal = _console_signal(event)
+        return (process in self._foreground_group()
+                and signals.action_of(process.data, signal).handler == signals.SIG_DFL
+                and any(not t.data.signal_mask & signals.bit(signal) for t in process.threads
+                        if t.state != ThreadState.TERMINATED and isinstance(t.data, Task)))
+
+    def _foreground_group(self) -> list[Process]:
+        return [p for p in self.kernel.processes.values() if p.alive and p.personality is self
+                and isinstance(p.data, LinuxProcess) and p.data.pgid == self.console_foreground]
 
     def on_process_exit(self, process: Process) -> None:
         from .lifecycle import process_exited

@@ -38,6 +38,7 @@ class OpenFile:
     synthetic: bytes = b""      # contents of a /proc file, generated at open
     position: int = 0           # for synthetic files and character devices ntsim models itself
     directory_done: bool = False
+    node: Any = None            # a FIFO's own metadata (FILE_STAT_LX_INFORMATION) for fstat
 
 
 @dataclass

@@ -16,6 +16,20 @@ differently, this module translates:
 - a read whose writer has gone is STATUS_PIPE_BROKEN on NT and end of file (0) on Linux;
 - a write whose reader has gone is STATUS_PIPE_BROKEN too: SIGPIPE, then EPIPE (or the
   count written before the reader went, which Linux returns instead).
+
+A FIFO (mkfifo, mknod S_IFIFO) is a pipe with a name in the file system: lxfs keeps the
+node as a host file whose $LXMOD says S_IFIFO, and `open_fifo` opens the node's pipe on
+NPFS, named after the node's device and inode (`\\Device\\NamedPipe\\Lxss.Fifo.dev803.ino1234`),
+so every path and hard link to the node meets the same pipe. The first open makes it
+(NtCreateNamedPipeFile, a FIFO instance: see kernel/fs/pipe.py), every later one joins it
+(NtOpenFile); when the last end closes the pipe goes, and what it held with it. Linux's
+open of a FIFO waits for the other side — a reader for a writer, a writer for a reader —
+which is NtFsControlFile(FSCTL_PIPE_LISTEN), ConnectNamedPipe's request: the thread parks
+until a partner opens, and a signal ends the wait (EINTR, or the open again with SA_RESTART).
+O_NONBLOCK: a reader never waits; a writer with no reader finds the pipe listening
+(STATUS_PIPE_LISTENING), or no pipe at all, and gets ENXIO. O_RDWR never waits: it is
+both sides itself. Once open, a FIFO's fd is a pipe end like pipe()'s, with fstat showing
+the node.
 """
 
 from __future__ import annotations
@@ -37,16 +51,40 @@ from ...kernel.io import (
     FILE_READ_DATA,
     FILE_SYNCHRONOUS_IO_NONALERT,
     FILE_WRITE_DATA,
+    FSCTL_PIPE_LISTEN,
     SYNCHRONIZE,
     FileInternalInformation,
     FilePipeInformation,
     FilePipeLocalInformation,
+    FileStatLx,
 )
-from ...kernel.status import STATUS_PIPE_BROKEN, STATUS_PIPE_EMPTY, NtStatusError
+from ...kernel.status import (
+    STATUS_OBJECT_NAME_NOT_FOUND,
+    STATUS_PIPE_BROKEN,
+    STATUS_PIPE_CONNECTED,
+    STATUS_PIPE_EMPTY,
+    STATUS_PIPE_LISTENING,
+    NtStatusError,
+)
 from . import signals
-from .errno import EAGAIN, EBADF, EINVAL, ENOTTY, LinuxError
-from .fdtable import O_CLOEXEC, O_DIRECT, O_NONBLOCK, O_RDONLY, O_WRONLY, FdEntry, OpenFile
+from .errno import EAGAIN, EBADF, EINVAL, ENOTTY, ENXIO, LinuxError
+from .fdtable import (
+    O_ACCMODE,
+    O_CLOEXEC,
+    O_CREAT,
+    O_DIRECT,
+    O_EXCL,
+    O_NOCTTY,
+    O_NONBLOCK,
+    O_RDONLY,
+    O_RDWR,
+    O_TRUNC,
+    O_WRONLY,
+    FdEntry,
+    OpenFile,
+)
 from .identity import creds
+from .lxfs import dev_number
 from .task import Task
 
 FIONREAD, FIONBIO = 0x541B, 0x5421
@@ -120,6 +158,80 @@ def _make_pipe(task: Task, address: int, flags: int) -> int:
             nt.NtClose(handle)
         raise
     return 0
+
+
+# --- FIFOs: open(2) of a named pipe -----------------------------------------------------------
+
+
+def fifo_name(node: FileStatLx) -> str:
+    """The NPFS name of a FIFO node's pipe: its device and inode, as `stat` shows them."""
+    serial = node.VolumeSerialNumber
+    device = dev_number(serial >> 8 & 0xFFF, serial & 0xFF)
+    return f"\\Device\\NamedPipe\\Lxss.Fifo.dev{device:x}.ino{node.FileId}"
+
+
+def open_fifo(task: Task, path: str, node: FileStatLx, flags: int) -> int:
+    """open(2) of a FIFO (fifo(7)): join the node's pipe, or make it, then wait for the
+    other side unless the open never waits (see the module's notes)."""
+    nt = task.nt
+    accmode = flags & O_ACCMODE
+    nonblocking = bool(flags & O_NONBLOCK)
+    access = {O_RDONLY: FILE_READ_DATA, O_WRONLY: FILE_WRITE_DATA,
+              O_RDWR: FILE_READ_DATA | FILE_WRITE_DATA}[accmode]
+    mode = FILE_PIPE_COMPLETE_OPERATION if nonblocking else FILE_PIPE_QUEUE_OPERATION
+    name = fifo_name(node)
+    no_reader = f"{path}: no process has the FIFO open for reading (O_NONBLOCK)"
+    task.lx.fds.lowest_free()              # EMFILE before any wait, as Linux takes the fd first
+    try:
+        handle = nt.NtOpenFile(name, access | SYNCHRONIZE, FILE_SYNCHRONOUS_IO_NONALERT)
+    except NtStatusError as error:
+        if error.status != STATUS_OBJECT_NAME_NOT_FOUND:
+            raise
+        if accmode == O_WRONLY and nonblocking:
+            raise LinuxError(ENXIO, no_reader) from None
+        identity = creds(task)
+        handle = nt.NtCreateNamedPipeFile(
+            name, access | SYNCHRONIZE, FILE_SHARE_WRITE, FILE_CREATE, FILE_SYNCHRONOUS_IO_NONALERT,
+            CompletionMode=mode, MaximumInstances=1, InboundQuota=DEFAULT_QUOTA, OutboundQuota=0,
+            lx_owner=(identity.euid, identity.egid), lx_fifo=True)
+    else:
+        if nonblocking:                    # NtOpenFile opens an end that waits
+            try:
+                nt.NtSetInformationFile(handle, FilePipeInformation,
+                                        PipeInformation(FILE_PIPE_BYTE_STREAM_MODE, mode))
+            except NtStatusError:
+                nt.NtClose(handle)
+                raise
+    opened = OpenFile(path, flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC), "pipe",
+                      node=node)
+
+    def install() -> int:
+        try:
+            return task.lx.fds.install(FdEntry(handle, opened, bool(flags & O_CLOEXEC)))
+        except LinuxError:
+            nt.NtClose(handle)
+            raise
+
+    if accmode == O_RDWR or (accmode == O_RDONLY and nonblocking):
+        return install()
+
+    def layer(get) -> int:
+        try:
+            get()
+        except WaitPending as pending:
+            # A signal that ends the wait ends the open: this end goes (Linux: err_rd/err_wr)
+            pending.on_cancel.append(lambda: nt.NtClose(handle))
+            pending.wrap(layer)
+            raise
+        except NtStatusError as error:
+            if error.status != STATUS_PIPE_CONNECTED:      # the other side is already there
+                nt.NtClose(handle)
+                if error.status == STATUS_PIPE_LISTENING:  # no reader, and O_NONBLOCK
+                    raise LinuxError(ENXIO, no_reader) from None
+                raise
+        return install()
+
+    return layer(lambda: nt.NtFsControlFile(handle, FSCTL_PIPE_LISTEN))
 
 
 # --- read and write ----------------------------------------------------------------------------

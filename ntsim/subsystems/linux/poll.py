@@ -59,7 +59,12 @@ def fd_readiness(task: Task, fd: int, events: int) -> tuple[int, tuple]:
     if entry.handle is None:
         # /dev/zero, /dev/full, /dev/random: ntsim answers them itself and never waits
         return POLLIN | POLLRDNORM | POLLOUT | POLLWRNORM, ()
-    file = _file_object(task, entry)
+    return file_readiness(_file_object(task, entry), events)
+
+
+def file_readiness(file: FileObject, events: int) -> tuple[int, tuple]:
+    """The poll mask of one file object, and what to wait on for the events asked (the
+    device's answer; epoll.py asks it of the files in its interest list)."""
     want_read, want_write = bool(events & READ_EVENTS), bool(events & WRITE_EVENTS)
     state = file.device.readiness(file, want_read, want_write)
     mask = ((POLLIN | POLLRDNORM if state.readable else 0) | (POLLOUT | POLLWRNORM if state.writable else 0)

@@ -38,7 +38,7 @@ from ...kernel.cpu import (
 from ...kernel.io import FileStatLx
 from ...kernel.memory import PAGE_SIZE
 from ...kernel.status import NtStatusError
-from . import files, system
+from . import files, pipes, system
 from .errno import EACCES, EEXIST, EINVAL, EISDIR, ELOOP, ENOENT, ENOTDIR, LinuxError
 from .fdtable import (
     O_ACCMODE,
@@ -304,8 +304,10 @@ def rename(lx: LinuxProcess, data: bytes) -> int:
 
 def reopen(task: Task, node: Node, flags: int, mode: int) -> int:
     """Opening /proc/self/fd/N: a file or directory is opened again by what it is now
-    called (a new open file description, with its own position and access); a pipe,
-    the console or a device gives another descriptor for the same open file."""
+    called (a new open file description, with its own position and access), and a FIFO
+    is opened again as a FIFO (its own end, waiting for the other side as any open
+    does); a pipe, the console or a device gives another descriptor for the same open
+    file."""
     if node.owner is not task.lx:
         raise LinuxError(EACCES, "another process's descriptors")
     entry = task.lx.fds.get(node.fd)
@@ -317,6 +319,8 @@ def reopen(task: Task, node: Node, flags: int, mode: int) -> int:
         return open_path(task, entry.file.path, flags, mode, kind == "procdir")
     if kind in ("null", "zero", "full", "random"):
         return files.open_file(task, files.AT_FDCWD, entry.file.path, flags, mode)
+    if entry.file.node is not None and not flags & O_PATH:
+        return pipes.open_fifo(task, entry.file.path, entry.file.node, flags)
     if flags & O_ACCMODE != entry.file.flags & O_ACCMODE and not flags & O_PATH:
         raise LinuxError(EACCES, f"fd {node.fd} is not open that way")
     return files.duplicate(task, node.fd, cloexec=bool(flags & O_CLOEXEC))

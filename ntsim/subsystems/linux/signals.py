@@ -141,11 +141,12 @@ NOT_RESTARTED = {
     "nanosleep": ERESTART_RESTARTBLOCK, "clock_nanosleep": ERESTART_RESTARTBLOCK,
     "poll": ERESTART_RESTARTBLOCK, "ppoll": ERESTARTNOHAND, "select": ERESTARTNOHAND,
     "pselect6": ERESTARTNOHAND, "epoll_wait": EINTR, "epoll_pwait": EINTR,
-    "rt_sigtimedwait": EINTR,
+    "epoll_pwait2": EINTR, "rt_sigtimedwait": EINTR,
 }
 # Calls whose completion handles the alert itself (resume(STATUS_USER_APC) ends the call
-# with EINTR): poll.py's waits.
-ALERT_AWARE = frozenset({"poll", "ppoll", "select", "pselect6"})
+# with EINTR): poll.py's and epoll.py's waits.
+ALERT_AWARE = frozenset({"poll", "ppoll", "select", "pselect6", "epoll_wait", "epoll_pwait",
+                         "epoll_pwait2"})
 # Waits no handled signal may cut short: a vfork parent sleeps until its child execs or
 # exits (Linux: a killable wait, so only a fatal signal ends it).
 UNINTERRUPTIBLE = frozenset({"vfork", "clone", "clone3"})

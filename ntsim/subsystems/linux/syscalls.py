@@ -34,6 +34,7 @@ from ...kernel.status import STATUS_USER_APC, NtStatusError
 from ...trace import PERSONALITY, Arg, ArgType, Buffer, CString, Enum, Flags, Hex, Int, Int32
 from ..base import PARTIAL, SUPPORTED, UNSUPPORTED, CallRow
 from . import (
+    epoll,
     files,
     futex,
     identity,
@@ -118,7 +119,8 @@ FcntlCmd = Enum({0: "F_DUPFD", 1: "F_GETFD", 2: "F_SETFD", 3: "F_GETFL", 4: "F_S
                  5: "F_GETLK", 6: "F_SETLK", 7: "F_SETLKW", 1030: "F_DUPFD_CLOEXEC",
                  1031: "F_SETPIPE_SZ", 1032: "F_GETPIPE_SZ"})
 IoctlRequest = Enum({0x5401: "TCGETS", 0x5402: "TCSETS", 0x5413: "TIOCGWINSZ",
-                     0x540F: "TIOCGPGRP", 0x541B: "FIONREAD"})
+                     0x540F: "TIOCGPGRP", 0x5410: "TIOCSPGRP", 0x5429: "TIOCGSID",
+                     0x541B: "FIONREAD"})
 ArchCode = Enum({0x1001: "ARCH_SET_GS", 0x1002: "ARCH_SET_FS", 0x1003: "ARCH_GET_FS",
                  0x1004: "ARCH_GET_GS"})
 Resource = Enum(process.RLIMIT_NAMES)
@@ -137,6 +139,37 @@ SigHow = Enum({0: "SIG_BLOCK", 1: "SIG_UNBLOCK", 2: "SIG_SETMASK"})
 PipeFlags = Flags({0o4000: "O_NONBLOCK", 0o40000: "O_DIRECT", 0o2000000: "O_CLOEXEC"})
 Signal = Enum(signals.SIGNAL_NAMES)
 ItimerWhich = Enum(signals.ITIMER_NAMES)
+EpollFlags = Flags({epoll.EPOLL_CLOEXEC: "EPOLL_CLOEXEC"})
+EpollOp = Enum(epoll.EPOLL_CTL_NAMES)
+EpollEventBits = Flags(epoll.EPOLL_EVENT_NAMES)
+
+
+class EpollEvents(ArgType):
+    """struct epoll_event in guest memory, as strace shows it: epoll_ctl's one (read when
+    the call starts), or epoll_wait's array, as many as the result (read when it ends)."""
+
+    LIMIT = 8
+
+    def __init__(self, count: str | None = None) -> None:
+        self.count = count
+        self.output = count is not None
+
+    def decode(self, value, ctx):
+        address = int(value)
+        if not address:
+            return None
+        count = 1 if self.count is None else ctx.result
+        if not isinstance(count, int) or count <= 0:
+            return hex(address)
+        try:
+            raw = ctx.read(address, epoll.EPOLL_EVENT.size * min(count, self.LIMIT))
+        except Exception:
+            return hex(address)
+        shown = [f"{{events={EpollEventBits.decode(bits, ctx)}, data={data:#x}}}"
+                 for bits, data in epoll.EPOLL_EVENT.iter_unpack(raw)]
+        if self.count is None:
+            return shown[0]
+        return "[" + ", ".join(shown + (["..."] if count > self.LIMIT else [])) + "]"
 
 
 # --- the table ---------------------------------------------------------------------------------
@@ -192,8 +225,10 @@ TABLE: tuple[Syscall, ...] = (
          level=PARTIAL, note="F_DUPFD(_CLOEXEC), F_GETFD/F_SETFD, F_GETFL/F_SETFL, F_GETPIPE_SZ; "
                              "locks and F_SETPIPE_SZ give EINVAL"),
     call(16, "ioctl", files.sys_ioctl, ("fd", Fd), ("request", IoctlRequest), ("arg", Pointer),
-         level=PARTIAL, note="TCGETS, TIOCGWINSZ, TIOCGPGRP on the console; FIONREAD on pipes, "
-                             "regular and /proc files; ENOTTY elsewhere"),
+         level=PARTIAL, note="TCGETS, TIOCGWINSZ, TIOCGPGRP/TIOCSPGRP (the group Ctrl+C "
+                             "signals), TIOCGSID on the console (TCSETS not: the host terminal "
+                             "keeps its mode); FIONREAD on pipes, regular and /proc files; "
+                             "ENOTTY elsewhere"),
     call(40, "sendfile", inodes.sys_sendfile, ("out_fd", Fd), ("in_fd", Fd), ("offset", Pointer),
          ("count", Size), level=PARTIAL, note="at most 1 MiB a call (a short count, as Linux may give)"),
     call(326, "copy_file_range", inodes.sys_copy_file_range, ("fd_in", Fd), ("off_in", Pointer),
@@ -265,7 +300,8 @@ TABLE: tuple[Syscall, ...] = (
     call(266, "symlinkat", inodes.sys_symlinkat, ("target", Path), ("newdirfd", AtFd()), ("linkpath", Path)),
     call(133, "mknod", inodes.sys_mknod, ("pathname", Path), ("mode", Octal()), ("dev", Hex()),
          level=PARTIAL, note="regular files; FIFOs, sockets and device nodes as lxfs metadata on the "
-                             "volume (a modelled character device opens; a FIFO's open gives ENXIO)"),
+                             "volume (a FIFO opens as a pipe on \\Device\\NamedPipe, a modelled "
+                             "character device as that device; a socket file's open gives ENXIO)"),
     call(259, "mknodat", inodes.sys_mknodat, ("dirfd", AtFd()), ("pathname", Path), ("mode", Octal()),
          ("dev", Hex()), level=PARTIAL, note="as mknod"),
     call(83, "mkdir", files.sys_mkdir, ("pathname", Path), ("mode", Octal())),
@@ -410,7 +446,7 @@ TABLE: tuple[Syscall, ...] = (
     call(35, "nanosleep", time.sys_nanosleep, ("req", Pointer), ("rem", Pointer)),
     call(230, "clock_nanosleep", time.sys_clock_nanosleep, ("clockid", ClockId), ("flags", Int()),
          ("req", Pointer), ("rem", Pointer)),
-    # pipes and I/O multiplexing (pipes.py: pipes on \Device\NamedPipe; poll.py)
+    # pipes and I/O multiplexing (pipes.py: pipes on \Device\NamedPipe; poll.py; epoll.py)
     call(22, "pipe", pipes.sys_pipe, ("pipefd", Pointer)),
     call(293, "pipe2", pipes.sys_pipe2, ("pipefd", Pointer), ("flags", PipeFlags),
          level=PARTIAL, note="O_CLOEXEC, O_NONBLOCK; packet mode (O_DIRECT, also through "
@@ -427,6 +463,24 @@ TABLE: tuple[Syscall, ...] = (
     call(270, "pselect6", poll.sys_pselect6, ("nfds", Int32()), ("readfds", Pointer),
          ("writefds", Pointer), ("exceptfds", Pointer), ("timeout", Pointer), ("sigmask", Pointer),
          level=PARTIAL, note="as select; the mask is in force during the call"),
+    call(213, "epoll_create", epoll.sys_epoll_create, ("size", Int32())),
+    call(291, "epoll_create1", epoll.sys_epoll_create1, ("flags", EpollFlags)),
+    call(233, "epoll_ctl", epoll.sys_epoll_ctl, ("epfd", Fd), ("op", EpollOp), ("fd", Fd),
+         ("event", EpollEvents()),
+         level=PARTIAL, note="pipes, the console, /dev/random and epoll fds; regular files, "
+                             "directories, /dev/null: EPERM (a console redirected from a file "
+                             "is watched, where Linux says EPERM); EPOLLET sees a pipe change "
+                             "state (empty to not empty), not each write into an unread pipe; "
+                             "EPOLLEXCLUSIVE wakes every waiter"),
+    call(232, "epoll_wait", epoll.sys_epoll_wait, ("epfd", Fd), ("events", EpollEvents("result")),
+         ("maxevents", Int32()), ("timeout", Int32()),
+         level=PARTIAL, note="as poll, for the files epoll_ctl takes; EPOLLET as epoll_ctl says"),
+    call(281, "epoll_pwait", epoll.sys_epoll_pwait, ("epfd", Fd), ("events", EpollEvents("result")),
+         ("maxevents", Int32()), ("timeout", Int32()), ("sigmask", Pointer), ("sigsetsize", Size),
+         level=PARTIAL, note="as epoll_wait; the mask is in force during the call"),
+    call(441, "epoll_pwait2", epoll.sys_epoll_pwait2, ("epfd", Fd), ("events", EpollEvents("result")),
+         ("maxevents", Int32()), ("timeout", Pointer), ("sigmask", Pointer), ("sigsetsize", Size),
+         level=PARTIAL, note="as epoll_pwait, with a timespec timeout"),
     # signals: dispositions, masks, delivery (signals.py; the frame in sigframe.py)
     call(13, "rt_sigaction", signals.sys_rt_sigaction, ("signum", Signal), ("act", Pointer),
          ("oldact", Pointer), ("sigsetsize", Size)),
@@ -482,6 +536,8 @@ class SyscallDispatcher:
 
     def __init__(self, kernel, interceptors=None) -> None:
         self.kernel = kernel
+        # events other host threads posted (a Ctrl+C): a trap is a safe point to take them
+        self.host_events = kernel.dispatcher.host_events
         # the Python API's before/instead/after hooks and call breakpoints
         self.interceptors = interceptors if interceptors is not None else _NoInterceptors()
 
@@ -500,6 +556,8 @@ class SyscallDispatcher:
         args = [read(register) for register in row.registers]
         if kernel.tracer.enabled or self.interceptors.active:
             self._traced(task, row, args, uc)
+            if self.host_events:
+                task.cpu.request_stop()
             return
         try:
             result = row.handler(task, *args)
@@ -515,6 +573,8 @@ class SyscallDispatcher:
         if task.sigpending and task.cpu.uc is uc:
             # On the way back to user mode: a signal this call sent or unblocked.
             signals.deliver(task, signals.IN_SYSCALL, number)
+        if self.host_events:
+            task.cpu.request_stop()        # back to the dispatcher, which runs them
 
     def _unsupported(self, task, number: int, row: Syscall | None, uc) -> None:
         name = row.name if row else SYSCALL_NAMES.get(number, f"syscall_{number}")

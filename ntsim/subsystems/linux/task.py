@@ -144,5 +144,8 @@ class Task:
     def write_u64(self, address: int, value: int) -> None:
         self.write(address, (value & 0xFFFF_FFFF_FFFF_FFFF).to_bytes(8, "little"))
 
+    def read_u32(self, address: int) -> int:
+        return int.from_bytes(self.read(address, 4), "little")
+
     def write_u32(self, address: int, value: int) -> None:
         self.write(address, (value & 0xFFFF_FFFF).to_bytes(4, "little"))

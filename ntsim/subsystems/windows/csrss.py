@@ -15,7 +15,11 @@ from __future__ import annotations
 import os
 import select
 import shutil
+import signal
+import threading
+import time
 from collections import deque
+from functools import partial
 from typing import Any
 
 from ...kernel.fs.console import (
@@ -28,7 +32,11 @@ from ...kernel.fs.volume import host_error
 from ...kernel.lpc import DEFERRED, ApiRow, LpcServer, PortMessage
 from ...kernel.processes import Event, NotificationEvent
 from ...kernel.status import STATUS_INVALID_HANDLE, STATUS_PIPE_BROKEN, NtStatusError
-from ...trace import KERNEL
+from ...trace import KERNEL, SERVER
+
+# Console control events (wincon.h), what the host's Ctrl+C and Ctrl+Break become
+CTRL_C_EVENT, CTRL_BREAK_EVENT = 0, 1
+CONSOLE_EVENTS = {CTRL_C_EVENT: "CTRL_C_EVENT", CTRL_BREAK_EVENT: "CTRL_BREAK_EVENT"}
 
 
 class HostConsole:
@@ -98,6 +106,99 @@ class CapturedConsole(HostConsole):
         return bytes(self.output[2])
 
 
+class CtrlKeys:
+    """The host terminal's Ctrl+C and Ctrl+\\ — which reach ntsim as SIGINT and SIGQUIT —
+    become the console's CTRL_C_EVENT and CTRL_BREAK_EVENT, and CSRSS hands them to the
+    guests (a Linux program gets SIGINT or SIGQUIT, and may catch it).
+
+    While a guest computes, the host thread is inside unicorn and no Python signal
+    handler can run, so the signals are blocked and a watcher thread takes them with
+    sigwait and posts the event to the dispatcher, which runs it at the next safe point:
+    a system call, the end of a quantum, or at once if every guest waits. A guest that
+    computes without system calls is stopped from outside only when the event will end
+    it (see Dispatcher.stop_processor). Ctrl+C three times within two seconds, or when no
+    guest takes it, stops ntsim itself.
+
+        with CtrlKeys(machine) as keys:
+            machine.run()
+        if keys.interrupted: ...
+    """
+
+    SIGNALS = {signal.SIGINT: CTRL_C_EVENT, signal.SIGQUIT: CTRL_BREAK_EVENT}
+    PRESSES_TO_STOP, WITHIN_S = 3, 2.0
+    SAFE_POINT_WAIT_S = 0.2     # how long a computing guest may take to reach a safe point
+
+    def __init__(self, machine: Any) -> None:
+        self.machine = machine
+        self.interrupted = False          # ntsim itself was stopped by the keys
+        self._watcher: threading.Thread | None = None
+        self._closing = False
+        self._mask: set[int] | None = None
+
+    def __enter__(self) -> CtrlKeys:
+        if threading.current_thread() is threading.main_thread():
+            self._mask = signal.pthread_sigmask(signal.SIG_BLOCK, set(self.SIGNALS))
+            # At a terminal a guest waiting for a signal waits for the person's Ctrl+C,
+            # as it would natively; elsewhere nothing could wake it: a deadlock.
+            self.machine.kernel.dispatcher.open_host_events(
+                wait_for_them=self.machine.console.isatty(0))
+            self._watcher = threading.Thread(target=self._watch, name="ctrl-keys", daemon=True)
+            self._watcher.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        if self._watcher is None:
+            return
+        self._closing = True
+        signal.pthread_kill(self._watcher.ident, signal.SIGQUIT)    # out of its sigwait
+        self._watcher.join()
+        signal.pthread_sigmask(signal.SIG_SETMASK, self._mask)
+        self.machine.kernel.dispatcher.close_host_events()
+
+    def _watch(self) -> None:
+        dispatcher = self.machine.kernel.dispatcher
+        wanted = set(self.SIGNALS)
+        presses: deque[float] = deque()
+        waiting: list[tuple[threading.Event, int, float, bool]] = []   # posted, not yet run
+        while True:
+            # While an event waits for its safe point, look every 20 ms whether the
+            # processor must be stopped for it after all; otherwise just wait for a key.
+            info = signal.sigtimedwait(wanted, 0.02) if waiting else signal.sigwaitinfo(wanted)
+            if self._closing:
+                return
+            now = time.monotonic()
+            if info is not None:
+                presses.append(now)
+                while now - presses[0] > self.WITHIN_S:
+                    presses.popleft()
+                event, stop = self.SIGNALS[info.si_signo], len(presses) >= self.PRESSES_TO_STOP
+                delivered = threading.Event()
+                waiting.append((delivered, event, now, stop))
+                dispatcher.post_host_event(partial(self._deliver, event, stop, delivered))
+            waiting = [w for w in waiting if not w[0].is_set()]
+            if any(stop or (now - posted > self.SAFE_POINT_WAIT_S and self._running_guest_ends(event))
+                   for _, event, posted, stop in waiting):
+                dispatcher.stop_processor()
+
+    def _running_guest_ends(self, event: int) -> bool:
+        thread = self.machine.kernel.dispatcher.current
+        process = thread.process if thread is not None else None
+        try:
+            return (process is not None and process.personality is not None
+                    and process.personality.ends_on_console_control(process, event))
+        except RuntimeError:      # the dispatcher's thread changed the process table meanwhile
+            return False
+
+    def _deliver(self, event: int, stop: bool, delivered: threading.Event) -> None:
+        try:
+            csrss = self.machine.kernel.smss.server("Windows")
+            if stop or csrss is None or not csrss.console_control(event):
+                self.interrupted = True
+                self.machine.kernel.dispatcher.stop_requested = True
+        finally:
+            delivered.set()
+
+
 class Csrss(LpcServer):
     name = "csrss"
     image_name = "csrss.exe"
@@ -128,6 +229,13 @@ class Csrss(LpcServer):
         if self.kernel.tracer.enabled:
             self.kernel.tracer.note(self.thread, KERNEL, "HostConsoleRead",
                                     {"fd": self.console.fds[0], "Length": length}, len(data))
+        if data and not self.console.input_ready():
+            # Drained: the input event is cleared, so that the next input signals it anew
+            # (what an edge-triggered epoll watching it waits for); the host is watched
+            # while anything watches the event.
+            self.input_event.signalled = False
+            if self.input_event.wait_blocks:
+                self._watch_input()
         return data
 
     def _watch_input(self) -> None:
@@ -150,7 +258,7 @@ class Csrss(LpcServer):
                     self.kernel.lpc.reply(self, message, None, error.status)
             finally:
                 self.kernel.current_thread = caller
-        if not self.waiting_reads:
+        if not self.waiting_reads and (self.input_event.signalled or not self.input_event.wait_blocks):
             self.kernel.dispatcher.unwatch_host_input(self.console.fds[0])
 
     def write_console(self, message: PortMessage) -> int:
@@ -192,6 +300,25 @@ class Csrss(LpcServer):
             self.waiting_reads.remove(message)
         if not self.waiting_reads and not self.input_event.wait_blocks:
             self.kernel.dispatcher.unwatch_host_input(self.console.fds[0])
+
+    def console_control(self, event: int) -> bool:
+        """The console's Ctrl+C or Ctrl+Break (ConSrv's ProcessCtrlEvents): every
+        personality with a process on the console hears it and does what its programs
+        expect (Win32 would start each process's CtrlRoutine; Linux's terminal sends
+        SIGINT or SIGQUIT to its foreground process group). False when no process took
+        it: nobody is left to interrupt."""
+        personalities = {id(p.personality): p.personality for p in self.kernel.processes.values()
+                         if p.alive and p.personality is not None}
+        taken = False
+        for personality in personalities.values():
+            hook = getattr(personality, "on_console_control", None)
+            if hook is not None and hook(event):
+                taken = True
+        if self.kernel.tracer.enabled:
+            self.kernel.tracer.note(self.thread, SERVER, "ConsoleCtrlEvent",
+                                    {"Event": CONSOLE_EVENTS.get(event, event)},
+                                    "delivered" if taken else "no process took it")
+        return taken
 
     def client_died(self, pid: int) -> None:
         """LPC_CLIENT_DIED: forget the dead process's waiting reads."""

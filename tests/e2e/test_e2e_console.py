@@ -1,0 +1,148 @@
+"""Ctrl+C on a real terminal, natively and under ntsim.
+
+The program runs on a pseudo-terminal as its controlling terminal, and the test types
+Ctrl+C into it: the terminal driver sends SIGINT to the foreground process group. Natively
+that is the program; under ntsim it is ntsim, which passes it on as the console's
+CTRL_C_EVENT through CSRSS to LXSS, which sends SIGINT to the guest's foreground group.
+The native run is the oracle for what the program prints and how it ends.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import pty
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import termios
+import time
+from pathlib import Path
+
+import pytest
+
+from .harness import install
+
+pytestmark = pytest.mark.e2e
+
+CTRL_C = b"\x03"
+DEADLINE_S = 30
+
+
+class Terminal:
+    """A program started as the session leader of a new pseudo-terminal."""
+
+    def __init__(self, command: list[str], cwd: Path) -> None:
+        self.master, slave = pty.openpty()
+
+        def take_the_terminal() -> None:        # in the child, after setsid
+            fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+            # as a login on a terminal starts: a test run in the background (`&`) has
+            # these ignored, and ignored signals stay ignored across exec
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            signal.signal(signal.SIGQUIT, signal.SIG_DFL)
+
+        self.process = subprocess.Popen(command, cwd=cwd, stdin=slave, stdout=slave, stderr=slave,
+                                        start_new_session=True, preexec_fn=take_the_terminal)
+        os.close(slave)
+        self.output = b""
+        self.started = time.monotonic()
+
+    def read_until(self, text: bytes) -> None:
+        while text not in self.output.replace(b"\r\n", b"\n"):    # the terminal's ONLCR
+            self._read_some()
+
+    def _read_some(self) -> bool:
+        left = DEADLINE_S - (time.monotonic() - self.started)
+        if left <= 0:
+            self.process.kill()
+            pytest.fail(f"no progress within {DEADLINE_S} s; output so far: {self.output!r}")
+        readable, _, _ = select.select([self.master], [], [], left)
+        if readable:
+            try:
+                chunk = os.read(self.master, 4096)
+            except OSError:          # EIO: every holder of the terminal has closed it
+                chunk = b""
+            self.output += chunk
+            return bool(chunk)
+        return True
+
+    def type(self, keys: bytes) -> None:
+        os.write(self.master, keys)
+
+    def finish(self) -> tuple[int, bytes]:
+        while self._read_some():
+            pass
+        status = self.process.wait(timeout=DEADLINE_S)
+        os.close(self.master)
+        status = 128 - status if status < 0 else status
+        return status, self.output.replace(b"\r\n", b"\n").replace(b"^C", b"")
+
+
+def interrupt_twice(command: list[str], cwd: Path) -> tuple[int, bytes]:
+    terminal = Terminal(command, cwd)
+    terminal.read_until(b"ready\n")
+    time.sleep(0.2)                  # in its pause()
+    terminal.type(CTRL_C)
+    terminal.read_until(b"default action restored\n")
+    time.sleep(0.2)                  # well inside its loop, which makes no system call
+    terminal.type(CTRL_C)
+    return terminal.finish()
+
+
+def test_ctrl_c_reaches_a_waiting_handler_and_ends_a_computing_program(root: Path, native_ok) -> None:
+    program = install(root, "ctrlc")
+    native = interrupt_twice([str(root / "ctrlc")], root)
+    assert native[0] == 128 + signal.SIGINT
+    assert b"pause() = -1 (Interrupted system call), handler ran 1 time(s), si_code SI_KERNEL\n" in native[1]
+    emulated = interrupt_twice([sys.executable, "-m", "ntsim", "run", "--root", str(root), program],
+                               root)
+    assert emulated == native
+
+
+@pytest.mark.skipif(not Path("/bin/busybox").exists(), reason="Debian's busybox-static is not installed")
+def test_three_quick_ctrl_c_stop_ntsim_when_the_guest_ignores_them(root: Path) -> None:
+    """The way out of a guest that ignores SIGINT: Ctrl+C three times within two seconds."""
+    shutil.copy2("/bin/busybox", root / "busybox")
+    terminal = Terminal([sys.executable, "-m", "ntsim", "run", "--root", str(root), "./busybox", "sh", "-c",
+                         "trap '' INT; echo ready; while :; do :; done"], root)
+    terminal.read_until(b"ready\n")
+    terminal.type(CTRL_C)
+    time.sleep(0.5)
+    assert terminal.process.poll() is None, "one Ctrl+C is the guest's to ignore"
+    terminal.type(CTRL_C)
+    time.sleep(0.1)
+    terminal.type(CTRL_C)
+    status, output = terminal.finish()
+    assert status == 128 + signal.SIGINT
+    assert output.endswith(b"ntsim: interrupted\n")
+
+
+def interactive_shell_session(command: list[str], cwd: Path) -> tuple[int, bytes]:
+    """An interactive shell: Ctrl+C ends a foreground `sleep` (its own process group,
+    which the shell made the terminal's foreground with tcsetpgrp); the shell survives."""
+    terminal = Terminal(command, cwd)
+    terminal.type(b"echo started\n")
+    terminal.read_until(b"started\n")
+    # the job says when it is running (then it is the terminal's foreground group)
+    terminal.type(b"./busybox sh -c 'echo sleeping; exec ./busybox sleep 20'; echo slept $?\n")
+    terminal.read_until(b"sleeping\n")
+    time.sleep(0.3)
+    terminal.type(CTRL_C)
+    terminal.type(b"echo after-sleep $?; exit 3\n")
+    return terminal.finish()
+
+
+@pytest.mark.skipif(not Path("/bin/busybox").exists(), reason="Debian's busybox-static is not installed")
+def test_ctrl_c_in_an_interactive_shell_interrupts_the_job_not_the_shell(root: Path, native_ok) -> None:
+    shutil.copy2("/bin/busybox", root / "busybox")
+    native = interactive_shell_session([str(root / "busybox"), "sh", "-i"], root)
+    emulated = interactive_shell_session([sys.executable, "-m", "ntsim", "run", "--root", str(root),
+                                          "./busybox", "sh", "-i"], root)
+    for status, output in (native, emulated):
+        lines = output.decode("utf-8", "replace").splitlines()
+        assert status == 3
+        assert "after-sleep 130" in lines
+        assert not any(line.startswith("slept") for line in lines)
