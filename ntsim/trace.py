@@ -28,21 +28,32 @@ LAYERS = (GUEST, PERSONALITY, LPC, SERVER, NT, KERNEL, VM)
 class Event:
     """One boundary crossing. `result` is the call's value, `error` its error name."""
 
-    __slots__ = ("seq", "clock", "pid", "tid", "layer", "name", "args", "result", "error",
-                 "parent", "depth", "root", "pending", "_outer", "_decode")
+    # What a crossing starts with (class defaults: an event is made for every traced
+    # call, and each attribute not stored is time saved)
+    result: Any = None
+    error: str | None = None
+    parent: int | None = None
+    depth = 0
+    pending = False
+    _decode: Any = None
 
     def __init__(self, seq: int, clock: int, pid: int, tid: int, layer: str, name: str,
                  args: dict[str, Any], outer: Event | None) -> None:
-        self.seq, self.clock, self.pid, self.tid = seq, clock, pid, tid
-        self.layer, self.name, self.args = layer, name, args
+        self.seq = seq
+        self.clock = clock
+        self.pid = pid
+        self.tid = tid
+        self.layer = layer
+        self.name = name
+        self.args = args
         # the crossing that caused this one, how deep it nests, and the outermost one
-        if outer is None:
-            self.parent, self.depth, self.root = None, 0, seq
-        else:
-            self.parent, self.depth, self.root = outer.seq, outer.depth + 1, outer.root
         self._outer = outer
-        self.result = self.error = self._decode = None
-        self.pending = False
+        if outer is None:
+            self.root = seq
+        else:
+            self.parent = outer.seq
+            self.depth = outer.depth + 1
+            self.root = outer.root
 
     def to_dict(self) -> dict[str, Any]:
         return {"seq": self.seq, "clock": self.clock, "pid": self.pid, "tid": self.tid,
@@ -243,17 +254,20 @@ class Tracer:
     def __init__(self, clock: Callable[[], int]) -> None:
         self.clock = clock
         self.sinks: list[Sink] = []
+        self._deliver: tuple[Callable[[Event], None], ...] = ()   # each sink's `event`
         self.enabled = False
         self.seq = 0
 
     def attach(self, sink: Sink) -> Sink:
         self.sinks.append(sink)
         self.enabled = True
+        self._deliver = tuple(s.event for s in self.sinks)
         return sink
 
     def detach(self, sink: Sink) -> None:
         self.sinks.remove(sink)
         self.enabled = bool(self.sinks)
+        self._deliver = tuple(s.event for s in self.sinks)
 
     def open(self, thread: Any, layer: str, name: str, raw: dict[str, Any] | None = None,
              types: Sequence[Arg] = (), *, decoded: dict[str, Any] | None = None) -> Event:
@@ -294,8 +308,8 @@ class Tracer:
         if thread is not None:
             thread.trace_parent = event._outer
         event._outer = None
-        for sink in self.sinks:
-            sink.event(event)
+        for deliver in self._deliver:
+            deliver(event)
 
     def suspend(self, thread: Any, event: Event) -> None:
         """The crossing blocks: tell the sinks, and unwind the thread's nesting."""
