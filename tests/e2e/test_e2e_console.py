@@ -146,3 +146,40 @@ def test_ctrl_c_in_an_interactive_shell_interrupts_the_job_not_the_shell(root: P
         assert status == 3
         assert "after-sleep 130" in lines
         assert not any(line.startswith("slept") for line in lines)
+
+
+RAW_READ = ("echo go; ./busybox stty -a; ./busybox stty raw -echo; "
+            "./busybox dd bs=1 count=1 2>/dev/null | ./busybox od -c; "
+            "./busybox stty sane; ./busybox stty -a")
+
+
+def type_one_key(command: list[str], cwd: Path) -> tuple[int, bytes]:
+    terminal = Terminal(command, cwd)
+    terminal.read_until(b"go\n")
+    time.sleep(0.5)                  # raw by now: one key, no Enter, is a whole read
+    terminal.type(b"x")
+    return terminal.finish()
+
+
+@pytest.mark.skipif(not Path("/bin/busybox").exists(), reason="Debian's busybox-static is not installed")
+def test_terminal_settings_reach_the_host_terminal(root: Path, native_ok) -> None:
+    """stty shows the terminal's real settings, `stty raw -echo` makes it raw (a key is
+    read without Enter and not echoed), and `stty sane` brings it back."""
+    shutil.copy2("/bin/busybox", root / "busybox")
+    native = type_one_key([str(root / "busybox"), "sh", "-c", RAW_READ], root)
+    assert native[0] == 0 and b"0000000   x\n" in native[1]
+    emulated = type_one_key([sys.executable, "-m", "ntsim", "run", "--root", str(root),
+                             "./busybox", "sh", "-c", RAW_READ], root)
+    assert emulated == native
+
+
+@pytest.mark.skipif(not Path("/bin/busybox").exists(), reason="Debian's busybox-static is not installed")
+def test_ntsim_leaves_the_host_terminal_as_it_found_it(root: Path) -> None:
+    """A guest that ends with the terminal raw does not leave it so for the next program."""
+    shutil.copy2("/bin/busybox", root / "busybox")
+    terminal = Terminal(["sh", "-c", f"{sys.executable} -m ntsim run --root {root} ./busybox stty raw -echo; "
+                         f"echo after; ./busybox stty -a"], root)
+    status, output = terminal.finish()
+    assert status == 0 and b"after\n" in output
+    settings = output.split(b"after\n", 1)[1]
+    assert b" icanon " in settings and b" echo " in settings

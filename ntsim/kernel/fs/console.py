@@ -38,6 +38,10 @@ ConsoleApiRead = CONSOLE_SERVER | 0
 ConsoleApiWrite = CONSOLE_SERVER | 1
 ConsoleApiGetMode = CONSOLE_SERVER | 2
 ConsoleApiGetNumberOfInputEvents = CONSOLE_SERVER | 3
+# ntsim's own, beside \Terminal: the host is a Unix terminal, and a Unix guest's terminal
+# settings (termios) pass through CSRSS to it whole, where Win32 has console modes
+ConsoleApiGetTerminalSettings = CONSOLE_SERVER | 4
+ConsoleApiSetTerminalSettings = CONSOLE_SERVER | 5
 
 
 class ConsoleDevice(Device):
@@ -87,6 +91,20 @@ class ConsoleDevice(Device):
     def get_mode(self, file: FileObject) -> dict[str, Any]:
         """GetConsoleMode + screen size: whether the stream is a real terminal."""
         return self._call(ConsoleApiGetMode, {"Stream": 0 if file.context == TERMINAL else file.context})
+
+    def get_terminal_settings(self, file: FileObject) -> list[Any]:
+        """The terminal's settings (termios: flags, speeds, control characters)."""
+        return self._call(ConsoleApiGetTerminalSettings, {"Stream": self._stream(file)})
+
+    def set_terminal_settings(self, file: FileObject, settings: list[Any], when: int) -> None:
+        """Change them now, after output drains, or also dropping pending input
+        (`when`: termios's TCSANOW, TCSADRAIN, TCSAFLUSH)."""
+        self._call(ConsoleApiSetTerminalSettings, {"Stream": self._stream(file), "When": when,
+                                                   "Settings": settings})
+
+    @staticmethod
+    def _stream(file: FileObject) -> int:
+        return 0 if file.context == TERMINAL else file.context
 
     def readiness(self, file: FileObject, read: bool = True, write: bool = True) -> Readiness:
         """Output never waits; input is ready when CSRSS says a read would not wait

@@ -43,7 +43,7 @@ from ...kernel.io import (
 )
 from ...kernel.services import DUPLICATE_SAME_ACCESS, NtCurrentProcess
 from ...kernel.status import NtStatusError
-from . import pipes, procfs, signals
+from . import pipes, procfs, signals, tty
 from .errno import (
     EACCES,
     EBADF,
@@ -61,7 +61,6 @@ from .errno import (
     EPIPE,
     ERANGE,
     ESPIPE,
-    ESRCH,
     EXDEV,
     LinuxError,
     errno_from_status,
@@ -102,15 +101,14 @@ from .lxfs import (
     pack_stat,
     pack_statx,
 )
-from .task import LinuxProcess, Task
+from .task import Task
 
 AT_SYMLINK_NOFOLLOW, AT_REMOVEDIR, AT_SYMLINK_FOLLOW, AT_EMPTY_PATH = 0x100, 0x200, 0x400, 0x1000
 AT_EACCESS = 0x200
 SEEK_SET, SEEK_CUR, SEEK_END = 0, 1, 2
 F_DUPFD, F_GETFD, F_SETFD, F_GETFL, F_SETFL, F_DUPFD_CLOEXEC = 0, 1, 2, 3, 4, 1030
 FD_CLOEXEC = 1
-TCGETS, TIOCGWINSZ, TIOCGPGRP, TIOCSPGRP, TIOCGSID, FIONREAD = (
-    0x5401, 0x5413, 0x540F, 0x5410, 0x5429, 0x541B)
+FIONREAD = 0x541B
 IOCTL_CONSOLE_GET_MODE = 0x500016   # our own control code for the console device
 RENAME_NOREPLACE, RENAME_EXCHANGE = 1, 2
 DT_TYPES = {0o140000: 12, 0o120000: 10, 0o100000: 8, 0o60000: 6, 0o40000: 4, 0o20000: 2, 0o10000: 1}
@@ -936,41 +934,9 @@ def sys_ioctl(task: Task, fd: int, request: int, arg: int) -> int:
         return 0
     if entry.file.kind != "console":
         raise LinuxError(ENOTTY)
-    if request in (TCGETS, TIOCGWINSZ, TIOCGPGRP, TIOCSPGRP, TIOCGSID):
-        file = file_object(task, entry.handle)
-        mode = file.device.get_mode(file)
-        if not mode["is_terminal"]:
-            raise LinuxError(ENOTTY)
-        terminal = task.lx.process.personality      # keeps the console's foreground group
-        if request == TIOCSPGRP:
-            return set_foreground_group(task, terminal, task.read_u32(arg))
-        if request == TIOCGSID:
-            task.write_u32(arg, task.lx.sid)
-        elif request == TIOCGWINSZ:
-            task.write(arg, struct.pack("<HHHH", mode["rows"], mode["columns"], 0, 0))
-        elif request == TCGETS:
-            # a cooked terminal: ICRNL|IXON, OPOST|ONLCR, B38400|CS8|CREAD, ISIG|ICANON|ECHO...
-            control = bytes([3, 28, 127, 21, 4, 0, 1, 0, 17, 19, 26, 0, 18, 15, 23, 22, 0, 0, 0])
-            task.write(arg, struct.pack("<IIIIB", 0o2400, 0o5, 0o277, 0o105073, 0) + control)
-        else:
-            task.write_u32(arg, terminal.console_foreground or task.lx.pgid)
-        return 0
+    if request in tty.REQUESTS:
+        return tty.ioctl(task, file_object(task, entry.handle), request, arg)
     raise LinuxError(ENOTTY, f"ioctl {request:#x} on the console")
-
-
-def set_foreground_group(task: Task, terminal, group: int) -> int:
-    """tcsetpgrp: the group Ctrl+C will signal. It must exist in the caller's session."""
-    group = signed32(group)
-    if group < 0:
-        raise LinuxError(EINVAL)
-    members = [p.data for p in task.kernel.processes.values()
-               if p.alive and isinstance(p.data, LinuxProcess) and p.data.pgid == group]
-    if not members:
-        raise LinuxError(ESRCH, f"no process group {group}")
-    if any(lx.sid != task.lx.sid for lx in members):
-        raise LinuxError(EPERM, f"process group {group} is in another session")
-    terminal.console_foreground = group
-    return 0
 
 
 def signed32(value: int) -> int:

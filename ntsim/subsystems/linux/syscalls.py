@@ -118,9 +118,9 @@ AtFlags = Flags({0x100: "AT_SYMLINK_NOFOLLOW", 0x200: "AT_REMOVEDIR", 0x400: "AT
 FcntlCmd = Enum({0: "F_DUPFD", 1: "F_GETFD", 2: "F_SETFD", 3: "F_GETFL", 4: "F_SETFL",
                  5: "F_GETLK", 6: "F_SETLK", 7: "F_SETLKW", 1030: "F_DUPFD_CLOEXEC",
                  1031: "F_SETPIPE_SZ", 1032: "F_GETPIPE_SZ"})
-IoctlRequest = Enum({0x5401: "TCGETS", 0x5402: "TCSETS", 0x5413: "TIOCGWINSZ",
-                     0x540F: "TIOCGPGRP", 0x5410: "TIOCSPGRP", 0x5429: "TIOCGSID",
-                     0x541B: "FIONREAD"})
+IoctlRequest = Enum({0x5401: "TCGETS", 0x5402: "TCSETS", 0x5403: "TCSETSW", 0x5404: "TCSETSF",
+                     0x5413: "TIOCGWINSZ", 0x540F: "TIOCGPGRP", 0x5410: "TIOCSPGRP",
+                     0x5429: "TIOCGSID", 0x541B: "FIONREAD"})
 ArchCode = Enum({0x1001: "ARCH_SET_GS", 0x1002: "ARCH_SET_FS", 0x1003: "ARCH_GET_FS",
                  0x1004: "ARCH_GET_GS"})
 Resource = Enum(process.RLIMIT_NAMES)
@@ -225,10 +225,10 @@ TABLE: tuple[Syscall, ...] = (
          level=PARTIAL, note="F_DUPFD(_CLOEXEC), F_GETFD/F_SETFD, F_GETFL/F_SETFL, F_GETPIPE_SZ; "
                              "locks and F_SETPIPE_SZ give EINVAL"),
     call(16, "ioctl", files.sys_ioctl, ("fd", Fd), ("request", IoctlRequest), ("arg", Pointer),
-         level=PARTIAL, note="TCGETS, TIOCGWINSZ, TIOCGPGRP/TIOCSPGRP (the group Ctrl+C "
-                             "signals), TIOCGSID on the console (TCSETS not: the host terminal "
-                             "keeps its mode); FIONREAD on pipes, regular and /proc files; "
-                             "ENOTTY elsewhere"),
+         level=PARTIAL, note="on the console: TCGETS/TCSETS/TCSETSW/TCSETSF (the host "
+                             "terminal's own settings, through CSRSS), TIOCGWINSZ, "
+                             "TIOCGPGRP/TIOCSPGRP (the group Ctrl+C signals), TIOCGSID; "
+                             "FIONREAD on pipes, regular and /proc files; ENOTTY elsewhere"),
     call(40, "sendfile", inodes.sys_sendfile, ("out_fd", Fd), ("in_fd", Fd), ("offset", Pointer),
          ("count", Size), level=PARTIAL, note="at most 1 MiB a call (a short count, as Linux may give)"),
     call(326, "copy_file_range", inodes.sys_copy_file_range, ("fd_in", Fd), ("off_in", Pointer),

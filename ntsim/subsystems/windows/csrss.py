@@ -12,10 +12,11 @@ client thread stays parked meanwhile; no host thread ever blocks on the guest.
 
 from __future__ import annotations
 
+import errno
 import os
 import select
-import shutil
 import signal
+import termios
 import threading
 import time
 from collections import deque
@@ -25,7 +26,9 @@ from typing import Any
 from ...kernel.fs.console import (
     ConsoleApiGetMode,
     ConsoleApiGetNumberOfInputEvents,
+    ConsoleApiGetTerminalSettings,
     ConsoleApiRead,
+    ConsoleApiSetTerminalSettings,
     ConsoleApiWrite,
 )
 from ...kernel.fs.volume import host_error
@@ -44,6 +47,7 @@ class HostConsole:
 
     def __init__(self, stdin: int = 0, stdout: int = 1, stderr: int = 2) -> None:
         self.fds = (stdin, stdout, stderr)
+        self._saved_settings: tuple[int, list[Any]] | None = None
 
     def isatty(self, stream: int) -> bool:
         try:
@@ -52,8 +56,41 @@ class HostConsole:
             return False
 
     def size(self) -> tuple[int, int]:
-        columns, rows = shutil.get_terminal_size((80, 24))
-        return columns, rows
+        """The terminal's columns and rows (80x24 when the output is not a terminal)."""
+        for fd in (self.fds[1], self.fds[0]):
+            try:
+                size = os.get_terminal_size(fd)
+                return size.columns, size.lines
+            except OSError:
+                continue
+        return 80, 24
+
+    def terminal_settings(self, stream: int) -> list[Any]:
+        """The host terminal's termios (OSError ENOTTY when the stream is not one)."""
+        try:
+            return termios.tcgetattr(self.fds[stream])
+        except termios.error as error:
+            raise OSError(error.args[0], error.args[1]) from None
+
+    def set_terminal_settings(self, stream: int, when: int, settings: list[Any]) -> None:
+        """Change them; the first change remembers what they were, for `restore`."""
+        fd = self.fds[stream]
+        try:
+            if self._saved_settings is None:
+                self._saved_settings = (fd, termios.tcgetattr(fd))
+            termios.tcsetattr(fd, when, settings)
+        except termios.error as error:
+            raise OSError(error.args[0], error.args[1]) from None
+
+    def restore(self) -> None:
+        """Leave the host terminal as ntsim found it (a guest may have made it raw)."""
+        if self._saved_settings is not None:
+            fd, settings = self._saved_settings
+            self._saved_settings = None
+            try:
+                termios.tcsetattr(fd, termios.TCSADRAIN, settings)
+            except termios.error:
+                pass               # the terminal went away meanwhile
 
     def input_ready(self) -> bool:
         try:
@@ -84,6 +121,11 @@ class CapturedConsole(HostConsole):
 
     def isatty(self, stream: int) -> bool:
         return False
+
+    def terminal_settings(self, stream: int) -> list[Any]:
+        raise OSError(errno.ENOTTY, "a captured console is not a terminal")
+
+    set_terminal_settings = terminal_settings
 
     def input_ready(self) -> bool:
         return True
@@ -282,6 +324,19 @@ class Csrss(LpcServer):
         columns, rows = self.console.size()
         return {"is_terminal": self.console.isatty(stream), "columns": columns, "rows": rows}
 
+    def get_terminal_settings(self, message: PortMessage) -> list[Any]:
+        try:
+            return self.console.terminal_settings(message.body["Stream"])
+        except OSError as error:
+            raise host_error(error, "console") from None
+
+    def set_terminal_settings(self, message: PortMessage) -> None:
+        body = message.body
+        try:
+            self.console.set_terminal_settings(body["Stream"], body["When"], body["Settings"])
+        except OSError as error:
+            raise host_error(error, "console") from None
+
     def get_number_of_input_events(self, message: PortMessage) -> dict[str, Any]:
         """GetNumberOfConsoleInputEvents, as a poll needs it: 1 when a read would not
         wait (input, or its end), else 0 — the host's bytes are not counted until read.
@@ -331,6 +386,10 @@ class Csrss(LpcServer):
         ApiRow(ConsoleApiRead, "ConsoleRead", read_console, ("Stream", "Length")),
         ApiRow(ConsoleApiWrite, "ConsoleWrite", write_console, ("Stream", "Length")),
         ApiRow(ConsoleApiGetMode, "ConsoleGetMode", get_console_mode, ("Stream",)),
+        ApiRow(ConsoleApiGetTerminalSettings, "ConsoleGetTerminalSettings", get_terminal_settings,
+               ("Stream",)),
+        ApiRow(ConsoleApiSetTerminalSettings, "ConsoleSetTerminalSettings", set_terminal_settings,
+               ("Stream", "When")),
         ApiRow(ConsoleApiGetNumberOfInputEvents, "ConsoleGetNumberOfInputEvents",
                get_number_of_input_events, ("Stream",)),
     )
