@@ -1,6 +1,7 @@
 /* epolls: epoll on pipes — an instance is an fd (fstat, /proc/self/fd, close-on-exec,
  * dup, fork), the interest list (ADD, MOD, DEL, and the errnos of wrong requests),
- * level- and edge-triggered readiness, EPOLLONESHOT, EPOLLHUP / EPOLLERR, data.u64,
+ * level- and edge-triggered readiness (every write to a pipe is a new edge for its
+ * reader; a read is one for its writer only if the pipe was full), EPOLLONESHOT, EPOLLHUP / EPOLLERR, data.u64,
  * timeouts, a fair ready list when maxevents is small, nesting, an entry leaving the
  * set when its file is closed, and epoll_wait / epoll_pwait / epoll_pwait2 cut short
  * by a signal handler (EINTR). Output is deterministic (no inode or fd numbers).
@@ -331,6 +332,10 @@ static void edge_triggered(void) {
     write(p[1], "two", 3);
     show("edge-triggered, written again", ep, 8, 0);
     show("edge-triggered, nothing new", ep, 8, 0);
+    write(p[1], "two more", 8);          /* nobody has read since the last write */
+    show("edge-triggered, a second write, no read", ep, 8, 0);
+    show("edge-triggered, no third write", ep, 8, 0);
+    while (read(p[0], buffer, sizeof buffer) > 0) {}
     pid_t pid = fork();
     if (pid == 0) {
         read(p[0], buffer, sizeof buffer);
@@ -347,6 +352,40 @@ static void edge_triggered(void) {
     show("edge-triggered, writer closed, again", ep, 8, 0);
     close(p[0]);
     close(ep);
+}
+
+/* The write end, edge-triggered: a write is no edge for it, nor is a read of a pipe
+ * that was not full; a read that leaves a full pipe with room is. A full pipe's reader
+ * hears of each write that tried, even one that found no room (EAGAIN). */
+static void edge_triggered_writes(void) {
+    int p[2], ep = epoll_create1(0), readers = epoll_create1(0);
+    static char page[4096];
+    pipe2(p, O_NONBLOCK);
+    add(ep, p[1], EPOLLOUT | EPOLLET, 0xee);
+    show("write end, edge-triggered, room at ADD", ep, 8, 0);
+    write(p[1], "abc", 3);
+    show("write end, after a write", ep, 8, 0);
+    read(p[0], page, 1);
+    show("write end, after a read, never full", ep, 8, 0);
+    add(readers, p[0], EPOLLIN | EPOLLET, 0xef);
+    long total = 2;
+    long n;
+    while ((n = write(p[1], page, sizeof page)) > 0) total += n;
+    printf("filled the pipe: %ld bytes, then %s\n", total, strerror(errno));
+    show("write end, full", ep, 8, 0);
+    show("read end, after the writes", readers, 8, 0);
+    printf("one more write: %s\n", result(write(p[1], "x", 1)));
+    show("read end, after a write that found no room", readers, 8, 0);
+    read(p[0], page, 1);                 /* its first page keeps a byte: still full */
+    show("write end, a byte read, still full", ep, 8, 0);
+    read(p[0], page, sizeof page);
+    show("write end, a page read", ep, 8, 0);
+    read(p[0], page, sizeof page);
+    show("write end, another page read, was not full", ep, 8, 0);
+    close(p[0]);
+    close(p[1]);
+    close(ep);
+    close(readers);
 }
 
 static void shared(void) {
@@ -509,6 +548,7 @@ int main(int argc, char **argv) {
     errors(argv[0]);
     nesting();
     edge_triggered();
+    edge_triggered_writes();
     shared();
     interrupted();
     printf("epolls: done\n");

@@ -1,8 +1,9 @@
 /* fifos: named pipes (mkfifo, fifo(7)) — the opens that wait for the other side, in
  * either order and across fork; O_NONBLOCK opens (a reader at once, a writer ENXIO);
  * end of file, EAGAIN, EPIPE and SIGPIPE; two links to one FIFO sharing its data; data
- * kept while any end is open and dropped with the last; fstat, lseek, poll; and blocked
- * opens that a signal interrupts (EINTR) or that SA_RESTART resumes. It works in
+ * kept while any end is open and dropped with the last; fstat, lseek, poll; fchmod,
+ * fchown and futimens through a FIFO's fd (they change the node, and fstat shows it);
+ * and blocked opens that a signal interrupts (EINTR) or that SA_RESTART resumes. It works in
  * ./fifos-tmp and removes it. Output is deterministic (no inode numbers or times).
  *   fifos    every check, exit 0 */
 #define _GNU_SOURCE
@@ -200,6 +201,41 @@ static void interrupted_opens(void) {
     signal(SIGALRM, SIG_DFL);
 }
 
+/* fchmod, fchown and futimens on a FIFO's fds change the node the FIFO was opened
+ * from; stat by its name and fstat of any of its fds then agree. */
+static void node_through_fds(int r, int w) {
+    struct stat by_name, by_fd;
+    printf("fchmod of the reader: %s", err(fchmod(r, 0600)));
+    stat(FIFO, &by_name);
+    fstat(w, &by_fd);
+    printf(", stat mode %o, fstat of the writer mode %o\n", by_name.st_mode, by_fd.st_mode);
+    printf("chmod by the name: %s", err(chmod(FIFO, 0640)));
+    fstat(r, &by_fd);
+    printf(", fstat of the reader mode %o\n", by_fd.st_mode);
+    printf("fchown of the writer to its owner: %s", err(fchown(w, geteuid(), getegid())));
+    printf(", to (-1, -1): %s", err(fchown(w, -1, -1)));
+    fstat(w, &by_fd);
+    printf(", owner still ours: %s\n", by_fd.st_uid == geteuid() && by_fd.st_gid == getegid() ? "yes" : "no");
+    struct timespec times[2] = {{1000000000, 0}, {1234567890, 123456700}};
+    printf("futimens of the reader: %s", err(futimens(r, times)));
+    stat(FIFO, &by_name);
+    fstat(r, &by_fd);
+    printf(", stat atime %ld mtime %ld.%09ld, fstat atime %ld mtime %ld.%09ld\n",
+           (long)by_name.st_atime, (long)by_name.st_mtim.tv_sec, by_name.st_mtim.tv_nsec,
+           (long)by_fd.st_atime, (long)by_fd.st_mtim.tv_sec, by_fd.st_mtim.tv_nsec);
+    times[0].tv_nsec = UTIME_OMIT;
+    times[1].tv_nsec = UTIME_NOW;
+    printf("futimens of the writer, mtime now: %s", err(futimens(w, times)));
+    fstat(w, &by_fd);
+    long age = (long)time(NULL) - (long)by_fd.st_mtime;
+    printf(", atime kept %ld, mtime now: %s\n", (long)by_fd.st_atime, age >= -2 && age <= 10 ? "yes" : "no");
+    printf("futimens(NULL) of the reader: %s", err(futimens(r, NULL)));
+    stat(FIFO, &by_name);
+    age = (long)time(NULL) - (long)by_name.st_atime;
+    printf(", atime now: %s\n", age >= -2 && age <= 10 ? "yes" : "no");
+    chmod(FIFO, 0644);
+}
+
 int main(void) {
     struct stat st, link_st;
     int r, w, rw;
@@ -245,6 +281,7 @@ int main(void) {
     write(again, "again", 5);
     close(again);
     printf("the reader reads %s\n", got(read(r, buffer, sizeof buffer)));
+    node_through_fds(r, w);
 
     /* end of file when the writers have gone; data kept while any end is open */
     write(w, "tail", 4);

@@ -5,7 +5,9 @@
  *   polls stdin    wait (up to 10 s) for standard input to become readable, then
  *                  print whether poll and select say so and echo a line of it
  *   polls eintr    poll, select and ppoll on an empty pipe, each cut short by a
- *                  SIGALRM handler: EINTR, even with SA_RESTART */
+ *                  SIGALRM handler: EINTR, even with SA_RESTART; then ppoll and
+ *                  pselect with a mask that unblocks a SIGUSR1 already pending:
+ *                  EINTR at once, the handler run, the old mask back after */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -56,6 +58,46 @@ static int stdin_check(void) {
 
 static void on_alarm(int signal) { (void)signal; }
 
+static volatile sig_atomic_t usr1_count;
+static void on_usr1(int signal) { (void)signal; usr1_count++; }
+
+/* SIGUSR1 blocked and pending; ppoll (which 0) or pselect (1) waits on `fd` for up to
+ * `seconds` with a mask that lets it through: Linux looks for pending signals before it
+ * sleeps (and even with a zero timeout), but a ready fd wins, and then the signal stays
+ * pending under the old mask until it is unblocked. */
+static void pending_check(const char *what, int which, int fd, int seconds) {
+    sigset_t usr1, without, now;
+    sigemptyset(&usr1);
+    sigaddset(&usr1, SIGUSR1);
+    sigprocmask(SIG_BLOCK, &usr1, NULL);
+    sigprocmask(SIG_BLOCK, NULL, &without);
+    sigdelset(&without, SIGUSR1);
+    usr1_count = 0;
+    raise(SIGUSR1);
+    int before = usr1_count;
+    struct timespec start, ts = {seconds, 0};
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    int n;
+    if (which == 0) {
+        struct pollfd f = {fd, POLLIN, 0};
+        n = ppoll(&f, 1, &ts, &without);
+    } else {
+        fd_set r;
+        FD_ZERO(&r);
+        FD_SET(fd, &r);
+        n = pselect(fd + 1, &r, NULL, NULL, &ts, &without);
+    }
+    int error = errno;
+    long waited = elapsed_ms(&start);
+    int during = usr1_count;
+    sigprocmask(SIG_BLOCK, NULL, &now);
+    sigprocmask(SIG_UNBLOCK, &usr1, NULL);
+    printf("%s, SIGUSR1 pending: %d %s, handler ran %d time(s) (%d before, %d after unblocking),"
+           " at once: %s, SIGUSR1 blocked after: %s\n", what, n, n < 0 ? strerror(error) : "",
+           during, before, usr1_count, waited < 1000 ? "yes" : "no",
+           sigismember(&now, SIGUSR1) ? "yes" : "no");
+}
+
 static int eintr_check(void) {
     int p[2];
     pipe(p);
@@ -81,6 +123,16 @@ static int eintr_check(void) {
         n = ppoll(&f, 1, &ts, NULL);
         printf("%s ppoll: %d %s\n", restart ? "SA_RESTART" : "plain", n, n < 0 ? strerror(errno) : "");
     }
+    action.sa_handler = on_usr1;
+    action.sa_flags = 0;
+    sigaction(SIGUSR1, &action, NULL);
+    pending_check("ppoll 5 s", 0, p[0], 5);
+    pending_check("pselect 5 s", 1, p[0], 5);
+    pending_check("ppoll 0 s", 0, p[0], 0);
+    pending_check("pselect 0 s", 1, p[0], 0);
+    write(p[1], "x", 1);
+    pending_check("ppoll 5 s, data", 0, p[0], 5);
+    pending_check("pselect 5 s, data", 1, p[0], 5);
     return 0;
 }
 

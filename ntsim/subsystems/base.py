@@ -76,6 +76,12 @@ class Personality:
         a process of this personality took it (one that did not leaves ntsim to stop)."""
         return False
 
+    def suspends_machine_on_console_control(self, event: int) -> bool:
+        """Whether that event would stop this personality's programs with nothing in the
+        machine to continue them: then the whole machine stops instead (the host shell
+        continues it)."""
+        return False
+
     def ends_on_console_control(self, process: Process, event: int) -> bool:
         """Whether that event will end `process` outright (nothing it was in the middle
         of matters then, so its processor may be stopped at any point to deliver it)."""

@@ -78,7 +78,7 @@ class Terminal:
         status = self.process.wait(timeout=DEADLINE_S)
         os.close(self.master)
         status = 128 - status if status < 0 else status
-        return status, self.output.replace(b"\r\n", b"\n").replace(b"^C", b"")
+        return status, self.output.replace(b"\r\n", b"\n").replace(b"^C", b"").replace(b"^Z", b"")
 
 
 def interrupt_twice(command: list[str], cwd: Path) -> tuple[int, bytes]:
@@ -183,3 +183,65 @@ def test_ntsim_leaves_the_host_terminal_as_it_found_it(root: Path) -> None:
     assert status == 0 and b"after\n" in output
     settings = output.split(b"after\n", 1)[1]
     assert b" icanon " in settings and b" echo " in settings
+
+
+def job_control_session(command: list[str], cwd: Path) -> tuple[int, bytes]:
+    """Ctrl+Z stops the foreground job (the shell's wait sees it stopped: 128+SIGTSTP),
+    `jobs` lists it, `fg` continues it in the foreground, and Ctrl+C then ends it."""
+    terminal = Terminal(command, cwd)
+    terminal.type(b"echo started\n")
+    terminal.read_until(b"started\n")
+    terminal.type(b"./busybox sh -c 'echo sleeping; exec ./busybox sleep 20'; echo slept $?\n")
+    terminal.read_until(b"sleeping\n")
+    time.sleep(0.3)
+    terminal.type(b"\x1a")                                   # Ctrl+Z
+    terminal.read_until(b"slept")
+    terminal.type(b"jobs; echo listed\n")
+    terminal.read_until(b"listed\n")
+    terminal.type(b"fg\n")
+    time.sleep(0.5)
+    terminal.type(CTRL_C)
+    terminal.type(b"echo after $?; exit 3\n")
+    return terminal.finish()
+
+
+@pytest.mark.skipif(not Path("/bin/busybox").exists(), reason="Debian's busybox-static is not installed")
+def test_ctrl_z_stops_the_job_and_fg_continues_it(root: Path, native_ok) -> None:
+    shutil.copy2("/bin/busybox", root / "busybox")
+    results = [job_control_session(command, root) for command in (
+        [str(root / "busybox"), "sh", "-i"],
+        [sys.executable, "-m", "ntsim", "run", "--root", str(root), "./busybox", "sh", "-i"])]
+    for status, output in results:
+        lines = output.decode("utf-8", "replace").splitlines()
+        assert status == 3
+        assert f"slept {128 + signal.SIGTSTP}" in lines and "after 130" in lines
+        assert sum("Stopped" in line and "sleep 20" in line for line in lines) == 2   # ^Z, jobs
+
+
+def suspend_and_continue(command: str, cwd: Path) -> tuple[int, bytes]:
+    """`command` run as a job of an interactive shell: Ctrl+Z, then `fg`."""
+    terminal = Terminal([str(cwd / "busybox"), "sh", "-i"], cwd)
+    terminal.type(command.encode() + b"\n")
+    terminal.read_until(b"ready\n")
+    terminal.type(b"\x1a")                                   # Ctrl+Z
+    terminal.read_until(b"Stopped")
+    terminal.type(b"fg\n")
+    terminal.read_until(b"done\n")
+    terminal.type(b"exit 5\n")
+    return terminal.finish()
+
+
+@pytest.mark.skipif(not Path("/bin/busybox").exists(), reason="Debian's busybox-static is not installed")
+def test_ctrl_z_on_a_program_without_a_guest_shell_suspends_ntsim_itself(root: Path, native_ok) -> None:
+    """Nothing inside the machine could continue a stopped first program, so the whole
+    of ntsim stops, as the program would natively: the host shell says it stopped, and
+    its `fg` continues it to the end."""
+    shutil.copy2("/bin/busybox", root / "busybox")
+    script = "'echo ready; ./busybox sleep 1; echo done'"
+    for command in (f"./busybox sh -c {script}",
+                    f"{sys.executable} -m ntsim run --root {root} ./busybox sh -c {script}"):
+        status, output = suspend_and_continue(command, root)
+        lines = output.decode("utf-8", "replace").splitlines()
+        assert status == 5
+        assert any(line.startswith("[1]+  Stopped") for line in lines)
+        assert "done" in lines

@@ -32,6 +32,7 @@ BUSYBOX = "/bin/busybox"
     ("polls", (), b"", ("--deterministic",)),      # timeouts on the virtual clock
     ("polls", ("stdin",), b"a line of input\n", ()),
     ("polls", ("eintr",), b"", ()),                 # a signal handler cuts the waits short
+    ("polls", ("eintr",), b"", ("--deterministic",)),  # ... and a signal already pending
 ], ids=lambda value: " ".join(value) if isinstance(value, tuple) else None)
 def test_matches_native(program: str, args: tuple[str, ...], stdin: bytes, options: tuple[str, ...],
                         root: Path) -> None:

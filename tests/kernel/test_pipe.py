@@ -327,6 +327,33 @@ def test_a_full_pipe_is_not_writable_and_a_readerless_one_is_broken(nt, kernel):
     assert state.broken and state.wait_closed[0].signalled
 
 
+def test_every_write_reaches_a_watch_on_the_data_event_and_no_wait_ends_early(nt, kernel):
+    """A watch (epoll's hook) hears of each write, even into a pipe nobody has read —
+    Linux wakes a pipe's readers after every write, which is an edge for EPOLLET — while
+    the event itself stays what the buffer says and a reader's wait is unchanged."""
+    read_end, write_end = make_pipe(nt, nonblocking=True)
+    data = readiness(kernel, read_end).wait_read[0]
+    space = readiness(kernel, write_end).wait_write[0]
+    heard = {"data": 0, "space": 0}
+    kernel.dispatcher.watch(data, lambda: heard.__setitem__("data", heard["data"] + 1))
+    kernel.dispatcher.watch(space, lambda: heard.__setitem__("space", heard["space"] + 1))
+    nt.NtWriteFile(write_end, b"one")
+    nt.NtWriteFile(write_end, b"two")
+    assert heard == {"data": 2, "space": 0}
+    assert nt.NtReadFile(read_end, 100) == b"onetwo"
+    assert not data.signalled and heard["data"] == 2
+    fill(nt, write_end, 4096)                  # the last write moves nothing: still heard
+    heard["data"] = 0
+    assert nt.NtWriteFile(write_end, b"x") == 0
+    assert heard["data"] == 1
+    nt.NtReadFile(read_end, 1)                 # the first page keeps data: still full
+    assert heard["space"] == 0
+    nt.NtReadFile(read_end, 4096)              # room in a full pipe: the writers' edge
+    assert heard["space"] == 1
+    nt.NtReadFile(read_end, 4096)              # room in a pipe that was not full: none
+    assert heard["space"] == 1
+
+
 # --- FSCTL_PIPE_LISTEN -------------------------------------------------------------------------
 
 

@@ -18,6 +18,12 @@ queue's events and finishes when they are signalled. Each queue keeps four notif
 events whose state always follows the queue's: *data* (something to read), *space*
 (a free page), *hangup* (the writing end has closed: a read sees end of file) and
 *broken* (the reading end has closed: a write fails). poll() waits on the same events.
+Every write signals *data* again, even when it was set already — as Linux's pipe_write
+wakes its readers' wait queue after every write, whether the pipe was empty or not, and
+even one that found no room. Nobody waits on a set event, so no wait ends for it; what
+it reaches is a watch (`Dispatcher.watch`), and so an edge-triggered epoll entry on the
+read end hears of each write. A read is an edge for the writers only when it makes room
+in a full pipe (*space* becoming set), as Linux wakes writers only if the pipe was full.
 
 An end whose file object is in FILE_PIPE_COMPLETE_OPERATION mode (set through
 FilePipeInformation, how NT spells "non-blocking") never waits: an empty read fails with
@@ -200,15 +206,17 @@ class PipeQueue:
     def full(self) -> bool:
         return len(self.buffers) >= self.max_buffers
 
-    def update(self) -> None:
-        """Bring the four events in line with the queue; wake whom a set event satisfies."""
-        self._set(self.data, bool(self.buffers))
+    def update(self, wrote: bool = False) -> None:
+        """Bring the four events in line with the queue; wake whom a set event satisfies.
+        After a write (`wrote`), *data* is signalled even if it was set (see the module's
+        notes): only watches can notice."""
+        self._set(self.data, bool(self.buffers), again=wrote)
         self._set(self.space, not self.full)
         self._set(self.hangup, not self.writer_open)
         self._set(self.broken, not self.reader_open)
 
-    def _set(self, event: Event, state: bool) -> None:
-        if state and not event.signalled:
+    def _set(self, event: Event, state: bool, again: bool = False) -> None:
+        if state and (again or not event.signalled):
             event.signalled = True
             self.kernel.dispatcher.signal(event)
         elif not state:
@@ -526,9 +534,10 @@ class NamedPipeDevice(Device):
         return pending
 
     def _wrote(self, end: PipeEnd, queue: PipeQueue, written: int) -> None:
+        """A write ends, or stops to wait for room: its readers hear of it, whatever it wrote."""
         if written:
             end.pipe.modified_ns = self.kernel.clock.now_ns()
-        queue.update()
+        queue.update(wrote=True)
 
     # --- file-system controls -----------------------------------------------------------------
 

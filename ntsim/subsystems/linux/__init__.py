@@ -32,7 +32,8 @@ from .task import LinuxProcess, Task
 
 
 def _console_signal(event: int) -> int:
-    return signals.SIGINT if event == 0 else signals.SIGQUIT      # CTRL_C / CTRL_BREAK
+    # CTRL_C_EVENT, CTRL_BREAK_EVENT, and ntsim's CTRL_SUSPEND_EVENT (csrss.py)
+    return {0: signals.SIGINT, 1: signals.SIGQUIT}.get(event, signals.SIGTSTP)
 
 
 class LinuxPersonality(Personality):
@@ -46,6 +47,7 @@ class LinuxPersonality(Personality):
         # signals. The first program started is in the foreground, as a shell leaves it;
         # a guest shell moves it with tcsetpgrp (TIOCSPGRP).
         self.console_foreground: int | None = None
+        self.first_group: int | None = None        # the group of the program ntsim started
 
     # --- images -----------------------------------------------------------------------------
 
@@ -89,7 +91,7 @@ class LinuxPersonality(Personality):
         process.data = lx
         thread.data = Task(thread, lx, kernel)
         if self.console_foreground is None:
-            self.console_foreground = lx.pgid
+            self.console_foreground = self.first_group = lx.pgid
         caller = kernel.current_thread
         kernel.current_thread = thread         # the loader works inside the new process
         tracer = kernel.tracer
@@ -180,18 +182,30 @@ class LinuxPersonality(Personality):
             release_vfork_parent(process)
 
     def on_console_control(self, event: int) -> bool:
-        """Ctrl+C and Ctrl+Break as Linux's terminal driver passes them on (n_tty's
-        isig): SIGINT or SIGQUIT, from the kernel, to every process of the terminal's
-        foreground process group."""
+        """Ctrl+C, Ctrl+Break and Ctrl+Z as Linux's terminal driver passes them on
+        (n_tty's isig): SIGINT, SIGQUIT or SIGTSTP, from the kernel, to every process of
+        the terminal's foreground process group. Ctrl+Z that would stop the program
+        ntsim started is not taken: no guest could continue it (no guest shell runs it
+        as a job), so the whole machine stops instead, as the program would natively."""
+        if self.suspends_machine_on_console_control(event):
+            return False
         group = self._foreground_group()
         for process in group:
             signals.send_signal(process, _console_signal(event), code=signals.SI_KERNEL)
         return bool(group)
 
+    def suspends_machine_on_console_control(self, event: int) -> bool:
+        """Ctrl+Z would stop the program ntsim started (the default action of SIGTSTP in
+        the foreground group, which is still the first program's)."""
+        group = self._foreground_group()
+        return (_console_signal(event) == signals.SIGTSTP and bool(group) and all(
+            p.data.pgid == self.first_group
+            and signals.action_of(p.data, signals.SIGTSTP).handler == signals.SIG_DFL for p in group))
+
     def ends_on_console_control(self, process: Process, event: int) -> bool:
-        """The signal's default action (both terminate), and some thread lets it through."""
+        """The signal's default action terminates, and some thread lets it through."""
         signal = _console_signal(event)
-        return (process in self._foreground_group()
+        return (signal != signals.SIGTSTP and process in self._foreground_group()
                 and signals.action_of(process.data, signal).handler == signals.SIG_DFL
                 and any(not t.data.signal_mask & signals.bit(signal) for t in process.threads
                         if t.state != ThreadState.TERMINATED and isinstance(t.data, Task)))

@@ -18,12 +18,9 @@ level-triggered entry goes back on the list, an edge-triggered one waits for its
 signal, a one-shot one is disabled until EPOLL_CTL_MOD. An entry whose open file has
 closed everywhere leaves the set (Linux's eventpoll_release). With nothing ready, the
 thread parks on the instance's event with the call's timeout, as poll does, and a
-signal handler ends the wait with EINTR.
-
-What differs from Linux: a pipe's events are signalled when they *become* set, so an
-edge-triggered entry on a pipe sees a new edge when the pipe goes from empty to not
-empty (or full to not full, or an end closes), where Linux's pipe wakes its waiters on
-every write: a second write into a pipe nobody has read yet reports nothing new here.
+signal handler ends the wait with EINTR. A pipe signals its data event again on every
+write (kernel/fs/pipe.py), as Linux's pipe wakes its readers, so for an edge-triggered
+entry each write is a new edge, read or not.
 """
 
 from __future__ import annotations
@@ -54,8 +51,8 @@ from ...kernel.status import (
     STATUS_OBJECT_NAME_NOT_FOUND,
     NtStatusError,
 )
-from . import poll, signals
-from .errno import EBADF, EEXIST, EFAULT, EINTR, EINVAL, ELOOP, ENOENT, EPERM, LinuxError
+from . import poll
+from .errno import EBADF, EEXIST, EFAULT, EINVAL, ELOOP, ENOENT, EPERM, LinuxError
 from .fdtable import O_CLOEXEC, O_PATH, O_RDWR, FdEntry, OpenFile
 from .files import signed32
 from .task import LinuxProcess, Task
@@ -453,12 +450,7 @@ def _wait(task: Task, epfd: int, events: int, maxevents: int, timeout_ns: int | 
     def scan() -> tuple[int, list]:
         reported[:] = instance.send_events(maxevents)
         if not reported and timeout_ns != 0:
-            if signals.pending_set(task) & ~task.signal_mask:
-                # A signal the call's mask lets through is already pending: Linux looks
-                # before it sleeps. The temporary mask stays until the handler has run.
-                signals.restore_mask_on_return(task, signal_mask.saved)
-                signals.recalc(task)
-                raise LinuxError(EINTR, f"{name}: a signal is pending")
+            signal_mask.check_pending(name)     # Linux looks before it sleeps
             instance.arm()          # if that finds an entry ready, the wait ends at once
         return len(reported), [instance.event]
 
@@ -471,8 +463,7 @@ def _wait(task: Task, epfd: int, events: int, maxevents: int, timeout_ns: int | 
     try:
         return poll.wait_until_ready(task, scan, timeout_ns, finish, name, signal_mask.restore)
     except LinuxError as error:
-        if error.errno != EINTR or task.saved_mask is None:
-            signal_mask.restore()
+        signal_mask.failed(error)
         raise
 
 

@@ -38,7 +38,6 @@ class OpenFile:
     synthetic: bytes = b""      # contents of a /proc file, generated at open
     position: int = 0           # for synthetic files and character devices ntsim models itself
     directory_done: bool = False
-    node: Any = None            # a FIFO's own metadata (FILE_STAT_LX_INFORMATION) for fstat
 
 
 @dataclass
@@ -46,6 +45,10 @@ class FdEntry:
     handle: int | None          # None for files ntsim models without an NT object
     file: OpenFile
     cloexec: bool = False
+    # A FIFO's fd: a handle to its node on the volume, beside the handle to the pipe end
+    # (Linux's struct file keeps the inode it was opened from): fstat, fchmod, fchown
+    # and futimens reach the node through it.
+    node: int | None = None
 
 
 class FdTable:

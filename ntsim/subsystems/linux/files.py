@@ -215,8 +215,8 @@ def stat_of_fd(task: Task, fd: int):
         return device_stat(mode, major, minor, now)
     if kind in ("synthetic", "procdir"):
         return procfs.stat_path(task, entry.file.path, False)
-    if entry.file.node is not None:      # a FIFO: the node in the file system, not its pipe
-        return entry.file.node
+    if entry.node is not None:           # a FIFO: the node in the file system, not its pipe
+        return task.nt.NtQueryInformationFile(entry.node, FileStatLxInformation)
     return task.nt.NtQueryInformationFile(entry.handle, FileStatLxInformation)
 
 
@@ -270,29 +270,32 @@ def open_file(task: Task, dirfd: int, path: str, flags: int, mode: int) -> int:
         task.nt.NtClose(handle)
         raise LinuxError(ELOOP, f"{absolute} is a symbolic link (O_NOFOLLOW)")
     if getattr(file.context, "lx_type", 0):
-        try:
-            info = task.nt.NtQueryInformationFile(handle, FileStatLxInformation)
-        finally:
-            task.nt.NtClose(handle)
-        return _open_node(task, absolute, info, flags)
+        return _open_node(task, absolute, handle, flags)
     kind = "directory" if file.is_directory else "file"
     opened = OpenFile(absolute, flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_CLOEXEC), kind)
     return task.lx.fds.install(FdEntry(handle, opened, bool(flags & O_CLOEXEC)))
 
 
-def _open_node(task: Task, path: str, info, flags: int) -> int:
+def _open_node(task: Task, path: str, node: int, flags: int) -> int:
     """A device node or FIFO mknod made (a regular host file whose lxfs mode says what
-    it is): a character device ntsim models opens as that device, whatever its name; a
-    FIFO opens its pipe on NPFS (pipes.open_fifo); any other device has no driver here,
-    and a socket file is opened by no one (ENXIO, as Linux answers both)."""
+    it is; `node` a handle to it, which this takes over): a character device ntsim
+    models opens as that device, whatever its name; a FIFO opens its pipe on NPFS
+    (pipes.open_fifo), and its fd keeps the handle to the node; any other device has no
+    driver here, and a socket file is opened by no one (ENXIO, as Linux answers both)."""
+    try:
+        info = task.nt.NtQueryInformationFile(node, FileStatLxInformation)
+    except NtStatusError:
+        task.nt.NtClose(node)
+        raise
     kind = info.LxMode & S_IFMT
+    if kind == S_IFIFO:
+        return pipes.open_fifo(task, path, node, flags)
+    task.nt.NtClose(node)
     if kind == S_IFCHR:
         for device_path, (device, _, major, minor) in MODELLED_DEVICES.items():
             if (major, minor) == (info.LxDeviceIdMajor, info.LxDeviceIdMinor) and device != "console":
                 return _open_device(task, device, device_path, flags)
         raise LinuxError(ENXIO, f"{path}: no driver for device {info.LxDeviceIdMajor}:{info.LxDeviceIdMinor}")
-    if kind == S_IFIFO:
-        return pipes.open_fifo(task, path, info, flags)
     raise LinuxError(ENXIO, f"{path}: not a file that can be opened")
 
 
@@ -336,6 +339,8 @@ def close_fd(task: Task, fd: int) -> None:
     entry = task.lx.fds.remove(fd)
     if entry.handle is not None:
         task.nt.NtClose(entry.handle)
+    if entry.node is not None:
+        task.nt.NtClose(entry.node)
 
 
 def sys_close(task: Task, fd: int) -> int:
@@ -864,13 +869,17 @@ def sys_readlinkat(task: Task, dirfd: int, path: int, buf: int, size: int) -> in
 def duplicate(task: Task, fd: int, target: int | None = None, minimum: int = 0,
               cloexec: bool = False) -> int:
     entry = task.lx.fds.get(fd)
-    handle = entry.handle
-    if handle is not None:
-        handle = task.nt.NtDuplicateObject(NtCurrentProcess, handle, NtCurrentProcess,
-                                           Options=DUPLICATE_SAME_ACCESS)
+
+    def copy(handle: int | None) -> int | None:
+        if handle is None:
+            return None
+        return task.nt.NtDuplicateObject(NtCurrentProcess, handle, NtCurrentProcess,
+                                         Options=DUPLICATE_SAME_ACCESS)
+
+    handle, node = copy(entry.handle), copy(entry.node)     # a FIFO's fd has both
     if target is not None and target in task.lx.fds:
         close_fd(task, target)
-    return task.lx.fds.install(FdEntry(handle, entry.file, cloexec), target, minimum)
+    return task.lx.fds.install(FdEntry(handle, entry.file, cloexec, node), target, minimum)
 
 
 def sys_dup(task: Task, fd: int) -> int:

@@ -148,6 +148,8 @@ def _by_fd(task: Task, fd: int) -> Target:
     entry = task.lx.fds.get(fd)
     if entry.file.kind in ("synthetic", "procdir"):
         raise LinuxError(EPERM, f"{entry.file.path}: procfs")
+    if entry.node is not None:      # a FIFO: the node it was opened from, not its pipe
+        return Target(task, entry.node, False, entry.file.path)
     if entry.file.kind not in ("file", "directory"):
         raise LinuxError(EPERM, f"fd {fd} is a {entry.file.kind}, with no file on the volume")
     return Target(task, entry.handle, False, entry.file.path)

@@ -224,8 +224,12 @@ def release_vfork_parent(process: Process) -> None:
 # --- wait ---------------------------------------------------------------------------------------
 
 
-def wait_status(child: Process) -> int:
-    """The status word wait4 stores: exit code << 8, or the signal that killed it."""
+def wait_status(child: Process, job: tuple[int, int] | None = None) -> int:
+    """The status word wait4 stores: exit code << 8, or the signal that killed it; for a
+    stop, the signal << 8 | 0x7f; for a continue, 0xffff."""
+    if job is not None:
+        code, signal = job
+        return 0xFFFF if code == signals.CLD_CONTINUED else (signal << 8) | 0x7F
     signal = getattr(child, "killed_by", None)
     if signal:
         return signal & 0x7F
@@ -244,23 +248,36 @@ def _matching_children(task: Task, idtype: int, ident: int) -> list[Process]:
     raise LinuxError(EINVAL, f"idtype {idtype}")
 
 
-def _wait(task: Task, idtype: int, ident: int, options: int, reap: bool, report) -> int:
-    """The shared logic of wait4 and waitid: reap an exited child, or wait for one."""
+def _wait(task: Task, idtype: int, ident: int, options: int, reap: bool, report,
+          exited_too: bool = True) -> int:
+    """The shared logic of wait4 and waitid: reap an exited child, or report one that
+    stopped (WUNTRACED) or continued (WCONTINUED) since the last wait; or wait for one.
+    `reap` false (WNOWAIT) leaves what was reported to be reported again."""
+    wanted = {signals.CLD_STOPPED: options & WUNTRACED, signals.CLD_CONTINUED: options & WCONTINUED}
 
     def attempt(_status: int = 0) -> int:
         children = _matching_children(task, idtype, ident)
         if not children:
             raise LinuxError(ECHILD)
-        exited = [c for c in children if not c.alive]
+        exited = [c for c in children if not c.alive] if exited_too else []
         if exited:
             exited.sort(key=lambda c: task.kernel.exited.index(c) if c in task.kernel.exited else 0)
             child = exited[0]
             if reap:
                 task.lx.children.remove(child)
             return report(child)
+        for child in children:
+            job = child.data.job_report if child.alive and child.data is not None else None
+            if job is not None and wanted[job[0]]:
+                if reap:
+                    child.data.job_report = None
+                return report(child, job)
         if options & WNOHANG:
             return report(None)
-        raise WaitPending(children, attempt, reason="a child to exit")
+        objects = list(children) if exited_too else []
+        if options & (WUNTRACED | WCONTINUED):
+            objects += [signals.job_event(c.data) for c in children if c.alive and c.data is not None]
+        raise WaitPending(objects, attempt, reason="a child to exit" if exited_too else "a child to stop")
 
     return attempt()
 
@@ -278,11 +295,11 @@ def sys_wait4(task: Task, pid: int, wstatus: int, options: int, rusage: int) -> 
     else:
         idtype, ident = P_PID, pid
 
-    def report(child: Process | None) -> int:
+    def report(child: Process | None, job: tuple[int, int] | None = None) -> int:
         if child is None:
             return 0
         if wstatus:
-            task.write_u32(wstatus, wait_status(child))
+            task.write_u32(wstatus, wait_status(child, job))
         if rusage:
             task.write(rusage, child_rusage(task.kernel, child))
         return child.pid
@@ -294,16 +311,17 @@ def sys_waitid(task: Task, idtype: int, ident: int, infop: int, options: int, ru
     if not options & (WEXITED | WSTOPPED | WCONTINUED) or \
             options & ~(WNOHANG | WEXITED | WSTOPPED | WCONTINUED | WNOWAIT | WNOTHREAD | WALL | WCLONE):
         raise LinuxError(EINVAL, f"options {options:#x}")
-    if not options & WEXITED:
-        return _wait_stopped_only(task, options, infop)
 
-    def report(child: Process | None) -> int:
+    def report(child: Process | None, job: tuple[int, int] | None = None) -> int:
         if infop:
             if child is None:
                 task.write(infop, bytes(128))
             else:
                 signal = getattr(child, "killed_by", None)
-                code, status = (CLD_KILLED, signal) if signal else (CLD_EXITED, child.exit_status & 0xFF)
+                if job is not None:
+                    code, status = job
+                else:
+                    code, status = (CLD_KILLED, signal) if signal else (CLD_EXITED, child.exit_status & 0xFF)
                 info = struct.pack("<iiii", SIGCHLD, 0, code, 0) + struct.pack(
                     "<iIi", child.pid, child.data.uid if child.data else 0, status)
                 task.write(infop, info.ljust(128, b"\0"))
@@ -311,17 +329,8 @@ def sys_waitid(task: Task, idtype: int, ident: int, infop: int, options: int, ru
             task.write(rusage, child_rusage(task.kernel, child) if child is not None else bytes(144))
         return 0
 
-    return _wait(task, signed32(idtype), signed32(ident), options, not options & WNOWAIT, report)
-
-
-def _wait_stopped_only(task: Task, options: int, infop: int) -> int:
-    """Job-control stops are not modelled: nothing ever stops, so there is nothing to
-    report (WNOHANG) — and a blocking wait for a stop would never end."""
-    if options & WNOHANG:
-        if infop:
-            task.write(infop, bytes(128))
-        return 0
-    raise LinuxError(ECHILD, "no child can stop: job control is not modelled")
+    return _wait(task, signed32(idtype), signed32(ident), options, not options & WNOWAIT, report,
+                 exited_too=bool(options & WEXITED))
 
 
 # --- process groups and sessions ----------------------------------------------------------------

@@ -28,8 +28,9 @@ which is NtFsControlFile(FSCTL_PIPE_LISTEN), ConnectNamedPipe's request: the thr
 until a partner opens, and a signal ends the wait (EINTR, or the open again with SA_RESTART).
 O_NONBLOCK: a reader never waits; a writer with no reader finds the pipe listening
 (STATUS_PIPE_LISTENING), or no pipe at all, and gets ENXIO. O_RDWR never waits: it is
-both sides itself. Once open, a FIFO's fd is a pipe end like pipe()'s, with fstat showing
-the node.
+both sides itself. Once open, a FIFO's fd is a pipe end like pipe()'s, which keeps a
+second handle, to the node on the volume (`FdEntry.node`, as Linux's open file keeps its
+inode): fstat shows the node as it is now, and fchmod, fchown and futimens change it.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ from ...kernel.io import (
     FilePipeInformation,
     FilePipeLocalInformation,
     FileStatLx,
+    FileStatLxInformation,
 )
 from ...kernel.status import (
     STATUS_OBJECT_NAME_NOT_FOUND,
@@ -170,16 +172,34 @@ def fifo_name(node: FileStatLx) -> str:
     return f"\\Device\\NamedPipe\\Lxss.Fifo.dev{device:x}.ino{node.FileId}"
 
 
-def open_fifo(task: Task, path: str, node: FileStatLx, flags: int) -> int:
+def open_fifo(task: Task, path: str, node: int, flags: int) -> int:
     """open(2) of a FIFO (fifo(7)): join the node's pipe, or make it, then wait for the
-    other side unless the open never waits (see the module's notes)."""
+    other side unless the open never waits (see the module's notes). `node` is a handle
+    to the FIFO's node on the volume: the fd keeps it, and it is closed if the open fails."""
+
+    def layer(get) -> int:
+        try:
+            return get()
+        except WaitPending as pending:
+            # a signal that ends the wait ends the open: the node's handle goes too
+            pending.on_cancel.append(lambda: task.nt.NtClose(node))
+            pending.wrap(layer)
+            raise
+        except (LinuxError, NtStatusError):
+            task.nt.NtClose(node)
+            raise
+
+    return layer(lambda: _open_fifo(task, path, node, flags))
+
+
+def _open_fifo(task: Task, path: str, node: int, flags: int) -> int:
     nt = task.nt
     accmode = flags & O_ACCMODE
     nonblocking = bool(flags & O_NONBLOCK)
     access = {O_RDONLY: FILE_READ_DATA, O_WRONLY: FILE_WRITE_DATA,
               O_RDWR: FILE_READ_DATA | FILE_WRITE_DATA}[accmode]
     mode = FILE_PIPE_COMPLETE_OPERATION if nonblocking else FILE_PIPE_QUEUE_OPERATION
-    name = fifo_name(node)
+    name = fifo_name(nt.NtQueryInformationFile(node, FileStatLxInformation))
     no_reader = f"{path}: no process has the FIFO open for reading (O_NONBLOCK)"
     task.lx.fds.lowest_free()              # EMFILE before any wait, as Linux takes the fd first
     try:
@@ -202,12 +222,11 @@ def open_fifo(task: Task, path: str, node: FileStatLx, flags: int) -> int:
             except NtStatusError:
                 nt.NtClose(handle)
                 raise
-    opened = OpenFile(path, flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC), "pipe",
-                      node=node)
+    opened = OpenFile(path, flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC), "pipe")
 
     def install() -> int:
         try:
-            return task.lx.fds.install(FdEntry(handle, opened, bool(flags & O_CLOEXEC)))
+            return task.lx.fds.install(FdEntry(handle, opened, bool(flags & O_CLOEXEC), node))
         except LinuxError:
             nt.NtClose(handle)
             raise

@@ -11,8 +11,11 @@ Under --deterministic the timeout runs on the virtual clock.
 
 Signals: an alertable wait that ends with STATUS_USER_APC or STATUS_ALERTED (the way
 NT interrupts a wait to deliver an APC) becomes EINTR here (`_interrupted`). Signal
-delivery (signals.py) decides when a thread is alerted; ppoll and pselect6 already swap
-in the caller's signal mask for the length of the call, as Linux does.
+delivery (signals.py) decides when a thread is alerted; ppoll and pselect6 swap in the
+caller's signal mask for the length of the call, as Linux does. A signal that is already
+pending when the call would wait — one the call's mask unblocks — alerts nobody, so each
+call looks for one before it waits, as Linux does (`_SignalMask.check_pending`; epoll.py
+uses it too): then it fails with EINTR at once, and the handler runs.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from ...kernel.io import FileObject
 from ...kernel.status import STATUS_ALERTED, STATUS_TIMEOUT, STATUS_USER_APC
 from .errno import EBADF, EINTR, EINVAL, LinuxError
 from .fdtable import O_PATH, FdEntry
-from .signals import UNBLOCKABLE
+from .signals import UNBLOCKABLE, pending_set, recalc, restore_mask_on_return
 from .task import Task
 
 POLLIN, POLLPRI, POLLOUT, POLLERR, POLLHUP, POLLNVAL = 0x1, 0x2, 0x4, 0x8, 0x10, 0x20
@@ -152,6 +155,24 @@ class _SignalMask:
     def restore(self) -> None:
         self.task.signal_mask = self.saved
 
+    def check_pending(self, name: str) -> None:
+        """signal_pending before the call sleeps (do_poll, do_select, ep_poll): a signal
+        the call's mask lets through is pending already, and no wait would be alerted for
+        it, so the call fails with EINTR now. The call's mask stays in force until the
+        handler has run, and the handler's frame saves the caller's (Linux's
+        TIF_RESTORE_SIGMASK)."""
+        task = self.task
+        if pending_set(task) & ~task.signal_mask:
+            restore_mask_on_return(task, self.saved)
+            recalc(task)
+            raise LinuxError(EINTR, f"{name}: a signal is pending")
+
+    def failed(self, error: LinuxError) -> None:
+        """The call fails: the caller's mask comes back now — unless a pending signal
+        ended the call, when delivery puts it back (after a handler's frame saved it)."""
+        if error.errno != EINTR or self.task.saved_mask is None:
+            self.restore()
+
 
 def _read_sigmask(task: Task, address: int, size: int) -> int | None:
     if not address:
@@ -186,7 +207,10 @@ def _poll(task: Task, fds: int, nfds: int, timeout_ns: int | None, mask: int | N
             # POLLNVAL is reported whatever was asked; POLLERR and POLLHUP always are
             results[index] = state if state == POLLNVAL else state & (events | POLLERR | POLLHUP)
             objects.extend(waits)
-        return sum(1 for r in results if r), objects
+        count = sum(1 for r in results if r)
+        if not count:
+            signal_mask.check_pending("poll")    # even with a zero timeout, as Linux
+        return count, objects
 
     def finish(count: int) -> int:
         signal_mask.restore()
@@ -198,8 +222,8 @@ def _poll(task: Task, fds: int, nfds: int, timeout_ns: int | None, mask: int | N
 
     try:
         return wait_until_ready(task, scan, timeout_ns, finish, "poll", signal_mask.restore)
-    except LinuxError:
-        signal_mask.restore()
+    except LinuxError as error:
+        signal_mask.failed(error)
         raise
 
 
@@ -258,7 +282,10 @@ def _select(task: Task, nfds: int, sets: tuple[int, int, int], timeout_ns: int |
                 if wanted[index] & bit and state & meaning:
                     ready[index] |= bit
             objects.extend(waits)
-        return sum(bin(r).count("1") for r in ready), objects
+        count = sum(bin(r).count("1") for r in ready)
+        if not count:
+            signal_mask.check_pending("select")  # even with a zero timeout, as Linux
+        return count, objects
 
     def finish(count: int) -> int:
         signal_mask.restore()
@@ -270,8 +297,8 @@ def _select(task: Task, nfds: int, sets: tuple[int, int, int], timeout_ns: int |
 
     try:
         return wait_until_ready(task, scan, timeout_ns, finish, "select", signal_mask.restore)
-    except LinuxError:
-        signal_mask.restore()
+    except LinuxError as error:
+        signal_mask.failed(error)
         raise
 
 

@@ -37,6 +37,7 @@ from ...kernel.cpu import (
 )
 from ...kernel.io import FileStatLx
 from ...kernel.memory import PAGE_SIZE
+from ...kernel.services import DUPLICATE_SAME_ACCESS, NtCurrentProcess
 from ...kernel.status import NtStatusError
 from . import files, pipes, system
 from .errno import EACCES, EEXIST, EINVAL, EISDIR, ELOOP, ENOENT, ENOTDIR, LinuxError
@@ -319,8 +320,10 @@ def reopen(task: Task, node: Node, flags: int, mode: int) -> int:
         return open_path(task, entry.file.path, flags, mode, kind == "procdir")
     if kind in ("null", "zero", "full", "random"):
         return files.open_file(task, files.AT_FDCWD, entry.file.path, flags, mode)
-    if entry.file.node is not None and not flags & O_PATH:
-        return pipes.open_fifo(task, entry.file.path, entry.file.node, flags)
+    if entry.node is not None and not flags & O_PATH:
+        node = task.nt.NtDuplicateObject(NtCurrentProcess, entry.node, NtCurrentProcess,
+                                         Options=DUPLICATE_SAME_ACCESS)
+        return pipes.open_fifo(task, entry.file.path, node, flags)
     if flags & O_ACCMODE != entry.file.flags & O_ACCMODE and not flags & O_PATH:
         raise LinuxError(EACCES, f"fd {node.fd} is not open that way")
     return files.duplicate(task, node.fd, cloexec=bool(flags & O_CLOEXEC))

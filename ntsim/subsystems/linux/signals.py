@@ -602,6 +602,7 @@ def _stop(task: Task, info: SigInfo, syscall: int | None) -> None:
     lx = task.lx
     if lx.stopped is None:
         lx.stopped = Event(event_type=NotificationEvent)
+        _job_changed(lx, CLD_STOPPED, info.signo)
         _notify_parent(lx, CLD_STOPPED, info.signo)
     pending = WaitPending([lx.stopped], lambda _status: None,
                           reason=f"SIGCONT (stopped by {signal_name(info.signo)})")
@@ -621,7 +622,25 @@ def _continue(lx: LinuxProcess) -> None:
     if stopped is not None:
         stopped.signalled = True
         lx.process.personality.kernel.dispatcher.signal(stopped)
+        _job_changed(lx, CLD_CONTINUED, SIGCONT)
         _notify_parent(lx, CLD_CONTINUED, SIGCONT)
+
+
+def job_event(lx: LinuxProcess) -> Event:
+    """What a parent waiting for a stop or continue (WUNTRACED, WCONTINUED) waits on."""
+    if lx.job_changed is None:
+        lx.job_changed = Event(event_type=NotificationEvent)
+    return lx.job_changed
+
+
+def _job_changed(lx: LinuxProcess, code: int, signal: int) -> None:
+    """Keep the change for the parent's wait, and wake the waits (NtPulseEvent: set,
+    waking who waits now, and reset: the report, not the event, says what happened)."""
+    lx.job_report = (code, signal)
+    event = job_event(lx)
+    event.signalled = True
+    lx.process.personality.kernel.dispatcher.signal(event)
+    event.signalled = False
 
 
 def _notify_parent(lx: LinuxProcess, code: int, status: int) -> None:

@@ -469,12 +469,11 @@ TABLE: tuple[Syscall, ...] = (
          ("event", EpollEvents()),
          level=PARTIAL, note="pipes, the console, /dev/random and epoll fds; regular files, "
                              "directories, /dev/null: EPERM (a console redirected from a file "
-                             "is watched, where Linux says EPERM); EPOLLET sees a pipe change "
-                             "state (empty to not empty), not each write into an unread pipe; "
-                             "EPOLLEXCLUSIVE wakes every waiter"),
+                             "is watched, where Linux says EPERM); EPOLLEXCLUSIVE wakes every "
+                             "waiter"),
     call(232, "epoll_wait", epoll.sys_epoll_wait, ("epfd", Fd), ("events", EpollEvents("result")),
          ("maxevents", Int32()), ("timeout", Int32()),
-         level=PARTIAL, note="as poll, for the files epoll_ctl takes; EPOLLET as epoll_ctl says"),
+         level=PARTIAL, note="as poll, for the files epoll_ctl takes"),
     call(281, "epoll_pwait", epoll.sys_epoll_pwait, ("epfd", Fd), ("events", EpollEvents("result")),
          ("maxevents", Int32()), ("timeout", Int32()), ("sigmask", Pointer), ("sigsetsize", Size),
          level=PARTIAL, note="as epoll_wait; the mask is in force during the call"),

@@ -39,6 +39,10 @@ class LinuxProcess:
     pending_signals: dict[int, list[Any]] = field(default_factory=dict)
     itimer_real: Any = None          # the ITIMER_REAL / alarm() timer, if armed (signals.py)
     stopped: Any = None              # the event a stopped process waits on for SIGCONT
+    # job control: a stop or continue the parent's wait has not reported yet, as
+    # (CLD_STOPPED or CLD_CONTINUED, the signal), and the event pulsed when one happens
+    job_report: tuple[int, int] | None = None
+    job_changed: Any = None
     rlimits: dict[int, tuple[int, int]] = field(default_factory=dict)
     uid: int = 0
     gid: int = 0
@@ -73,7 +77,7 @@ class LinuxProcess:
                             personality=self.personality, nice=self.nice)
         copy.fds.limit = self.fds.limit
         for fd, entry in self.fds.items():
-            copy.fds.install(FdEntry(entry.handle, entry.file, entry.cloexec), fd)
+            copy.fds.install(FdEntry(entry.handle, entry.file, entry.cloexec, entry.node), fd)
         return copy
 
 

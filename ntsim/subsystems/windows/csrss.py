@@ -39,7 +39,10 @@ from ...trace import KERNEL, SERVER
 
 # Console control events (wincon.h), what the host's Ctrl+C and Ctrl+Break become
 CTRL_C_EVENT, CTRL_BREAK_EVENT = 0, 1
-CONSOLE_EVENTS = {CTRL_C_EVENT: "CTRL_C_EVENT", CTRL_BREAK_EVENT: "CTRL_BREAK_EVENT"}
+# ntsim's own: a Unix terminal's suspend key (Ctrl+Z), which a Win32 console reads as input
+CTRL_SUSPEND_EVENT = 0x100
+CONSOLE_EVENTS = {CTRL_C_EVENT: "CTRL_C_EVENT", CTRL_BREAK_EVENT: "CTRL_BREAK_EVENT",
+                  CTRL_SUSPEND_EVENT: "CTRL_SUSPEND_EVENT"}
 
 
 class HostConsole:
@@ -81,6 +84,16 @@ class HostConsole:
             termios.tcsetattr(fd, when, settings)
         except termios.error as error:
             raise OSError(error.args[0], error.args[1]) from None
+
+    def current_settings(self) -> tuple[int, int, list[Any]] | None:
+        """(stream, when, settings) to put back what the guest set, if it set anything."""
+        if self._saved_settings is None:
+            return None
+        fd = self._saved_settings[0]
+        try:
+            return self.fds.index(fd), termios.TCSADRAIN, termios.tcgetattr(fd)
+        except termios.error:
+            return None
 
     def restore(self) -> None:
         """Leave the host terminal as ntsim found it (a guest may have made it raw)."""
@@ -166,7 +179,8 @@ class CtrlKeys:
         if keys.interrupted: ...
     """
 
-    SIGNALS = {signal.SIGINT: CTRL_C_EVENT, signal.SIGQUIT: CTRL_BREAK_EVENT}
+    SIGNALS = {signal.SIGINT: CTRL_C_EVENT, signal.SIGQUIT: CTRL_BREAK_EVENT,
+               signal.SIGTSTP: CTRL_SUSPEND_EVENT}
     PRESSES_TO_STOP, WITHIN_S = 3, 2.0
     SAFE_POINT_WAIT_S = 0.2     # how long a computing guest may take to reach a safe point
 
@@ -209,11 +223,17 @@ class CtrlKeys:
             if self._closing:
                 return
             now = time.monotonic()
+            if info is not None and self.SIGNALS[info.si_signo] == CTRL_SUSPEND_EVENT \
+                    and self._machine_suspends():
+                self._suspend_ntsim()        # this thread can: the machine needs no step
+                info = None
             if info is not None:
-                presses.append(now)
-                while now - presses[0] > self.WITHIN_S:
-                    presses.popleft()
-                event, stop = self.SIGNALS[info.si_signo], len(presses) >= self.PRESSES_TO_STOP
+                event = self.SIGNALS[info.si_signo]
+                if event != CTRL_SUSPEND_EVENT:
+                    presses.append(now)
+                    while now - presses[0] > self.WITHIN_S:
+                        presses.popleft()
+                stop = event != CTRL_SUSPEND_EVENT and len(presses) >= self.PRESSES_TO_STOP
                 delivered = threading.Event()
                 waiting.append((delivered, event, now, stop))
                 dispatcher.post_host_event(partial(self._deliver, event, stop, delivered))
@@ -222,23 +242,54 @@ class CtrlKeys:
                    for _, event, posted, stop in waiting):
                 dispatcher.stop_processor()
 
+    def _machine_suspends(self) -> bool:
+        try:
+            personalities = {id(p.personality): p.personality
+                             for p in list(self.machine.kernel.processes.values())
+                             if p.alive and p.personality is not None}
+            return any(getattr(p, "suspends_machine_on_console_control", lambda _event: False)(
+                CTRL_SUSPEND_EVENT) for p in personalities.values())
+        except RuntimeError:      # the dispatcher's thread changed the process table meanwhile
+            return False
+
     def _running_guest_ends(self, event: int) -> bool:
         thread = self.machine.kernel.dispatcher.current
         process = thread.process if thread is not None else None
+        ends = getattr(process.personality, "ends_on_console_control", None) if process else None
         try:
-            return (process is not None and process.personality is not None
-                    and process.personality.ends_on_console_control(process, event))
+            return ends is not None and ends(process, event)
         except RuntimeError:      # the dispatcher's thread changed the process table meanwhile
             return False
 
     def _deliver(self, event: int, stop: bool, delivered: threading.Event) -> None:
         try:
             csrss = self.machine.kernel.smss.server("Windows")
-            if stop or csrss is None or not csrss.console_control(event):
+            taken = not stop and csrss is not None and csrss.console_control(event)
+            if taken:
+                return
+            if event == CTRL_SUSPEND_EVENT:
+                self._suspend_ntsim()
+            else:
                 self.interrupted = True
                 self.machine.kernel.dispatcher.stop_requested = True
         finally:
             delivered.set()
+
+    def _suspend_ntsim(self) -> None:
+        """No guest can resume a stopped one (no guest shell runs it as a job): the
+        whole machine stops instead, as a native program would, until the host shell's
+        `fg` continues it. The host terminal gets its own settings back meanwhile."""
+        console = self.machine.console
+        guest_settings = console.current_settings()
+        console.restore()
+        # SIGTSTP's default action, on this thread alone (the others keep it blocked):
+        # the whole process stops here until SIGCONT — unless its process group is
+        # orphaned, where Linux discards it, as for the program itself.
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTSTP})
+        signal.pthread_kill(threading.get_ident(), signal.SIGTSTP)
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTSTP})
+        if guest_settings is not None:
+            console.set_terminal_settings(*guest_settings)
 
 
 class Csrss(LpcServer):
