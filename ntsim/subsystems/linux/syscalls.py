@@ -353,10 +353,10 @@ TABLE: tuple[Syscall, ...] = (
     call(60, "exit", lifecycle.sys_exit, ("status", Int())),
     call(231, "exit_group", lifecycle.sys_exit_group, ("status", Int())),
     call(61, "wait4", lifecycle.sys_wait4, ("pid", Int32()), ("wstatus", Pointer), ("options", WaitOptions),
-         ("rusage", Pointer), level=PARTIAL, note="stopped/continued children are not reported (no job control)"),
+         ("rusage", Pointer)),
     call(247, "waitid", lifecycle.sys_waitid, ("idtype", Int()), ("id", Int32()), ("infop", Pointer),
          ("options", WaitOptions), ("rusage", Pointer),
-         level=PARTIAL, note="WEXITED; job-control stops are not modelled"),
+         level=PARTIAL, note="P_ALL, P_PID, P_PGID (not P_PIDFD: no pidfds)"),
     call(202, "futex", futex.sys_futex, ("uaddr", Pointer), ("futex_op", FutexOp), ("val", Int()),
          ("timeout", Pointer), ("uaddr2", Pointer), ("val3", Hex()),
          level=PARTIAL, note="WAIT, WAKE, WAIT_BITSET, WAKE_BITSET, REQUEUE, CMP_REQUEUE; "
