@@ -169,6 +169,7 @@ class Cpu:
         self._counter_hook = None
         self._block_sizes: dict[tuple[int, int], int] = {}
         self._breakpoints: dict[int, int] = {}
+        self._traps: list[int] = []     # the personality's trap hooks (hook_syscall, ...)
         self._uncounted_code = False   # code was translated by a run with no count (see run)
         try:
             # Before the first hook: unicorn sets its translator up lazily, then.
@@ -288,11 +289,17 @@ class Cpu:
 
     def hook_syscall(self, handler) -> None:
         """x86-64 `syscall`: the Linux (pico process) trap."""
-        self.uc.hook_add(unicorn.UC_HOOK_INSN, handler, None, 1, 0, x86.UC_X86_INS_SYSCALL)
+        self._traps.append(self.uc.hook_add(unicorn.UC_HOOK_INSN, handler, None, 1, 0,
+                                            x86.UC_X86_INS_SYSCALL))
 
     def hook_interrupt(self, handler) -> None:
         """`INT n` and CPU exceptions (divide error is interrupt 0)."""
-        self.uc.hook_add(unicorn.UC_HOOK_INTR, handler)
+        self._traps.append(self.uc.hook_add(unicorn.UC_HOOK_INTR, handler))
+
+    def remove_traps(self) -> None:
+        """The personality's traps go (the processor is to serve another process)."""
+        while self._traps:
+            self.uc.hook_del(self._traps.pop())
 
     def resume_after_syscall_at(self, address: int) -> None:
         """Inside a `syscall` hook, make the thread continue at `address`.

@@ -43,6 +43,7 @@ from .status import (
     STATUS_NO_MEMORY,
     STATUS_NOT_COMMITTED,
     STATUS_NOT_MAPPED_DATA,
+    STATUS_PROCESS_IS_TERMINATING,
     STATUS_SECTION_PROTECTION,
     STATUS_UNABLE_TO_DELETE_SECTION,
     STATUS_UNABLE_TO_FREE_VM,
@@ -127,6 +128,11 @@ class AddressSpace:
         self.shared_pages: set[int] = set()   # pages mapped onto a section's pages, in any view
         cpu.on_unmapped = self._demand_fault
         cpu.on_write_protect = self._copy_on_write_fault
+
+    def detach_processor(self) -> None:
+        """The processor went to another process (Kernel.recycle_processor): this
+        address space keeps its accounting, and reads and writes of it fail."""
+        self.cpu = _Released()
 
     # --- accounting -------------------------------------------------------------------------
 
@@ -733,6 +739,14 @@ class AddressSpace:
 
     def regions(self) -> list[Vad]:
         return list(self.vads)
+
+
+class _Released:
+    """Where a reaped process's address space points instead of a processor."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise NtStatusError(STATUS_PROCESS_IS_TERMINATING,
+                            "the process has exited and been reaped: its memory is gone")
 
 
 def _check_protection(protect: int) -> None:

@@ -162,6 +162,7 @@ class Process(DispatcherObject):
         self.exit_reason: str = ""         # how it ended, for the trace ("killed by SIGABRT")
         self.data: Any = None              # the personality's per-process state
         self.server_bytes = 0              # memory a server process accounts for itself
+        self.retired_instructions = 0      # counted on a processor it no longer has
         self.create_time_ns = 0            # monotonic clock at creation (CreateTime)
         if parent is not None:
             parent.children.append(self)

@@ -123,25 +123,34 @@ def test_three_quick_ctrl_c_stop_ntsim_when_the_guest_ignores_them(root: Path) -
 def interactive_shell_session(command: list[str], cwd: Path) -> tuple[int, bytes]:
     """An interactive shell: Ctrl+C ends a foreground `sleep` (its own process group,
     which the shell made the terminal's foreground with tcsetpgrp); the shell survives."""
-    terminal = Terminal(command, cwd)
-    terminal.type(b"echo started\n")
-    terminal.read_until(b"started\n")
-    # the job says when it is running (then it is the terminal's foreground group)
-    terminal.type(b"./busybox sh -c 'echo sleeping; exec ./busybox sleep 20'; echo slept $?\n")
-    terminal.read_until(b"sleeping\n")
-    time.sleep(0.3)
+    terminal = start_a_job(Terminal(command, cwd))
     terminal.type(CTRL_C)
     terminal.type(b"echo after-sleep $?; exit 3\n")
     return terminal.finish()
 
 
+def start_a_job(terminal: Terminal) -> Terminal:
+    """In an interactive shell, a job that says when it runs (it is the terminal's
+    foreground process group by then) and sleeps; `slept $?` follows when it ends."""
+    terminal.type(b"echo started\n")
+    terminal.read_until(b"started\n")
+    terminal.type(b"./busybox sh -c 'echo sleeping; exec ./busybox sleep 20'; echo slept $?\n")
+    terminal.read_until(b"sleeping\n")
+    time.sleep(0.3)
+    return terminal
+
+
+def interactive_busybox(root: Path) -> list[list[str]]:
+    """An interactive busybox shell, natively and under ntsim."""
+    shutil.copy2("/bin/busybox", root / "busybox")
+    return [[str(root / "busybox"), "sh", "-i"],
+            [sys.executable, "-m", "ntsim", "run", "--root", str(root), "./busybox", "sh", "-i"]]
+
+
 @pytest.mark.skipif(not Path("/bin/busybox").exists(), reason="Debian's busybox-static is not installed")
 def test_ctrl_c_in_an_interactive_shell_interrupts_the_job_not_the_shell(root: Path, native_ok) -> None:
-    shutil.copy2("/bin/busybox", root / "busybox")
-    native = interactive_shell_session([str(root / "busybox"), "sh", "-i"], root)
-    emulated = interactive_shell_session([sys.executable, "-m", "ntsim", "run", "--root", str(root),
-                                          "./busybox", "sh", "-i"], root)
-    for status, output in (native, emulated):
+    for status, output in (interactive_shell_session(command, root)
+                           for command in interactive_busybox(root)):
         lines = output.decode("utf-8", "replace").splitlines()
         assert status == 3
         assert "after-sleep 130" in lines
@@ -188,12 +197,7 @@ def test_ntsim_leaves_the_host_terminal_as_it_found_it(root: Path) -> None:
 def job_control_session(command: list[str], cwd: Path) -> tuple[int, bytes]:
     """Ctrl+Z stops the foreground job (the shell's wait sees it stopped: 128+SIGTSTP),
     `jobs` lists it, `fg` continues it in the foreground, and Ctrl+C then ends it."""
-    terminal = Terminal(command, cwd)
-    terminal.type(b"echo started\n")
-    terminal.read_until(b"started\n")
-    terminal.type(b"./busybox sh -c 'echo sleeping; exec ./busybox sleep 20'; echo slept $?\n")
-    terminal.read_until(b"sleeping\n")
-    time.sleep(0.3)
+    terminal = start_a_job(Terminal(command, cwd))
     terminal.type(b"\x1a")                                   # Ctrl+Z
     terminal.read_until(b"slept")
     terminal.type(b"jobs; echo listed\n")
@@ -207,11 +211,7 @@ def job_control_session(command: list[str], cwd: Path) -> tuple[int, bytes]:
 
 @pytest.mark.skipif(not Path("/bin/busybox").exists(), reason="Debian's busybox-static is not installed")
 def test_ctrl_z_stops_the_job_and_fg_continues_it(root: Path, native_ok) -> None:
-    shutil.copy2("/bin/busybox", root / "busybox")
-    results = [job_control_session(command, root) for command in (
-        [str(root / "busybox"), "sh", "-i"],
-        [sys.executable, "-m", "ntsim", "run", "--root", str(root), "./busybox", "sh", "-i"])]
-    for status, output in results:
+    for status, output in (job_control_session(command, root) for command in interactive_busybox(root)):
         lines = output.decode("utf-8", "replace").splitlines()
         assert status == 3
         assert f"slept {128 + signal.SIGTSTP}" in lines and "after 130" in lines

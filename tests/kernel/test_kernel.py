@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+from unicorn import UcError
+
 from ntsim.kernel.io import FILE_OPEN, FILE_WRITE_DATA
+from ntsim.kernel.memory import PAGE_READWRITE
 from ntsim.kernel.processes import ThreadState
+from ntsim.kernel.status import NtStatusError
 from ntsim.trace import KERNEL, CollectingSink
 
 
@@ -77,3 +82,29 @@ def test_deterministic_random_bytes_repeat(root):
     assert Kernel(str(root), deterministic=True).random_bytes(16) == \
         Kernel(str(root), deterministic=True).random_bytes(16)
     assert Kernel(str(root), seed=1).random_bytes(16) != Kernel(str(root), seed=2).random_bytes(16)
+
+
+def test_a_reaped_process_gives_its_processor_to_the_next_one(kernel):
+    """Building a unicorn engine is the dear part of a process: once a dead process is
+    reaped, its processor, emptied, serves the next process; the dead one keeps its
+    memory figures, and reading its memory says why it cannot."""
+    first = kernel.create_process("first", architecture="x86-64")
+    base, size = first.memory.commit(first.memory.reserve(0x10000, 0x4000, PAGE_READWRITE).base,
+                                     0x4000, PAGE_READWRITE)
+    first.memory.write(base, b"secret")
+    processor, committed = first.cpu, first.memory.committed_bytes
+    kernel.terminate_process(first, 0)
+    kernel.recycle_processor(first)
+    second = kernel.create_process("second", architecture="x86-64")
+    assert second.cpu is processor and first.cpu is None
+    assert first.memory.committed_bytes == committed == 0x4000
+    with pytest.raises(NtStatusError, match="reaped"):
+        first.memory.read(base, 6)
+    with pytest.raises(UcError):                  # nothing of the first is mapped
+        second.cpu.read(base, 6)
+
+
+def test_a_live_process_keeps_its_processor(kernel, process):
+    processor = process.cpu
+    kernel.recycle_processor(process)
+    assert process.cpu is processor

@@ -265,6 +265,9 @@ def _wait(task: Task, idtype: int, ident: int, options: int, reap: bool, report,
             child = exited[0]
             if reap:
                 task.lx.children.remove(child)
+                result = report(child)
+                task.kernel.recycle_processor(child)     # nothing can look at it now
+                return result
             return report(child)
         for child in children:
             job = child.data.job_report if child.alive and child.data is not None else None
