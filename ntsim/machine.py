@@ -234,7 +234,7 @@ class Machine:
         self.interceptors._update()
 
     def break_at(self, process: Process, address: int) -> None:
-        process.cpu.add_breakpoint(address)
+        self._processor(process).add_breakpoint(address)
 
     def intercept(self, name: str, *, before: Callable | None = None, instead: Callable | None = None,
                   after: Callable | None = None) -> None:
@@ -257,7 +257,15 @@ class Machine:
 
     def registers(self, process: Process, names: tuple[str, ...] = (
             "rip", "rsp", "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10")) -> dict[str, int]:
-        return {name: process.cpu.read_register(name) for name in names}
+        cpu = self._processor(process)
+        return {name: cpu.read_register(name) for name in names}
+
+    @staticmethod
+    def _processor(process: Process):
+        if process.cpu is None:
+            why = "has exited and been reaped" if not process.alive else "runs no guest code"
+            raise ValueError(f"process {process.pid} ({process.name}) {why}: it has no processor")
+        return process.cpu
 
     def read_memory(self, process: Process, address: int, size: int) -> bytes:
         return process.memory.read(address, size)

@@ -185,3 +185,18 @@ def test_readme_example_runs_as_printed():
     assert "Hello from Linux, via the NT kernel!" in result.stdout
     assert ("personality:writev -> nt:NtWriteFile -> lpc:NtRequestWaitReplyPort -> "
             "server:ConsoleWrite -> kernel:HostConsoleWrite") in result.stdout
+
+
+def test_a_reaped_child_says_why_it_has_no_registers_or_memory():
+    """After `wait` reaps a child, Linux forgets it; the API still lists it (with its
+    exit status and memory figures) but cannot show its registers or memory."""
+    m = machine()
+    m.load(os.path.join(EXAMPLES, "spawnloop"), ["3"], argv0="./spawnloop")
+    assert m.run() == 0
+    children = [p for p in m.processes() if p.name == "spawnloop" and p is not m.first_process]
+    assert len(children) == 3 and all(p.exit_status is not None for p in children)
+    with pytest.raises(ValueError, match="reaped"):
+        m.registers(children[0])
+    with pytest.raises(Exception, match="reaped"):
+        m.read_memory(children[0], 0x400000, 4)
+    assert children[0].committed_bytes > 0
