@@ -46,6 +46,16 @@ def test_every_scenario_in_one_process(binary: str, root: Path) -> None:
     assert run_guest(program, root=root) == native
 
 
+@pytest.mark.parametrize("options", [(), ("--deterministic",)], ids=["host-clock", "virtual-clock"])
+def test_posix_timers_match_native(options: tuple[str, ...], root: Path) -> None:
+    """timer_create's timers: SI_TIMER signals with their id and value, overruns while the
+    signal waits, absolute times, SIGEV_NONE, SIGEV_THREAD_ID, and none after fork."""
+    program = install(root, "timers")
+    native = run_native(program, cwd=root)
+    assert native.status == 0 and native.stdout.endswith(b"timers: all steps ok\n")
+    assert run_guest(program, root=root, options=options) == native
+
+
 @pytest.mark.parametrize("binary", BINARIES)
 def test_sigchld_reaches_a_handler(binary: str, root: Path) -> None:
     program = install(root, binary)

@@ -21,7 +21,7 @@ from ...kernel.processes import Process, Thread, ThreadState
 from ...kernel.status import NtStatusError
 from ...trace import PERSONALITY, Quoted
 from ..base import ImageError, ImageInfo, Personality
-from . import elf, signals
+from . import elf, signals, timers
 from .fdtable import O_RDONLY, O_WRONLY, FdEntry, OpenFile
 from .lxfs import nt_name
 from .memory import past_end_of_file
@@ -157,9 +157,8 @@ class LinuxPersonality(Personality):
             if thread is not task.thread:
                 kernel.dispatcher.terminate_thread(thread, 0)
         close_on_exec(task)
-        reset = getattr(signals, "reset_on_exec", None)
-        if reset is not None:
-            reset(task)
+        signals.reset_on_exec(task)
+        timers.delete_all(task.lx)
         kernel.new_address_space(process, "x86-64")
         task.cpu, task.memory = process.cpu, process.memory
         lx = task.lx

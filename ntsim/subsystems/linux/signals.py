@@ -215,9 +215,11 @@ class SigInfo:
             by_signal = self.code in (CLD_KILLED, CLD_DUMPED, CLD_STOPPED)
             status = signal_name(self.status) if by_signal else self.status
             shown.update(si_pid=self.pid, si_uid=self.uid, si_status=status, si_utime=0, si_stime=0)
+        elif self.code == SI_TIMER:      # the union's _timer: id, overrun, value
+            shown.update(si_timerid=self.pid, si_overrun=self.uid, si_value=f"{self.value:#x}")
         elif self.code != SI_KERNEL:
             shown.update(si_pid=self.pid, si_uid=self.uid)
-            if self.code in (SI_QUEUE, SI_TIMER, SI_MESGQ):
+            if self.code in (SI_QUEUE, SI_MESGQ):
                 int_value = self.value & 0xFFFFFFFF
                 shown.update(si_int=int_value - (1 << 32) if int_value >> 31 else int_value,
                              si_ptr=f"{self.value:#x}")

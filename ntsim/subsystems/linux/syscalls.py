@@ -47,6 +47,7 @@ from . import (
     signals,
     system,
     time,
+    timers,
 )
 from .errno import ENOSYS, ERRNO_NAMES, LinuxError, errno_from_status
 from .syscall_names import SYSCALL_NAMES
@@ -503,6 +504,14 @@ TABLE: tuple[Syscall, ...] = (
          ("info", Pointer)),
     call(297, "rt_tgsigqueueinfo", signals.sys_rt_tgsigqueueinfo, ("tgid", Int32()), ("tid", Int32()),
          ("sig", Signal), ("info", Pointer)),
+    call(222, "timer_create", timers.sys_timer_create, ("clockid", ClockId), ("sevp", Pointer),
+         ("timerid", Pointer), level=PARTIAL,
+         note="real-time, monotonic and boot-time clocks; CPU-time clocks give EINVAL (not modelled)"),
+    call(223, "timer_settime", timers.sys_timer_settime, ("timerid", Int32()), ("flags", Int()),
+         ("new_value", Pointer), ("old_value", Pointer)),
+    call(224, "timer_gettime", timers.sys_timer_gettime, ("timerid", Int32()), ("curr_value", Pointer)),
+    call(225, "timer_getoverrun", timers.sys_timer_getoverrun, ("timerid", Int32())),
+    call(226, "timer_delete", timers.sys_timer_delete, ("timerid", Int32())),
     call(37, "alarm", signals.sys_alarm, ("seconds", Int())),
     call(38, "setitimer", signals.sys_setitimer, ("which", ItimerWhich), ("new_value", Pointer),
          ("old_value", Pointer), level=PARTIAL,
