@@ -150,6 +150,10 @@ ROOT_CASES = [
     ("/bin/dash", ("-c", "echo $((1+2))")),
     # dash forking and executing glibc programs, joined by a pipe
     ("/bin/dash", ("-c", "cd {work} && sort fruit.txt | head -n 2; echo status $?")),
+    # bash (which asks getpeername of its stdin) with a pipeline and its PIPESTATUS
+    ("/bin/bash", ("-c", "for i in 1 2 3; do echo $i; done | sort -r; echo status ${PIPESTATUS[@]}")),
+    # coreutils' timeout: a POSIX timer (timer_create) ends the command it runs
+    ("/bin/dash", ("-c", "timeout 0.3 sleep 5; echo status $?")),
 ]
 
 
@@ -201,3 +205,15 @@ def test_a_missing_interpreter_is_one_line_and_status_126(root: Path) -> None:
     assert simulated.stderr_lines == [line for line in simulated.stderr_lines
                                       if "ld-musl-x86_64.so.1 not found under the root" in line]
     assert len(simulated.stderr_lines) == 1
+
+
+def test_bash_hears_that_its_input_is_not_a_socket(root: Path) -> None:
+    """bash asks getpeername of its standard input (was it started by sshd?). No fd is
+    a socket under ntsim, and Linux's answer for a non-socket, ENOTSOCK, is exact: no
+    warning, no difference."""
+    if not os.path.exists("/bin/bash"):
+        pytest.skip("/bin/bash is not installed on this machine")
+    host_program("/bin/bash")
+    native = run_native("/bin/bash", ("-c", "echo hi"), cwd=root, env=ROOT_ENV)
+    simulated = ntsim("run", "--root", "/", "/bin/bash", "-c", "echo hi", cwd=root, env=ROOT_ENV)
+    assert simulated == native == Outcome(0, b"hi\n", b"")

@@ -45,6 +45,7 @@ from . import (
     poll,
     process,
     signals,
+    sockets,
     system,
     time,
     timers,
@@ -198,6 +199,25 @@ def call(number: int, name: str, handler: Callable | None, *args: tuple[str, Arg
 def unsupported(number: int, name: str, reason: str, *args: tuple[str, ArgType]) -> Syscall:
     return call(number, name, None, *args, level=UNSUPPORTED, note=reason)
 
+
+# The calls that take a socket fd, with their other arguments' names
+SOCKET_FD_CALLS = (
+    (42, "connect", ("addr", "addrlen")), (43, "accept", ("addr", "addrlen")),
+    (44, "sendto", ("buf", "len", "flags", "dest_addr", "addrlen")),
+    (45, "recvfrom", ("buf", "len", "flags", "src_addr", "addrlen")),
+    (46, "sendmsg", ("msg", "flags")), (47, "recvmsg", ("msg", "flags")), (48, "shutdown", ("how",)),
+    (49, "bind", ("addr", "addrlen")), (50, "listen", ("backlog",)),
+    (51, "getsockname", ("addr", "addrlen")), (52, "getpeername", ("addr", "addrlen")),
+    (54, "setsockopt", ("level", "optname", "optval", "optlen")),
+    (55, "getsockopt", ("level", "optname", "optval", "optlen")),
+    (288, "accept4", ("addr", "addrlen", "flags")), (299, "recvmmsg", ("msgvec", "vlen", "flags", "timeout")),
+    (307, "sendmmsg", ("msgvec", "vlen", "flags")),
+)
+NO_FAMILIES = ("no address family is modelled (WSL1 had AF_UNIX in lxcore and AF_INET on AFD; "
+               "ntsim has neither yet): EAFNOSUPPORT, as from a kernel built without them")
+SocketDomain = Enum({1: "AF_UNIX", 2: "AF_INET", 10: "AF_INET6", 16: "AF_NETLINK", 17: "AF_PACKET"})
+NOT_A_SOCKET = ("no fd is a socket here (socket and socketpair are not modelled): EBADF for a "
+                "closed fd, ENOTSOCK for any other, as Linux answers for a non-socket")
 
 TABLE: tuple[Syscall, ...] = (
     # files: data
@@ -504,6 +524,14 @@ TABLE: tuple[Syscall, ...] = (
          ("info", Pointer)),
     call(297, "rt_tgsigqueueinfo", signals.sys_rt_tgsigqueueinfo, ("tgid", Int32()), ("tid", Int32()),
          ("sig", Signal), ("info", Pointer)),
+    # sockets (sockets.py): socket and socketpair are not modelled, so no fd is a socket
+    call(41, "socket", sockets.sys_socket, ("domain", SocketDomain), ("type", Hex()), ("protocol", Int()),
+         level=PARTIAL, note=NO_FAMILIES),
+    call(53, "socketpair", sockets.sys_socket, ("domain", SocketDomain), ("type", Hex()),
+         ("protocol", Int()), ("sv", Pointer), level=PARTIAL, note=NO_FAMILIES),
+    *(call(number, name, sockets.not_a_socket, ("sockfd", Fd), *(( argument, Hex()) for argument in rest),
+           level=PARTIAL, note=NOT_A_SOCKET)
+      for number, name, rest in SOCKET_FD_CALLS),
     call(222, "timer_create", timers.sys_timer_create, ("clockid", ClockId), ("sevp", Pointer),
          ("timerid", Pointer), level=PARTIAL,
          note="real-time, monotonic and boot-time clocks; CPU-time clocks give EINVAL (not modelled)"),
