@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from .harness import Outcome, install, run_guest, run_native
+from .harness import Outcome, install, ntsim, run_guest, run_native
 
 BUSYBOX = "/bin/busybox"
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("native_ok")]
@@ -243,3 +243,27 @@ def test_dev_tty_without_a_terminal(tmp_path: Path) -> None:
     native, simulated = both(tmp_path, ("sh", "-c", "echo x > /dev/tty; echo status $?"))
     assert simulated == native
     assert b"No such device or address" in native.stderr
+
+
+@needs_busybox
+def test_proc_stat_has_the_lines_ps_and_uptime_read(tmp_path: Path) -> None:
+    """/proc/stat: the processor time line and the boot time (btime), which procps's ps
+    needs to start at all. On the virtual clock the machine boots at its fixed date."""
+    for outcome in both(tmp_path, ("cat", "/proc/stat")):
+        lines = outcome.stdout.decode().splitlines()
+        assert outcome.status == 0 and lines[0].split()[0] == "cpu"
+        assert any(line.startswith("btime ") for line in lines)
+    native_root, ntsim_root = two_roots(tmp_path / "virtual")
+    virtual = run_guest("./busybox", ("cat", "/proc/stat"), root=ntsim_root, env=ENV,
+                        options=("--deterministic",))
+    assert "btime 1704067200" in virtual.stdout.decode().splitlines()   # 2024-01-01T00:00:00Z
+
+
+def test_host_ps_lists_itself(tmp_path: Path) -> None:
+    """procps's ps reads /proc/stat's btime and each /proc/PID; with the host's root it
+    finds one guest process, itself."""
+    if not os.path.exists("/bin/ps"):
+        pytest.skip("procps's /bin/ps is not installed")
+    outcome = ntsim("run", "--root", "/", "/bin/ps", "-o", "pid=,comm=", cwd=tmp_path)
+    assert outcome.status == 0
+    assert [line.split()[1] for line in outcome.stdout.decode().splitlines()] == ["ps"]

@@ -39,7 +39,7 @@ from ...kernel.io import FileStatLx
 from ...kernel.memory import PAGE_SIZE
 from ...kernel.services import DUPLICATE_SAME_ACCESS, NtCurrentProcess
 from ...kernel.status import NtStatusError
-from . import files, pipes, system
+from . import files, pipes, system, time
 from .errno import EACCES, EEXIST, EINVAL, EISDIR, ELOOP, ENOENT, ENOTDIR, LinuxError
 from .fdtable import (
     O_ACCMODE,
@@ -123,7 +123,7 @@ def root(task: Task) -> Node:
                                     target=lambda: f"{task.pid}/task/{task.linux_tid}")
         nodes["mounts"] = Node("/proc/mounts", "link", target=lambda: "self/mounts")
         for name, make in (("meminfo", meminfo), ("cpuinfo", cpuinfo), ("uptime", uptime),
-                           ("version", version), ("loadavg", loadavg)):
+                           ("version", version), ("loadavg", loadavg), ("stat", kernel_stat)):
             nodes[name] = _file(f"/proc/{name}", None, lambda make=make: make(task))
         return nodes
 
@@ -546,6 +546,25 @@ def cpuinfo(task: Task) -> str:
 def uptime(task: Task) -> str:
     seconds = task.kernel.clock.monotonic_ns() / 1e9
     return f"{seconds:.2f} {seconds * system.CPU_COUNT:.2f}\n"
+
+
+def kernel_stat(task: Task) -> str:
+    """/proc/stat: processor time in USER_HZ ticks (all of a guest's time counts as user
+    time, as KERNEL_USER_TIMES does here; the rest of the uptime is idle), and the boot
+    time that ps and uptime read (btime: the wall clock less the time since boot)."""
+    kernel = task.kernel
+    ticks = 10**9 // system.USER_HZ
+    processes = system.linux_processes(kernel)
+    busy = sum(system.process_cpu_ns(kernel, p) for p in kernel.processes.values()
+               if p.personality is task.lx.process.personality) // ticks
+    uptime_ns = kernel.clock.monotonic_ns()
+    idle = max(0, uptime_ns // ticks - busy)
+    boot_time = (time.now_ns(task, time.CLOCK_REALTIME) - uptime_ns) // 10**9
+    running = sum(1 for p in processes for t in p.threads if t.state in ("ready", "running"))
+    cpu = f"{busy} 0 0 {idle} 0 0 0 0 0 0"
+    return (f"cpu  {cpu}\ncpu0 {cpu}\nintr 0\nctxt 0\nbtime {boot_time}\n"
+            f"processes {len(kernel.processes)}\nprocs_running {max(1, running)}\n"
+            f"procs_blocked 0\nsoftirq 0 0 0 0 0 0 0 0 0 0 0\n")
 
 
 def version(task: Task) -> str:

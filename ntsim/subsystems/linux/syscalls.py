@@ -532,6 +532,16 @@ TABLE: tuple[Syscall, ...] = (
     *(call(number, name, sockets.not_a_socket, ("sockfd", Fd), *(( argument, Hex()) for argument in rest),
            level=PARTIAL, note=NOT_A_SOCKET)
       for number, name, rest in SOCKET_FD_CALLS),
+    # NUMA memory policies: the modelled machine has one node and no NUMA support, and a
+    # Linux kernel built without it (CONFIG_NUMA=n) answers these with ENOSYS
+    *(call(number, name, system.sys_no_numa, *((argument, Hex()) for argument in arguments),
+           level=PARTIAL, note="no NUMA here: ENOSYS, as from a kernel built without it")
+      for number, name, arguments in (
+          (237, "mbind", ("addr", "len", "mode", "nodemask", "maxnode", "flags")),
+          (238, "set_mempolicy", ("mode", "nodemask", "maxnode")),
+          (239, "get_mempolicy", ("mode", "nodemask", "maxnode", "addr", "flags")),
+          (256, "migrate_pages", ("pid", "maxnode", "old_nodes", "new_nodes")),
+          (279, "move_pages", ("pid", "count", "pages", "nodes", "status", "flags")))),
     call(222, "timer_create", timers.sys_timer_create, ("clockid", ClockId), ("sevp", Pointer),
          ("timerid", Pointer), level=PARTIAL,
          note="real-time, monotonic and boot-time clocks; CPU-time clocks give EINVAL (not modelled)"),

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from ...kernel.memory import PAGE_SIZE
 from ...kernel.services import NtCurrentProcess, ProcessTimes
-from .errno import EACCES, EFAULT, EINVAL, ENOMEM, EPERM, ESRCH, LinuxError
+from .errno import EACCES, EFAULT, EINVAL, ENOMEM, ENOSYS, EPERM, ESRCH, LinuxError
 from .identity import CAP_IPC_LOCK, CAP_SYS_ADMIN, CAP_SYS_NICE, capable, creds
 from .task import Task
 
@@ -404,3 +404,9 @@ def sys_prctl(task: Task, option: int, arg2: int, arg3: int, arg4: int, arg5: in
         task.write_u32(arg2, 0)        # no parent-death signal: PR_SET_PDEATHSIG is not modelled
         return 0
     raise LinuxError(EINVAL, f"prctl option {PRCTL_OPTIONS.get(option, option)} is not modelled")
+
+
+def sys_no_numa(task: Task, *_arguments: int) -> int:
+    """mbind, set_mempolicy, get_mempolicy, migrate_pages, move_pages: one memory node and
+    no NUMA support, so ENOSYS, as a kernel built without CONFIG_NUMA gives."""
+    raise LinuxError(ENOSYS, "no NUMA support")
