@@ -18,6 +18,10 @@ demo: $(STAMP)
 	@echo
 	@echo '$$ ntsim run --stats examples/linux/family        # fork, exec, wait, threads: what each costs'
 	@$(VENV)/bin/ntsim run --stats examples/linux/family
+	@[ -x /bin/dash ] || exit 0; echo; \
+	  echo '$$ ntsim run --root / --trace /bin/dash -c "echo hi | tr a-z A-Z"   # the host'"'"'s own shell: a pipe is NPFS, a fork an NT process'; \
+	  $(VENV)/bin/ntsim run --root / --trace /bin/dash -c 'echo hi | tr a-z A-Z' 2>&1 \
+	  | grep -E '^(\[pid +[0-9]+\] )?(clone|pipe2|execve)|NtCreateProcessEx|NtCreateNamedPipeFile|\+\+\+|^HI' | cut -c1-120
 
 test: $(STAMP)
 	$(PY) -m pytest
