@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 
 from .harness import TIMEOUT, Outcome, install, ntsim, run_guest, run_native
-from .test_e2e_pipes import delayed_input
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("native_ok")]
 
@@ -31,16 +30,6 @@ def test_matches_native(args: tuple[str, ...], stdin: bytes, options: tuple[str,
     native = run_native(name, args, cwd=root, stdin=stdin)
     simulated = run_guest(name, args, root=root, stdin=stdin, options=options)
     assert native.status == 0
-    assert simulated == native
-
-
-def test_epoll_waits_for_console_input(root: Path) -> None:
-    """The input comes after the wait has begun: the thread parks until CSRSS sees it."""
-    name = install(root, "epolls")
-    native = delayed_input([str(root / "epolls"), "stdin"], root, b"typed later\n", 0.3)
-    simulated = delayed_input([sys.executable, "-m", "ntsim", "run", "--root", str(root), name, "stdin"],
-                              root, b"typed later\n", 0.3)
-    assert native.stdout.endswith(b"got: typed later\n")
     assert simulated == native
 
 

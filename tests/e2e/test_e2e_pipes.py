@@ -60,9 +60,12 @@ def delayed_input(command: list[str], cwd: Path, data: bytes, delay: float) -> O
     return _outcome(subprocess.CompletedProcess(command, process.returncode, stdout, stderr))
 
 
-def test_poll_waits_for_console_input(root: Path) -> None:
-    name = install(root, "polls")
-    native = delayed_input([str(root / "polls"), "stdin"], root, b"typed later\n", 0.3)
+@pytest.mark.parametrize("program", ["polls", "epolls"])
+def test_poll_waits_for_console_input(program: str, root: Path) -> None:
+    """The input comes after the wait (poll, or epoll) has begun: the thread parks until
+    CSRSS sees it."""
+    name = install(root, program)
+    native = delayed_input([str(root / program), "stdin"], root, b"typed later\n", 0.3)
     simulated = delayed_input([sys.executable, "-m", "ntsim", "run", "--root", str(root), name, "stdin"],
                               root, b"typed later\n", 0.3)
     assert native.stdout.endswith(b"got: typed later\n")
