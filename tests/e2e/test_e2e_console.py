@@ -14,6 +14,7 @@ import os
 import pty
 import select
 import shutil
+import subprocess
 import signal
 import subprocess
 import sys
@@ -245,3 +246,23 @@ def test_ctrl_z_on_a_program_without_a_guest_shell_suspends_ntsim_itself(root: P
         assert status == 5
         assert any(line.startswith("[1]+  Stopped") for line in lines)
         assert "done" in lines
+
+
+def interrupt_once(command: list[str], cwd: Path) -> int:
+    """Start `command` with SIGINT ignored (as a non-interactive shell starts `cmd &`),
+    send it SIGINT, and return its status."""
+    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    time.sleep(0.5)
+    process.send_signal(signal.SIGINT)
+    process.communicate(timeout=DEADLINE_S)
+    return process.returncode
+
+
+@pytest.mark.skipif(not Path("/bin/busybox").exists(), reason="Debian's busybox-static is not installed")
+def test_an_ignored_sigint_stays_ignored(root: Path, native_ok) -> None:
+    shutil.copy2("/bin/busybox", root / "busybox")
+    native = interrupt_once([str(root / "busybox"), "sleep", "1"], root)
+    emulated = interrupt_once([sys.executable, "-m", "ntsim", "run", "--root", str(root),
+                               "./busybox", "sleep", "1"], root)
+    assert native == emulated == 0

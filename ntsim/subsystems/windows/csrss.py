@@ -190,10 +190,15 @@ class CtrlKeys:
         self._watcher: threading.Thread | None = None
         self._closing = False
         self._mask: set[int] | None = None
+        self._keys: dict[int, int] = {}   # the host signals watched, and their events
 
     def __enter__(self) -> CtrlKeys:
-        if threading.current_thread() is threading.main_thread():
-            self._mask = signal.pthread_sigmask(signal.SIG_BLOCK, set(self.SIGNALS))
+        # A key ntsim was started with orders to ignore (a non-interactive shell's `&`)
+        # stays ignored, as it would for the program natively.
+        self._keys = {number: event for number, event in self.SIGNALS.items()
+                      if signal.getsignal(number) != signal.SIG_IGN}
+        if self._keys and threading.current_thread() is threading.main_thread():
+            self._mask = signal.pthread_sigmask(signal.SIG_BLOCK, set(self._keys))
             # At a terminal a guest waiting for a signal waits for the person's Ctrl+C,
             # as it would natively; elsewhere nothing could wake it: a deadlock.
             self.machine.kernel.dispatcher.open_host_events(
@@ -206,14 +211,14 @@ class CtrlKeys:
         if self._watcher is None:
             return
         self._closing = True
-        signal.pthread_kill(self._watcher.ident, signal.SIGQUIT)    # out of its sigwait
+        signal.pthread_kill(self._watcher.ident, next(iter(self._keys)))   # out of its sigwait
         self._watcher.join()
         signal.pthread_sigmask(signal.SIG_SETMASK, self._mask)
         self.machine.kernel.dispatcher.close_host_events()
 
     def _watch(self) -> None:
         dispatcher = self.machine.kernel.dispatcher
-        wanted = set(self.SIGNALS)
+        wanted = set(self._keys)
         presses: deque[float] = deque()
         waiting: list[tuple[threading.Event, int, float, bool]] = []   # posted, not yet run
         while True:
@@ -223,12 +228,12 @@ class CtrlKeys:
             if self._closing:
                 return
             now = time.monotonic()
-            if info is not None and self.SIGNALS[info.si_signo] == CTRL_SUSPEND_EVENT \
+            if info is not None and self._keys[info.si_signo] == CTRL_SUSPEND_EVENT \
                     and self._machine_suspends():
                 self._suspend_ntsim()        # this thread can: the machine needs no step
                 info = None
             if info is not None:
-                event = self.SIGNALS[info.si_signo]
+                event = self._keys[info.si_signo]
                 if event != CTRL_SUSPEND_EVENT:
                     presses.append(now)
                     while now - presses[0] > self.WITHIN_S:
