@@ -14,7 +14,6 @@ import os
 import pty
 import select
 import shutil
-import subprocess
 import signal
 import subprocess
 import sys
