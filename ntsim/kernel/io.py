@@ -90,9 +90,14 @@ FILE_INFORMATION_CLASSES = {
 # FSCTL codes
 FSCTL_SET_REPARSE_POINT, FSCTL_GET_REPARSE_POINT = 0x900A4, 0x900A8
 FSCTL_PIPE_LISTEN = 0x110008        # ConnectNamedPipe: wait at a pipe's end for the other side
+FSCTL_PIPE_PEEK = 0x11400C          # PeekNamedPipe: what a read would take, left in the pipe
+# A pico provider's own control (a function code >= 0x800, as a vendor's are): stop one or
+# both directions at an end of a full-duplex pipe, as Linux's shutdown() of a socket does
+FSCTL_PIPE_LX_SHUTDOWN = 0x112000
 FSCTL_NAMES = {FSCTL_SET_REPARSE_POINT: "FSCTL_SET_REPARSE_POINT",
                FSCTL_GET_REPARSE_POINT: "FSCTL_GET_REPARSE_POINT",
-               FSCTL_PIPE_LISTEN: "FSCTL_PIPE_LISTEN"}
+               FSCTL_PIPE_LISTEN: "FSCTL_PIPE_LISTEN", FSCTL_PIPE_PEEK: "FSCTL_PIPE_PEEK",
+               FSCTL_PIPE_LX_SHUTDOWN: "FSCTL_PIPE_LX_SHUTDOWN"}
 # The reparse tag WSL1 gave its symbolic links: the data is the target, verbatim
 IO_REPARSE_TAG_LX_SYMLINK = 0xA000001D
 

@@ -29,6 +29,8 @@ from ntsim.kernel.io import (
     FILE_READ_DATA,
     FILE_WRITE_DATA,
     FSCTL_PIPE_LISTEN,
+    FSCTL_PIPE_LX_SHUTDOWN,
+    FSCTL_PIPE_PEEK,
     FileInternalInformation,
     FilePipeInformation,
     FilePipeLocalInformation,
@@ -476,3 +478,51 @@ def test_a_fifo_reader_is_not_hung_up_before_a_writer_comes(nt, kernel):
     assert not readiness(kernel, reader).hangup
     nt.NtClose(writer)
     assert readiness(kernel, reader).hangup
+
+
+# --- FSCTL_PIPE_PEEK and FSCTL_PIPE_LX_SHUTDOWN (a socketpair's pipe) ---------------------------
+
+
+def make_duplex(nt) -> tuple[int, int]:
+    """A full-duplex pipe, as LXSS makes a socketpair: the server end and the client end."""
+    server = nt.NtCreateNamedPipeFile(NAME, FILE_READ_DATA | FILE_WRITE_DATA, FILE_SHARE_READ | FILE_SHARE_WRITE,
+                                      FILE_CREATE)
+    client = nt.NtOpenFile(NAME, FILE_READ_DATA | FILE_WRITE_DATA)
+    return server, client
+
+
+def test_a_peek_copies_what_a_read_would_take_and_never_waits(nt):
+    server, client = make_duplex(nt)
+    empty = nt.NtFsControlFile(server, FSCTL_PIPE_PEEK, 10)
+    assert (empty.Data, empty.ReadDataAvailable) == (b"", 0)
+    nt.NtWriteFile(client, b"hello")
+    peeked = nt.NtFsControlFile(server, FSCTL_PIPE_PEEK, 3)
+    assert (peeked.Data, peeked.ReadDataAvailable) == (b"hel", 5)
+    assert nt.NtReadFile(server, 10) == b"hello"
+
+
+def test_shutting_down_sending_gives_the_peer_end_of_file_after_the_data(nt):
+    server, client = make_duplex(nt)
+    nt.NtWriteFile(server, b"tail")
+    nt.NtFsControlFile(server, FSCTL_PIPE_LX_SHUTDOWN, (False, True))
+    assert nt.NtReadFile(client, 10) == b"tail"
+    assert status_of(nt.NtReadFile, client, 10) == STATUS_PIPE_BROKEN     # end of file, not a wait
+    assert status_of(nt.NtWriteFile, server, b"x") == STATUS_PIPE_BROKEN  # its own writes break
+    nt.NtWriteFile(client, b"back")                                        # the other way still flows
+    assert nt.NtReadFile(server, 10) == b"back"
+
+
+def test_shutting_down_receiving_breaks_the_peers_writes_after_the_data_is_read(nt):
+    server, client = make_duplex(nt)
+    nt.NtWriteFile(client, b"kept")
+    nt.NtFsControlFile(server, FSCTL_PIPE_LX_SHUTDOWN, (True, False))
+    assert status_of(nt.NtWriteFile, client, b"x") == STATUS_PIPE_BROKEN
+    assert nt.NtReadFile(server, 10) == b"kept"
+    assert status_of(nt.NtReadFile, server, 10) == STATUS_PIPE_BROKEN
+
+
+def test_a_fifo_has_no_half_close(nt):
+    end = nt.NtCreateNamedPipeFile(NAME, FILE_READ_DATA | FILE_WRITE_DATA, FILE_SHARE_WRITE, FILE_CREATE,
+                                   lx_fifo=True)
+    assert status_of(nt.NtFsControlFile, end, FSCTL_PIPE_LX_SHUTDOWN, (True, True)) == \
+        STATUS_INVALID_DEVICE_REQUEST

@@ -48,6 +48,16 @@ FILE_WRITE_DATA, both if both. They share one inbound queue, whose `reader_open`
 buffers, goes with its last end. FSCTL_PIPE_LISTEN at a FIFO end waits for the other
 side — a writer if the end reads, a reader if it writes — which is how Linux's open of a
 FIFO blocks until its partner comes.
+
+A full-duplex instance (FILE_SHARE_READ | FILE_SHARE_WRITE) has both queues, and each end
+reads one and writes the other: what LXSS makes a Linux socketpair of. Two controls
+serve it. FSCTL_PIPE_PEEK (PeekNamedPipe) copies what a read would take and leaves it
+there; like NT's, it never waits. FSCTL_PIPE_LX_SHUTDOWN is a pico provider's own (NT
+has no half-close of a pipe; AFD has one for sockets): it stops one end receiving (its
+incoming queue loses its reader, so the other end's writes break) or sending (its
+outgoing queue loses its writer, so the other end reads to end of file), as if that
+half of the end had closed. The end's own reads then end at end of file once its queue
+is drained, and its own writes break.
 """
 
 from __future__ import annotations
@@ -65,6 +75,8 @@ from ..io import (
     FILE_READ_DATA,
     FILE_WRITE_DATA,
     FSCTL_PIPE_LISTEN,
+    FSCTL_PIPE_LX_SHUTDOWN,
+    FSCTL_PIPE_PEEK,
     GENERIC_ALL,
     GENERIC_READ,
     GENERIC_WRITE,
@@ -170,6 +182,17 @@ class PipeLocalInformation:
     NamedPipeEnd: int
 
 
+@dataclass
+class PipePeekBuffer:
+    """FILE_PIPE_PEEK_BUFFER: the pipe's state, what waits in it, and a copy of its start."""
+
+    NamedPipeState: int
+    ReadDataAvailable: int
+    NumberOfMessages: int
+    MessageLength: int
+    Data: bytes
+
+
 class PageBuffer:
     """One page of a queue: where its data starts in the page, and the data."""
 
@@ -234,6 +257,15 @@ class PipeQueue:
             if not page.data:
                 self.buffers.popleft()
         self.available -= len(out)
+        return bytes(out)
+
+    def peek(self, length: int) -> bytes:
+        """Up to `length` bytes from the front, left where they are."""
+        out = bytearray()
+        for page in self.buffers:
+            if len(out) >= length:
+                break
+            out += page.data[:length - len(out)]
         return bytes(out)
 
     def merge(self, data: bytes) -> int:
@@ -480,7 +512,8 @@ class NamedPipeDevice(Device):
             end.pipe.accessed_ns = self.kernel.clock.now_ns()
             queue.update()
             return data
-        if not queue.writer_open:
+        if not queue.writer_open or not queue.reader_open:
+            # the writer has gone (or shut its sending), or this end shut its receiving
             raise NtStatusError(STATUS_PIPE_BROKEN, "the writing end has closed")
         if end.nonblocking:
             raise NtStatusError(STATUS_PIPE_EMPTY, "nothing to read, and the end does not wait")
@@ -497,6 +530,8 @@ class NamedPipeDevice(Device):
             raise NtStatusError(STATUS_PIPE_LISTENING, "no client has connected")
         if not data:
             return 0
+        if not queue.writer_open:
+            raise _pipe_broken(0, "this end has shut down its sending (FSCTL_PIPE_LX_SHUTDOWN)")
         if not queue.reader_open:
             raise _pipe_broken(0, "the reading end has closed")
         written = queue.merge(data)
@@ -506,7 +541,7 @@ class NamedPipeDevice(Device):
         """The rest of a write, a page at a time; waits (or stops) when the queue is full."""
         end: PipeEnd = file.context
         while written < len(data):
-            if not queue.reader_open:
+            if not queue.reader_open or not queue.writer_open:
                 self._wrote(end, queue, written)
                 raise _pipe_broken(written, "the reading end has closed")
             if not queue.full:
@@ -542,6 +577,10 @@ class NamedPipeDevice(Device):
     # --- file-system controls -----------------------------------------------------------------
 
     def device_control(self, file: FileObject, code: int, data: Any) -> Any:
+        if code == FSCTL_PIPE_PEEK:
+            return self._peek(file, data)
+        if code == FSCTL_PIPE_LX_SHUTDOWN:
+            return self._shutdown(file, data)
         if code != FSCTL_PIPE_LISTEN:
             return super().device_control(file, code, data)
         end: PipeEnd = file.context
@@ -555,6 +594,29 @@ class NamedPipeDevice(Device):
         if end.nonblocking:
             raise NtStatusError(STATUS_PIPE_LISTENING, "nobody has come, and the end does not wait")
         raise WaitPending([end.partner], lambda _status: STATUS_SUCCESS, reason="pipe listen")
+
+    def _peek(self, file: FileObject, length: Any) -> PipePeekBuffer:
+        """FSCTL_PIPE_PEEK: a copy of up to `length` bytes a read would take; never waits."""
+        end: PipeEnd = file.context
+        queue = end.incoming
+        if queue is None:
+            raise NtStatusError(STATUS_INVALID_PARAMETER, "this end of the pipe cannot read")
+        data = queue.peek(max(0, int(length or 0)))
+        return PipePeekBuffer(end.pipe.state, queue.available, 0, 0, data)
+
+    def _shutdown(self, file: FileObject, how: Any) -> int:
+        """FSCTL_PIPE_LX_SHUTDOWN: `how` is (stop receiving, stop sending) at this end."""
+        end: PipeEnd = file.context
+        if end.pipe.fifo:
+            raise NtStatusError(STATUS_INVALID_DEVICE_REQUEST, "a FIFO instance has no half-close")
+        receive, send = how
+        if receive and end.incoming is not None:
+            end.incoming.reader_open = False
+            end.incoming.update()
+        if send and end.outgoing is not None:
+            end.outgoing.writer_open = False
+            end.outgoing.update()
+        return STATUS_SUCCESS
 
     # --- information --------------------------------------------------------------------------
 

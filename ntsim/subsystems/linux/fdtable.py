@@ -33,11 +33,13 @@ class OpenFile:
 
     path: str                   # the guest path it was opened by
     flags: int                  # O_* access mode and status flags
-    kind: str = "file"          # "file", "directory", "console", "null", "zero", "random", "synthetic"
+    kind: str = "file"          # "file", "directory", "console", "null", "zero", "random", "synthetic",
+                                # "pipe", "socket"
     pending_entries: list[Any] = field(default_factory=list)   # dirents that did not fit
     synthetic: bytes = b""      # contents of a /proc file, generated at open
     position: int = 0           # for synthetic files and character devices ntsim models itself
     directory_done: bool = False
+    socket: Any = None          # a socket's options (sockets.SocketOptions), for kind "socket"
 
 
 @dataclass

@@ -43,7 +43,7 @@ from ...kernel.io import (
 )
 from ...kernel.services import DUPLICATE_SAME_ACCESS, NtCurrentProcess
 from ...kernel.status import NtStatusError
-from . import pipes, procfs, signals, tty
+from . import pipes, procfs, signals, sockets, tty
 from .errno import (
     EACCES,
     EBADF,
@@ -73,6 +73,7 @@ from .fdtable import (
     O_DIRECTORY,
     O_EXCL,
     O_NOFOLLOW,
+    O_NONBLOCK,
     O_PATH,
     O_RDONLY,
     O_RDWR,
@@ -215,6 +216,8 @@ def stat_of_fd(task: Task, fd: int):
         return device_stat(mode, major, minor, now)
     if kind in ("synthetic", "procdir"):
         return procfs.stat_path(task, entry.file.path, False)
+    if kind == "socket":
+        return sockets.stat(task, entry)
     if entry.node is not None:           # a FIFO: the node in the file system, not its pipe
         return task.nt.NtQueryInformationFile(entry.node, FileStatLxInformation)
     return task.nt.NtQueryInformationFile(entry.handle, FileStatLxInformation)
@@ -370,7 +373,7 @@ def _writable(task: Task, fd: int) -> FdEntry:
 def read_bytes(task: Task, entry: FdEntry, count: int, offset: int | None, post):
     """Read up to `count` bytes from an fd's file, then `post(data)`."""
     kind = entry.file.kind
-    if kind == "pipe":
+    if kind in ("pipe", "socket"):
         return pipes.read(task, entry, count, post)
     if kind == "synthetic":       # a /proc file: its text was made when it was opened
         state = entry.file
@@ -399,7 +402,7 @@ def read_bytes(task: Task, entry: FdEntry, count: int, offset: int | None, post)
 
 def write_bytes(task: Task, entry: FdEntry, data: bytes, offset: int | None) -> int:
     kind = entry.file.kind
-    if kind == "pipe":
+    if kind in ("pipe", "socket"):
         return pipes.write(task, entry, data)
     if kind == "synthetic":
         return procfs.write(task, entry.file.path, data)
@@ -485,7 +488,7 @@ def sys_pwritev(task: Task, fd: int, iov: int, iovcnt: int, offset: int) -> int:
 
 def _seekable(task: Task, fd: int) -> FdEntry:
     entry = task.lx.fds.get(fd)
-    if entry.file.kind in ("console", "pipe"):
+    if entry.file.kind in ("console", "pipe", "socket"):
         raise LinuxError(ESPIPE)
     return entry
 
@@ -918,7 +921,7 @@ def sys_fcntl(task: Task, fd: int, cmd: int, arg: int) -> int:
     if cmd == F_GETFL:
         return entry.file.flags
     if cmd == F_SETFL:
-        if entry.file.kind == "pipe":       # O_NONBLOCK is the pipe end's completion mode
+        if entry.file.kind in ("pipe", "socket"):   # O_NONBLOCK is the pipe end's completion mode
             pipes.set_status_flags(task, entry, arg)
         entry.file.flags = (entry.file.flags & ~SETFL_FLAGS) | (arg & SETFL_FLAGS)
         return 0
@@ -929,8 +932,19 @@ def sys_fcntl(task: Task, fd: int, cmd: int, arg: int) -> int:
 
 def sys_ioctl(task: Task, fd: int, request: int, arg: int) -> int:
     entry = task.lx.fds.get(fd)
+    if request == pipes.FIONBIO:
+        # Linux answers FIONBIO for every file itself (do_vfs_ioctl): O_NONBLOCK on or off
+        flags = entry.file.flags & ~O_NONBLOCK
+        if task.read_u32(arg):
+            flags |= O_NONBLOCK
+        if entry.file.kind in ("pipe", "socket"):
+            pipes.set_status_flags(task, entry, flags)
+        entry.file.flags = flags
+        return 0
     if entry.file.kind == "pipe":
         return pipes.ioctl(task, entry, request, arg)
+    if entry.file.kind == "socket":
+        return sockets.ioctl(task, entry, request, arg)
     if request == FIONREAD and entry.file.kind in ("file", "synthetic"):
         # Linux answers for a regular file with size - position (a /proc file has
         # size 0, so minus its position), truncated to the int it writes.

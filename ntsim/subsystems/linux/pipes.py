@@ -277,9 +277,9 @@ def read(task: Task, entry: FdEntry, count: int, post):
     return layer(lambda: task.nt.NtReadFile(entry.handle, count, None))
 
 
-def write(task: Task, entry: FdEntry, data: bytes) -> int:
+def write(task: Task, entry: FdEntry, data: bytes, signal: bool = True) -> int:
     """write(2) on a pipe: NtWriteFile, which completes when all is written (or, for an
-    O_NONBLOCK end, with what fit)."""
+    O_NONBLOCK end, with what fit). `signal` False: no SIGPIPE (send's MSG_NOSIGNAL)."""
     if not data:
         return 0                               # a null write succeeds, reader or not
 
@@ -292,7 +292,8 @@ def write(task: Task, entry: FdEntry, data: bytes) -> int:
         except NtStatusError as error:
             if error.status != STATUS_PIPE_BROKEN:
                 raise
-            signals.broken_pipe(task, entry.file.path)
+            if signal:
+                signals.broken_pipe(task, entry.file.path)
             partial = getattr(error, "information", 0)
             if partial:
                 return partial
@@ -332,14 +333,7 @@ def fcntl(task: Task, entry: FdEntry, cmd: int, arg: int) -> int:
 
 def ioctl(task: Task, entry: FdEntry, request: int, arg: int) -> int:
     """FIONREAD: how many bytes wait in the pipe (Linux answers it at either end).
-    FIONBIO: O_NONBLOCK on or off, as fcntl(F_SETFL) would set it."""
-    if request == FIONBIO:
-        flags = entry.file.flags & ~O_NONBLOCK
-        if int.from_bytes(task.read(arg, 4), "little"):
-            flags |= O_NONBLOCK
-        set_status_flags(task, entry, flags)
-        entry.file.flags = flags
-        return 0
+    (FIONBIO, which Linux answers for every file, is files.sys_ioctl's.)"""
     if request != FIONREAD:
         raise LinuxError(ENOTTY, f"ioctl {request:#x} on a pipe")
     info = task.nt.NtQueryInformationFile(entry.handle, FilePipeLocalInformation)

@@ -25,6 +25,7 @@ import struct
 from ...kernel.dispatcher import WaitPending
 from ...kernel.io import FileObject
 from ...kernel.status import STATUS_ALERTED, STATUS_TIMEOUT, STATUS_USER_APC
+from . import sockets
 from .errno import EBADF, EINTR, EINVAL, LinuxError
 from .fdtable import O_PATH, FdEntry
 from .signals import UNBLOCKABLE, pending_set, recalc, restore_mask_on_return
@@ -32,6 +33,7 @@ from .task import Task
 
 POLLIN, POLLPRI, POLLOUT, POLLERR, POLLHUP, POLLNVAL = 0x1, 0x2, 0x4, 0x8, 0x10, 0x20
 POLLRDNORM, POLLRDBAND, POLLWRNORM, POLLWRBAND = 0x40, 0x80, 0x100, 0x200
+POLLRDHUP = 0x2000
 POLL_NAMES = {POLLIN: "POLLIN", POLLPRI: "POLLPRI", POLLOUT: "POLLOUT", POLLERR: "POLLERR",
               POLLHUP: "POLLHUP", POLLNVAL: "POLLNVAL", POLLRDNORM: "POLLRDNORM",
               POLLRDBAND: "POLLRDBAND", POLLWRNORM: "POLLWRNORM", POLLWRBAND: "POLLWRBAND"}
@@ -69,11 +71,37 @@ def file_readiness(file: FileObject, events: int) -> tuple[int, tuple]:
     """The poll mask of one file object, and what to wait on for the events asked (the
     device's answer; epoll.py asks it of the files in its interest list)."""
     want_read, want_write = bool(events & READ_EVENTS), bool(events & WRITE_EVENTS)
+    end = sockets.socket_end(file)
+    if end is not None:
+        return _socket_readiness(end, want_read, want_write)
     state = file.device.readiness(file, want_read, want_write)
     mask = ((POLLIN | POLLRDNORM if state.readable else 0) | (POLLOUT | POLLWRNORM if state.writable else 0)
             | (POLLHUP if state.hangup else 0) | (POLLERR if state.broken else 0))
     # A hangup or an error is always reported, so its events are always waited on.
     objects = state.wait_closed + (state.wait_read if want_read else ()) + (state.wait_write if want_write else ())
+    return mask, objects
+
+
+def _socket_readiness(end, want_read: bool, want_write: bool) -> tuple[int, tuple]:
+    """A stream socket is not a pipe to poll (Linux's unix_poll): a shut-down receiving
+    side reads end of file, so it is readable (POLLIN, POLLRDHUP); POLLHUP only once both
+    directions are shut; writable while there is room, or once sending is shut (so a
+    writer finds its EPIPE); never POLLERR. What to wait on: the events that make a
+    wanted answer true, and — since POLLHUP is always reported — the shut-downs that
+    have not happened yet (a set event whose answer is not wanted would end every wait)."""
+    incoming, outgoing = end.incoming, end.outgoing
+    receive_shut, send_shut = sockets.shutdown_state(end)
+    readable = bool(incoming.buffers) or receive_shut
+    writable = not outgoing.full or send_shut
+    mask = ((POLLIN | POLLRDNORM if readable else 0) | (POLLRDHUP if receive_shut else 0)
+            | (POLLOUT | POLLWRNORM | POLLWRBAND if writable else 0)
+            | (POLLHUP if receive_shut and send_shut else 0))
+    closing = (incoming.hangup, incoming.broken, outgoing.hangup, outgoing.broken)
+    objects = tuple(event for event in closing if not event.signalled)
+    if want_read:
+        objects += (incoming.data, incoming.hangup, incoming.broken)
+    if want_write:
+        objects += (outgoing.space, outgoing.broken)
     return mask, objects
 
 

@@ -40,7 +40,7 @@ from ...kernel.memory import PAGE_SIZE
 from ...kernel.services import DUPLICATE_SAME_ACCESS, NtCurrentProcess
 from ...kernel.status import NtStatusError
 from . import files, pipes, system, time
-from .errno import EACCES, EEXIST, EINVAL, EISDIR, ELOOP, ENOENT, ENOTDIR, LinuxError
+from .errno import EACCES, EEXIST, EINVAL, EISDIR, ELOOP, ENOENT, ENOTDIR, ENXIO, LinuxError
 from .fdtable import (
     O_ACCMODE,
     O_CLOEXEC,
@@ -320,6 +320,8 @@ def reopen(task: Task, node: Node, flags: int, mode: int) -> int:
         return open_path(task, entry.file.path, flags, mode, kind == "procdir")
     if kind in ("null", "zero", "full", "random"):
         return files.open_file(task, files.AT_FDCWD, entry.file.path, flags, mode)
+    if kind == "socket" and not flags & O_PATH:
+        raise LinuxError(ENXIO, f"fd {node.fd} is a socket: it cannot be opened")
     if entry.node is not None and not flags & O_PATH:
         node = task.nt.NtDuplicateObject(NtCurrentProcess, entry.node, NtCurrentProcess,
                                          Options=DUPLICATE_SAME_ACCESS)

@@ -1,24 +1,442 @@
-"""Sockets: not modelled yet, and the calls that take one say so exactly.
+"""Sockets: socketpair(AF_UNIX, SOCK_STREAM), on a full-duplex NT named pipe.
 
-WSL1 put AF_UNIX sockets in lxcore and AF_INET ones on the Windows socket driver (AFD);
-ntsim has neither yet. So `socket` and `socketpair` answer as a Linux kernel built
-without any address family: EAFNOSUPPORT (glibc's lookups of users and hosts, which try
-nscd's socket first, then fall back to the files quietly, as they would there). No fd
-can then be a socket, and every call that takes a socket fd gives what Linux gives for
-an fd that is not one: EBADF when it is not open, ENOTSOCK otherwise — bash asks
-`getpeername` of its standard input, to know whether sshd started it.
+WSL1 put AF_UNIX sockets in lxcore and AF_INET ones on the Windows socket driver (AFD).
+ntsim models one thing of the two: the connected pair of stream sockets socketpair()
+makes — what asyncio's self-pipe, subprocess plumbing and many daemons use. A pair is
+the pipe() of pipes.py made full duplex: NtCreateNamedPipeFile with FILE_SHARE_READ |
+FILE_SHARE_WRITE creates `\\Device\\NamedPipe\\Lxss.Socket.<pid>.<n>` and its server
+end, which becomes sv[0]; NtOpenFile of the name connects the client end, sv[1]. Each
+end reads the queue the other writes, so the trace shows a Linux socketpair as what NT
+would make of it. Both fds are of kind "socket": fstat says S_IFSOCK, /proc/self/fd/N
+reads socket:[inode], and read, write, poll, select and epoll work as on a pipe.
+
+Where Linux and NT name things differently, this module translates:
+
+- send and recv are NtWriteFile and NtReadFile, as write and read are. MSG_DONTWAIT is
+  O_NONBLOCK for one call: the end's completion mode is FILE_PIPE_COMPLETE_OPERATION for
+  the length of the call (NPFS has no per-request "never wait"). MSG_NOSIGNAL: EPIPE
+  without SIGPIPE. MSG_PEEK is FSCTL_PIPE_PEEK (PeekNamedPipe), which never waits, so
+  an empty pipe is waited on here before peeking again.
+- shutdown() is FSCTL_PIPE_LX_SHUTDOWN, a pico provider's control (NT pipes have no
+  half-close): SHUT_WR takes this end off its outgoing queue as a writer, so the peer
+  reads end of file after the data already sent; SHUT_RD takes it off its incoming
+  queue as a reader, so the peer's writes fail with EPIPE.
+- the socket's name: socketpair's sockets are unnamed AF_UNIX ones (sa_family only,
+  address length 2), both of the socket and of its peer.
+- options (SOL_SOCKET): SO_TYPE, SO_DOMAIN, SO_PROTOCOL, SO_ERROR, SO_ACCEPTCONN,
+  SO_PEERCRED (the creator, as Linux records for a pair), SO_SNDBUF and SO_RCVBUF (the
+  pipe's quota, 208 KiB — Linux's default for both — as Linux's doubled value once set;
+  NPFS fixes a quota at create, so setting one changes what getsockopt answers, not
+  the capacity), SO_PASSCRED (recorded; no SCM_CREDENTIALS message is ever delivered).
+
+Not modelled: socket() of any family (so no bind, connect, listen or accept to speak
+of), SOCK_DGRAM and SOCK_SEQPACKET pairs (message boundaries: NPFS here has only
+byte-stream pipes), control messages (SCM_RIGHTS, SCM_CREDENTIALS), MSG_OOB,
+MSG_WAITALL (taken as a plain read, which may return less), sendmmsg and recvmmsg.
+Each gives a clear errno, named in the table (syscalls.py).
+
+Every call that takes a socket fd gives what Linux gives for an fd that is not one:
+EBADF when it is not open, ENOTSOCK otherwise — bash asks `getpeername` of its
+standard input, to know whether sshd started it.
 """
 
 from __future__ import annotations
 
-from .errno import EAFNOSUPPORT, ENOTSOCK, LinuxError
+import itertools
+import struct
+from dataclasses import dataclass, replace
+
+from ...kernel.dispatcher import WaitPending
+from ...kernel.fs.pipe import (
+    FILE_PIPE_BYTE_STREAM_MODE,
+    FILE_PIPE_COMPLETE_OPERATION,
+    FILE_PIPE_FULL_DUPLEX,
+    FILE_PIPE_QUEUE_OPERATION,
+    FILE_SHARE_READ,
+    FILE_SHARE_WRITE,
+    PipeEnd,
+    PipeInformation,
+)
+from ...kernel.io import (
+    FILE_CREATE,
+    FILE_READ_DATA,
+    FILE_SYNCHRONOUS_IO_NONALERT,
+    FILE_WRITE_DATA,
+    FSCTL_PIPE_LX_SHUTDOWN,
+    FSCTL_PIPE_PEEK,
+    SYNCHRONIZE,
+    FileInternalInformation,
+    FileObject,
+    FilePipeInformation,
+    FilePipeLocalInformation,
+    FileStatLxInformation,
+)
+from ...kernel.status import NtStatusError
+from . import files, pipes
+from .errno import (
+    EAFNOSUPPORT,
+    EAGAIN,
+    EINVAL,
+    EISCONN,
+    ENOPROTOOPT,
+    ENOTSOCK,
+    ENOTTY,
+    EOPNOTSUPP,
+    EPROTONOSUPPORT,
+    ESOCKTNOSUPPORT,
+    LinuxError,
+)
+from .fdtable import O_CLOEXEC, O_NONBLOCK, O_RDWR, FdEntry, OpenFile
+from .identity import creds
 from .task import Task
+
+AF_UNIX, AF_INET, AF_INET6, AF_MAX = 1, 2, 10, 46
+SOCK_STREAM, SOCK_DGRAM, SOCK_RAW, SOCK_SEQPACKET, SOCK_MAX = 1, 2, 3, 5, 11
+SOCK_TYPE_MASK, SOCK_NONBLOCK, SOCK_CLOEXEC = 0xF, O_NONBLOCK, O_CLOEXEC
+MSG_OOB, MSG_PEEK, MSG_DONTWAIT, MSG_WAITALL, MSG_NOSIGNAL = 0x1, 0x2, 0x40, 0x100, 0x4000
+SHUT_RD, SHUT_WR, SHUT_RDWR = 0, 1, 2
+SOL_SOCKET = 1
+SO_TYPE, SO_ERROR, SO_SNDBUF, SO_RCVBUF, SO_PASSCRED, SO_PEERCRED = 3, 4, 7, 8, 16, 17
+SO_ACCEPTCONN, SO_PROTOCOL, SO_DOMAIN = 30, 38, 39
+S_IFSOCK = 0o140000
+SOCKET_QUOTA = 212_992          # Linux's wmem_default and rmem_default (and their maxima)
+SOCK_MIN_SNDBUF, SOCK_MIN_RCVBUF = 4608, 2304
+SIOCINQ = pipes.FIONREAD
+MSGHDR = struct.Struct("<QI4xQQQQi4x")   # struct msghdr: name, namelen, iov, iovlen, control, controllen, flags
+_serial = itertools.count(1)
+
+
+@dataclass
+class SocketOptions:
+    """What Linux keeps in a socket beside its data: options, and the peer's credentials."""
+
+    sndbuf: int = SOCKET_QUOTA
+    rcvbuf: int = SOCKET_QUOTA
+    passcred: bool = False
+    peer: tuple[int, int, int] = (0, 0, 0)       # struct ucred: pid, uid, gid
+
+
+def socket_name(task: Task) -> str:
+    return f"\\Device\\NamedPipe\\Lxss.Socket.{task.pid:08x}.{next(_serial):08x}"
+
+
+# --- socket and socketpair ---------------------------------------------------------------------
 
 
 def sys_socket(task: Task, domain: int, *_rest: int) -> int:
-    raise LinuxError(EAFNOSUPPORT, f"address family {domain}: no socket family is modelled")
+    raise LinuxError(EAFNOSUPPORT, f"address family {domain}: socket() of no family is modelled "
+                                   "(only socketpair(AF_UNIX, SOCK_STREAM))")
+
+
+def sys_socketpair(task: Task, domain: int, kind: int, protocol: int, sv: int) -> int:
+    """socketpair(2), with Linux's checks in Linux's order (__sys_socketpair, then
+    __sock_create, then the family's create and socketpair)."""
+    domain, kind, protocol = files.signed32(domain), files.signed32(kind), files.signed32(protocol)
+    flags = kind & ~SOCK_TYPE_MASK
+    if flags & ~(SOCK_CLOEXEC | SOCK_NONBLOCK):
+        raise LinuxError(EINVAL, f"socket type flags {flags:#x}")
+    kind &= SOCK_TYPE_MASK
+    if not 0 <= domain < AF_MAX:
+        raise LinuxError(EAFNOSUPPORT, f"address family {domain}")
+    if kind >= SOCK_MAX:
+        raise LinuxError(EINVAL, f"socket type {kind}")
+    if domain in (AF_INET, AF_INET6):
+        # Linux makes the two sockets, then finds the family has no socketpair
+        raise LinuxError(EOPNOTSUPP, "an Internet socket cannot be made in pairs")
+    if domain != AF_UNIX:
+        raise LinuxError(EAFNOSUPPORT, f"address family {domain} is not modelled")
+    if protocol not in (0, AF_UNIX):
+        raise LinuxError(EPROTONOSUPPORT, f"protocol {protocol}")
+    if kind != SOCK_STREAM:
+        detail = ("message boundaries are not modelled (NPFS here has byte-stream pipes only)"
+                  if kind in (SOCK_DGRAM, SOCK_RAW, SOCK_SEQPACKET) else "no such AF_UNIX type")
+        raise LinuxError(ESOCKTNOSUPPORT, f"socket type {kind}: {detail}")
+    return _make_pair(task, sv, flags)
+
+
+def _make_pair(task: Task, address: int, flags: int) -> int:
+    nt = task.nt
+    mode = FILE_PIPE_COMPLETE_OPERATION if flags & SOCK_NONBLOCK else FILE_PIPE_QUEUE_OPERATION
+    name = socket_name(task)
+    identity = creds(task)
+    access = FILE_READ_DATA | FILE_WRITE_DATA | SYNCHRONIZE
+    # Full duplex: each end reads what the other writes, each way with Linux's buffer size
+    server = nt.NtCreateNamedPipeFile(
+        name, access, FILE_SHARE_READ | FILE_SHARE_WRITE, FILE_CREATE, FILE_SYNCHRONOUS_IO_NONALERT,
+        CompletionMode=mode, MaximumInstances=1, InboundQuota=SOCKET_QUOTA, OutboundQuota=SOCKET_QUOTA,
+        lx_owner=(identity.euid, identity.egid))
+    handles = [server]
+    table = task.lx.fds
+    installed: list[int] = []
+    try:
+        client = nt.NtOpenFile(name, access, FILE_SYNCHRONOUS_IO_NONALERT)
+        handles.append(client)
+        if mode == FILE_PIPE_COMPLETE_OPERATION:     # NtOpenFile connects an end that waits
+            nt.NtSetInformationFile(client, FilePipeInformation,
+                                    PipeInformation(FILE_PIPE_BYTE_STREAM_MODE, mode))
+        inode = nt.NtQueryInformationFile(server, FileInternalInformation)
+        quota = nt.NtQueryInformationFile(server, FilePipeLocalInformation).InboundQuota
+        peer = (task.pid, identity.euid, identity.egid)
+        for handle in handles:
+            # Linux gives each socket of a pair its own inode; NPFS has one file id per
+            # pipe, so both show the pipe's
+            opened = OpenFile(f"socket:[{inode}]", O_RDWR | (flags & O_NONBLOCK), "socket",
+                              socket=SocketOptions(quota, quota, False, peer))
+            installed.append(table.install(FdEntry(handle, opened, bool(flags & SOCK_CLOEXEC))))
+        task.write(address, struct.pack("<ii", *installed))
+    except (LinuxError, NtStatusError):
+        for fd in installed:
+            table.remove(fd)
+        for handle in handles:
+            nt.NtClose(handle)
+        raise
+    return 0
+
+
+# --- the fd ------------------------------------------------------------------------------------
+
+
+def socket_entry(task: Task, fd: int) -> FdEntry:
+    """The fd's entry if it is a socket: EBADF if it is not open, ENOTSOCK if it is not one."""
+    entry = task.lx.fds.get(files.signed32(fd))
+    if entry.file.kind != "socket":
+        raise LinuxError(ENOTSOCK, f"fd {fd} is not a socket")
+    return entry
 
 
 def not_a_socket(task: Task, fd: int, *_rest: int) -> int:
-    task.lx.fds.get(fd)                    # EBADF when it is not open
-    raise LinuxError(ENOTSOCK, f"fd {fd} is not a socket (no fd is: sockets are not modelled)")
+    """A call about addresses and connections (bind, connect, listen, accept...): on a
+    socketpair's socket, what Linux says where ntsim models it, EOPNOTSUPP where not."""
+    socket_entry(task, fd)
+    raise LinuxError(EOPNOTSUPP, "only socketpair's connected sockets are modelled")
+
+
+def sys_connect(task: Task, fd: int, addr: int, addrlen: int) -> int:
+    """connect(2) on a socketpair's socket: Linux checks the address first (EINVAL for
+    one that names no AF_UNIX socket), then looks the name up — which is not modelled."""
+    socket_entry(task, fd)
+    addrlen = files.signed32(addrlen)
+    if addrlen <= 2 or addrlen > 110 or int.from_bytes(task.read(addr, 2), "little") != AF_UNIX:
+        raise LinuxError(EINVAL, "not an AF_UNIX address with a name")
+    raise LinuxError(EOPNOTSUPP, "socket names (bind, connect) are not modelled")
+
+
+def sys_listen(task: Task, fd: int, *_rest: int) -> int:
+    socket_entry(task, fd)
+    raise LinuxError(EINVAL, "an unbound socket cannot listen")
+
+
+def sys_accept(task: Task, fd: int, *_rest: int) -> int:
+    socket_entry(task, fd)
+    raise LinuxError(EINVAL, "the socket is not listening")
+
+
+def pipe_end(task: Task, entry: FdEntry) -> PipeEnd:
+    """The NPFS end behind a socket fd (ObReferenceObjectByHandle: the pico provider may look)."""
+    return task.thread.process.handles.lookup(entry.handle, FileObject).context
+
+
+def socket_end(file: FileObject) -> PipeEnd | None:
+    """The pipe end a file object is, if it is a socket's: in LXSS, a full-duplex NPFS
+    pipe is always a socketpair's."""
+    end = file.context
+    if isinstance(end, PipeEnd) and end.pipe.configuration == FILE_PIPE_FULL_DUPLEX:
+        return end
+    return None
+
+
+def shutdown_state(end: PipeEnd) -> tuple[bool, bool]:
+    """Linux's sk_shutdown of the socket, from its queues: RCV_SHUTDOWN once this end
+    stopped receiving or the peer stopped sending (or went); SEND_SHUTDOWN the other way."""
+    incoming, outgoing = end.incoming, end.outgoing
+    return (not incoming.reader_open or not incoming.writer_open,
+            not outgoing.writer_open or not outgoing.reader_open)
+
+
+def stat(task: Task, entry: FdEntry):
+    """fstat of a socket: S_IFSOCK, mode 0777, as sockfs shows every socket."""
+    info = task.nt.NtQueryInformationFile(entry.handle, FileStatLxInformation)
+    return replace(info, LxMode=S_IFSOCK | 0o777)
+
+
+def ioctl(task: Task, entry: FdEntry, request: int, arg: int) -> int:
+    """SIOCINQ (FIONREAD): the bytes waiting to be read at this end."""
+    if request != SIOCINQ:
+        raise LinuxError(ENOTTY, f"ioctl {request:#x} on a socket")
+    task.write_u32(arg, task.nt.NtQueryInformationFile(entry.handle, FilePipeLocalInformation).ReadDataAvailable)
+    return 0
+
+
+def _for_one_call(task: Task, entry: FdEntry, flags: int, action):
+    """MSG_DONTWAIT on an end that waits: FILE_PIPE_COMPLETE_OPERATION for this call only."""
+    if not flags & MSG_DONTWAIT or entry.file.flags & O_NONBLOCK:
+        return action()
+    nt = task.nt
+    nt.NtSetInformationFile(entry.handle, FilePipeInformation,
+                            PipeInformation(FILE_PIPE_BYTE_STREAM_MODE, FILE_PIPE_COMPLETE_OPERATION))
+    try:
+        return action()
+    finally:
+        nt.NtSetInformationFile(entry.handle, FilePipeInformation,
+                                PipeInformation(FILE_PIPE_BYTE_STREAM_MODE, FILE_PIPE_QUEUE_OPERATION))
+
+
+# --- sending -----------------------------------------------------------------------------------
+
+
+def _send(task: Task, entry: FdEntry, data: bytes, flags: int) -> int:
+    if flags & MSG_OOB:
+        raise LinuxError(EOPNOTSUPP, "out-of-band data (MSG_OOB) is not modelled")
+    signal = not flags & MSG_NOSIGNAL
+    return _for_one_call(task, entry, flags, lambda: pipes.write(task, entry, data, signal))
+
+
+def sys_sendto(task: Task, fd: int, buf: int, length: int, flags: int, dest_addr: int, addrlen: int) -> int:
+    entry = socket_entry(task, fd)
+    if dest_addr and files.signed32(addrlen):
+        raise LinuxError(EISCONN, "a socketpair's socket is connected: no address to send to")
+    return _send(task, entry, task.read(buf, min(length, 0x7FFFF000)), flags)
+
+
+def sys_sendmsg(task: Task, fd: int, msg: int, flags: int) -> int:
+    entry = socket_entry(task, fd)
+    name, namelen, iov, iovlen, control, controllen, _ = MSGHDR.unpack(task.read(msg, MSGHDR.size))
+    if name and namelen:
+        raise LinuxError(EISCONN, "a socketpair's socket is connected: no address to send to")
+    if control and controllen >= 16:
+        raise LinuxError(EOPNOTSUPP, "control messages (SCM_RIGHTS, SCM_CREDENTIALS) are not modelled")
+    data = b"".join(task.read(base, size) for base, size in files._iovecs(task, iov, iovlen))
+    return _send(task, entry, data, flags)
+
+
+# --- receiving ---------------------------------------------------------------------------------
+
+
+def _receive(task: Task, entry: FdEntry, count: int, flags: int, post):
+    if flags & MSG_OOB:
+        raise LinuxError(EINVAL, "no out-of-band data (MSG_OOB is not modelled)")
+    if flags & MSG_PEEK:
+        nonblocking = bool(flags & MSG_DONTWAIT or entry.file.flags & O_NONBLOCK)
+        return _peek(task, entry, count, nonblocking, post)
+    return _for_one_call(task, entry, flags, lambda: pipes.read(task, entry, count, post))
+
+
+def _peek(task: Task, entry: FdEntry, count: int, nonblocking: bool, post):
+    """MSG_PEEK: FSCTL_PIPE_PEEK, which never waits; an empty pipe with a writer is
+    waited on (its data and hang-up events) and peeked again, unless the call must not wait."""
+    peeked = task.nt.NtFsControlFile(entry.handle, FSCTL_PIPE_PEEK, count)
+    end = pipe_end(task, entry)
+    if peeked.Data or count <= 0 or shutdown_state(end)[0]:
+        return post(peeked.Data)
+    if nonblocking:
+        raise LinuxError(EAGAIN, "nothing to read (MSG_DONTWAIT or O_NONBLOCK)")
+    incoming = end.incoming
+    raise WaitPending([incoming.data, incoming.hangup, incoming.broken],
+                      lambda _status: _peek(task, entry, count, nonblocking, post), reason="socket peek")
+
+
+def _address_out(task: Task, addr: int, addrlen: int, name: bytes) -> None:
+    """move_addr_to_user: as much of the address as fits, and its full length."""
+    if not addr or not addrlen:
+        return
+    room = files.signed32(task.read_u32(addrlen))
+    if room < 0:
+        raise LinuxError(EINVAL, "negative address length")
+    if room and name:
+        task.write(addr, name[:room])
+    task.write_u32(addrlen, len(name))
+
+
+def sys_recvfrom(task: Task, fd: int, buf: int, length: int, flags: int, src_addr: int, addrlen: int) -> int:
+    entry = socket_entry(task, fd)
+
+    def deliver(data: bytes) -> int:
+        task.write(buf, data)
+        _address_out(task, src_addr, addrlen, b"")   # the sender is unnamed: length 0
+        return len(data)
+
+    return _receive(task, entry, min(length, 0x7FFFF000), flags, deliver)
+
+
+def sys_recvmsg(task: Task, fd: int, msg: int, flags: int) -> int:
+    entry = socket_entry(task, fd)
+    name, _namelen, iov, iovlen, _control, _controllen, _ = MSGHDR.unpack(task.read(msg, MSGHDR.size))
+    vectors = files._iovecs(task, iov, iovlen)
+
+    def scatter(data: bytes) -> int:
+        done = 0
+        for base, size in vectors:
+            piece = data[done:done + size]
+            task.write(base, piece)
+            done += len(piece)
+        if name:
+            task.write_u32(msg + 8, 0)           # msg_namelen: the sender is unnamed
+        task.write(msg + 40, struct.pack("<Q", 0))   # msg_controllen: no control messages
+        task.write_u32(msg + 48, 0)              # msg_flags
+        return len(data)
+
+    return _receive(task, entry, sum(size for _, size in vectors), flags, scatter)
+
+
+# --- shutdown, names and options ---------------------------------------------------------------
+
+
+def sys_shutdown(task: Task, fd: int, how: int) -> int:
+    entry = socket_entry(task, fd)
+    how = files.signed32(how)
+    if how not in (SHUT_RD, SHUT_WR, SHUT_RDWR):
+        raise LinuxError(EINVAL, f"how {how}")
+    task.nt.NtFsControlFile(entry.handle, FSCTL_PIPE_LX_SHUTDOWN, (how != SHUT_WR, how != SHUT_RD))
+    return 0
+
+
+def sys_getsockname(task: Task, fd: int, addr: int, addrlen: int) -> int:
+    """An unnamed AF_UNIX socket: sa_family only (Linux's address length 2)."""
+    socket_entry(task, fd)
+    _address_out(task, addr, addrlen, struct.pack("<H", AF_UNIX))
+    return 0
+
+
+sys_getpeername = sys_getsockname            # the peer of a pair is unnamed too
+
+
+def sys_getsockopt(task: Task, fd: int, level: int, optname: int, optval: int, optlen: int) -> int:
+    entry = socket_entry(task, fd)
+    if files.signed32(level) != SOL_SOCKET:
+        raise LinuxError(EOPNOTSUPP, f"level {level}: AF_UNIX has options at SOL_SOCKET only")
+    options: SocketOptions = entry.file.socket
+    length = files.signed32(task.read_u32(optlen))
+    if length < 0:
+        raise LinuxError(EINVAL, "negative option length")
+    if optname == SO_PEERCRED:
+        value = struct.pack("<iII", *options.peer)
+    else:
+        numbers = {SO_TYPE: SOCK_STREAM, SO_DOMAIN: AF_UNIX, SO_PROTOCOL: 0, SO_ERROR: 0,
+                   SO_ACCEPTCONN: 0, SO_SNDBUF: options.sndbuf, SO_RCVBUF: options.rcvbuf,
+                   SO_PASSCRED: int(options.passcred)}
+        if optname not in numbers:
+            raise LinuxError(ENOPROTOOPT, f"socket option {optname} is not modelled")
+        value = struct.pack("<i", numbers[optname])
+    value = value[:length]
+    task.write(optval, value)
+    task.write_u32(optlen, len(value))
+    return 0
+
+
+def sys_setsockopt(task: Task, fd: int, level: int, optname: int, optval: int, optlen: int) -> int:
+    entry = socket_entry(task, fd)
+    if files.signed32(level) != SOL_SOCKET:
+        raise LinuxError(EOPNOTSUPP, f"level {level}: AF_UNIX has options at SOL_SOCKET only")
+    if files.signed32(optlen) < 4:
+        raise LinuxError(EINVAL, "an option's value is an int")
+    value = int.from_bytes(task.read(optval, 4), "little")      # as Linux's u32 clamp sees it
+    options: SocketOptions = entry.file.socket
+    if optname == SO_SNDBUF:
+        options.sndbuf = max(min(value, SOCKET_QUOTA) * 2, SOCK_MIN_SNDBUF)
+    elif optname == SO_RCVBUF:
+        options.rcvbuf = max(min(value, SOCKET_QUOTA) * 2, SOCK_MIN_RCVBUF)
+    elif optname == SO_PASSCRED:
+        options.passcred = bool(value)
+    else:
+        raise LinuxError(ENOPROTOOPT, f"socket option {optname} is not modelled")
+    return 0

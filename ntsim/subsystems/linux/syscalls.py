@@ -122,7 +122,7 @@ FcntlCmd = Enum({0: "F_DUPFD", 1: "F_GETFD", 2: "F_SETFD", 3: "F_GETFL", 4: "F_S
                  1031: "F_SETPIPE_SZ", 1032: "F_GETPIPE_SZ"})
 IoctlRequest = Enum({0x5401: "TCGETS", 0x5402: "TCSETS", 0x5403: "TCSETSW", 0x5404: "TCSETSF",
                      0x5413: "TIOCGWINSZ", 0x540F: "TIOCGPGRP", 0x5410: "TIOCSPGRP",
-                     0x5429: "TIOCGSID", 0x541B: "FIONREAD"})
+                     0x5429: "TIOCGSID", 0x541B: "FIONREAD", 0x5421: "FIONBIO"})
 ArchCode = Enum({0x1001: "ARCH_SET_GS", 0x1002: "ARCH_SET_FS", 0x1003: "ARCH_GET_FS",
                  0x1004: "ARCH_GET_GS"})
 Resource = Enum(process.RLIMIT_NAMES)
@@ -200,24 +200,30 @@ def unsupported(number: int, name: str, reason: str, *args: tuple[str, ArgType])
     return call(number, name, None, *args, level=UNSUPPORTED, note=reason)
 
 
-# The calls that take a socket fd, with their other arguments' names
-SOCKET_FD_CALLS = (
-    (42, "connect", ("addr", "addrlen")), (43, "accept", ("addr", "addrlen")),
-    (44, "sendto", ("buf", "len", "flags", "dest_addr", "addrlen")),
-    (45, "recvfrom", ("buf", "len", "flags", "src_addr", "addrlen")),
-    (46, "sendmsg", ("msg", "flags")), (47, "recvmsg", ("msg", "flags")), (48, "shutdown", ("how",)),
-    (49, "bind", ("addr", "addrlen")), (50, "listen", ("backlog",)),
-    (51, "getsockname", ("addr", "addrlen")), (52, "getpeername", ("addr", "addrlen")),
-    (54, "setsockopt", ("level", "optname", "optval", "optlen")),
-    (55, "getsockopt", ("level", "optname", "optval", "optlen")),
-    (288, "accept4", ("addr", "addrlen", "flags")), (299, "recvmmsg", ("msgvec", "vlen", "flags", "timeout")),
-    (307, "sendmmsg", ("msgvec", "vlen", "flags")),
+# The calls about addresses and connections, which a socketpair's socket has no use for:
+# (number, name, handler, other arguments' names, what a socket fd gets)
+SOCKET_ADDRESS_CALLS = (
+    (42, "connect", sockets.sys_connect, ("addr", "addrlen"),
+     "EINVAL for an address with no name, EOPNOTSUPP otherwise (names are not modelled)"),
+    (43, "accept", sockets.sys_accept, ("addr", "addrlen"), "EINVAL (not listening)"),
+    (49, "bind", sockets.not_a_socket, ("addr", "addrlen"),
+     "EOPNOTSUPP: naming a socket is not modelled"),
+    (50, "listen", sockets.sys_listen, ("backlog",), "EINVAL (not bound)"),
+    (288, "accept4", sockets.sys_accept, ("addr", "addrlen", "flags"), "EINVAL (not listening)"),
+    (299, "recvmmsg", sockets.not_a_socket, ("msgvec", "vlen", "flags", "timeout"),
+     "EOPNOTSUPP: not modelled (recvmsg is)"),
+    (307, "sendmmsg", sockets.not_a_socket, ("msgvec", "vlen", "flags"),
+     "EOPNOTSUPP: not modelled (sendmsg is)"),
 )
-NO_FAMILIES = ("no address family is modelled (WSL1 had AF_UNIX in lxcore and AF_INET on AFD; "
-               "ntsim has neither yet): EAFNOSUPPORT, as from a kernel built without them")
+SOCKET_ONLY = "socketpair's sockets only; on another fd EBADF if closed, ENOTSOCK if not a socket"
 SocketDomain = Enum({1: "AF_UNIX", 2: "AF_INET", 10: "AF_INET6", 16: "AF_NETLINK", 17: "AF_PACKET"})
-NOT_A_SOCKET = ("no fd is a socket here (socket and socketpair are not modelled): EBADF for a "
-                "closed fd, ENOTSOCK for any other, as Linux answers for a non-socket")
+SocketType = Flags({0o4000: "SOCK_NONBLOCK", 0o2000000: "SOCK_CLOEXEC"},
+                   {1: "SOCK_STREAM", 2: "SOCK_DGRAM", 3: "SOCK_RAW", 5: "SOCK_SEQPACKET"}, mask=0xF)
+MsgFlags = Flags({0x1: "MSG_OOB", 0x2: "MSG_PEEK", 0x40: "MSG_DONTWAIT", 0x100: "MSG_WAITALL",
+                  0x4000: "MSG_NOSIGNAL", 0x8000: "MSG_MORE"})
+ShutHow = Enum({0: "SHUT_RD", 1: "SHUT_WR", 2: "SHUT_RDWR"})
+SockoptName = Enum({3: "SO_TYPE", 4: "SO_ERROR", 7: "SO_SNDBUF", 8: "SO_RCVBUF", 16: "SO_PASSCRED",
+                    17: "SO_PEERCRED", 30: "SO_ACCEPTCONN", 38: "SO_PROTOCOL", 39: "SO_DOMAIN"})
 
 TABLE: tuple[Syscall, ...] = (
     # files: data
@@ -249,7 +255,8 @@ TABLE: tuple[Syscall, ...] = (
          level=PARTIAL, note="on the console: TCGETS/TCSETS/TCSETSW/TCSETSF (the host "
                              "terminal's own settings, through CSRSS), TIOCGWINSZ, "
                              "TIOCGPGRP/TIOCSPGRP (the group Ctrl+C signals), TIOCGSID; "
-                             "FIONREAD on pipes, regular and /proc files; ENOTTY elsewhere"),
+                             "FIONREAD on pipes, sockets, regular and /proc files; FIONBIO "
+                             "on any fd; ENOTTY elsewhere"),
     call(40, "sendfile", inodes.sys_sendfile, ("out_fd", Fd), ("in_fd", Fd), ("offset", Pointer),
          ("count", Size), level=PARTIAL, note="at most 1 MiB a call (a short count, as Linux may give)"),
     call(326, "copy_file_range", inodes.sys_copy_file_range, ("fd_in", Fd), ("off_in", Pointer),
@@ -473,8 +480,8 @@ TABLE: tuple[Syscall, ...] = (
          level=PARTIAL, note="O_CLOEXEC, O_NONBLOCK; packet mode (O_DIRECT, also through "
                              "fcntl F_SETFL) gives EINVAL"),
     call(7, "poll", poll.sys_poll, ("fds", Pointer), ("nfds", Int()), ("timeout", Int32()),
-         level=PARTIAL, note="pipes, files, devices and the console; sockets and other "
-                             "waitable files (eventfd, timerfd) do not exist yet"),
+         level=PARTIAL, note="pipes, sockets, files, devices and the console; other waitable "
+                             "files (eventfd, timerfd) do not exist yet"),
     call(271, "ppoll", poll.sys_ppoll, ("fds", Pointer), ("nfds", Int()), ("tsp", Pointer),
          ("sigmask", Pointer), ("sigsetsize", Size),
          level=PARTIAL, note="as poll; the mask is in force during the call"),
@@ -488,7 +495,7 @@ TABLE: tuple[Syscall, ...] = (
     call(291, "epoll_create1", epoll.sys_epoll_create1, ("flags", EpollFlags)),
     call(233, "epoll_ctl", epoll.sys_epoll_ctl, ("epfd", Fd), ("op", EpollOp), ("fd", Fd),
          ("event", EpollEvents()),
-         level=PARTIAL, note="pipes, the console, /dev/random and epoll fds; regular files, "
+         level=PARTIAL, note="pipes, sockets, the console, /dev/random and epoll fds; regular files, "
                              "directories, /dev/null: EPERM (a console redirected from a file "
                              "is watched, where Linux says EPERM); EPOLLEXCLUSIVE wakes every "
                              "waiter"),
@@ -524,14 +531,49 @@ TABLE: tuple[Syscall, ...] = (
          ("info", Pointer)),
     call(297, "rt_tgsigqueueinfo", signals.sys_rt_tgsigqueueinfo, ("tgid", Int32()), ("tid", Int32()),
          ("sig", Signal), ("info", Pointer)),
-    # sockets (sockets.py): socket and socketpair are not modelled, so no fd is a socket
-    call(41, "socket", sockets.sys_socket, ("domain", SocketDomain), ("type", Hex()), ("protocol", Int()),
-         level=PARTIAL, note=NO_FAMILIES),
-    call(53, "socketpair", sockets.sys_socket, ("domain", SocketDomain), ("type", Hex()),
-         ("protocol", Int()), ("sv", Pointer), level=PARTIAL, note=NO_FAMILIES),
-    *(call(number, name, sockets.not_a_socket, ("sockfd", Fd), *(( argument, Hex()) for argument in rest),
-           level=PARTIAL, note=NOT_A_SOCKET)
-      for number, name, rest in SOCKET_FD_CALLS),
+    # sockets (sockets.py): socketpair(AF_UNIX, SOCK_STREAM) on a full-duplex NPFS pipe
+    call(41, "socket", sockets.sys_socket, ("domain", SocketDomain), ("type", SocketType), ("protocol", Int()),
+         level=PARTIAL, note="no family is modelled for socket() (WSL1 had AF_UNIX in lxcore and AF_INET "
+                             "on AFD): EAFNOSUPPORT, as from a kernel built without them"),
+    call(53, "socketpair", sockets.sys_socketpair, ("domain", SocketDomain), ("type", SocketType),
+         ("protocol", Int()), ("sv", Pointer),
+         level=PARTIAL, note="AF_UNIX SOCK_STREAM (with SOCK_NONBLOCK, SOCK_CLOEXEC), on a full-duplex "
+                             "\\Device\\NamedPipe pipe; SOCK_DGRAM/SOCK_SEQPACKET give ESOCKTNOSUPPORT "
+                             "(message boundaries not modelled); AF_INET/AF_INET6 EOPNOTSUPP as on "
+                             "Linux; other families EAFNOSUPPORT"),
+    call(44, "sendto", sockets.sys_sendto, ("sockfd", Fd), ("buf", Buffer("len")), ("len", Size),
+         ("flags", MsgFlags), ("dest_addr", Pointer), ("addrlen", Int32()),
+         level=PARTIAL, note="MSG_DONTWAIT, MSG_NOSIGNAL (others ignored; MSG_OOB EOPNOTSUPP); an "
+                             "address gives EISCONN; " + SOCKET_ONLY),
+    call(45, "recvfrom", sockets.sys_recvfrom, ("sockfd", Fd), ("buf", Buffer("result", output=True)),
+         ("len", Size), ("flags", MsgFlags), ("src_addr", Pointer), ("addrlen", Pointer),
+         level=PARTIAL, note="MSG_DONTWAIT, MSG_PEEK (FSCTL_PIPE_PEEK); MSG_WAITALL is a plain read "
+                             "(may return less); MSG_OOB EINVAL; " + SOCKET_ONLY),
+    call(46, "sendmsg", sockets.sys_sendmsg, ("sockfd", Fd), ("msg", Pointer), ("flags", MsgFlags),
+         level=PARTIAL, note="iovecs, flags as sendto; control messages (SCM_RIGHTS, SCM_CREDENTIALS) "
+                             "give EOPNOTSUPP; " + SOCKET_ONLY),
+    call(47, "recvmsg", sockets.sys_recvmsg, ("sockfd", Fd), ("msg", Pointer), ("flags", MsgFlags),
+         level=PARTIAL, note="iovecs, flags as recvfrom; never a control message (SO_PASSCRED's "
+                             "SCM_CREDENTIALS is not sent): msg_controllen 0; " + SOCKET_ONLY),
+    call(48, "shutdown", sockets.sys_shutdown, ("sockfd", Fd), ("how", ShutHow),
+         note="FSCTL_PIPE_LX_SHUTDOWN: after SHUT_WR the peer reads end of file, after SHUT_RD "
+              "its writes get EPIPE; " + SOCKET_ONLY),
+    call(51, "getsockname", sockets.sys_getsockname, ("sockfd", Fd), ("addr", Pointer), ("addrlen", Pointer),
+         note="an unnamed AF_UNIX socket (addrlen 2); " + SOCKET_ONLY),
+    call(52, "getpeername", sockets.sys_getpeername, ("sockfd", Fd), ("addr", Pointer), ("addrlen", Pointer),
+         note="an unnamed AF_UNIX socket (addrlen 2); " + SOCKET_ONLY),
+    call(55, "getsockopt", sockets.sys_getsockopt, ("sockfd", Fd), ("level", Int32()),
+         ("optname", SockoptName), ("optval", Pointer), ("optlen", Pointer),
+         level=PARTIAL, note="SOL_SOCKET: SO_TYPE, SO_DOMAIN, SO_PROTOCOL, SO_ERROR, SO_ACCEPTCONN, "
+                             "SO_PEERCRED, SO_SNDBUF/SO_RCVBUF (the pipe's quota, 208 KiB, until set), "
+                             "SO_PASSCRED; other options ENOPROTOOPT, other levels EOPNOTSUPP"),
+    call(54, "setsockopt", sockets.sys_setsockopt, ("sockfd", Fd), ("level", Int32()),
+         ("optname", SockoptName), ("optval", Pointer), ("optlen", Int32()),
+         level=PARTIAL, note="SO_SNDBUF/SO_RCVBUF recorded as Linux doubles and clamps them (the pipe's "
+                             "capacity stays), SO_PASSCRED recorded; other options ENOPROTOOPT"),
+    *(call(number, name, handler, ("sockfd", Fd), *((argument, Hex()) for argument in rest),
+           level=PARTIAL, note=f"on a socketpair's socket {answer}; " + SOCKET_ONLY)
+      for number, name, handler, rest, answer in SOCKET_ADDRESS_CALLS),
     # NUMA memory policies: the modelled machine has one node and no NUMA support, and a
     # Linux kernel built without it (CONFIG_NUMA=n) answers these with ENOSYS
     *(call(number, name, system.sys_no_numa, *((argument, Hex()) for argument in arguments),
