@@ -557,6 +557,7 @@ def kernel_stat(task: Task) -> str:
     kernel = task.kernel
     ticks = 10**9 // system.USER_HZ
     processes = system.linux_processes(kernel)
+    # since boot: the processes that have ended count too
     busy = sum(system.process_cpu_ns(kernel, p) for p in kernel.processes.values()
                if p.personality is task.lx.process.personality) // ticks
     uptime_ns = kernel.clock.monotonic_ns()

@@ -967,22 +967,23 @@ def _find_task(task: Task, tgid: int | None, tid: int) -> Task:
 
 
 def sys_tgkill(task: Task, tgid: int, tid: int, signal: int) -> int:
-    tgid, tid, signal = _signed32(tgid), _signed32(tid), _signed32(signal)
-    if tgid <= 0 or tid <= 0:
+    tgid = _signed32(tgid)
+    if tgid <= 0:
         raise LinuxError(EINVAL)
-    _check_signal(signal)
-    target = _find_task(task, tgid, tid)
-    if signal:
-        generate(target.lx, target, _user_info(task, signal, SI_TKILL))
-    return 0
+    return _kill_thread(task, tgid, tid, signal)
 
 
 def sys_tkill(task: Task, tid: int, signal: int) -> int:
+    """tgkill without the process: any thread of any process with that id."""
+    return _kill_thread(task, None, tid, signal)
+
+
+def _kill_thread(task: Task, tgid: int | None, tid: int, signal: int) -> int:
     tid, signal = _signed32(tid), _signed32(signal)
     if tid <= 0:
         raise LinuxError(EINVAL)
     _check_signal(signal)
-    target = _find_task(task, None, tid)
+    target = _find_task(task, tgid, tid)
     if signal:
         generate(target.lx, target, _user_info(task, signal, SI_TKILL))
     return 0

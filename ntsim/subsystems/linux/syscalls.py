@@ -708,11 +708,7 @@ class SyscallDispatcher:
                 tracer.suspend(task.thread, event)
             self._park(task, row, pending, event)
             return
-        if event is not None:
-            tracer.close(task.thread, event, result, ERRNO_NAMES.get(-result)
-                         if type(result) is int and -4096 < result < 0 else None)
-        if result is not None and task.thread.process.exit_status is None:
-            task.cpu.registers.write(UC_X86_REG_RAX, result)
+        self._finish(task, result, event)
         if task.sigpending and task.cpu.uc is uc:
             signals.deliver(task, signals.IN_SYSCALL, row.number)
 

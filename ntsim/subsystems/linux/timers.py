@@ -22,11 +22,10 @@ from typing import Any
 
 from . import signals, time
 from .errno import EAGAIN, EINVAL, LinuxError
+from .files import signed32
 from .task import LinuxProcess, Task
 
 SIGEV_SIGNAL, SIGEV_NONE, SIGEV_THREAD, SIGEV_THREAD_ID = 0, 1, 2, 4
-SIGEV_NAMES = {SIGEV_SIGNAL: "SIGEV_SIGNAL", SIGEV_NONE: "SIGEV_NONE",
-               SIGEV_THREAD: "SIGEV_THREAD", SIGEV_THREAD_ID: "SIGEV_THREAD_ID"}
 SIGEVENT = struct.Struct("<QiiI")           # sigev_value, sigev_signo, sigev_notify, _tid
 ITIMERSPEC = struct.Struct("<qqqq")         # it_interval (sec, nsec), it_value (sec, nsec)
 TIMER_CLOCKS = {time.CLOCK_REALTIME, time.CLOCK_MONOTONIC, time.CLOCK_BOOTTIME,
@@ -51,30 +50,21 @@ class PosixTimer:
     dpc: Any = None                  # the dispatcher timer while armed
 
 
-def _timers(lx: LinuxProcess) -> dict[int, PosixTimer]:
-    return lx.posix_timers
-
-
 def _find(task: Task, timer_id: int) -> PosixTimer:
-    timer = _timers(task.lx).get(time_id_signed(timer_id))
+    timer = task.lx.posix_timers.get(signed32(timer_id))
     if timer is None:
         raise LinuxError(EINVAL, f"no timer {timer_id}")
     return timer
-
-
-def time_id_signed(value: int) -> int:
-    value &= 0xFFFFFFFF
-    return value - (1 << 32) if value >= 1 << 31 else value
 
 
 # --- the calls ------------------------------------------------------------------------------------
 
 
 def sys_timer_create(task: Task, clock: int, sevp: int, timerid: int) -> int:
-    clock = time_id_signed(clock)
+    clock = signed32(clock)
     if clock not in TIMER_CLOCKS:
         raise LinuxError(EINVAL, f"{time.CLOCK_NAMES.get(clock, clock)}: no timers on this clock here")
-    timers = _timers(task.lx)
+    timers = task.lx.posix_timers
     if len(timers) >= MAX_TIMERS:
         raise LinuxError(EAGAIN, "too many timers")
     timer_id = next(i for i in range(len(timers) + 1) if i not in timers)
@@ -123,7 +113,7 @@ def sys_timer_getoverrun(task: Task, timer_id: int) -> int:
 def sys_timer_delete(task: Task, timer_id: int) -> int:
     timer = _find(task, timer_id)
     _arm(task.lx, timer, 0, 0)
-    del _timers(task.lx)[timer.id]
+    del task.lx.posix_timers[timer.id]
     return 0
 
 

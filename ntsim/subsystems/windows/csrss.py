@@ -161,6 +161,14 @@ class CapturedConsole(HostConsole):
         return bytes(self.output[2])
 
 
+def console_personalities(kernel: Any) -> list[Any]:
+    """Each personality with a live guest process: who hears the console's control
+    events. (A server process's `personality` is its server, which hears none.)"""
+    found = {id(p.personality): p.personality for p in list(kernel.processes.values())
+             if p.alive and not p.is_server and p.personality is not None}
+    return [p for p in found.values() if hasattr(p, "on_console_control")]
+
+
 class CtrlKeys:
     """The host terminal's Ctrl+C and Ctrl+\\ — which reach ntsim as SIGINT and SIGQUIT —
     become the console's CTRL_C_EVENT and CTRL_BREAK_EVENT, and CSRSS hands them to the
@@ -249,20 +257,18 @@ class CtrlKeys:
 
     def _machine_suspends(self) -> bool:
         try:
-            personalities = {id(p.personality): p.personality
-                             for p in list(self.machine.kernel.processes.values())
-                             if p.alive and p.personality is not None}
-            return any(getattr(p, "suspends_machine_on_console_control", lambda _event: False)(
-                CTRL_SUSPEND_EVENT) for p in personalities.values())
+            return any(p.suspends_machine_on_console_control(CTRL_SUSPEND_EVENT)
+                       for p in console_personalities(self.machine.kernel))
         except RuntimeError:      # the dispatcher's thread changed the process table meanwhile
             return False
 
     def _running_guest_ends(self, event: int) -> bool:
         thread = self.machine.kernel.dispatcher.current
         process = thread.process if thread is not None else None
-        ends = getattr(process.personality, "ends_on_console_control", None) if process else None
         try:
-            return ends is not None and ends(process, event)
+            return (process is not None and not process.is_server
+                    and process.personality in console_personalities(self.machine.kernel)
+                    and process.personality.ends_on_console_control(process, event))
         except RuntimeError:      # the dispatcher's thread changed the process table meanwhile
             return False
 
@@ -418,12 +424,9 @@ class Csrss(LpcServer):
         expect (Win32 would start each process's CtrlRoutine; Linux's terminal sends
         SIGINT or SIGQUIT to its foreground process group). False when no process took
         it: nobody is left to interrupt."""
-        personalities = {id(p.personality): p.personality for p in self.kernel.processes.values()
-                         if p.alive and p.personality is not None}
         taken = False
-        for personality in personalities.values():
-            hook = getattr(personality, "on_console_control", None)
-            if hook is not None and hook(event):
+        for personality in console_personalities(self.kernel):
+            if personality.on_console_control(event):
                 taken = True
         if self.kernel.tracer.enabled:
             self.kernel.tracer.note(self.thread, SERVER, "ConsoleCtrlEvent",
