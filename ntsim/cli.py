@@ -101,6 +101,13 @@ def command_run(args: argparse.Namespace) -> int:
     if args.stats:
         stats = machine.add_sink(StatsSink())
     status = EXIT_NTSIM_FAILED
+    if args.personality:
+        try:
+            machine.personality(args.personality)
+        except KeyError:
+            print(f"ntsim: no personality named {args.personality!r} (try: ntsim personalities)",
+                  file=sys.stderr)
+            return EXIT_NTSIM_FAILED
     try:
         process = machine.load(args.program, args.args, personality=args.personality)
         with CtrlKeys(machine) as keys:      # Ctrl+C goes to the guest, through CSRSS
@@ -117,9 +124,6 @@ def command_run(args: argparse.Namespace) -> int:
     except ImageError as error:
         print(f"ntsim: cannot execute {args.program}: {error}", file=sys.stderr)
         return EXIT_CANNOT_EXECUTE
-    except KeyError as error:
-        print(f"ntsim: no personality named {error}", file=sys.stderr)
-        return EXIT_NTSIM_FAILED
     except Deadlock as error:
         print(f"ntsim: deadlock: {error}", file=sys.stderr)
         return EXIT_NTSIM_FAILED
@@ -155,14 +159,14 @@ def print_stats(machine, stats, wall: float) -> None:
     for (layer, name), count in sorted(stats.calls.items(), key=lambda item: (item[0][0], -item[1], item[0][1])):
         errors = stats.errors.get((layer, name), 0)
         print(f"    {layer:<12} {name:<28} {count:>7} {errors:>7}", file=out)
-    print("memory               (reserved / committed / touched)", file=out)
+    print("memory               (reserved / committed / touched, of which shared with other processes)", file=out)
     for process in machine.processes():
         kind = "server" if process.is_server else process.subsystem
         if process.pid == 4:
             continue
         print(f"    {process.name:<14} pid {process.pid:<5} {kind:<7} "
               f"{_size(process.reserved_bytes):>10} / {_size(process.committed_bytes):>10} / "
-              f"{_size(process.touched_bytes):>10}", file=out)
+              f"{_size(process.touched_bytes):>10}, {_size(process.shared_bytes):>10} shared", file=out)
 
 
 def command_info(args: argparse.Namespace) -> int:

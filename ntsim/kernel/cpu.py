@@ -14,17 +14,24 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import struct
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import unicorn
 from unicorn import x86_const as x86
 
-# Where emulation would stop if the guest reached it; no guest maps this page.
-_NEVER = 0xFFFF_FFFF_FFFF_F000
-# When a run is stopped early, unicorn looks up the page below `until` for fetching: not an
-# access by the guest, so the memory manager does not hear of it.
-_STOP_PROBE = (_NEVER - 1) & ~0xFFF
+from .pagetable import PageTable
+from .physical import PAGE_SIZE, PHYSICAL_BASE, PhysicalMemory, ram
+
+# Where emulation would stop if the guest reached it; no guest maps this page. Whenever a
+# run starts and ends, unicorn looks up the page below it for fetching (to drop code
+# translated there); that page is mapped in every page table (a zero page, read-only), so
+# the lookup never faults — a fault there would stay "in flight" and turn the guest's next
+# page fault into a double fault.
+_NEVER = {"x86-64": 0xFFFF_FFFF_FFFF_F000, "x86-32": 0xFFFF_F000, "x86-16": 0xFFFF_F000}
 
 ARCHITECTURES = {
     "x86-64": (unicorn.UC_ARCH_X86, unicorn.UC_MODE_64),
@@ -42,29 +49,17 @@ ARCHITECTURES = {
 # ordinary pages. Measured: a processor starts in 0.45 ms instead of 1.3-5 ms.
 TRANSLATION_BUFFER = 16 * 1024 * 1024 - 4096
 
-# How the processor finds a page's permissions: unicorn's "virtual TLB" mode, where a hook
-# fills each TLB entry (once per page until the memory map changes), instead of the x86
-# MMU plus hooks on every unmapped or protected access. The reason is speed: unicorn 2.1
-# sends a guest store down its slow path (a lookup of the page's region, ~70 ns) unless
-# the TLB entry says the page is not executable and no unmapped/protection hook covers
-# the page's physical address. The x86 MMU with paging off makes every page executable,
-# and ntsim's fault hooks covered every address, so every store took the slow path:
-# busybox gzip spent two thirds of its time there. Filled by the hook below, a data
-# page's entry carries exactly its own permissions (no execute), and the one memory hook
-# covers only the trap range below, so stores run at full speed.
-#
-# A denied access is sent to a physical address in _TRAP's range (the page's own address
-# plus _TRAP), where nothing is mapped: unicorn then calls the trap hook with the exact
-# address and the faulting instruction's PC, which a SIGSEGV's si_addr and a restarted
-# copy-on-write store need (the fill hook itself sees only the page).
-_TRAP = 1 << 48
-_NEEDED = {unicorn.UC_MEM_READ: unicorn.UC_PROT_READ, unicorn.UC_MEM_WRITE: unicorn.UC_PROT_WRITE,
-           unicorn.UC_MEM_FETCH: unicorn.UC_PROT_EXEC}
-_AS_UNMAPPED = {unicorn.UC_MEM_READ: unicorn.UC_MEM_READ_UNMAPPED,
-                unicorn.UC_MEM_WRITE: unicorn.UC_MEM_WRITE_UNMAPPED,
-                unicorn.UC_MEM_FETCH: unicorn.UC_MEM_FETCH_UNMAPPED}
+# How the processor finds a page: real x86 page tables (pagetable.py) in the machine's RAM
+# (physical.py), walked by unicorn's own MMU. A TLB miss is filled in C; Python runs only
+# on a page fault (#PF), when the page has no frame yet or a write meets a read-only entry
+# (see `_interrupt`). A real-mode processor has no paging: its memory is mapped 1:1.
 _FAULT_KINDS = {unicorn.UC_MEM_READ_UNMAPPED: "read", unicorn.UC_MEM_WRITE_UNMAPPED: "write",
                 unicorn.UC_MEM_FETCH_UNMAPPED: "fetch"}
+PAGE_FAULT, DOUBLE_FAULT = 14, 8
+CR0_PE, CR0_WP, CR0_PG = 0x1, 0x1_0000, 0x8000_0000
+CR4_PAE = 0x20
+EFER, EFER_NXE = 0xC000_0080, 0x800
+PF_WRITE, PF_FETCH = 0x2, 0x10
 
 # Register names a student will type, mapped to unicorn's identifiers.
 REGISTERS: dict[str, int] = {
@@ -152,7 +147,7 @@ class StopReason:
 class Cpu:
     """A processor and its address space, shared by a process's threads."""
 
-    def __init__(self, architecture: str = "x86-64") -> None:
+    def __init__(self, architecture: str = "x86-64", physical: PhysicalMemory | None = None) -> None:
         arch, mode = ARCHITECTURES[architecture]
         self.architecture = architecture
         self.uc = unicorn.Uc(arch, mode)
@@ -161,49 +156,72 @@ class Cpu:
                             "x86-16": x86.UC_X86_REG_IP}[architecture]
         self.stop_reason: str | None = None
         self.pending_fault: Fault | None = None
-        self.on_unmapped = None   # memory manager: demand-zero page faults
-        self.on_write_protect = None   # memory manager: copy-on-write faults
-        self._resolve_fault = None     # what to do before the faulting instruction runs again
+        # the memory manager: a page fault it can resolve (demand-zero, copy-on-write)
+        self.on_page_fault: Callable[[int, bool, bool], bool] | None = None
         self.loaded_thread: Any = None   # whose registers the processor holds now
         self.instructions = 0     # counted only while a counter hook is installed
         self._counter_hook = None
         self._block_sizes: dict[tuple[int, int], int] = {}
         self._breakpoints: dict[int, int] = {}
         self._traps: list[int] = []     # the personality's trap hooks (hook_syscall, ...)
+        self._interrupt_handlers: list[Callable] = []   # the personality's INT n / exception handlers
         self._uncounted_code = False   # code was translated by a run with no count (see run)
+        self._translated = False        # has run: unicorn may hold translated code
         try:
             # Before the first hook: unicorn sets its translator up lazily, then.
             self.uc.ctl_set_tcg_buffer_size(TRANSLATION_BUFFER)
         except (AttributeError, unicorn.UcError):
             pass   # an older unicorn: its default buffer
-        # page -> unicorn permissions, kept beside unicorn's own map by map/unmap/protect
-        # (the TLB fill hook runs for every page the guest touches: a dict is fast)
-        self._permissions: dict[int, int] = {}
-        self._looking_up_code = False   # forget_code is looking pages up (see there)
-        self._lent_execute = False      # ... and the TLB holds an execute right it lent
-        self._translated = False        # has run: unicorn may hold translated code
-        self.uc.ctl_set_tlb_mode(unicorn.UC_TLB_VIRTUAL)
-        self.uc.hook_add(unicorn.UC_HOOK_TLB_FILL, self._fill_tlb)
-        self.uc.hook_add(unicorn.UC_HOOK_MEM_UNMAPPED, self._memory_fault, None,
-                         _TRAP, 2 * _TRAP - 1)
+        self.physical = physical or ram()
+        self.uc.mem_map_ptr(PHYSICAL_BASE, self.physical.size, unicorn.UC_PROT_ALL,
+                            self.physical.host_base)
+        self.page_table: PageTable | None = None
+        self._real_mode_regions: dict[int, tuple[int, int]] = {}   # linear base -> (frame, pages)
+        self._until = _NEVER[architecture]
+        if architecture != "x86-16":
+            self.page_table = PageTable(self.physical, 4 if architecture == "x86-64" else 3)
+            self._map_stop_page()
+            self._enable_paging()
+        self.uc.hook_add(unicorn.UC_HOOK_INTR, self._interrupt)
         self.uc.hook_add(unicorn.UC_HOOK_INSN_INVALID, self._invalid_instruction)
+        self._exception_context = self.uc.context_save()   # scratch, for _end_exception
+        self._exception_fields: tuple[ctypes.c_int, ctypes.c_int] | None = None
         self._power_on = self.uc.context_save()   # for reset: the state it starts in
+        weakref.finalize(self, _release_memory, self.page_table, self.physical,
+                         self._real_mode_regions)
+
+    def _enable_paging(self) -> None:
+        """Turn the MMU on over this address space's page tables: PAE (and long mode's
+        fourth level, which unicorn's 64-bit mode has already entered), no-execute pages,
+        and write protection that holds in every privilege level."""
+        write = self.uc.reg_write
+        write(x86.UC_X86_REG_CR3, self.page_table.cr3)
+        write(x86.UC_X86_REG_CR4, self.uc.reg_read(x86.UC_X86_REG_CR4) | CR4_PAE)
+        self.uc.msr_write(EFER, self.uc.msr_read(EFER) | EFER_NXE)
+        write(x86.UC_X86_REG_CR0, self.uc.reg_read(x86.UC_X86_REG_CR0) | CR0_PE | CR0_WP | CR0_PG)
+
+    def _map_stop_page(self) -> None:
+        self.page_table.map(self._until - PAGE_SIZE, self.physical.stop_frame, PAGE_EXECUTE_READ,
+                            borrowed=True)
 
     def reset(self) -> None:
         """Empty the address space and put the processor back in the state it started in,
         keeping the engine and its traps: an execve loads a new program into the same
         process. (A new engine costs ~0.6 ms to build: its translation buffer and hooks.)
         Address breakpoints go with the old program's code."""
-        for begin, end, _ in list(self.uc.mem_regions()):
-            self.uc.mem_unmap(begin, end - begin + 1)
-        self._permissions.clear()
+        if self.page_table is not None:
+            self.page_table.destroy()
+            self._map_stop_page()
+        for base in list(self._real_mode_regions):
+            self.unmap(base, self._real_mode_regions[base][1] * PAGE_SIZE)
+        self.flush_tlb()
         self.uc.ctl_flush_tb()
         self.uc.context_restore(self._power_on)
         for address in list(self._breakpoints):
             self.remove_breakpoint(address)
         self._block_sizes.clear()
-        self.pending_fault = self._resolve_fault = None
-        self._translated = self._uncounted_code = self._lent_execute = False
+        self.pending_fault = None
+        self._translated = self._uncounted_code = False
 
     # --- registers --------------------------------------------------------------------------
 
@@ -225,65 +243,112 @@ class Cpu:
         return self.uc.context_save()
 
     def restore_context(self, context: Any) -> None:
+        """Load a thread's registers. A context saved on another processor (a forked
+        thread's) carries that processor's CR3: the page tables stay this one's."""
         self.uc.context_restore(context)
+        if self.page_table is not None and \
+                self.registers.read(x86.UC_X86_REG_CR3) != self.page_table.cr3:
+            self.registers.write(x86.UC_X86_REG_CR3, self.page_table.cr3)
 
     # --- memory -----------------------------------------------------------------------------
+    # The memory manager works on `page_table` itself; these map whole ranges of fresh,
+    # zero-filled pages, for a processor used without one (tests, a VM's RAM).
 
     def map(self, address: int, size: int, protect: int) -> None:
-        self.uc.mem_map(address, size, unicorn_permissions(protect))
-        self._note_permissions(address, size, unicorn_permissions(protect))
-
-    def map_shared(self, address: int, size: int, protect: int, host_address: int) -> None:
-        """Map host memory that other address spaces may map too: a section's pages.
-        Writes through one mapping are seen at once through every other."""
-        self.uc.mem_map_ptr(address, size, unicorn_permissions(protect), host_address)
-        self._note_permissions(address, size, unicorn_permissions(protect))
+        if self.page_table is None:
+            pages = size // PAGE_SIZE
+            first = self.physical.allocate_run(pages)
+            self.uc.mem_map_ptr(address, size, unicorn.UC_PROT_ALL, self.physical.host_address(first))
+            self._real_mode_regions[address] = (first, pages)
+            return
+        for page in range(address, address + size, PAGE_SIZE):
+            self.page_table.map(page, self.physical.allocate(), protect)
 
     def unmap(self, address: int, size: int) -> None:
-        self.uc.mem_unmap(address, size)
-        self._note_permissions(address, size, None)
+        if self.page_table is None:
+            first, pages = self._real_mode_regions.pop(address)
+            self.uc.mem_unmap(address, size)
+            self.physical.free(range(first, first + pages))
+            return
+        for page in range(address, address + size, PAGE_SIZE):
+            self.page_table.unmap(page)
+        self.flush_tlb()
 
     def protect(self, address: int, size: int, protect: int) -> None:
-        self.uc.mem_protect(address, size, unicorn_permissions(protect))
-        self._note_permissions(address, size, unicorn_permissions(protect))
-        # unicorn flushes its TLB when a page becomes writable or read-only, not when it
-        # loses reading or execution: without this a page made PAGE_NOACCESS stays readable
-        # through the entry the TLB already holds.
-        self.uc.ctl(unicorn.UC_CTL_TLB_FLUSH, unicorn.UC_CTL_IO_WRITE)
+        for page in range(address, address + size, PAGE_SIZE):
+            self.page_table.set_protection(page, protect)
+        self.flush_tlb()
 
-    def _note_permissions(self, address: int, size: int, permissions: int | None) -> None:
-        # (map and unmap flush unicorn's TLB, protect does below: no entry outlives this)
-        for page in range(address, address + size, 0x1000):
-            if permissions is None:
-                self._permissions.pop(page, None)
+    def flush_tlb(self) -> None:
+        """Forget every translation the processor cached: needed when an entry loses
+        rights or its frame (an entry that gains them is found by the next walk)."""
+        if self.uc is not None:
+            self.uc.ctl(unicorn.UC_CTL_TLB_FLUSH, unicorn.UC_CTL_IO_WRITE)
+        if self.page_table is not None:
+            self.page_table.reduced = False
+
+    def flush_tlb_if_stale(self) -> None:
+        if self.page_table is not None and self.page_table.reduced:
+            self.flush_tlb()
+
+    def _host_pieces(self, address: int, size: int):
+        """(host address, length) for each page-sized piece of [address, address + size)."""
+        end = address + size
+        while address < end:
+            page = address & ~0xFFF
+            length = min(end, page + PAGE_SIZE) - address
+            if self.page_table is not None:
+                host = self.page_table.host_address(page)
             else:
-                self._permissions[page] = permissions
+                host = self._real_mode_host(page)
+            if host is None:
+                raise unicorn.UcError(unicorn.UC_ERR_READ_UNMAPPED)
+            yield host + (address - page), length
+            address += length
+
+    def _real_mode_host(self, page: int) -> int | None:
+        for base, (first, pages) in self._real_mode_regions.items():
+            if base <= page < base + pages * PAGE_SIZE:
+                return self.physical.host_address(first) + page - base
+        return None
 
     def read(self, address: int, size: int) -> bytes:
-        return bytes(self.uc.mem_read(address, size))
+        return b"".join(ctypes.string_at(host, length)
+                        for host, length in self._host_pieces(address, size))
 
     def write(self, address: int, data: bytes) -> None:
-        self.uc.mem_write(address, bytes(data))
+        data = bytes(data)
+        at = 0
+        for host, length in self._host_pieces(address, len(data)):
+            ctypes.memmove(host, data[at:at + length], length)
+            at += length
+        if self._translated:
+            self.forget_code(address, len(data))
 
     def forget_code(self, address: int, size: int) -> None:
-        """Drop what unicorn translated from [address, address + size). Its own mem_write
-        does not do this (unicorn issue #1148): code the kernel writes over code the guest
-        already ran would otherwise never be seen, and the old instructions run again."""
+        """Drop what unicorn translated from [address, address + size). Writes that do not
+        go through the processor (the kernel's) are not seen by its self-modifying-code
+        check (unicorn issue #1148): code written over code the guest already ran would
+        otherwise never be seen, and the old instructions run again."""
         if not self._translated:
             return        # a processor that never ran holds no code (execve's new image)
-        # unicorn finds the translated code through a TLB lookup for fetching, one page
-        # at a time. The kernel writes code while the page is writable, not executable:
-        # the fill lets this lookup through (_looking_up_code), and the entries it made
-        # are dropped afterwards, so the guest still cannot execute the page.
-        self._looking_up_code = True
-        try:
-            for page in range(address & ~0xFFF, address + size, 0x1000):
-                self.uc.ctl_remove_cache(max(page, address), min(page + 0x1000, address + size))
-        finally:
-            self._looking_up_code = False
-        if self._lent_execute:
-            self._lent_execute = False
-            self.uc.ctl(unicorn.UC_CTL_TLB_FLUSH, unicorn.UC_CTL_IO_WRITE)
+        table = self.page_table
+        pages = [page for page in range(address & ~0xFFF, address + size, PAGE_SIZE)
+                 if table is None or page in table.frames and table.entry(page) & 1]
+        # unicorn finds the translated code through a lookup for fetching, one page at a
+        # time: a page that is not executable now (being written) is lent execution for
+        # the lookup. A page with no frame, or not present, holds no code to find.
+        lent = [page for page in pages if table is not None and not table.is_executable(page)]
+        for page in lent:
+            table.set_executable(page, True)
+        if lent:
+            self.flush_tlb()
+        for page in pages:
+            self.uc.ctl_remove_cache(max(page, address), min(page + PAGE_SIZE, address + size))
+        if lent:
+            for page in lent:
+                table.set_executable(page, False)
+            self.flush_tlb()
 
     # --- traps ------------------------------------------------------------------------------
 
@@ -293,13 +358,15 @@ class Cpu:
                                             x86.UC_X86_INS_SYSCALL))
 
     def hook_interrupt(self, handler) -> None:
-        """`INT n` and CPU exceptions (divide error is interrupt 0)."""
-        self._traps.append(self.uc.hook_add(unicorn.UC_HOOK_INTR, handler))
+        """`INT n` and CPU exceptions (divide error is interrupt 0); page faults are the
+        memory manager's and reach a personality only as a `Fault`."""
+        self._interrupt_handlers.append(handler)
 
     def remove_traps(self) -> None:
         """The personality's traps go (the processor is to serve another process)."""
         while self._traps:
             self.uc.hook_del(self._traps.pop())
+        self._interrupt_handlers.clear()
 
     def resume_after_syscall_at(self, address: int) -> None:
         """Inside a `syscall` hook, make the thread continue at `address`.
@@ -334,7 +401,7 @@ class Cpu:
         count = self._block_sizes.get(key)
         if count is None:
             count = self._block_sizes[key] = len(list(self._disassembler().disasm_lite(
-                bytes(uc.mem_read(address, size)), address)))
+                self.read(address, size), address)))
         self.instructions += count
 
     # One disassembler per architecture: a 16-bit block decodes differently.
@@ -390,62 +457,73 @@ class Cpu:
         start = self.pc
         if self.stop_reason is None and start in self._breakpoints:
             self._skip_breakpoint_at = start   # resuming from this breakpoint
-        while True:
-            try:
-                self.uc.emu_start(start, _NEVER, 0, instructions)
-            except unicorn.UcError as error:
-                if self._resolve_fault is not None:
-                    # A copy-on-write fault. The page cannot be replaced while unicorn is
-                    # inside the write (it crashes), so the instruction stopped before it
-                    # did anything; copy the page now and run the instruction again.
-                    resolve, self._resolve_fault = self._resolve_fault, None
-                    resolve()
-                    start = self.pc
-                    if start in self._breakpoints:
-                        self._skip_breakpoint_at = start
-                    continue
-                if self.pending_fault is None:
-                    self.pending_fault = self._describe(error)
-                return StopReason.FAULT
-            break
+        self.flush_tlb_if_stale()
+        try:
+            self.uc.emu_start(start, self._until, 0, instructions)
+        except unicorn.UcError as error:
+            if self.pending_fault is None:
+                self.pending_fault = self._describe(error)
+            return StopReason.FAULT
         if self.pending_fault is not None:
             return StopReason.FAULT
         if self.stop_reason is not None:
             return self.stop_reason
         return StopReason.QUANTUM
 
-    def _fill_tlb(self, uc, page, access, entry, _data) -> bool:
-        """A TLB miss: the guest touches `page` (for reading, writing or fetching) and the
-        processor has no entry for it. Give the page's own permissions; a page the memory
-        manager can give memory now (demand-zero, a view's page) is mapped first. Anything
-        else goes to the trap range, where _memory_fault sees the exact address."""
-        needed = _NEEDED.get(access, 0)
-        permissions = self._permissions.get(page)
-        if self._looking_up_code:
-            if permissions is not None and not permissions & needed:
-                permissions |= needed
-                self._lent_execute = True
-        elif permissions is None and self.on_unmapped is not None and page != _STOP_PROBE \
-                and self.on_unmapped(page, 1, _AS_UNMAPPED.get(access, access)):
-            permissions = self._permissions.get(page)
-        if permissions is not None and permissions & needed:
-            entry.paddr, entry.perms = page, permissions
-        else:
-            entry.paddr, entry.perms = _TRAP + page, needed
-        return True
+    def _interrupt(self, uc, number: int, data) -> None:
+        """An exception or `INT n`. A page fault goes to the memory manager, which may
+        resolve it (the instruction then runs again) or not (a `Fault` for the
+        personality); anything else goes to the personality's handlers."""
+        error = self._end_exception(number) if number < 32 else 0
+        if number == DOUBLE_FAULT:
+            # unicorn itself left a page fault in flight (it probes the page below the
+            # run's end address when a run stops early, and swallows the fault): this
+            # fault is really the instruction's own. Now that nothing is in flight, running
+            # the instruction again raises it as the page fault it is, with its error code.
+            return
+        if number == PAGE_FAULT and self.page_table is not None:
+            address = self.registers.read(x86.UC_X86_REG_CR2)
+            write, fetch = bool(error & PF_WRITE), bool(error & PF_FETCH)
+            if self.on_page_fault is not None and self.on_page_fault(address, write, fetch):
+                return
+            self.pending_fault = Fault("fetch" if fetch else "write" if write else "read",
+                                       address, self.registers.read(self.pc_register))
+            uc.emu_stop()
+            return
+        for handler in self._interrupt_handlers:
+            handler(uc, number, data)
 
-    def _memory_fault(self, uc, access, address, size, value, _data) -> bool:
-        """An access the TLB fill denied, at its exact (trap-range) address, with the PC of
-        the faulting instruction: a copy-on-write store, or a fault for the personality."""
-        address -= _TRAP
-        if access == unicorn.UC_MEM_WRITE_UNMAPPED and self.on_write_protect is not None \
-                and (address & ~0xFFF) in self._permissions:
-            self._resolve_fault = self.on_write_protect(address, size)
-            if self._resolve_fault is not None:
-                return False  # stop here; run() copies the page and retries
-        self.pending_fault = Fault(_FAULT_KINDS.get(access, "access"), address,
-                                   uc.reg_read(self.pc_register))
-        return False
+    def _end_exception(self, vector: int) -> int:
+        """The exception was handled here, not through the guest's IDT: tell the processor
+        it is no longer in flight, and return its error code.
+
+        QEMU remembers the exception being delivered (to turn a fault during delivery into
+        a double fault) and forgets it when delivery completes. unicorn hands exceptions
+        to our hook instead of delivering them, so it never forgets: the next page fault
+        would become a double fault. Neither field has a register id; both are read and
+        written through a saved context."""
+        context = self._exception_context
+        handle = self.uc._uch
+        self._c_context_save(handle, context.context)
+        fields = self._exception_fields
+        if fields is None:
+            address = ctypes.cast(context.context, ctypes.c_void_p).value
+            offset = _exception_offsets(self._power_on, address, context.size, vector)
+            fields = self._exception_fields = (
+                ctypes.c_int.from_address(address + offset - _ERROR_CODE_BEFORE_OLD_EXCEPTION),
+                ctypes.c_int.from_address(address + offset))
+        error_code, in_flight = fields
+        in_flight.value = -1
+        self._c_context_restore(handle, context.context)
+        return error_code.value
+
+    @functools.cached_property
+    def _c_context_save(self):
+        return _unicorn_library().uc_context_save
+
+    @functools.cached_property
+    def _c_context_restore(self):
+        return _unicorn_library().uc_context_restore
 
     def _invalid_instruction(self, uc, _data) -> bool:
         pc = uc.reg_read(self.pc_register)
@@ -459,4 +537,40 @@ class Cpu:
         return Fault("access", pc, pc, str(error))
 
     def close(self) -> None:
+        _release_memory(self.page_table, self.physical, self._real_mode_regions)
+        self.page_table = None
         self.uc = None
+
+
+def _release_memory(page_table: PageTable | None, physical: PhysicalMemory,
+                    real_mode_regions: dict[int, tuple[int, int]]) -> None:
+    """A processor is gone: its frames and page tables go back to the machine's RAM."""
+    if page_table is not None and page_table.table_frames:
+        page_table.destroy()
+        physical.free(page_table.table_frames)
+        page_table.table_frames.clear()
+    for first, pages in real_mode_regions.values():
+        physical.free(range(first, first + pages))
+    real_mode_regions.clear()
+
+
+# In unicorn 2.1's CPUX86State, `error_code` lies 112 bytes before `old_exception`
+# (exception_is_int, exception_next_eip, dr[8] and four breakpoint pointers between).
+_ERROR_CODE_BEFORE_OLD_EXCEPTION = 112
+_old_exception_offset: int | None = None
+
+
+def _exception_offsets(power_on, address: int, size: int, vector: int) -> int:
+    """Where `old_exception` lies in a saved context: found once, on the first exception,
+    as the field that was -1 at power-on and holds this exception's vector now."""
+    global _old_exception_offset
+    if _old_exception_offset is None:
+        before, now = bytes(power_on), ctypes.string_at(address, size)
+        for offset in range(_ERROR_CODE_BEFORE_OLD_EXCEPTION, size - 4, 4):
+            if struct.unpack_from("<i", before, offset)[0] == -1 and \
+                    struct.unpack_from("<i", now, offset)[0] == vector:
+                _old_exception_offset = offset
+                break
+        else:
+            raise RuntimeError("unicorn's context has no exception-in-flight field where expected")
+    return _old_exception_offset

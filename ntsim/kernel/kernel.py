@@ -134,11 +134,11 @@ class Kernel:
             return
         process.retired_instructions += cpu.instructions
         cpu.instructions = 0
+        process.memory.detach_processor()      # (its figures are taken before the reset)
         cpu.remove_traps()
         cpu.reset()
         cpu.loaded_thread = None
         process.cpu = None
-        process.memory.detach_processor()
         self._spare_processors.setdefault(cpu.architecture, []).append(cpu)
 
     def create_thread(self, process: Process, host_body=None) -> Thread:

@@ -8,9 +8,12 @@ zero-filled page (a demand-zero fault). The three numbers — reserved, committe
 touched — are what let a student measure "a subsystem costs a few MB, a VM reserves
 gigabytes".
 
-Each region is a VAD (virtual address descriptor). Pages of a committed region that the
-guest has not touched are *not* mapped in unicorn; the CPU's unmapped-memory hook comes
-here, and we map the page then.
+Each region is a VAD (virtual address descriptor). A page gets a frame of the machine's
+RAM (physical.py) and an entry in the process's page tables (pagetable.py) only when it is
+first touched: the processor walks the tables by itself, finds no entry, and raises a page
+fault, which comes here (`_page_fault`). The same fault resolves copy-on-write: a private
+view's page written for the first time, or a page that fork left shared by parent and
+child (NT's clone descriptors), whose entries are read-only until one of them writes.
 """
 
 from __future__ import annotations
@@ -18,8 +21,6 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass, field
 from typing import Any
-
-from unicorn import UC_MEM_WRITE_UNMAPPED
 
 from .cpu import (
     PAGE_EXECUTE_READ,
@@ -32,6 +33,7 @@ from .cpu import (
     PAGE_WRITECOPY,
     Cpu,
 )
+from .pagetable import PageTable
 from .status import (
     STATUS_ACCESS_VIOLATION,
     STATUS_CONFLICTING_ADDRESSES,
@@ -61,11 +63,10 @@ MEM_RESET = 0x80000            # the contents of these pages are not wanted any 
 VALID_PROTECTIONS = {0x01, 0x02, 0x04, 0x08, 0x10, 0x20, 0x40, 0x80}
 EXECUTABLE = 0x10 | 0x20 | 0x40 | 0x80     # PAGE_EXECUTE and its READ/READWRITE/WRITECOPY forms
 WRITABLE = PAGE_READWRITE | PAGE_WRITECOPY | PAGE_EXECUTE_READWRITE | PAGE_EXECUTE_WRITECOPY
-# A copy-on-write page and the page it becomes once copied; and what a shared page that
-# must not be written yet is mapped as (reads and execution go to the section's page).
+# A copy-on-write page and the page it becomes once copied (until then its page-table
+# entry is read-only: pagetable.entry_bits).
 COPIED = {PAGE_WRITECOPY: PAGE_READWRITE, PAGE_EXECUTE_WRITECOPY: PAGE_EXECUTE_READWRITE}
 COPY_ON_WRITE = {PAGE_READWRITE: PAGE_WRITECOPY, PAGE_EXECUTE_READWRITE: PAGE_EXECUTE_WRITECOPY}
-UNTIL_WRITTEN = {PAGE_WRITECOPY: PAGE_READONLY, PAGE_EXECUTE_WRITECOPY: PAGE_EXECUTE_READ}
 
 
 def page_floor(address: int) -> int:
@@ -126,13 +127,15 @@ class AddressSpace:
         self.peak_committed = 0
         self.code_pages: set[int] = set()  # pages ever executable: the processor may hold code
         self.shared_pages: set[int] = set()   # pages mapped onto a section's pages, in any view
-        cpu.on_unmapped = self._demand_fault
-        cpu.on_write_protect = self._copy_on_write_fault
+        self.table: PageTable = cpu.page_table
+        self.physical = cpu.physical
+        cpu.on_page_fault = self._page_fault
 
     def detach_processor(self) -> None:
         """The processor went to another process (Kernel.recycle_processor): this
         address space keeps its accounting, and reads and writes of it fail."""
-        self.cpu = _Released()
+        self._shared_when_detached = self.shared_bytes
+        self.cpu = self.table = _Released()
 
     # --- accounting -------------------------------------------------------------------------
 
@@ -147,6 +150,22 @@ class AddressSpace:
     @property
     def touched_bytes(self) -> int:
         return sum(len(v.mapped) for v in self.vads) * PAGE_SIZE
+
+    _shared_when_detached = 0
+
+    @property
+    def shared_bytes(self) -> int:
+        """Of the touched bytes, those whose frames other page tables may map too: a
+        section's pages (a file's, or shared memory), and private pages a fork left
+        shared until someone writes them. The rest is this process's alone."""
+        if isinstance(self.table, _Released):
+            return self._shared_when_detached
+        frames, is_shared = self.table.frames, self.physical.is_shared
+        pages = 0
+        for vad in self.vads:
+            pages += len(vad.shared)
+            pages += sum(1 for page in vad.mapped if page not in vad.shared and is_shared(frames[page]))
+        return pages * PAGE_SIZE
 
     # --- lookup -----------------------------------------------------------------------------
 
@@ -243,9 +262,8 @@ class AddressSpace:
                 raise NtStatusError(STATUS_UNABLE_TO_DELETE_SECTION, f"{page:#x} is in a mapped view")
         for page, vad in pages:
             vad.committed.pop(page, None)
-            if page in vad.mapped:
-                vad.mapped.discard(page)
-                self.cpu.unmap(page, PAGE_SIZE)
+            self._unmap_page(vad, page)
+        self.cpu.flush_tlb_if_stale()
         return start, end - start
 
     def release(self, base: int, size: int = 0, *, exact: bool = True) -> tuple[int, int]:
@@ -277,10 +295,8 @@ class AddressSpace:
             low, high = max(start, vad.base), min(end, vad.end)
             vad.section.flush(self._section_page(vad, low), self._section_page(vad, high - 1) + 1)
         for page in [p for p in vad.mapped if start <= p < end]:
-            vad.mapped.discard(page)
-            vad.shared.discard(page)
-            self.shared_pages.discard(page)
-            self.cpu.unmap(page, PAGE_SIZE)
+            self._unmap_page(vad, page)
+        self.cpu.flush_tlb_if_stale()
         index = self.vads.index(vad)
         del self.vads[index], self._bases[index]
         pieces = []
@@ -326,6 +342,7 @@ class AddressSpace:
         for page, vad in pages:
             old = vad.committed[page] if old is None else old
             self._set_protection(vad, page, protect)
+        self.cpu.flush_tlb_if_stale()
         return old or PAGE_NOACCESS
 
     def _view_protection(self, vad: Vad, page: int, protect: int) -> int:
@@ -349,9 +366,8 @@ class AddressSpace:
         if protect & EXECUTABLE:
             self.code_pages.add(page)
         if page in vad.mapped and vad.committed.get(page) != protect:
-            # a shared page that must be copied before it is written stays read-only
-            self.cpu.protect(page, PAGE_SIZE, UNTIL_WRITTEN.get(protect & 0xFF, protect)
-                             if page in vad.shared else protect)
+            # a page fork left shared stays read-only until someone writes it
+            self.table.set_protection(page, protect, read_only=self._fork_shared(vad, page))
         vad.committed[page] = protect
 
     @staticmethod
@@ -387,168 +403,201 @@ class AddressSpace:
             raise NtStatusError(status, f"{page:#x} is not reserved")
         return vad
 
-    # --- demand-zero faults and access from the kernel ---------------------------------------
+    # --- page faults, and access from the kernel ----------------------------------------------
 
-    def _demand_fault(self, address: int, size: int, access: int) -> bool:
-        """The CPU touched an unmapped page: if it is committed and accessible, give it a
-        zero-filled page now — or, in a view, the section's page. Returns False for a
-        real access violation."""
-        write = access == UC_MEM_WRITE_UNMAPPED
-        for page in range(page_floor(address), page_ceil(address + max(size, 1)), PAGE_SIZE):
-            vad = self.find(page)
-            if vad is not None and vad.grows_down and page not in vad.committed:
-                self.commit(page, PAGE_SIZE, vad.protect)
-            if vad is None or page not in vad.committed:
-                return False
-            if page in vad.mapped:
-                continue
-            protect = vad.committed[page]
-            if protect & PAGE_GUARD or protect == PAGE_NOACCESS:
-                return False
+    def _page_fault(self, address: int, write: bool, fetch: bool) -> bool:
+        """The processor found no usable entry for `address`. Resolve what the memory
+        manager can — a committed page touched for the first time (demand-zero, or a view's
+        page), a copy-on-write page written — and return True to run the instruction
+        again; False is a real access violation."""
+        page = page_floor(address)
+        vad = self.find(page)
+        if vad is None:
+            return False
+        if vad.grows_down and page not in vad.committed:
+            self.commit(page, PAGE_SIZE, vad.protect)
+        protect = vad.committed.get(page)
+        if protect is None or protect & PAGE_GUARD or protect == PAGE_NOACCESS:
+            return False
+        if page not in vad.mapped:
             if not self._page_in(vad, page, write):
                 return False
-        return True
+            if not write or self.table.is_writable(page):
+                self.cpu.flush_tlb_if_stale()
+                return True
+        if not write or fetch or self.table.is_writable(page):
+            return False          # present and still refused: not ours to resolve
+        resolved = self._copy_on_write(vad, page)
+        self.cpu.flush_tlb_if_stale()
+        return resolved
 
     def _page_in(self, vad: Vad, page: int, write: bool) -> bool:
-        """Give a committed page real memory. Private memory: a zero-filled page. A view:
-        the section's page itself (read from the file the first time anyone needs it),
+        """Give a committed page a frame. Private memory: a zero-filled frame. A view:
+        the section's frame itself (read from the file the first time anyone needs it),
         or — written in a private view — a copy of it that belongs to this process."""
         protect = vad.committed[page]
         segment = vad.segment
         if segment is None:
-            self.cpu.map(page, PAGE_SIZE, protect)
+            self.table.map(page, self.physical.allocate(), protect)
             vad.mapped.add(page)
             return True
         index = self._section_page(vad, page)
         if index >= segment.page_count:
             return False          # past the end of the section: nothing backs it (Linux: SIGBUS)
+        frame = segment.frame(index)
         if write and protect & 0xFF in COPIED:
-            self._map_private_copy(vad, page, segment.read_page(index))
+            self._map_private_copy(vad, page, frame)
             return True
-        self.cpu.map_shared(page, PAGE_SIZE, UNTIL_WRITTEN.get(protect & 0xFF, protect),
-                            segment.page_address(index))
+        self.table.map(page, frame, protect, borrowed=True)
         vad.mapped.add(page)
         vad.shared.add(page)
         self.shared_pages.add(page)
         return True
 
-    def _map_private_copy(self, vad: Vad, page: int, contents: bytes) -> None:
+    def _fork_shared(self, vad: Vad, page: int) -> bool:
+        """Is this private page's frame still shared with a forked relative?"""
+        if page in vad.shared:
+            return False
+        frame = self.table.frames.get(page)
+        return frame is not None and self.physical.is_shared(frame)
+
+    def _copy_on_write(self, vad: Vad, page: int) -> bool:
+        """A write to a page that may be written but is mapped read-only: a private view's
+        page still shared with its section, or a page fork left shared (the last sharer
+        gets it back writable without a copy). False if neither."""
+        protect = vad.committed[page]
+        if page in vad.shared:
+            if protect & 0xFF not in COPIED:
+                return False
+            self._map_private_copy(vad, page, self.table.frames[page])
+            return True
+        if not protect & WRITABLE:
+            return False
+        frame = self.table.frames[page]
+        if self.physical.is_shared(frame):
+            self._map_private_copy(vad, page, frame)
+        else:
+            self.table.set_protection(page, protect)
+        return True
+
+    def _map_private_copy(self, vad: Vad, page: int, source: int) -> None:
         """Copy-on-write: the page becomes this process's own, with what it showed."""
-        if page in vad.mapped:
-            self.cpu.unmap(page, PAGE_SIZE)
+        frame = self.physical.allocate()
+        self.physical.copy(source, frame)
         vad.shared.discard(page)
         self.shared_pages.discard(page)
         protect = COPIED.get(vad.committed[page] & 0xFF, vad.committed[page])
         vad.committed[page] = protect
-        self.cpu.map(page, PAGE_SIZE, protect)
-        self.cpu.write(page, contents)
-        vad.mapped.add(page)
         if page in self.code_pages:
             self.cpu.forget_code(page, PAGE_SIZE)
+        self.table.map(page, frame, protect)      # lets go of the old frame
+        vad.mapped.add(page)
 
-    def _copy_on_write_fault(self, address: int, size: int):
-        """The CPU wrote to a page it may only read. If the page is a copy-on-write page
-        still shared with its section, return what resolves the fault (the processor
-        runs it once the instruction has stopped, then runs the instruction again);
-        otherwise None: a real access violation."""
-        # (A write may cross into a second page; only the copy-on-write pages are copied.
-        # If another page is the real problem, the retried write faults there, finds no
-        # copy-on-write page, and it is an access violation then.)
-        pages = []
-        for page in range(page_floor(address), page_ceil(address + max(size, 1)), PAGE_SIZE):
-            vad = self.find(page)
-            if vad is not None and page in vad.shared and vad.committed[page] & 0xFF in COPIED:
-                pages.append((vad, page))
-        if not pages:
-            return None
-
-        def copy() -> None:
-            for vad, page in pages:
-                if page in vad.shared:
-                    self._map_private_copy(vad, page, self.cpu.read(page, PAGE_SIZE))
-
-        return copy
+    def _unmap_page(self, vad: Vad, page: int) -> None:
+        """Take a page's frame away (the frame is freed if nothing else maps it). Code the
+        processor translated from it goes first: the frame may come back elsewhere."""
+        if page not in vad.mapped:
+            return
+        if page in self.code_pages:
+            self.cpu.forget_code(page, PAGE_SIZE)
+        vad.mapped.discard(page)
+        vad.shared.discard(page)
+        self.shared_pages.discard(page)
+        self.table.unmap(page)
 
     def touch(self, address: int, size: int, write: bool = False) -> None:
-        """Give real pages to a committed range before the kernel reads or writes it.
-
-        Consecutive private pages with one protection get their zero-filled memory in one
-        mapping (the accounting is per page all the same). unicorn keeps a list of its
-        memory blocks that it searches one by one (when it looks up translated code, among
-        others), and flushes its TLB on every mapping: an ELF image written page by page
-        left a static busybox with ~500 blocks, and gzip under it spent half its time in
-        that search."""
-        run: list = []                      # [vad, first page, end, protection]
+        """Give frames to a committed range now (MAP_POPULATE, madvise WILLNEED, and the
+        kernel writing guest memory), as the processor's faults would have."""
         for page in range(page_floor(address), page_ceil(address + size), PAGE_SIZE):
             vad = self.find(page)
             if vad is not None and vad.grows_down and page not in vad.committed:
                 self.commit(page, PAGE_SIZE, vad.protect)
             if vad is None or page not in vad.committed:
-                self._map_private_run(run)
                 raise NtStatusError(STATUS_ACCESS_VIOLATION, f"{page:#x} is not committed")
             if page in vad.mapped:
                 continue
-            if vad.segment is None:
-                if run and run[0] is vad and run[2] == page and run[3] == vad.committed[page]:
-                    run[2] += PAGE_SIZE
-                else:
-                    self._map_private_run(run)
-                    run[:] = [vad, page, page + PAGE_SIZE, vad.committed[page]]
-                continue
-            self._map_private_run(run)
             if not self._page_in(vad, page, write):
                 raise NtStatusError(STATUS_ACCESS_VIOLATION, f"{page:#x} is past the end of its section")
-        self._map_private_run(run)
 
-    def _map_private_run(self, run: list) -> None:
-        """Map a run of private pages `touch` collected (zero-filled), and empty it."""
-        if run:
-            vad, start, end, protect = run
-            self.cpu.map(start, end - start, protect)
-            vad.mapped.update(range(start, end, PAGE_SIZE))
-            run.clear()
-
-    def _before_kernel_write(self, address: int, size: int) -> None:
-        """The kernel is about to write pages that may be a section's: a copy-on-write
-        page gets copied first, as the CPU's write would have; a page of a read-only
-        view refuses (the file's pages must not change)."""
-        for page in range(page_floor(address), page_ceil(address + size), PAGE_SIZE):
-            if page not in self.shared_pages:
-                continue
-            vad = self.find(page)
-            protect = vad.committed[page] & 0xFF
-            if protect in COPIED:
-                self._map_private_copy(vad, page, self.cpu.read(page, PAGE_SIZE))
-            elif not protect & WRITABLE:
-                raise NtStatusError(STATUS_ACCESS_VIOLATION, f"{page:#x} is a read-only view")
+    def _pieces(self, address: int, size: int):
+        """(page, offset in the page, length) for each page of [address, address + size)."""
+        end = address + size
+        while address < end:
+            page = page_floor(address)
+            length = min(end, page + PAGE_SIZE) - address
+            yield page, address - page, length
+            address += length
 
     def read(self, address: int, size: int) -> bytes:
-        """Read guest memory as the kernel does (ProbeForRead, then copy)."""
+        """Read guest memory as the kernel does (ProbeForRead, then copy). Reading touches
+        nothing: a committed page the guest never touched reads as zeros, a view's page
+        as the section's, without giving this process a frame."""
         if size <= 0:
             return b""
-        try:
-            return self.cpu.read(address, size)
-        except Exception:
-            self.touch(address, size)
-            return self.cpu.read(address, size)
+        frames, physical = self.table.frames, self.physical
+        out = []
+        for page, offset, length in self._pieces(address, size):
+            frame = frames.get(page)
+            if frame is None:
+                frame = self._untouched_frame(page)
+                if frame is None:
+                    out.append(bytes(length))
+                    continue
+            out.append(physical.read(frame, offset, length))
+        return out[0] if len(out) == 1 else b"".join(out)
+
+    def _untouched_frame(self, page: int) -> int | None:
+        """What a page the guest never touched would show: None for zeros (private
+        memory), a section's frame for a view; an access violation if nothing is there."""
+        vad = self.find(page)
+        if vad is None or page not in vad.committed and not vad.grows_down:
+            raise NtStatusError(STATUS_ACCESS_VIOLATION, f"{page:#x} is not committed")
+        if vad.segment is None or page not in vad.committed:
+            return None
+        index = self._section_page(vad, page)
+        if index >= vad.segment.page_count:
+            raise NtStatusError(STATUS_ACCESS_VIOLATION, f"{page:#x} is past the end of its section")
+        return vad.segment.frame(index)
 
     def write(self, address: int, data: bytes) -> None:
         """Write guest memory as the kernel does; ignores page protection (the kernel may
-        write read-only pages it is loading, as the image loader does)."""
+        write read-only pages it is loading, as the image loader does), but a page shared
+        copy-on-write is copied first, as the processor's write would have been, and a
+        read-only view of a file refuses (the file's pages must not change)."""
         if not data:
             return
-        if self.shared_pages:
-            self._before_kernel_write(address, len(data))
-        try:
-            self.cpu.write(address, data)
-        except Exception:
-            self.touch(address, len(data), write=True)
-            if self.shared_pages:
-                self._before_kernel_write(address, len(data))
-            self.cpu.write(address, data)
-        if self.code_pages and any(page in self.code_pages for page in
-                                   range(page_floor(address), address + len(data), PAGE_SIZE)):
+        physical = self.physical
+        frames = self.table.frames
+        view = memoryview(bytes(data)) if not isinstance(data, bytes) else memoryview(data)
+        at = 0
+        code = False
+        for page, offset, length in self._pieces(address, len(data)):
+            frame = frames.get(page)
+            if frame is None:
+                self.touch(page, 1, write=True)
+                frame = frames[page]
+            if page in self.shared_pages or physical.is_shared(frame):
+                frame = self._before_kernel_write(page)
+            physical.write(frame, offset, view[at:at + length])
+            at += length
+            code = code or page in self.code_pages
+        self.cpu.flush_tlb_if_stale()
+        if code:
             self.cpu.forget_code(address, len(data))   # new code over old: run the new one
+
+    def _before_kernel_write(self, page: int) -> int:
+        """The kernel is about to write a page that may be shared: a copy-on-write page
+        is copied first; a page of a read-only view refuses. Returns the frame to write."""
+        vad = self.find(page)
+        protect = vad.committed[page] & 0xFF
+        if page in vad.shared:
+            if protect in COPIED:
+                self._map_private_copy(vad, page, self.table.frames[page])
+            elif not protect & WRITABLE:
+                raise NtStatusError(STATUS_ACCESS_VIOLATION, f"{page:#x} is a read-only view")
+        elif self.physical.is_shared(self.table.frames[page]):
+            self._map_private_copy(vad, page, self.table.frames[page])
+        return self.table.frames[page]
 
     def read_cstring(self, address: int, limit: int = 4096) -> bytes:
         out = bytearray()
@@ -574,12 +623,15 @@ class AddressSpace:
         self.write(address, (value & 0xFFFF_FFFF_FFFF_FFFF).to_bytes(8, "little"))
 
     def clone_into(self, child: AddressSpace) -> None:
-        """Copy this address space into an empty one: every reservation, every commit,
-        and the contents of every touched page (what NtCreateProcessEx does for a
-        process created from a parent with no section: POSIX fork). Untouched pages
-        stay demand-zero in the child too."""
+        """Give an empty address space every reservation and commit of this one, and the
+        same frames (what NtCreateProcessEx does for a process created from a parent with
+        no section: POSIX fork). A private frame is then shared, read-only in both, until
+        either writes it (copy-on-write, as NT's clone descriptors do); a view's frames
+        are the section's and stay shared. Untouched pages stay demand-zero in the child.
+        Nothing is copied: a fork costs the page-table entries, not the bytes."""
         child.lowest, child.highest = self.lowest, self.highest
         child.code_pages.update(self.code_pages)   # the child runs the same code pages
+        table, child_table, physical = self.table, child.table, self.physical
         for vad in self.vads:
             copy = child.reserve(vad.base, vad.size, vad.protect, kind=vad.kind, tag=vad.tag,
                                  alignment=PAGE_SIZE)
@@ -587,29 +639,24 @@ class AddressSpace:
             copy.grows_down = vad.grows_down       # the child's stack still grows on touch
             if vad.segment is not None:
                 # A view stays a view of the same section: what is shared with the file
-                # (or with other processes, MAP_SHARED) is shared with the child too;
-                # pages the parent made its own by writing are copied like private memory.
+                # (or with other processes, MAP_SHARED) is shared with the child too.
                 copy.section, copy.segment, copy.offset = vad.section, vad.segment, vad.offset
                 copy.copy_on_write = vad.copy_on_write
                 if vad.section is not None:
                     vad.section.reference()
-            private: list[list[int]] = []    # runs of [start, end, protection] to copy
-            for page in sorted(vad.mapped):
-                protect = vad.committed[page]
+            committed = vad.committed
+            for page in vad.mapped:
+                frame = table.frames[page]
                 if page in vad.shared:
-                    child.cpu.map_shared(page, PAGE_SIZE, UNTIL_WRITTEN.get(protect & 0xFF, protect),
-                                         vad.segment.page_address(self._section_page(vad, page)))
+                    child_table.map(page, frame, committed[page], borrowed=True)
                     copy.shared.add(page)
                     child.shared_pages.add(page)
-                elif private and private[-1][1] == page and private[-1][2] == protect:
-                    private[-1][1] += PAGE_SIZE
                 else:
-                    private.append([page, page + PAGE_SIZE, protect])
-                copy.mapped.add(page)
-            # consecutive pages in one mapping and one copy (see touch: fewer unicorn blocks)
-            for start, end, protect in private:
-                child.cpu.map(start, end - start, protect)
-                child.cpu.write(start, self.cpu.read(start, end - start))
+                    physical.share(frame)
+                    child_table.map(page, frame, committed[page], read_only=True)
+                    table.set_protection(page, committed[page], read_only=True)
+            copy.mapped = set(vad.mapped)
+        self.cpu.flush_tlb_if_stale()
 
     # --- views of sections --------------------------------------------------------------------
 
@@ -671,14 +718,15 @@ class AddressSpace:
                 if page not in vad.mapped:
                     continue
                 protect = vad.committed[page]
-                if page in vad.shared:
-                    self.cpu.map_shared(page + delta, PAGE_SIZE, UNTIL_WRITTEN.get(protect & 0xFF, protect),
-                                        vad.segment.page_address(self._section_page(vad, page)))
+                frame = self.table.frames[page]
+                shared = page in vad.shared
+                if shared:
                     moved.shared.add(page + delta)
                     self.shared_pages.add(page + delta)
                 else:
-                    self.cpu.map(page + delta, PAGE_SIZE, protect)
-                    self.cpu.write(page + delta, self.cpu.read(page, PAGE_SIZE))
+                    self.physical.share(frame)       # the old page lets go of it below
+                self.table.map(page + delta, frame, protect, borrowed=shared,
+                               read_only=not shared and self.physical.shares.get(frame, 0) > 1)
                 moved.mapped.add(page + delta)
         self.release(old, size, exact=False)
 
@@ -707,12 +755,10 @@ class AddressSpace:
             if page not in vad.mapped:
                 continue
             private_copy = vad.segment is not None and page not in vad.shared
-            vad.mapped.discard(page)
-            vad.shared.discard(page)
-            self.shared_pages.discard(page)
-            self.cpu.unmap(page, PAGE_SIZE)
+            self._unmap_page(vad, page)
             if private_copy and vad.copy_on_write:
                 vad.committed[page] = COPY_ON_WRITE.get(vad.committed[page] & 0xFF, vad.committed[page])
+        self.cpu.flush_tlb_if_stale()
         return start, end - start
 
     def resident(self, base: int, size: int) -> list[bool]:

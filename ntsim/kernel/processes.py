@@ -185,3 +185,8 @@ class Process(DispatcherObject):
     @property
     def touched_bytes(self) -> int:
         return self.memory.touched_bytes if self.memory else self.server_bytes
+
+    @property
+    def shared_bytes(self) -> int:
+        """Touched bytes whose frames are shared with other processes (views, fork)."""
+        return self.memory.shared_bytes if self.memory else 0

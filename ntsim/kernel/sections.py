@@ -11,9 +11,9 @@ map the same file see each other's writes at once, and why a private (copy-on-wr
 view shares the file's pages until it writes one — then the writer gets its own copy
 (PAGE_WRITECOPY becomes PAGE_READWRITE), and the file never sees it.
 
-Here a segment's pages live in host memory that unicorn maps straight into every address
-space with a view on them (`Uc.mem_map_ptr`): one physical page under several virtual
-addresses, which is all shared memory is. A page is read from the file the first time any
+Here a segment's pages are frames of the machine's RAM (physical.py), and every view's
+page-table entries point at them: one physical page under several virtual addresses,
+which is all shared memory is. A page is read from the file the first time any
 view needs it (a paging read), and written back when a view is flushed
 (NtFlushVirtualMemory, Linux msync), unmapped, or its process ends: only the pages that
 differ from what the file held, and never past the end of the file.
@@ -32,13 +32,12 @@ not seen by pages already in memory.
 from __future__ import annotations
 
 import ctypes
-import mmap
+import weakref
 from typing import Any
 
 from .memory import PAGE_SIZE, page_ceil
 from .objects import KernelObject
-
-CHUNK_PAGES = 16     # host memory is taken 64 KiB at a time, and only where pages are used
+from .physical import PhysicalMemory, ram
 
 PAGE_READWRITE, PAGE_EXECUTE_READWRITE = 0x04, 0x40
 
@@ -55,33 +54,37 @@ class Segment:
         self.table = table
         self.sections = 0                 # section objects on this segment
         self.writers = 0                  # ... of which may write the file
-        self._chunks: dict[int, Any] = {}          # chunk number -> host memory
-        self._addresses: dict[int, int] = {}       # chunk number -> its host address
+        self.physical = ram()
+        self._frames: dict[int, int] = {}          # page -> its frame
         self.loaded: set[int] = set()              # pages in memory (the file's page cache)
         self.clean: dict[int, bytes] = {}          # page -> what the file holds, while writers exist
         if file is not None:
             file.reference()
+        # The frames go back when the segment object does: views hold it (Vad.segment)
+        # for as long as a page table may point at its frames.
+        weakref.finalize(self, _free_frames, self.physical, self._frames)
 
     @property
     def page_count(self) -> int:
         return page_ceil(self.size) // PAGE_SIZE
 
-    def page_address(self, index: int) -> int:
-        """The host address of page `index`, paging it in from the file the first time."""
-        chunk, slot = divmod(index, CHUNK_PAGES)
-        base = self._addresses.get(chunk)
-        if base is None:
-            memory = mmap.mmap(-1, CHUNK_PAGES * PAGE_SIZE)   # zero-filled, page-aligned
-            self._chunks[chunk] = (memory, ctypes.c_char.from_buffer(memory))
-            base = self._addresses[chunk] = ctypes.addressof(self._chunks[chunk][1])
+    def frame(self, index: int) -> int:
+        """The frame of page `index`, paging it in from the file the first time."""
+        frame = self._frames.get(index)
+        if frame is None:
+            frame = self._frames[index] = self.physical.allocate()
         if index not in self.loaded:
             self.loaded.add(index)
             if self.file is not None and index * PAGE_SIZE < self.size:
                 data = self._read_from_file(index)
-                ctypes.memmove(base + slot * PAGE_SIZE, data, len(data))
+                self.physical.write(frame, 0, data)
                 if self.writers:
                     self.clean[index] = data
-        return base + slot * PAGE_SIZE
+        return frame
+
+    def page_address(self, index: int) -> int:
+        """The host address of page `index` (paged in first)."""
+        return self.physical.host_address(self.frame(index))
 
     def read_page(self, index: int) -> bytes:
         return ctypes.string_at(self.page_address(index), PAGE_SIZE)
@@ -186,6 +189,11 @@ class Segment:
         if self.file is not None:
             file, self.file = self.file, None
             file.dereference()
+
+
+def _free_frames(physical: PhysicalMemory, frames: dict[int, int]) -> None:
+    physical.free(frames.values())
+    frames.clear()
 
 
 class SegmentTable:

@@ -139,12 +139,12 @@ def test_a_fault_is_recoverable_when_the_memory_manager_maps_the_page():
     cpu = processor(b"\x48\xa1" + (0x9000).to_bytes(8, "little") + SYSCALL)
     faults = []
 
-    def demand_zero(address, size, access):
+    def demand_zero(address, write, fetch):
         faults.append(address)
         cpu.map(address & ~0xFFF, 0x1000, PAGE_READONLY)
         return True
 
-    cpu.on_unmapped = demand_zero
+    cpu.on_page_fault = demand_zero
     assert cpu.run() == StopReason.REQUESTED
     assert faults == [0x9000]
     assert cpu.read_register("rax") == 0

@@ -404,8 +404,11 @@ def test_pages_untouched_in_the_parent_stay_untouched_in_the_clone(nt, process, 
     allocate(nt, DATA, 16 * PAGE, MEM_RESERVE | MEM_COMMIT)
     process.memory.clone_into(child.memory)
     touched = child.memory.touched_bytes
-    assert child.memory.read(DATA + 9 * PAGE, 8) == bytes(8)
+    assert child.memory.read(DATA + 9 * PAGE, 8) == bytes(8)   # a peek touches nothing
+    assert child.memory.touched_bytes == touched
+    child.memory.write(DATA + 9 * PAGE, b"x")
     assert child.memory.touched_bytes == touched + PAGE
+    assert process.memory.touched_bytes == 0
 
 
 def test_code_rewritten_in_a_clone_runs_as_rewritten(kernel, nt, process, child):

@@ -196,6 +196,8 @@ def test_mapping_an_empty_section_touches_no_memory(nt, process):
     assert size == 64 * PAGE
     assert process.touched_bytes == touched
     assert process.memory.read(base + 10 * PAGE, 4) == bytes(4)
+    assert process.touched_bytes == touched          # reading is not touching
+    process.memory.write(base + 10 * PAGE, b"x")
     assert process.touched_bytes == touched + PAGE
 
 

@@ -1,0 +1,163 @@
+"""Page tables: how the processor finds the frame behind a virtual address.
+
+The memory manager decides what each page is (vads, commit, sections); the processor
+only ever asks the page tables. These are real x86 page tables in physical memory, which
+unicorn's processor walks by itself: a miss in its small TLB costs a walk in C, not a
+call into Python. Python hears of a page only when the walk fails — the page has no frame
+yet (a demand-zero fault), or a write meets a read-only entry (copy-on-write) — as a page
+fault (#PF, interrupt 14), exactly as NT's memory manager does.
+
+Two formats, one code path: long mode's four levels (PML4, PDPT, PD, PT) for x86-64, and
+PAE's three (PDPT, PD, PT) for 32-bit processes; the last level is the same. Bit 63 (NX)
+keeps data pages from being executed, which also lets unicorn's stores take their fast
+path (it sends stores to executable pages down a slow path that watches for
+self-modifying code).
+"""
+
+from __future__ import annotations
+
+from .physical import PAGE_SIZE, PhysicalMemory
+
+PRESENT, WRITABLE, USER = 0x1, 0x2, 0x4
+NO_EXECUTE = 1 << 63
+ADDRESS_BITS = 0x000F_FFFF_FFFF_F000
+
+# NT page protections (PAGE_*), as the memory manager hands them down.
+PAGE_NOACCESS, PAGE_READWRITE, PAGE_GUARD = 0x01, 0x04, 0x100
+PAGE_EXECUTE_READWRITE = 0x40
+_EXECUTABLE = 0x10 | 0x20 | 0x40 | 0x80
+
+
+def entry_bits(protect: int, read_only: bool = False) -> int:
+    """The page-table entry bits for an NT protection. A copy-on-write page (WRITECOPY)
+    is read-only in hardware until it is copied; `read_only` does the same for a writable
+    page shared after fork. PAGE_NOACCESS and guard pages are not present."""
+    base = protect & 0xFF
+    if base == PAGE_NOACCESS or protect & PAGE_GUARD:
+        return 0
+    bits = PRESENT | USER
+    if not read_only and base in (PAGE_READWRITE, PAGE_EXECUTE_READWRITE):
+        bits |= WRITABLE
+    if not base & _EXECUTABLE:
+        bits |= NO_EXECUTE
+    return bits
+
+
+class PageTable:
+    """One address space's page tables, and which frame each mapped page has."""
+
+    def __init__(self, physical: PhysicalMemory, levels: int = 4) -> None:
+        self.physical = physical
+        self.levels = levels                   # 4: long mode; 3: PAE
+        # what CR3 holds; 32-bit CR3 reaches only the first 4 GiB
+        self.root = physical.allocate() if levels == 4 else physical.allocate_low()
+        self.table_frames = [self.root]
+        self._leaf_tables: dict[int, int] = {}   # page >> 21 -> first entry's index in RAM
+        self.frames: dict[int, int] = {}         # page -> its frame
+        self.borrowed: set[int] = set()          # pages whose frame is a section's, not ours
+        self.reduced = False                     # an entry lost rights: the TLB must be flushed
+
+    @property
+    def cr3(self) -> int:
+        return self.physical.physical_address(self.root)
+
+    def _leaf(self, page: int) -> int:
+        """Where the page's entry lives (an index into RAM's qwords); the tables above it
+        are made on the way down, as the memory manager does for a new page table."""
+        key = page >> 21
+        index = self._leaf_tables.get(key)
+        if index is not None:
+            return index + ((page >> 12) & 511)
+        physical, qwords = self.physical, self.physical.qwords
+        table = self.root
+        for shift in ((39, 30, 21) if self.levels == 4 else (30, 21)):
+            slot = table * 512 + ((page >> shift) & 511)
+            entry = qwords[slot]
+            if not entry & PRESENT:
+                frame = physical.allocate()
+                self.table_frames.append(frame)
+                # PAE's top level has no writable/user bits (they are reserved there)
+                flags = PRESENT if self.levels == 3 and shift == 30 else PRESENT | WRITABLE | USER
+                entry = qwords[slot] = physical.physical_address(frame) | flags
+            table = physical.frame_at(entry & ADDRESS_BITS)
+        index = self._leaf_tables[key] = table * 512
+        return index + ((page >> 12) & 511)
+
+    # --- entries --------------------------------------------------------------------------------
+
+    def map(self, page: int, frame: int, protect: int, *, read_only: bool = False,
+            borrowed: bool = False) -> None:
+        """Point `page` at `frame`. A frame of our own is released when the page is
+        unmapped; a borrowed one (a section's page) is not."""
+        old = self.frames.get(page)
+        if old is not None:
+            self.unmap(page)
+        self.physical.qwords[self._leaf(page)] = \
+            self.physical.physical_address(frame) | entry_bits(protect, read_only)
+        self.frames[page] = frame
+        if borrowed:
+            self.borrowed.add(page)
+
+    def set_protection(self, page: int, protect: int, *, read_only: bool = False) -> None:
+        """New rights for a mapped page, same frame."""
+        slot = self._leaf(page)
+        qwords = self.physical.qwords
+        old = qwords[slot]
+        new = (old & ADDRESS_BITS) | entry_bits(protect, read_only)
+        if old & ~new & (PRESENT | WRITABLE) or new & ~old & NO_EXECUTE:
+            self.reduced = True
+        qwords[slot] = new
+
+    def unmap(self, page: int) -> int | None:
+        """Take the page's frame away (releasing it if it was ours); returns the frame."""
+        frame = self.frames.pop(page, None)
+        if frame is None:
+            return None
+        self.physical.qwords[self._leaf(page)] = 0
+        self.reduced = True
+        if page in self.borrowed:
+            self.borrowed.discard(page)
+        else:
+            self.physical.release(frame)
+        return frame
+
+    def entry(self, page: int) -> int:
+        return self.physical.qwords[self._leaf(page)] if page in self.frames else 0
+
+    def is_writable(self, page: int) -> bool:
+        return bool(self.entry(page) & WRITABLE)
+
+    def is_executable(self, page: int) -> bool:
+        entry = self.entry(page)
+        return bool(entry & PRESENT) and not entry & NO_EXECUTE
+
+    def set_executable(self, page: int, executable: bool) -> None:
+        slot = self._leaf(page)
+        if executable:
+            self.physical.qwords[slot] &= ~NO_EXECUTE & 0xFFFF_FFFF_FFFF_FFFF
+        else:
+            self.physical.qwords[slot] |= NO_EXECUTE
+
+    # --- whole address spaces -------------------------------------------------------------------
+
+    def destroy(self) -> None:
+        """Release every frame of ours and every table (the address space is emptied)."""
+        physical = self.physical
+        for page, frame in self.frames.items():
+            if page not in self.borrowed:
+                physical.release(frame)
+        self.frames.clear()
+        self.borrowed.clear()
+        for frame in self.table_frames[1:]:
+            physical.free([frame])
+        del self.table_frames[1:]
+        self._leaf_tables.clear()
+        physical.zero(self.root)
+        self.reduced = True
+
+    def host_address(self, page: int) -> int | None:
+        frame = self.frames.get(page)
+        return None if frame is None else self.physical.host_address(frame)
+
+
+__all__ = ["PageTable", "entry_bits", "PAGE_SIZE", "PRESENT", "WRITABLE", "NO_EXECUTE"]

@@ -1,0 +1,179 @@
+"""Physical memory: the page frames every address space's pages live in.
+
+NT's memory manager keeps one database entry per physical page (the PFN database): is
+the frame free, zeroed, whose page is it, how many page tables point at it. Here the
+machine's RAM is one large anonymous host mapping, reserved but not committed
+(`MAP_NORESERVE`): the host gives it memory a page at a time, when a frame is first
+written, and takes it back when ntsim frees the frame (`MADV_DONTNEED`). Every processor
+maps this RAM once, at the same physical address; an address space reaches its frames
+through the page tables the processor walks (see `pagetable.py`). So a page shared by two
+processes — a file's page in two views, or a private page after fork until either side
+writes it — is one frame under two page-table entries, which is all sharing is.
+
+A frame's *share count* is how many page-table entries beyond the first point at it
+while it is private memory of forked processes (NT's clone descriptors count the same
+thing). Frames of a section belong to its segment and are freed with it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import mmap
+
+from .status import STATUS_NO_MEMORY, NtStatusError
+
+PAGE_SIZE = 0x1000
+
+# Where RAM starts in every processor's physical address space, and how much there is.
+# At 2 GiB: a real-mode machine puts its own first megabyte at 0, and the first frames
+# (LOW_FRAMES of them) lie below 4 GiB, where a 32-bit processor's CR3 can point.
+PHYSICAL_BASE = 2 << 30
+RAM_SIZE = 16 << 30
+LOW_FRAMES = 16384
+
+_ZERO_PAGE = bytes(PAGE_SIZE)
+_MAP_NORESERVE = getattr(mmap, "MAP_NORESERVE", 0x4000)   # Linux's value; Python 3.11 lacks the name
+
+
+class PhysicalMemory:
+    """The machine's RAM and its page-frame allocator."""
+
+    def __init__(self, size: int = RAM_SIZE) -> None:
+        self.size = size
+        self.ram = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | _MAP_NORESERVE)
+        self.bytes = memoryview(self.ram)
+        self.qwords = self.bytes.cast("Q")       # page-table entries are written through this
+        self.host_base = ctypes.addressof(ctypes.c_char.from_buffer(self.ram))
+        self.frame_count = size // PAGE_SIZE
+        self._next = LOW_FRAMES                  # frames never used lie above this
+        self._free: list[int] = []               # frames given back (their host memory too)
+        self._next_low = 0                       # ... and the same below 4 GiB
+        self._free_low: list[int] = []
+        self.shares: dict[int, int] = {}         # frame -> extra page-table entries on it
+        self.in_use = 0
+        self.stop_frame = self.allocate()        # a zero page every page table maps (cpu.py)
+
+    # --- allocation ---------------------------------------------------------------------------
+
+    def allocate(self) -> int:
+        """A zero-filled frame (its host memory is given on first write)."""
+        if self._free:
+            frame = self._free.pop()
+        elif self._next < self.frame_count:
+            frame = self._next
+            self._next += 1
+        else:
+            raise NtStatusError(STATUS_NO_MEMORY, "physical memory is exhausted")
+        self.in_use += 1
+        return frame
+
+    def allocate_low(self) -> int:
+        """A zero-filled frame below 4 GiB (a 32-bit processor's page-directory pointers)."""
+        if self._free_low:
+            frame = self._free_low.pop()
+        elif self._next_low < LOW_FRAMES:
+            frame = self._next_low
+            self._next_low += 1
+        else:
+            raise NtStatusError(STATUS_NO_MEMORY, "no physical memory left below 4 GiB")
+        self.in_use += 1
+        return frame
+
+    def allocate_run(self, count: int) -> int:
+        """`count` consecutive frames (a real-mode machine's RAM must be contiguous)."""
+        if self._next + count > self.frame_count:
+            raise NtStatusError(STATUS_NO_MEMORY, "physical memory is exhausted")
+        first = self._next
+        self._next += count
+        self.in_use += count
+        return first
+
+    def share(self, frame: int) -> None:
+        """One more page-table entry points at `frame` (fork: parent and child share it)."""
+        self.shares[frame] = self.shares.get(frame, 0) + 1
+
+    def is_shared(self, frame: int) -> bool:
+        return frame in self.shares
+
+    def release(self, frame: int) -> bool:
+        """A page-table entry lets go of `frame`: the frame is freed when it was the last.
+        Returns whether it was freed."""
+        extra = self.shares.get(frame)
+        if extra is not None:
+            if extra == 1:
+                del self.shares[frame]
+            else:
+                self.shares[frame] = extra - 1
+            return False
+        self.free([frame])
+        return True
+
+    def free(self, frames) -> None:
+        """Give frames back: their host memory goes back to the host (and reads as zeros
+        when a frame is used again). Consecutive frames go back in one call."""
+        run_start = run_end = None
+        for frame in sorted(frames):
+            if frame == run_end:
+                run_end += 1
+                continue
+            if run_start is not None:
+                self._discard(run_start, run_end)
+            run_start, run_end = frame, frame + 1
+        if run_start is not None:
+            self._discard(run_start, run_end)
+
+    def _discard(self, first: int, end: int) -> None:
+        self.in_use -= end - first
+        self.ram.madvise(mmap.MADV_DONTNEED, first * PAGE_SIZE, (end - first) * PAGE_SIZE)
+        if first < LOW_FRAMES:
+            low_end = min(end, LOW_FRAMES)
+            self._free_low.extend(range(first, low_end))
+            first = low_end
+        self._free.extend(range(first, end))
+
+    # --- addresses and contents ---------------------------------------------------------------
+
+    @staticmethod
+    def physical_address(frame: int) -> int:
+        return PHYSICAL_BASE + frame * PAGE_SIZE
+
+    @staticmethod
+    def frame_at(physical: int) -> int:
+        return (physical - PHYSICAL_BASE) // PAGE_SIZE
+
+    def host_address(self, frame: int) -> int:
+        return self.host_base + frame * PAGE_SIZE
+
+    def read(self, frame: int, offset: int = 0, size: int = PAGE_SIZE) -> bytes:
+        start = frame * PAGE_SIZE + offset
+        return self.bytes[start:start + size].tobytes()
+
+    def write(self, frame: int, offset: int, data) -> None:
+        start = frame * PAGE_SIZE + offset
+        self.bytes[start:start + len(data)] = data
+
+    def copy(self, source: int, target: int) -> None:
+        """Copy a whole frame: copy-on-write."""
+        self.bytes[target * PAGE_SIZE:(target + 1) * PAGE_SIZE] = \
+            self.bytes[source * PAGE_SIZE:(source + 1) * PAGE_SIZE]
+
+    def zero(self, frame: int, offset: int = 0, size: int = PAGE_SIZE) -> None:
+        start = frame * PAGE_SIZE + offset
+        self.bytes[start:start + size] = _ZERO_PAGE[:size]
+
+    @property
+    def resident_bytes(self) -> int:
+        """Frames in use, in bytes (the host may hold fewer: a frame never written has no
+        host page yet)."""
+        return self.in_use * PAGE_SIZE
+
+
+_machine_ram: PhysicalMemory | None = None
+
+
+def ram() -> PhysicalMemory:
+    """The RAM every processor in this host process maps (made on first use)."""
+    global _machine_ram
+    if _machine_ram is None:
+        _machine_ram = PhysicalMemory()
+    return _machine_ram
