@@ -458,12 +458,20 @@ class Cpu:
         if self.stop_reason is None and start in self._breakpoints:
             self._skip_breakpoint_at = start   # resuming from this breakpoint
         self.flush_tlb_if_stale()
-        try:
-            self.uc.emu_start(start, self._until, 0, instructions)
-        except unicorn.UcError as error:
-            if self.pending_fault is None:
-                self.pending_fault = self._describe(error)
-            return StopReason.FAULT
+        while True:
+            try:
+                self.uc.emu_start(start, self._until, 0, instructions)
+            except unicorn.UcError as error:
+                if self.pending_fault is None:
+                    self.pending_fault = self._describe(error)
+                return StopReason.FAULT
+            if self.page_table is None or not self._clear_exception_in_flight() \
+                    or self.stop_reason is not None or self.pending_fault is not None:
+                break
+            # The run ended on a triple fault: unicorn swallowed two page faults of its
+            # own lookups (see _interrupt) and stopped the processor at the guest's next
+            # one. With nothing in flight any more, that fault is raised as itself.
+            start = self.pc
         if self.pending_fault is not None:
             return StopReason.FAULT
         if self.stop_reason is not None:
@@ -503,19 +511,43 @@ class Cpu:
         would become a double fault. Neither field has a register id; both are read and
         written through a saved context."""
         context = self._exception_context
-        handle = self.uc._uch
-        self._c_context_save(handle, context.context)
+        self._c_context_save(self.uc._uch, context.context)
+        error_code, in_flight = self._exception_field_views(vector)
+        in_flight.value = -1
+        self._c_context_restore(self.uc._uch, context.context)
+        return error_code.value
+
+    def _clear_exception_in_flight(self) -> bool:
+        """After a run: if unicorn left an exception in flight (a page fault of one of its
+        own lookups, which it swallows), forget it. Returns whether one was."""
+        context = self._exception_context
+        self._c_context_save(self.uc._uch, context.context)
         fields = self._exception_fields
         if fields is None:
+            for vector in (PAGE_FAULT, DOUBLE_FAULT):
+                try:
+                    fields = self._exception_field_views(vector)
+                    break
+                except LookupError:
+                    continue
+            else:
+                return False          # nothing was ever in flight: the field is unknown yet
+        if fields[1].value == -1:
+            return False
+        fields[1].value = -1
+        self._c_context_restore(self.uc._uch, context.context)
+        return True
+
+    def _exception_field_views(self, vector: int) -> tuple[ctypes.c_int, ctypes.c_int]:
+        """(error_code, old_exception) as views into the scratch context."""
+        if self._exception_fields is None:
+            context = self._exception_context
             address = ctypes.cast(context.context, ctypes.c_void_p).value
-            offset = _exception_offsets(self._power_on, address, context.size, vector)
-            fields = self._exception_fields = (
+            offset = _exception_offset(self._power_on, address, context.size, vector)
+            self._exception_fields = (
                 ctypes.c_int.from_address(address + offset - _ERROR_CODE_BEFORE_OLD_EXCEPTION),
                 ctypes.c_int.from_address(address + offset))
-        error_code, in_flight = fields
-        in_flight.value = -1
-        self._c_context_restore(handle, context.context)
-        return error_code.value
+        return self._exception_fields
 
     @functools.cached_property
     def _c_context_save(self):
@@ -560,9 +592,10 @@ _ERROR_CODE_BEFORE_OLD_EXCEPTION = 112
 _old_exception_offset: int | None = None
 
 
-def _exception_offsets(power_on, address: int, size: int, vector: int) -> int:
+def _exception_offset(power_on, address: int, size: int, vector: int) -> int:
     """Where `old_exception` lies in a saved context: found once, on the first exception,
-    as the field that was -1 at power-on and holds this exception's vector now."""
+    as the field that was -1 at power-on and holds this exception's vector now.
+    LookupError if no field does (nothing is in flight)."""
     global _old_exception_offset
     if _old_exception_offset is None:
         before, now = bytes(power_on), ctypes.string_at(address, size)
@@ -572,5 +605,5 @@ def _exception_offsets(power_on, address: int, size: int, vector: int) -> int:
                 _old_exception_offset = offset
                 break
         else:
-            raise RuntimeError("unicorn's context has no exception-in-flight field where expected")
+            raise LookupError("no exception in flight in unicorn's saved context")
     return _old_exception_offset
