@@ -631,7 +631,6 @@ class AddressSpace:
         Nothing is copied: a fork costs the page-table entries, not the bytes."""
         child.lowest, child.highest = self.lowest, self.highest
         child.code_pages.update(self.code_pages)   # the child runs the same code pages
-        table, child_table, physical = self.table, child.table, self.physical
         for vad in self.vads:
             copy = child.reserve(vad.base, vad.size, vad.protect, kind=vad.kind, tag=vad.tag,
                                  alignment=PAGE_SIZE)
@@ -644,18 +643,10 @@ class AddressSpace:
                 copy.copy_on_write = vad.copy_on_write
                 if vad.section is not None:
                     vad.section.reference()
-            committed = vad.committed
-            for page in vad.mapped:
-                frame = table.frames[page]
-                if page in vad.shared:
-                    child_table.map(page, frame, committed[page], borrowed=True)
-                    copy.shared.add(page)
-                    child.shared_pages.add(page)
-                else:
-                    physical.share(frame)
-                    child_table.map(page, frame, committed[page], read_only=True)
-                    table.set_protection(page, committed[page], read_only=True)
             copy.mapped = set(vad.mapped)
+            copy.shared = set(vad.shared)
+        child.shared_pages.update(self.shared_pages)
+        self.table.fork_into(child.table)
         self.cpu.flush_tlb_if_stale()
 
     # --- views of sections --------------------------------------------------------------------
@@ -726,7 +717,7 @@ class AddressSpace:
                 else:
                     self.physical.share(frame)       # the old page lets go of it below
                 self.table.map(page + delta, frame, protect, borrowed=shared,
-                               read_only=not shared and self.physical.shares.get(frame, 0) > 1)
+                               read_only=not shared and self.physical.shares[frame] > 1)
                 moved.mapped.add(page + delta)
         self.release(old, size, exact=False)
 

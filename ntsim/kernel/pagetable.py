@@ -21,6 +21,8 @@ from .physical import PAGE_SIZE, PhysicalMemory
 PRESENT, WRITABLE, USER = 0x1, 0x2, 0x4
 NO_EXECUTE = 1 << 63
 ADDRESS_BITS = 0x000F_FFFF_FFFF_F000
+# A whole last-level table as one integer, with every entry's writable bit clear.
+_ALL_READ_ONLY = int.from_bytes((0xFFFF_FFFF_FFFF_FFFF & ~WRITABLE).to_bytes(8, "little") * 512, "little")
 
 # NT page protections (PAGE_*), as the memory manager hands them down.
 PAGE_NOACCESS, PAGE_READWRITE, PAGE_GUARD = 0x01, 0x04, 0x100
@@ -139,6 +141,32 @@ class PageTable:
             self.physical.qwords[slot] |= NO_EXECUTE
 
     # --- whole address spaces -------------------------------------------------------------------
+
+    def fork_into(self, child: PageTable) -> None:
+        """Give an empty page table every entry of this one, a last-level table at a time,
+        with private pages made read-only in both and their frames shared (copy-on-write
+        after fork). A section's pages (borrowed) keep their rights: they are meant to be
+        shared. The cost is a copy per 2 MiB of address space and a count per page, not
+        a copy per page."""
+        physical = self.physical
+        raw, qwords = physical.bytes, physical.qwords
+        borrowed_entries = {page: qwords[self._leaf(page)] for page in self.borrowed}
+        for key, index in self._leaf_tables.items():
+            start = index * 8
+            entries = int.from_bytes(raw[start:start + PAGE_SIZE], "little") & _ALL_READ_ONLY
+            image = entries.to_bytes(PAGE_SIZE, "little")
+            raw[start:start + PAGE_SIZE] = image
+            child_start = child._leaf(key << 21) * 8
+            raw[child_start:child_start + PAGE_SIZE] = image
+        for page, entry in borrowed_entries.items():
+            qwords[self._leaf(page)] = qwords[child._leaf(page)] = entry
+        private = self.frames.copy()
+        for page in self.borrowed:
+            del private[page]
+        physical.share_all(private.values())
+        child.frames.update(self.frames)
+        child.borrowed.update(self.borrowed)
+        self.reduced = True
 
     def destroy(self) -> None:
         """Release every frame of ours and every table (the address space is emptied)."""

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ctypes
 import mmap
+from collections import Counter
 
 from .status import STATUS_NO_MEMORY, NtStatusError
 
@@ -49,7 +50,9 @@ class PhysicalMemory:
         self._free: list[int] = []               # frames given back (their host memory too)
         self._next_low = 0                       # ... and the same below 4 GiB
         self._free_low: list[int] = []
-        self.shares: dict[int, int] = {}         # frame -> extra page-table entries on it
+        # frame -> page-table entries on it beyond the first (fork); a frame with one
+        # owner has no entry. A Counter, so that a fork counts all its pages in one call.
+        self.shares: Counter[int] = Counter()
         self.in_use = 0
         self.stop_frame = self.allocate()        # a zero page every page table maps (cpu.py)
 
@@ -90,7 +93,11 @@ class PhysicalMemory:
 
     def share(self, frame: int) -> None:
         """One more page-table entry points at `frame` (fork: parent and child share it)."""
-        self.shares[frame] = self.shares.get(frame, 0) + 1
+        self.shares[frame] += 1
+
+    def share_all(self, frames) -> None:
+        """`share` for many frames at once (a fork's private pages)."""
+        self.shares.update(frames)
 
     def is_shared(self, frame: int) -> bool:
         return frame in self.shares
@@ -99,7 +106,7 @@ class PhysicalMemory:
         """A page-table entry lets go of `frame`: the frame is freed when it was the last.
         Returns whether it was freed."""
         extra = self.shares.get(frame)
-        if extra is not None:
+        if extra:
             if extra == 1:
                 del self.shares[frame]
             else:
