@@ -69,8 +69,7 @@ static int scenario_lazy(size_t mib) {
     printf("mapped %zu MiB, touched 4 pages\n", mib);
     check("the four bytes read back", ok);
     check("an untouched page reads as zeros", p[mib * MIB / 4] == 0 && p[PAGE * 7 + 5] == 0);
-    munmap(p, mib * MIB);
-    return failures != 0;
+    return failures != 0;          /* still mapped at exit: ntsim --stats shows it */
 }
 
 static int scenario_dontneed(void) {

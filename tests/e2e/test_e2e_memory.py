@@ -154,6 +154,10 @@ ROOT_CASES = [
     ("/bin/bash", ("-c", "for i in 1 2 3; do echo $i; done | sort -r; echo status ${PIPESTATUS[@]}")),
     # coreutils' timeout: a POSIX timer (timer_create) ends the command it runs
     ("/bin/dash", ("-c", "timeout 0.3 sleep 5; echo status $?")),
+    # programs at real sizes: python3 importing ssl (hundreds of mmaps, ~10k page
+    # faults), xz compressing (a 64 MiB dictionary reserved, a few MiB touched)
+    ("/usr/bin/python3", ("-c", "import ssl; print(ssl.OPENSSL_VERSION, ssl.HAS_TLSv1_3)")),
+    ("/bin/dash", ("-c", "seq 1 40000 | xz -c -T1 | xz -dc | sha256sum")),
 ]
 
 
@@ -169,6 +173,38 @@ def test_host_program_with_the_host_root_matches_native(workdir: Path, program: 
     simulated = ntsim("run", "--root", "/", program, *args, cwd=workdir, env=ROOT_ENV)
     assert native.status == 0
     assert program_output(simulated) == native
+
+
+# --- memory at the sizes programs use ------------------------------------------------------
+
+BIGMEM_CASES = [("malloc", "50"), ("lazy", "256"), ("dontneed",), ("fork", "64"), ("sharedfork",)]
+
+
+@pytest.mark.parametrize("args", BIGMEM_CASES, ids=" ".join)
+def test_memory_at_scale_matches_native(root: Path, args: tuple[str, ...]) -> None:
+    """50 MiB malloc'd and written page by page; 256 MiB mapped and four pages touched;
+    MADV_DONTNEED zeroing; a fork after 64 MiB touched, parent and child each writing all
+    of it (copy-on-write); a shared file mapping written by a forked child."""
+    program = install(root, "bigmem")
+    native = run_native(program, args, cwd=root)
+    simulated = run_guest(program, args, root=root)
+    assert native.status == 0 and b"NO" not in native.stdout
+    assert simulated == native
+
+
+def test_touched_memory_is_counted_page_by_page(root: Path) -> None:
+    """--stats: 256 MiB mapped and 4 pages touched shows as 256 MiB reserved and
+    committed, but only the pages touched (plus the program's own) as touched."""
+    program = install(root, "bigmem")
+    simulated = run_guest(program, ("lazy", "256"), root=root, options=("--stats",))
+    assert simulated.status == 0
+    row = next(line for line in simulated.stderr.decode().splitlines()
+               if line.strip().startswith("bigmem"))
+    reserved, committed, touched = (figure.strip() for figure in
+                                    row.split("lxss", 1)[1].split(",")[0].split("/"))
+    assert reserved.endswith("MiB") and float(reserved.split()[0]) >= 256
+    assert committed.endswith("MiB") and float(committed.split()[0]) >= 256
+    assert touched.endswith("KiB") and float(touched.split()[0]) < 512
 
 
 def test_ld_so_run_as_a_program_loads_the_program_itself(root: Path) -> None:
