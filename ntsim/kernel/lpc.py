@@ -130,6 +130,11 @@ class Record:
         unknown = [name for name in values if name not in self.names]
         if unknown:
             raise NtStatusError(STATUS_INVALID_PARAMETER, f"{self.name} has no field {unknown[0]}")
+        for f in self.fields:
+            value = values.get(f.name)
+            if isinstance(value, bytes | bytearray) and len(value) > struct.calcsize(f.format):
+                raise NtStatusError(STATUS_INVALID_PARAMETER,
+                                    f"{self.name}.{f.name} holds {struct.calcsize(f.format)} bytes")
         try:
             return self._struct.pack(*(values.get(f.name, b"" if f.format.endswith("s") else 0)
                                        for f in self.fields))
@@ -212,6 +217,15 @@ class PortMessage:
 DEFERRED = object()
 
 
+@dataclass
+class ApiReply:
+    """What a handler returns to send bytes back with its reply record: they travel
+    inline if they fit, else through the port section."""
+
+    value: Any
+    data: bytes = b""
+
+
 class PortSection:
     """The section a client asked for at NtConnectPort, mapped into the client and the
     server: each side's view base, and which ranges carry messages now (first fit)."""
@@ -267,6 +281,18 @@ class Port(DispatcherObject):
 
     def is_signalled(self, thread: Thread) -> bool:
         return bool(self.queue)
+
+    def on_last_handle_closed(self) -> None:
+        """A client's last handle to its port closed (NtClose, or its process ended):
+        the server hears LPC_PORT_CLOSED."""
+        server = self.connection_port.server
+        if self.kind == "client" and self.connected:
+            if server is not None:
+                server.port_closed(self)
+            elif self.peer is not None:
+                self.connected = self.peer.connected = False
+                if self.section is not None:
+                    self.section.unmap()
 
 
 # --- a server's tables ------------------------------------------------------------------------
@@ -445,7 +471,8 @@ class LpcServer:
         if caller is None or caller.process is not self.process:
             self.kernel.current_thread = self.thread
         try:
-            self.kernel.lpc.send_datagram(client_port.peer, message)
+            # a server is a user-mode process: what does not fit goes through the section
+            self.kernel.lpc.send_datagram(client_port.peer, message, USER_MODE)
         finally:
             self.kernel.current_thread = caller
 
@@ -454,12 +481,20 @@ class LpcServer:
     def client_died(self, pid: int) -> None:
         """LPC_CLIENT_DIED: the requests the dead process left are abandoned (a parked
         server thread stops waiting for them), and its connection goes."""
-        lpc = self.kernel.lpc
-        for message in [m for m in self.requests.values() if m.ClientId[0] == pid]:
-            lpc.cancel(self, message)
-        port = self.clients.pop(pid, None)
+        port = self.clients.get(pid)
         if port is not None:
-            lpc.disconnect(port)
+            self.port_closed(port)
+
+    def port_closed(self, client_port: Port) -> None:
+        """LPC_PORT_CLOSED: the client closed its port (or died, which closes it): its
+        requests are abandoned and the connection, with its section, goes."""
+        lpc = self.kernel.lpc
+        for message in [m for m in self.requests.values() if m.client_port is client_port]:
+            lpc.cancel(self, message)
+        owner = client_port.owner.pid
+        if self.clients.get(owner) is client_port:
+            del self.clients[owner]
+        lpc.disconnect(client_port)
 
 
 # --- the port services ------------------------------------------------------------------------
@@ -824,6 +859,8 @@ class LpcManager:
             if value is DEFERRED:
                 if message.trace_event is not None:
                     self.kernel.tracer.suspend(thread, message.trace_event)
+            elif isinstance(value, ApiReply):
+                self.reply(server, message, value.value, STATUS_SUCCESS, value.data)
             else:
                 self.reply(server, message, value, STATUS_SUCCESS)
         server.release_thread(thread)
@@ -959,5 +996,5 @@ class LpcManager:
         return len(data)
 
 
-__all__ = ["ApiRow", "DEFERRED", "Field", "LpcManager", "LpcServer", "Port", "PortMessage",
+__all__ = ["ApiReply", "ApiRow", "DEFERRED", "Field", "LpcManager", "LpcServer", "Port", "PortMessage",
            "PortSection", "Record", "ServerTables"]
