@@ -855,7 +855,7 @@ class NtServices:
         pseudo-handle has them all)."""
         process = self._target_process(handle)
         entry = self._process.handles.entries.get(handle)
-        if entry is not None and not entry.access & (needs | 0x1F0000):
+        if entry is not None and needs & ~entry.access and not entry.access & GENERIC_ALL:
             raise NtStatusError(STATUS_ACCESS_DENIED, f"handle {handle:#x} was not opened for that")
         if process.memory is None:
             raise NtStatusError(STATUS_PARTIAL_COPY, f"{process.describe()} has no address space")
