@@ -443,11 +443,13 @@ class LpcServer:
         return row.handler(self, message)
 
     def row_for(self, number: int) -> ApiRow:
-        tables = self.tables.get(number >> 16)
-        index = number & 0xFFFF
-        if tables is None or index >= len(tables.dispatch) or tables.dispatch[index] is None:
+        try:
+            row = self.tables[number >> 16].dispatch[number & 0xFFFF]
+        except (KeyError, IndexError):
+            row = None
+        if row is None:
             raise NtStatusError(STATUS_ILLEGAL_FUNCTION, f"{self.name} has no API {number:#x}")
-        return tables.dispatch[index]
+        return row
 
     def api_name(self, number: int) -> str:
         tables = self.tables.get(number >> 16)
@@ -592,16 +594,22 @@ class LpcManager:
         """Lay the message out as it will travel, and refuse it if it cannot: the record
         packed, the data inline if it fits, else through the port section, else by
         reference (kernel mode); the whole never longer than PORT_MAXIMUM_MESSAGE."""
-        if message.record is not None:
-            message.raw = message.record.pack(message.body)
-            message.body = message.record.unpack(message.raw)
-        room = PORT_MAXIMUM_DATA - message.fixed_length
+        record = message.record
+        if record is not None:
+            message.raw = record.pack(message.body)
+            message.body = record.unpack(message.raw)
+            room = PORT_MAXIMUM_DATA - API_MESSAGE_HEADER - record.size
+        else:
+            room = PORT_MAXIMUM_DATA - API_MESSAGE_HEADER - UNTYPED_SLOT * len(message.body)
         if message.data_entries:
             room -= DATA_INFORMATION_HEADER + DATA_ENTRY * len(message.data_entries)
         data = message.data
         if len(data) <= room:
+            if room < 0:         # the record alone is too long (an untyped one can be)
+                raise NtStatusError(STATUS_PORT_MESSAGE_TOO_LONG, f"{message.TotalLength:#x} bytes")
             message.travel = "inline"
-        elif port.section is not None:
+            return
+        if port.section is not None:
             section = port.section
             offset = section.allocate(len(data))
             writer = section.client if port.kind == "client" else section.server
@@ -665,8 +673,7 @@ class LpcManager:
                 "MessageId": message.MessageId, "DataLength": message.DataLength,
                 **({"Section": True} if message.via_section else {}),
                 **({"DataEntries": len(message.data_entries)} if message.data_entries else {})})
-        reply_event = self.reply_events.setdefault(thread.tid, Event(event_type=SynchronizationEvent))
-        reply_event.signalled = False
+        reply_event = self._reply_event(thread)
         # Handoff: a server thread runs now, on this stack.
         self.deliver(server, message)
 
@@ -732,10 +739,16 @@ class LpcManager:
     # NtReplyWaitReceivePort; its port has no LpcServer, so requests are queued on it and
     # the client thread waits for the reply instead of being handed off.
 
-    def _wait_for_reply(self, message: PortMessage, why: str) -> PortMessage:
-        thread = self.kernel.current_thread
-        reply_event = self.reply_events.setdefault(thread.tid, Event(event_type=SynchronizationEvent))
+    def _reply_event(self, thread: Thread) -> Event:
+        """The event a client thread's reply sets (one per thread, reset for each call)."""
+        reply_event = self.reply_events.get(thread.tid)
+        if reply_event is None:
+            reply_event = self.reply_events[thread.tid] = Event(event_type=SynchronizationEvent)
         reply_event.signalled = False
+        return reply_event
+
+    def _wait_for_reply(self, message: PortMessage, why: str) -> PortMessage:
+        reply_event = self._reply_event(self.kernel.current_thread)
 
         def finish(_status: int = 0) -> PortMessage:
             if message.reply is None:
@@ -816,9 +829,8 @@ class LpcManager:
         message.server_thread = thread
         if message.Type == LPC_REQUEST:
             server.requests[message.MessageId] = message
-        section = message.client_port.section if message.client_port is not None else None
-        if message.client_port is not None and message.client_port.kind == "client":
-            self._take_capture(section, message, server.process)
+        if message.capture is not None:
+            self._take_capture(message.client_port.section, message, server.process)
         tracer = kernel.tracer
         event = None
         if tracer.enabled:
@@ -917,7 +929,8 @@ class LpcManager:
         it (inline, or through the port section)."""
         client_port = message.client_port
         section = client_port.section if client_port is not None else None
-        self._release_capture(section, message)
+        if message.capture is not None:
+            self._release_capture(section, message)
         tracer = self.kernel.tracer
         event = message.trace_event
         if server is not None:
