@@ -829,8 +829,9 @@ class NtServices:
 
     @service(Arg("DesiredAccess", Access), Arg("ClientId", Raw()), returns="ProcessHandle")
     def NtOpenProcess(self, DesiredAccess: int, ClientId: int | tuple[int, int]) -> int:
-        """A handle to a process named by its id (a CLIENT_ID's UniqueProcess): how a
-        server gets at the client a message came from (ClientId in the PORT_MESSAGE)."""
+        """A handle to a process named by its id (a CLIENT_ID's UniqueProcess).
+
+        How a server gets at the client a message came from (the PORT_MESSAGE's ClientId)."""
         pid = ClientId[0] if isinstance(ClientId, tuple) else ClientId
         process = self.kernel.processes.get(pid)
         if process is None:
@@ -864,8 +865,9 @@ class NtServices:
     @service(Arg("ProcessHandle", HandleArg()), Arg("BaseAddress", Hex()), Arg("BufferSize", Int()),
              returns="Buffer")
     def NtReadVirtualMemory(self, ProcessHandle: int, BaseAddress: int, BufferSize: int) -> bytes:
-        """Read another process's memory (a server reading a client's buffer). Memory
-        that is not there is STATUS_PARTIAL_COPY, and nothing is read."""
+        """Read another process's memory (a server reading a client's buffer).
+
+        Memory that is not there is STATUS_PARTIAL_COPY, and nothing is read."""
         process = self._process_for(ProcessHandle, PROCESS_VM_READ)
         try:
             return process.memory.read(BaseAddress, BufferSize)
@@ -875,8 +877,9 @@ class NtServices:
     @service(Arg("ProcessHandle", HandleArg()), Arg("BaseAddress", Hex()), Arg("Buffer", BytesArg()),
              returns="NumberOfBytesWritten")
     def NtWriteVirtualMemory(self, ProcessHandle: int, BaseAddress: int, Buffer: bytes) -> int:
-        """Write another process's memory (a server filling a client's buffer). Only
-        pages the process could write itself: read-only or missing memory is
+        """Write another process's memory (a server filling a client's buffer).
+
+        Only pages the process could write itself: read-only or missing memory is
         STATUS_PARTIAL_COPY, and nothing is written."""
         process = self._process_for(ProcessHandle, PROCESS_VM_WRITE)
         memory = process.memory
@@ -906,8 +909,10 @@ class NtServices:
 
     @service(Arg("ThreadHandle", HandleArg()), returns="PreviousSuspendCount")
     def NtSuspendThread(self, ThreadHandle: int) -> int:
-        """Stop a thread before it runs another user-mode instruction (a call it waits
-        in still completes first), until as many NtResumeThread calls have come."""
+        """Stop a thread before its next user-mode instruction, until it is resumed.
+
+        A call it waits in still completes first; it runs again when as many
+        NtResumeThread calls have come as suspensions."""
         thread = self._guest_thread(ThreadHandle)
         previous = thread.suspend_count
         if previous >= MAXIMUM_SUSPEND_COUNT:
@@ -965,8 +970,9 @@ class NtServices:
 
     @service(Arg("ThreadHandle", HandleArg()), Arg("Context", Raw()))
     def NtSetContextThread(self, ThreadHandle: int, Context: dict[str, int]) -> NTSTATUS:
-        """Change some of a thread's registers (a server redirecting a client thread to
-        a signal handler); the thread goes on from them when it next runs."""
+        """Change some of a thread's registers; it goes on from them when it next runs.
+
+        What a server does to redirect a client thread to a signal handler."""
         source, names = self._registers(self._guest_thread(ThreadHandle))
         unknown = [name for name in Context if name not in names]
         if unknown:
@@ -979,8 +985,9 @@ class NtServices:
              Arg("ApcArgument2", Raw()), Arg("ApcArgument3", Raw()))
     def NtQueueApcThread(self, ThreadHandle: int, ApcRoutine: Any, ApcArgument1: Any = None,
                          ApcArgument2: Any = None, ApcArgument3: Any = None) -> NTSTATUS:
-        """Queue a user APC: the routine runs in the thread before it next runs user
-        code (ntsim does not tell alertable waits apart). A Python callable runs as
+        """Queue a user APC: a routine the thread runs before its next user code.
+
+        (ntsim does not tell alertable waits apart.) A Python callable runs as
         kernel-side code in the thread's context; a guest address needs the process's
         personality to enter it (ntdll's KiUserApcDispatcher: `deliver_user_apc`)."""
         thread = self._guest_thread(ThreadHandle)
