@@ -359,7 +359,25 @@ class LpcServer:
     Subclasses name their port and list their API rows; `start` creates the process (an
     address space of its own, which holds the port sections' server views and whatever
     the server allocates: its memory is measured like any process's), its server
-    threads and its connection port, as the server's own main() would."""
+    threads and its connection port, as the server's own main() would:
+
+        PSX_READ = 1 << 16 | 3
+        READ_MSG = Record("PSX_READ_MSG", Field("FileDescriptor", "i"), Field("Length", "I"))
+        READ_REPLY = Record("PSX_READ_REPLY", Field("Transferred", "I"))
+
+        class Psxss(LpcServer):
+            name, image_name, port_name = "psxss", "psxss.exe", "\\PSXSS\\ApiPort"
+
+            def read(self, message):       # runs on a server thread, as the server process
+                nt = self.kernel.services
+                handle = ...               # the client's fd, in the server's tables
+                return then(lambda: nt.NtReadFile(handle, message.body["Length"]),
+                            lambda data: ApiReply({"Transferred": len(data)}, data))
+
+            api = (ApiRow(PSX_READ, "PsxRead", read, request=READ_MSG, reply=READ_REPLY),)
+
+    A read that must wait parks its server thread until the pipe has data; the reply's
+    bytes come back inline or through the client's port section."""
 
     name = "server"
     image_name = "server.exe"
