@@ -5,8 +5,8 @@ threads, tagged with the personality that runs it ("lxss", "csrss", ...). A *thr
 what the dispatcher schedules: a guest thread runs instructions on its process's CPU; a
 server thread (CSRSS, PSXSS) runs host code, one message at a time.
 
-Processes, threads and events are *dispatcher objects*: each is signalled or not, and a
-thread may wait until one (or all) of them is signalled.
+Processes, threads, events, semaphores and mutants are *dispatcher objects*: each is
+signalled or not, and a thread may wait until one (or all) of them is signalled.
 """
 
 from __future__ import annotations
@@ -55,6 +55,76 @@ class Event(DispatcherObject):
     def acquire(self, thread: Thread) -> None:
         if self.event_type == SynchronizationEvent:
             self.signalled = False
+
+
+class Semaphore(DispatcherObject):
+    """A counted resource: signalled while its count is above zero; each satisfied wait
+    takes one, NtReleaseSemaphore gives some back (never above the maximum)."""
+
+    type_name = "Semaphore"
+
+    def __init__(self, name: str = "", initial_count: int = 0, maximum_count: int = 1) -> None:
+        super().__init__(name)
+        self.count = initial_count
+        self.maximum = maximum_count
+
+    def is_signalled(self, thread: Thread) -> bool:
+        return self.count > 0
+
+    def acquire(self, thread: Thread) -> None:
+        self.count -= 1
+
+
+class Mutant(DispatcherObject):
+    """A mutex that a thread owns: signalled while nobody owns it (and, for its owner,
+    always: the owner may wait again, and must release once per wait). If the owner
+    ends without releasing it, it is *abandoned*: the next thread to get it learns so
+    (STATUS_ABANDONED_WAIT_0) — NT's KeRundownThread, here a watch on the owner thread."""
+
+    type_name = "Mutant"
+
+    def __init__(self, dispatcher: Any, name: str = "", owner: Thread | None = None) -> None:
+        super().__init__(name)
+        self.dispatcher = dispatcher
+        self.owner: Thread | None = None
+        self.recursion = 0
+        self.abandoned = False          # set when its owner ended; taken by the next owner
+        self._owner_watch: Any = None
+        if owner is not None:
+            self.acquire(owner)
+
+    def is_signalled(self, thread: Thread) -> bool:
+        return self.owner is None or self.owner is thread
+
+    def acquire(self, thread: Thread) -> None:
+        if self.owner is None:
+            self.owner = thread
+            self._owner_watch = self.dispatcher.watch(thread, self._owner_ended)
+        self.recursion += 1
+
+    def release(self) -> None:
+        """One release by the owner; the last one frees it and wakes a waiter."""
+        self.recursion -= 1
+        if self.recursion == 0:
+            self._let_go()
+
+    def take_abandoned(self) -> bool:
+        """Whether the owner that just got it found it abandoned (once)."""
+        abandoned, self.abandoned = self.abandoned, False
+        return abandoned
+
+    def _let_go(self) -> None:
+        self.owner = None
+        self.recursion = 0
+        if self._owner_watch is not None:
+            self.dispatcher.unwatch(self._owner_watch)
+            self._owner_watch = None
+        self.dispatcher.signal(self)
+
+    def _owner_ended(self) -> None:
+        if self.owner is not None and self.owner.state == ThreadState.TERMINATED:
+            self.abandoned = True
+            self._let_go()
 
 
 class KeyedEvent(DispatcherObject):
@@ -129,6 +199,8 @@ class Thread(DispatcherObject):
         self.user_apcs: list[Callable[[], None]] = []   # run before it next enters user mode
         self.cpu_time_ns = 0              # processor time it has used (the dispatcher counts)
         self.cpu_started: int | None = None   # when its current quantum began
+        self.suspend_count = 0            # NtSuspendThread minus NtResumeThread
+        self.resume_event = Event(event_type=NotificationEvent, initial_state=True)
 
     @property
     def is_host_thread(self) -> bool:
@@ -161,7 +233,6 @@ class Process(DispatcherObject):
         self.exit_note: str = ""           # why it ended, for people ("killed by SIGSEGV")
         self.exit_reason: str = ""         # how it ended, for the trace ("killed by SIGABRT")
         self.data: Any = None              # the personality's per-process state
-        self.server_bytes = 0              # memory a server process accounts for itself
         self.retired_instructions = 0      # counted on a processor it no longer has
         self.create_time_ns = 0            # monotonic clock at creation (CreateTime)
         if parent is not None:
@@ -176,15 +247,15 @@ class Process(DispatcherObject):
 
     @property
     def reserved_bytes(self) -> int:
-        return self.memory.reserved_bytes if self.memory else self.server_bytes
+        return self.memory.reserved_bytes if self.memory else 0
 
     @property
     def committed_bytes(self) -> int:
-        return self.memory.committed_bytes if self.memory else self.server_bytes
+        return self.memory.committed_bytes if self.memory else 0
 
     @property
     def touched_bytes(self) -> int:
-        return self.memory.touched_bytes if self.memory else self.server_bytes
+        return self.memory.touched_bytes if self.memory else 0
 
     @property
     def shared_bytes(self) -> int:

@@ -64,12 +64,14 @@ from .memory import (
     PAGE_SIZE,
 )
 from .objects import OBJ_CASE_INSENSITIVE, Directory, SymbolicLink
-from .processes import Event, KeyedEvent, Process, Thread
+from .processes import Event, KeyedEvent, Mutant, Process, Semaphore, Thread, ThreadState
 from .sections import Section, Segment, SegmentTable
 from .status import (
     NTSTATUS,
+    STATUS_ABANDONED_WAIT_0,
     STATUS_ACCESS_DENIED,
     STATUS_END_OF_FILE,
+    STATUS_INVALID_CID,
     STATUS_INVALID_DEVICE_REQUEST,
     STATUS_INVALID_FILE_FOR_SECTION,
     STATUS_INVALID_HANDLE,
@@ -77,14 +79,21 @@ from .status import (
     STATUS_INVALID_VIEW_SIZE,
     STATUS_MAPPED_ALIGNMENT,
     STATUS_MAPPED_FILE_SIZE_ZERO,
+    STATUS_MUTANT_NOT_OWNED,
     STATUS_NO_MORE_FILES,
     STATUS_NOT_IMPLEMENTED,
     STATUS_NOT_MAPPED_VIEW,
     STATUS_NOT_SAME_DEVICE,
+    STATUS_NOT_SUPPORTED,
     STATUS_OBJECT_TYPE_MISMATCH,
+    STATUS_PARTIAL_COPY,
     STATUS_SECTION_TOO_BIG,
+    STATUS_SEMAPHORE_LIMIT_EXCEEDED,
     STATUS_SUCCESS,
+    STATUS_SUSPEND_COUNT_EXCEEDED,
+    STATUS_THREAD_IS_TERMINATING,
     STATUS_TIMEOUT,
+    STATUS_WAIT_0,
     NtStatusError,
 )
 
@@ -134,7 +143,7 @@ class BytesArg(ArgType):
 
 class Text(ArgType):
     def decode(self, value, ctx):
-        return None if value is None else str(value)
+        return None if value is None or value == 0 else str(value)
 
 
 Access = Flags(ACCESS_NAMES)
@@ -580,23 +589,25 @@ class NtServices:
         return self._target_process(ProcessHandle).memory.query(BaseAddress)
 
     @service(Arg("FileHandle", HandleArg()), Arg("MaximumSize", Hex()), Arg("SectionPageProtection", Protection),
-             returns="SectionHandle")
+             Arg("ObjectName", Text()), returns="SectionHandle")
     def NtCreateSection(self, FileHandle: int | None, MaximumSize: int, SectionPageProtection: int,
-                        AllocationAttributes: int = 0x8000000, *, pico: bool = False) -> int:
+                        AllocationAttributes: int = 0x8000000, *, pico: bool = False,
+                        ObjectName: str | None = None) -> int:
         """Create a section, memory that views map: backed by a file or the paging file.
 
         Every section on one file shares that file's pages (its segment); nothing is
         read until a view touches a page.
 
         `pico`: a pico provider may make a section of an empty file (Linux maps one;
-        touching its pages is the fault)."""
+        touching its pages is the fault). `ObjectName`: a named section, which another
+        process opens with NtOpenSection (shared memory between a server and its clients)."""
         if SectionPageProtection & 0xFF not in (0x02, 0x04, 0x08, 0x20, 0x40, 0x80):
             raise NtStatusError(STATUS_INVALID_PARAMETER, "not a protection a section can have")
         if not FileHandle:
             if MaximumSize <= 0:
                 raise NtStatusError(STATUS_INVALID_PARAMETER, "a pagefile-backed section needs a size")
             section = Section(Segment(MaximumSize), MaximumSize, SectionPageProtection)
-            return self._process.handles.insert(section)
+            return self._insert_named(section, ObjectName)
         # Views read the file's pages, so the handle must allow reading; a section that
         # views may write through to the file needs a handle that may write it.
         file = self._file(FileHandle, FILE_READ_DATA | GENERIC_READ | GENERIC_ALL)
@@ -615,7 +626,25 @@ class NtServices:
         if size == 0 and not pico:
             raise NtStatusError(STATUS_MAPPED_FILE_SIZE_ZERO, file.describe())
         segment = self.segments.for_file(file, self._section_key(file), end)
-        return self._process.handles.insert(Section(segment, size, SectionPageProtection, file))
+        return self._insert_named(Section(segment, size, SectionPageProtection, file), ObjectName)
+
+    def _insert_named(self, obj: Any, name: str | None, access: int = 0x1F0FFF) -> int:
+        """Name the object (if asked) and give the caller a handle to it. A name that is
+        taken is STATUS_OBJECT_NAME_COLLISION, and the object is not made."""
+        if name:
+            self.kernel.objects.insert(name, obj)
+        return self._process.handles.insert(obj, access)
+
+    def _open_named(self, name: str, kind: type, access: int) -> int:
+        obj = self.kernel.objects.lookup(name)
+        if not isinstance(obj, kind):
+            raise NtStatusError(STATUS_OBJECT_TYPE_MISMATCH, f"{name} is a {obj.type_name}")
+        return self._process.handles.insert(obj, access)
+
+    @service(Arg("ObjectName", Text()), Arg("DesiredAccess", Access), returns="SectionHandle")
+    def NtOpenSection(self, ObjectName: str, DesiredAccess: int = 0xF001F) -> int:
+        """Open a named section (made by NtCreateSection with a name)."""
+        return self._open_named(ObjectName, Section, DesiredAccess)
 
     @service(Arg("SectionHandle", HandleArg()), Arg("ProcessHandle", HandleArg()),
              Arg("BaseAddress", Hex()), Arg("SectionOffset", Hex()), Arg("ViewSize", Hex()),
@@ -709,11 +738,11 @@ class NtServices:
         if status is not None:
             for obj in (objects if wait_all else [objects[status]]):
                 obj.acquire(self.kernel.current_thread)
-            return NTSTATUS(status)
+            return _wait_status(objects, wait_all, status)
         if timeout_ns is not None and timeout_ns <= 0:
             return STATUS_TIMEOUT
-        raise WaitPending(objects, NTSTATUS, wait_all=wait_all, timeout_ns=timeout_ns,
-                          reason="NtWaitForObjects")
+        raise WaitPending(objects, functools.partial(_wait_status, objects, wait_all),
+                          wait_all=wait_all, timeout_ns=timeout_ns, reason="NtWaitForObjects")
 
     @service(Arg("Alertable", Raw()), Arg("DelayIntervalNs", Int()))
     def NtDelayExecution(self, Alertable: bool, DelayIntervalNs: int) -> NTSTATUS:
@@ -798,6 +827,237 @@ class NtServices:
         self.kernel.start_thread(thread)
         return self._process.handles.insert(thread)
 
+    @service(Arg("DesiredAccess", Access), Arg("ClientId", Raw()), returns="ProcessHandle")
+    def NtOpenProcess(self, DesiredAccess: int, ClientId: int | tuple[int, int]) -> int:
+        """A handle to a process named by its id (a CLIENT_ID's UniqueProcess).
+
+        How a server gets at the client a message came from (the PORT_MESSAGE's ClientId)."""
+        pid = ClientId[0] if isinstance(ClientId, tuple) else ClientId
+        process = self.kernel.processes.get(pid)
+        if process is None:
+            raise NtStatusError(STATUS_INVALID_CID, f"no process {pid}")
+        return self._process.handles.insert(process, DesiredAccess)
+
+    @service(Arg("DesiredAccess", Access), Arg("ClientId", Raw()), returns="ThreadHandle")
+    def NtOpenThread(self, DesiredAccess: int, ClientId: int | tuple[int, int]) -> int:
+        """A handle to a thread named by its CLIENT_ID (process id, thread id), or by its
+        thread id alone."""
+        pid, tid = ClientId if isinstance(ClientId, tuple) else (None, ClientId)
+        processes = [self.kernel.processes[pid]] if pid in self.kernel.processes \
+            else ([] if pid is not None else list(self.kernel.processes.values()))
+        for process in processes:
+            for thread in process.threads:
+                if thread.tid == tid:
+                    return self._process.handles.insert(thread, DesiredAccess)
+        raise NtStatusError(STATUS_INVALID_CID, f"no thread {ClientId}")
+
+    def _process_for(self, handle: int, needs: int) -> Process:
+        """The process behind a handle opened with one of the rights `needs` (a
+        pseudo-handle has them all)."""
+        process = self._target_process(handle)
+        entry = self._process.handles.entries.get(handle)
+        if entry is not None and needs & ~entry.access and not entry.access & GENERIC_ALL:
+            raise NtStatusError(STATUS_ACCESS_DENIED, f"handle {handle:#x} was not opened for that")
+        if process.memory is None:
+            raise NtStatusError(STATUS_PARTIAL_COPY, f"{process.describe()} has no address space")
+        return process
+
+    @service(Arg("ProcessHandle", HandleArg()), Arg("BaseAddress", Hex()), Arg("BufferSize", Int()),
+             returns="Buffer")
+    def NtReadVirtualMemory(self, ProcessHandle: int, BaseAddress: int, BufferSize: int) -> bytes:
+        """Read another process's memory (a server reading a client's buffer).
+
+        Memory that is not there is STATUS_PARTIAL_COPY, and nothing is read."""
+        process = self._process_for(ProcessHandle, PROCESS_VM_READ)
+        try:
+            return process.memory.read(BaseAddress, BufferSize)
+        except NtStatusError as error:
+            raise NtStatusError(STATUS_PARTIAL_COPY, error.detail) from None
+
+    @service(Arg("ProcessHandle", HandleArg()), Arg("BaseAddress", Hex()), Arg("Buffer", BytesArg()),
+             returns="NumberOfBytesWritten")
+    def NtWriteVirtualMemory(self, ProcessHandle: int, BaseAddress: int, Buffer: bytes) -> int:
+        """Write another process's memory (a server filling a client's buffer).
+
+        Only pages the process could write itself: read-only or missing memory is
+        STATUS_PARTIAL_COPY, and nothing is written."""
+        process = self._process_for(ProcessHandle, PROCESS_VM_WRITE)
+        memory = process.memory
+        end = BaseAddress + len(Buffer)
+        page = BaseAddress & ~(PAGE_SIZE - 1)
+        while page < end:
+            try:
+                info = memory.query(page)
+            except NtStatusError as error:
+                raise NtStatusError(STATUS_PARTIAL_COPY, error.detail) from None
+            if info.State != MEM_COMMIT or info.Protect & 0xFF not in (0x04, 0x08, 0x40, 0x80):
+                raise NtStatusError(STATUS_PARTIAL_COPY, f"{page:#x} is not writable")
+            page = max(page + PAGE_SIZE, (info.BaseAddress + info.RegionSize) & ~(PAGE_SIZE - 1))
+        try:
+            memory.write(BaseAddress, bytes(Buffer))
+        except NtStatusError as error:
+            raise NtStatusError(STATUS_PARTIAL_COPY, error.detail) from None
+        return len(Buffer)
+
+    # --- threads from outside: suspend, context, APCs -----------------------------------------
+
+    def _guest_thread(self, handle: int) -> Thread:
+        thread = self._object(handle, Thread)
+        if thread.state == ThreadState.TERMINATED:
+            raise NtStatusError(STATUS_THREAD_IS_TERMINATING, thread.describe())
+        return thread
+
+    @service(Arg("ThreadHandle", HandleArg()), returns="PreviousSuspendCount")
+    def NtSuspendThread(self, ThreadHandle: int) -> int:
+        """Stop a thread before its next user-mode instruction, until it is resumed.
+
+        A call it waits in still completes first; it runs again when as many
+        NtResumeThread calls have come as suspensions."""
+        thread = self._guest_thread(ThreadHandle)
+        previous = thread.suspend_count
+        if previous >= MAXIMUM_SUSPEND_COUNT:
+            raise NtStatusError(STATUS_SUSPEND_COUNT_EXCEEDED, thread.describe())
+        thread.suspend_count += 1
+        if previous == 0:
+            thread.resume_event.signalled = False
+            # NT's suspend APC: it runs in the thread, which then waits on its resume event
+            self.kernel.dispatcher.queue_user_apc(thread, functools.partial(self._suspended, thread))
+            if thread is self.kernel.current_thread and thread.process.cpu is not None:
+                thread.process.cpu.request_stop()
+        return previous
+
+    def _suspended(self, thread: Thread) -> None:
+        if thread.suspend_count == 0:
+            return                      # resumed before it got this far
+
+        def woken(_status: int) -> None:
+            if thread.suspend_count:    # an alert ended the wait, not a resume: wait again
+                self.kernel.dispatcher.queue_user_apc(thread, functools.partial(self._suspended, thread))
+
+        pending = WaitPending([thread.resume_event], lambda status: status, reason="suspended")
+        self.kernel.dispatcher.park(thread, pending, woken)
+
+    @service(Arg("ThreadHandle", HandleArg()), returns="PreviousSuspendCount")
+    def NtResumeThread(self, ThreadHandle: int) -> int:
+        """Take back one suspension; at zero the thread runs again."""
+        thread = self._object(ThreadHandle, Thread)
+        previous = thread.suspend_count
+        if previous:
+            thread.suspend_count -= 1
+            if thread.suspend_count == 0:
+                thread.resume_event.signalled = True
+                self.kernel.dispatcher.signal(thread.resume_event)
+        return previous
+
+    def _registers(self, thread: Thread) -> tuple[Any, tuple[str, ...]]:
+        """Where a thread's registers are now: the processor, if it holds them, else the
+        context saved when another thread took it."""
+        cpu = thread.process.cpu
+        if thread.is_host_thread or cpu is None:
+            raise NtStatusError(STATUS_NOT_SUPPORTED, f"{thread.describe()} runs host code: no registers")
+        names = CONTEXT_REGISTERS[cpu.architecture]
+        if cpu.loaded_thread is thread or (cpu.loaded_thread is None and thread.context is None):
+            return cpu.uc, names
+        if thread.context is None:
+            raise NtStatusError(STATUS_INVALID_PARAMETER, f"{thread.describe()} has not run yet")
+        return thread.context, names
+
+    @service(Arg("ThreadHandle", HandleArg()), returns="Context")
+    def NtGetContextThread(self, ThreadHandle: int) -> dict[str, int]:
+        """A thread's integer registers (CONTEXT_INTEGER | CONTEXT_CONTROL) by name."""
+        source, names = self._registers(self._guest_thread(ThreadHandle))
+        return {name: source.reg_read(_unicorn_register(name)) for name in names}
+
+    @service(Arg("ThreadHandle", HandleArg()), Arg("Context", Raw()))
+    def NtSetContextThread(self, ThreadHandle: int, Context: dict[str, int]) -> NTSTATUS:
+        """Change some of a thread's registers; it goes on from them when it next runs.
+
+        What a server does to redirect a client thread to a signal handler."""
+        source, names = self._registers(self._guest_thread(ThreadHandle))
+        unknown = [name for name in Context if name not in names]
+        if unknown:
+            raise NtStatusError(STATUS_INVALID_PARAMETER, f"no register {unknown[0]} in this CONTEXT")
+        for name, value in Context.items():
+            source.reg_write(_unicorn_register(name), value)
+        return STATUS_SUCCESS
+
+    @service(Arg("ThreadHandle", HandleArg()), Arg("ApcRoutine", Raw()), Arg("ApcArgument1", Raw()),
+             Arg("ApcArgument2", Raw()), Arg("ApcArgument3", Raw()))
+    def NtQueueApcThread(self, ThreadHandle: int, ApcRoutine: Any, ApcArgument1: Any = None,
+                         ApcArgument2: Any = None, ApcArgument3: Any = None) -> NTSTATUS:
+        """Queue a user APC: a routine the thread runs before its next user code.
+
+        (ntsim does not tell alertable waits apart.) A Python callable runs as
+        kernel-side code in the thread's context; a guest address needs the process's
+        personality to enter it (ntdll's KiUserApcDispatcher: `deliver_user_apc`)."""
+        thread = self._guest_thread(ThreadHandle)
+        arguments = (ApcArgument1, ApcArgument2, ApcArgument3)
+        if callable(ApcRoutine):
+            routine = functools.partial(ApcRoutine, *arguments)
+        else:
+            deliver = getattr(thread.process.personality, "deliver_user_apc", None)
+            if deliver is None:
+                raise NtStatusError(STATUS_NOT_SUPPORTED,
+                                    f"NtQueueApcThread: {thread.process.subsystem} has no user APC dispatcher")
+            routine = functools.partial(deliver, thread, ApcRoutine, arguments)
+        self.kernel.dispatcher.queue_user_apc(thread, routine)
+        if thread is self.kernel.current_thread and thread.process.cpu is not None:
+            thread.process.cpu.request_stop()
+        return STATUS_SUCCESS
+
+    # --- semaphores and mutants ---------------------------------------------------------------
+
+    @service(Arg("ObjectName", Text()), Arg("InitialCount", Int()), Arg("MaximumCount", Int()),
+             returns="SemaphoreHandle")
+    def NtCreateSemaphore(self, ObjectName: str | None = None, InitialCount: int = 0,
+                          MaximumCount: int = 1) -> int:
+        """A semaphore with a count from 0 to MaximumCount, named or not."""
+        if MaximumCount <= 0 or not 0 <= InitialCount <= MaximumCount:
+            raise NtStatusError(STATUS_INVALID_PARAMETER, f"count {InitialCount} of {MaximumCount}")
+        return self._insert_named(Semaphore(initial_count=InitialCount, maximum_count=MaximumCount),
+                                  ObjectName)
+
+    @service(Arg("ObjectName", Text()), Arg("DesiredAccess", Access), returns="SemaphoreHandle")
+    def NtOpenSemaphore(self, ObjectName: str, DesiredAccess: int = 0x1F0003) -> int:
+        """Open a named semaphore."""
+        return self._open_named(ObjectName, Semaphore, DesiredAccess)
+
+    @service(Arg("SemaphoreHandle", HandleArg()), Arg("ReleaseCount", Int()), returns="PreviousCount")
+    def NtReleaseSemaphore(self, SemaphoreHandle: int, ReleaseCount: int = 1) -> int:
+        """Add to the count (waking as many waiters); never past the maximum."""
+        semaphore = self._object(SemaphoreHandle, Semaphore)
+        if ReleaseCount <= 0:
+            raise NtStatusError(STATUS_INVALID_PARAMETER, f"ReleaseCount {ReleaseCount}")
+        if semaphore.count + ReleaseCount > semaphore.maximum:
+            raise NtStatusError(STATUS_SEMAPHORE_LIMIT_EXCEEDED,
+                                f"{semaphore.count} + {ReleaseCount} > {semaphore.maximum}")
+        previous = semaphore.count
+        semaphore.count += ReleaseCount
+        self.kernel.dispatcher.signal(semaphore)
+        return previous
+
+    @service(Arg("ObjectName", Text()), Arg("InitialOwner", Raw()), returns="MutantHandle")
+    def NtCreateMutant(self, ObjectName: str | None = None, InitialOwner: bool = False) -> int:
+        """A mutant (Win32's mutex), owned at once by the caller if InitialOwner."""
+        owner = self.kernel.current_thread if InitialOwner else None
+        return self._insert_named(Mutant(self.kernel.dispatcher, owner=owner), ObjectName)
+
+    @service(Arg("ObjectName", Text()), Arg("DesiredAccess", Access), returns="MutantHandle")
+    def NtOpenMutant(self, ObjectName: str, DesiredAccess: int = 0x1F0001) -> int:
+        """Open a named mutant."""
+        return self._open_named(ObjectName, Mutant, DesiredAccess)
+
+    @service(Arg("MutantHandle", HandleArg()), returns="PreviousCount")
+    def NtReleaseMutant(self, MutantHandle: int) -> int:
+        """The owner lets go once; only the owner may (STATUS_MUTANT_NOT_OWNED).
+        Returns the previous count as NT does: 0 while owned, counting down from it."""
+        mutant = self._object(MutantHandle, Mutant)
+        if mutant.owner is not self.kernel.current_thread:
+            raise NtStatusError(STATUS_MUTANT_NOT_OWNED, "the caller does not own it")
+        previous = 1 - mutant.recursion      # KeReleaseMutant: the signal state before
+        mutant.release()
+        return previous
+
     # --- keyed events (the futex of NT) -----------------------------------------------------
 
     @service(returns="KeyedEventHandle")
@@ -851,11 +1111,14 @@ class NtServices:
         self.kernel.objects.insert(PortName, port)
         return self._process.handles.insert(port)
 
-    @service(Arg("PortName", Text()), returns="PortHandle")
-    def NtConnectPort(self, PortName: str) -> int:
-        """Connect to a server's named port; returns a communication port handle."""
+    @service(Arg("PortName", Text()), Arg("ClientViewSize", Hex()), returns="PortHandle")
+    def NtConnectPort(self, PortName: str, ClientViewSize: int = 0) -> int:
+        """Connect to a server's named port; returns a communication port handle.
+        ClientViewSize: make a port section of that size, mapped into this process and
+        the server (ClientView), for data too big for a message."""
         process = self._process
-        return then(lambda: self.kernel.lpc.connect(process, PortName), process.handles.insert)
+        return then(lambda: self.kernel.lpc.connect(process, PortName, ClientViewSize),
+                    process.handles.insert)
 
     @service(Arg("PortHandle", HandleArg()))
     def NtListenPort(self, PortHandle: int) -> Any:
@@ -888,11 +1151,73 @@ class NtServices:
 
     @service(Arg("PortHandle", HandleArg()), Arg("ApiNumber", Hex()))
     def NtRequestWaitReplyPort(self, PortHandle: int, ApiNumber: int, Body: dict | None = None,
-                               Data: bytes = b"") -> Any:
-        """Send a request over a port and wait for its reply."""
-        from .lpc import Port, PortMessage
+                               Data: bytes = b"", DataEntries: list[tuple[int, int]] | None = None) -> Any:
+        """Send a request over a port and wait for its reply. Data that does not fit the
+        message goes through the port section (or fails: STATUS_PORT_MESSAGE_TOO_LONG);
+        DataEntries name buffers of this process (address, size) the server may reach
+        with NtReadRequestData / NtWriteRequestData."""
+        from .lpc import USER_MODE, Port, PortMessage
         port = self._object(PortHandle, Port)
-        return self.kernel.lpc.request_wait_reply(port, PortMessage(0, ApiNumber, Body or {}, Data))
+        message = PortMessage(0, ApiNumber, Body or {}, Data, data_entries=list(DataEntries or ()))
+        return self.kernel.lpc.request_wait_reply(port, message, USER_MODE)
+
+    @service(Arg("PortHandle", HandleArg()), Arg("ApiNumber", Hex()))
+    def NtRequestPort(self, PortHandle: int, ApiNumber: int, Body: dict | None = None,
+                      Data: bytes = b"") -> NTSTATUS:
+        """Send a datagram: a message with no reply, from a client to its server or from
+        a server's communication port to its client."""
+        from .lpc import USER_MODE, Port, PortMessage
+        port = self._object(PortHandle, Port)
+        self.kernel.lpc.send_datagram(port, PortMessage(0, ApiNumber, Body or {}, Data), USER_MODE)
+        return STATUS_SUCCESS
+
+    @service(Arg("PortHandle", HandleArg()), Arg("Message", Raw()), Arg("DataEntryIndex", Int()),
+             Arg("BufferSize", Int()), returns="Buffer")
+    def NtReadRequestData(self, PortHandle: int, Message: Any, DataEntryIndex: int,
+                          BufferSize: int) -> bytes:
+        """A server reads a buffer the client's waiting request names (its data entry)."""
+        from .lpc import Port
+        return self.kernel.lpc.read_request_data(self._object(PortHandle, Port), Message,
+                                                 DataEntryIndex, BufferSize)
+
+    @service(Arg("PortHandle", HandleArg()), Arg("Message", Raw()), Arg("DataEntryIndex", Int()),
+             Arg("Buffer", BytesArg()), returns="NumberOfBytesWritten")
+    def NtWriteRequestData(self, PortHandle: int, Message: Any, DataEntryIndex: int,
+                           Buffer: bytes) -> int:
+        """A server writes into a buffer the client's waiting request names."""
+        from .lpc import Port
+        return self.kernel.lpc.write_request_data(self._object(PortHandle, Port), Message,
+                                                  DataEntryIndex, Buffer)
+
+
+def _wait_status(objects: list, wait_all: bool, status: int) -> NTSTATUS:
+    """A satisfied wait's status: STATUS_WAIT_0 + index, or STATUS_ABANDONED_WAIT_0 +
+    index when what it got was a mutant whose owner ended without releasing it."""
+    index = status - STATUS_WAIT_0
+    if 0 <= index < len(objects):
+        got = objects if wait_all else [objects[index]]
+        if any(isinstance(obj, Mutant) and obj.take_abandoned() for obj in got):
+            return NTSTATUS(STATUS_ABANDONED_WAIT_0 + (0 if wait_all else index))
+    return NTSTATUS(status)
+
+
+# CONTEXT's integer registers, by architecture, as NtGet/SetContextThread show them
+CONTEXT_REGISTERS = {
+    "x86-64": ("Rax", "Rbx", "Rcx", "Rdx", "Rsi", "Rdi", "Rbp", "Rsp", "R8", "R9", "R10", "R11",
+               "R12", "R13", "R14", "R15", "Rip", "EFlags"),
+    "x86-32": ("Eax", "Ebx", "Ecx", "Edx", "Esi", "Edi", "Ebp", "Esp", "Eip", "EFlags"),
+    "x86-16": ("Ax", "Bx", "Cx", "Dx", "Si", "Di", "Bp", "Sp", "Ip", "EFlags", "SegCs", "SegDs",
+               "SegEs", "SegSs"),
+}
+MAXIMUM_SUSPEND_COUNT = 127
+PROCESS_VM_OPERATION, PROCESS_VM_READ, PROCESS_VM_WRITE = 0x8, 0x10, 0x20
+
+
+def _unicorn_register(name: str) -> int:
+    from .cpu import REGISTERS
+    key = name.lower()
+    key = {"eflags": "eflags", "segcs": "cs", "segds": "ds", "seges": "es", "segss": "ss"}.get(key, key)
+    return REGISTERS[key]
 
 
 def service_table() -> list[ServiceRow]:

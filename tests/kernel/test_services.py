@@ -7,6 +7,7 @@ import os
 
 import pytest
 
+from ntsim.kernel.dispatcher import WaitPending
 from ntsim.kernel.io import (
     FILE_CREATE,
     FILE_OPEN,
@@ -19,23 +20,41 @@ from ntsim.kernel.io import (
     GENERIC_WRITE,
     FilePositionInformation,
 )
-from ntsim.kernel.memory import MEM_FREE, MEM_MAPPED, PAGE_READONLY, PAGE_READWRITE
-from ntsim.kernel.processes import Process, Thread
+from ntsim.kernel.memory import (
+    MEM_COMMIT,
+    MEM_FREE,
+    MEM_MAPPED,
+    MEM_RESERVE,
+    PAGE_READONLY,
+    PAGE_READWRITE,
+)
+from ntsim.kernel.processes import Process, Thread, ThreadState
 from ntsim.kernel.services import (
     DUPLICATE_CLOSE_SOURCE,
     DUPLICATE_SAME_ACCESS,
+    PROCESS_VM_READ,
     SERVICE_TABLE,
     NtCurrentProcess,
     NtCurrentThread,
     NtServices,
 )
 from ntsim.kernel.status import (
+    STATUS_ABANDONED_WAIT_0,
     STATUS_ACCESS_DENIED,
     STATUS_END_OF_FILE,
+    STATUS_INVALID_CID,
     STATUS_INVALID_HANDLE,
+    STATUS_INVALID_PARAMETER,
+    STATUS_MUTANT_NOT_OWNED,
     STATUS_NOT_A_REPARSE_POINT,
+    STATUS_NOT_SUPPORTED,
+    STATUS_OBJECT_NAME_COLLISION,
+    STATUS_OBJECT_NAME_NOT_FOUND,
     STATUS_OBJECT_TYPE_MISMATCH,
+    STATUS_PARTIAL_COPY,
+    STATUS_SEMAPHORE_LIMIT_EXCEEDED,
     STATUS_SUCCESS,
+    STATUS_WAIT_0,
     NtStatusError,
 )
 from ntsim.trace import NT, CollectingSink
@@ -287,3 +306,194 @@ def test_a_section_of_a_file_needs_a_handle_that_can_read_it(nt, root):
     (root / "data.bin").write_bytes(b"contents")
     file = nt.NtCreateFile(c("data.bin"), FILE_WRITE_DATA, FILE_OPEN)
     assert status_of(nt.NtCreateSection, file, 0, PAGE_READONLY) == STATUS_ACCESS_DENIED
+
+
+# --- what servers need: other processes and threads, semaphores, mutants, named sections ------
+
+
+def as_thread(kernel, thread, call, *args, **keywords):
+    caller = kernel.current_thread
+    kernel.current_thread = thread
+    try:
+        return call(*args, **keywords)
+    finally:
+        kernel.current_thread = caller
+
+
+def parked(kernel, pending, thread=None):
+    """Park a thread on a pending wait; the list gets the wait's status when it runs."""
+    thread = thread or kernel.current_thread
+    results = []
+    kernel.dispatcher.park(thread, pending, lambda status: results.append(pending.complete(status)))
+    thread.host_body = lambda t: None
+    return results
+
+
+def test_a_process_and_a_thread_open_by_client_id(nt, kernel, process):
+    other = kernel.create_process("other.exe", architecture="x86-64")
+    thread = kernel.create_thread(other)
+    assert process.handles.lookup(nt.NtOpenProcess(0x1F0FFF, other.pid)) is other
+    assert process.handles.lookup(nt.NtOpenThread(0x1F03FF, (other.pid, thread.tid))) is thread
+    assert status_of(nt.NtOpenProcess, 0x1F0FFF, 0x7FFC) == STATUS_INVALID_CID
+    assert status_of(nt.NtOpenThread, 0x1F03FF, (other.pid, 0x7FFC)) == STATUS_INVALID_CID
+
+
+def test_reading_another_process_needs_a_handle_opened_for_it(nt, kernel, process):
+    other = kernel.create_process("other.exe", architecture="x86-64")
+    kernel.create_thread(other)
+    base, _ = as_thread(kernel, other.threads[0], nt.NtAllocateVirtualMemory, NtCurrentProcess, 0,
+                        PAGE, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE)
+    other.memory.write(base, b"secret")
+    readable = nt.NtOpenProcess(PROCESS_VM_READ, other.pid)
+    waitable = nt.NtOpenProcess(0x100000, other.pid)              # SYNCHRONIZE only
+    assert nt.NtReadVirtualMemory(readable, base, 6) == b"secret"
+    assert status_of(nt.NtReadVirtualMemory, waitable, base, 6) == STATUS_ACCESS_DENIED
+    assert status_of(nt.NtWriteVirtualMemory, readable, base, b"x") == STATUS_ACCESS_DENIED
+    assert status_of(nt.NtReadVirtualMemory, readable, 0x5000_0000, 6) == STATUS_PARTIAL_COPY
+
+
+def test_a_semaphore_counts_waits_and_releases_up_to_its_maximum(nt, kernel, process):
+    semaphore = nt.NtCreateSemaphore("\\BaseNamedObjects\\Slots", 1, 2)
+    assert nt.NtWaitForSingleObject(semaphore) == STATUS_WAIT_0
+    with pytest.raises(WaitPending) as caught:                    # the count is 0 now
+        nt.NtWaitForSingleObject(semaphore)
+    results = parked(kernel, caught.value)
+    assert status_of(nt.NtReleaseSemaphore, semaphore, 3) == STATUS_SEMAPHORE_LIMIT_EXCEEDED
+    other = kernel.create_process("other.exe")
+    opened = as_thread(kernel, kernel.create_thread(other), nt.NtOpenSemaphore,
+                       "\\BaseNamedObjects\\Slots")
+    assert other.handles.lookup(opened) is process.handles.lookup(semaphore)
+    assert nt.NtReleaseSemaphore(semaphore, 2) == 0               # the previous count
+    kernel.dispatcher.run(lambda: bool(results))
+    assert results == [STATUS_WAIT_0]
+    assert process.handles.lookup(semaphore).count == 1           # the waiter took one
+
+
+def test_a_mutant_is_owned_recursively_and_released_only_by_its_owner(nt, kernel, process):
+    mutant = nt.NtCreateMutant(None, False)
+    owner = kernel.current_thread
+    other = kernel.create_thread(process)
+    assert nt.NtWaitForSingleObject(mutant) == STATUS_WAIT_0
+    assert nt.NtWaitForSingleObject(mutant) == STATUS_WAIT_0      # the owner may wait again
+    with pytest.raises(WaitPending) as caught:
+        as_thread(kernel, other, nt.NtWaitForSingleObject, mutant)
+    results = parked(kernel, caught.value, other)
+    assert status_of(as_thread, kernel, other, nt.NtReleaseMutant, mutant) == STATUS_MUTANT_NOT_OWNED
+    nt.NtReleaseMutant(mutant)
+    assert other.state == ThreadState.WAITING                     # still owned once
+    nt.NtReleaseMutant(mutant)
+    kernel.dispatcher.run(lambda: bool(results))
+    assert results == [STATUS_WAIT_0]
+    assert process.handles.lookup(mutant).owner is other and owner is not other
+
+
+def test_a_mutant_whose_owner_ends_is_abandoned_to_the_next_waiter(nt, kernel, process):
+    mutant = nt.NtCreateMutant("\\BaseNamedObjects\\Lock", True)   # owned at once
+    owner = kernel.current_thread
+    other = kernel.create_thread(process)
+    with pytest.raises(WaitPending) as caught:
+        as_thread(kernel, other, nt.NtWaitForSingleObject, mutant)
+    results = parked(kernel, caught.value, other)
+    kernel.terminate_thread(owner, 0)
+    kernel.dispatcher.run(lambda: bool(results))
+    assert results == [STATUS_ABANDONED_WAIT_0]
+    assert as_thread(kernel, other, nt.NtWaitForSingleObject, mutant) == STATUS_WAIT_0
+
+
+def test_a_named_section_is_shared_memory_between_processes(nt, kernel, process):
+    section = nt.NtCreateSection(None, 16 * PAGE, PAGE_READWRITE,
+                                 ObjectName="\\BaseNamedObjects\\SharedTable")
+    base, _ = nt.NtMapViewOfSection(section, NtCurrentProcess)
+    other = kernel.create_process("other.exe", architecture="x86-64")
+    thread = kernel.create_thread(other)
+    opened = as_thread(kernel, thread, nt.NtOpenSection, "\\BaseNamedObjects\\SharedTable")
+    other_base, _ = as_thread(kernel, thread, nt.NtMapViewOfSection, opened, NtCurrentProcess)
+    process.memory.write(base + 5 * PAGE, b"one page, two processes")
+    assert other.memory.read(other_base + 5 * PAGE, 23) == b"one page, two processes"
+    assert status_of(nt.NtCreateSection, None, PAGE, PAGE_READWRITE,
+                     ObjectName="\\BaseNamedObjects\\SharedTable") == STATUS_OBJECT_NAME_COLLISION
+    event = nt.NtCreateEvent("\\BaseNamedObjects\\NotASection")
+    assert status_of(nt.NtOpenSection, "\\BaseNamedObjects\\NotASection") == STATUS_OBJECT_TYPE_MISMATCH
+    nt.NtClose(event)
+    for owner, handle, view in ((process, section, base), (other, opened, other_base)):
+        as_thread(kernel, owner.threads[0], nt.NtUnmapViewOfSection, NtCurrentProcess, view)
+        as_thread(kernel, owner.threads[0], nt.NtClose, handle)
+    assert status_of(nt.NtOpenSection, "\\BaseNamedObjects\\SharedTable") == STATUS_OBJECT_NAME_NOT_FOUND
+
+
+# A guest thread that counts in RBX forever: inc rbx; jmp back.
+COUNT_FOREVER = b"\x48\xff\xc3" + b"\xeb\xfb"
+
+
+@pytest.fixture
+def counter(nt, kernel, process):
+    """A guest thread counting in RBX, and a thread of another process to control it."""
+    from tests.kernel import guest
+
+    guest.load(nt, process, COUNT_FOREVER)
+    thread = kernel.current_thread
+    controller = kernel.create_thread(kernel.create_process("debugger.exe"))
+    kernel.current_thread = controller
+    handle = nt.NtOpenThread(0x1F03FF, (process.pid, thread.tid))
+    kernel.start_thread(thread)
+    return thread, controller, handle
+
+
+def run_for(kernel, nanoseconds: int) -> None:
+    """Let the dispatcher run threads for a while of (virtual) time."""
+    done = []
+    kernel.dispatcher.set_timer(nanoseconds, lambda: done.append(True))
+    controller = kernel.current_thread
+    kernel.dispatcher.run(lambda: bool(done))
+    kernel.current_thread = controller
+
+
+def test_a_suspended_thread_runs_no_instruction_until_resumed(nt, kernel, counter):
+    thread, controller, handle = counter
+    run_for(kernel, 1_000_000)
+    counted = nt.NtGetContextThread(handle)["Rbx"]
+    assert counted > 0
+    assert nt.NtSuspendThread(handle) == 0
+    assert nt.NtSuspendThread(handle) == 1                        # suspensions count
+    run_for(kernel, 1_000_000)
+    assert nt.NtGetContextThread(handle)["Rbx"] == counted
+    assert thread.state == ThreadState.WAITING
+    assert nt.NtResumeThread(handle) == 2
+    run_for(kernel, 1_000_000)
+    assert nt.NtGetContextThread(handle)["Rbx"] == counted        # still suspended once
+    assert nt.NtResumeThread(handle) == 1
+    run_for(kernel, 1_000_000)
+    assert nt.NtGetContextThread(handle)["Rbx"] > counted
+
+
+def test_a_thread_goes_on_from_the_registers_set_in_its_context(nt, kernel, counter):
+    thread, controller, handle = counter
+    nt.NtSuspendThread(handle)
+    run_for(kernel, 1_000_000)
+    context = nt.NtGetContextThread(handle)
+    assert set(context) >= {"Rax", "Rbx", "Rsp", "Rip", "EFlags"}
+    nt.NtSetContextThread(handle, {"Rbx": 1_000_000_000})
+    assert nt.NtGetContextThread(handle)["Rbx"] == 1_000_000_000
+    assert status_of(nt.NtSetContextThread, handle, {"Eip": 0}) == STATUS_INVALID_PARAMETER
+    nt.NtResumeThread(handle)
+    run_for(kernel, 1_000_000)
+    assert nt.NtGetContextThread(handle)["Rbx"] > 1_000_000_000
+
+
+def test_a_queued_apc_runs_in_the_thread_before_its_next_instruction(nt, kernel, counter):
+    thread, controller, handle = counter
+    ran = []
+
+    def routine(first, second, third):
+        ran.append((kernel.current_thread, first, second, third,
+                    thread.process.cpu.read_register("rbx")))
+
+    nt.NtSuspendThread(handle)
+    run_for(kernel, 1_000_000)
+    nt.NtSetContextThread(handle, {"Rbx": 7})
+    assert nt.NtQueueApcThread(handle, routine, 1, 2, 3) == STATUS_SUCCESS
+    nt.NtResumeThread(handle)
+    run_for(kernel, 1_000_000)
+    assert ran == [(thread, 1, 2, 3, 7)]
+    # a routine in guest memory needs the personality's user APC dispatcher: none here
+    assert status_of(nt.NtQueueApcThread, handle, 0x401000) == STATUS_NOT_SUPPORTED
