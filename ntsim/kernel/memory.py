@@ -422,7 +422,8 @@ class AddressSpace:
         if page not in vad.mapped:
             if not self._page_in(vad, page, write):
                 return False
-            if not write or self.table.is_writable(page):
+            if not write or vad.segment is None or self.table.is_writable(page):
+                # (a private page got its own rights: a write it refuses faults again)
                 self.cpu.flush_tlb_if_stale()
                 return True
         if not write or fetch or self.table.is_writable(page):
