@@ -200,3 +200,13 @@ def test_a_reaped_child_says_why_it_has_no_registers_or_memory():
     with pytest.raises(Exception, match="reaped"):
         m.read_memory(children[0], 0x400000, 4)
     assert children[0].committed_bytes > 0
+
+
+def test_the_console_screen_is_readable_and_a_linux_write_leaves_it_alone():
+    machine = Machine(root=EXAMPLES, deterministic=True, console=CapturedConsole())
+    assert (machine.screen.columns, machine.screen.rows) == (80, 25)
+    machine.load(HELLO)
+    assert machine.run() == 0
+    assert machine.console.stdout == GREETING                       # the byte stream, as ever
+    assert machine.screen.text() == [""] * 25
+    assert machine.keyboard.peek() is None
