@@ -277,3 +277,26 @@ def test_on_a_terminal_the_screen_has_its_size_and_a_box_is_drawn_where_it_is(ro
     box_at = drawn.index("\x1b[6;11H")                  # row 6, column 11, counted from 1
     assert drawn[box_at:].startswith("\x1b[6;11H\x1b[0;93;44m╔═╗")
     assert drawn.endswith("\x1b[0m\x1b[?25h\x1b[21;1H\r\n")  # left below the cursor's row
+
+
+def test_a_key_reader_gets_keys_unechoed_as_they_are_pressed_and_restore_undoes_it(root):
+    terminal = Terminal(80, 25)
+    try:
+        termios.tcsetattr(terminal.slave, termios.TCSANOW, _cooked(terminal.slave))
+        console = HostConsole(terminal.slave, terminal.slave, 2)
+        kernel = boot(root, console)
+        client = ConsoleClient.open(kernel.services)
+        assert client.read_key(wait=False) is None
+        lflag = termios.tcgetattr(terminal.slave)[3]
+        assert not lflag & (termios.ICANON | termios.ECHO)
+        console.restore()
+        lflag = termios.tcgetattr(terminal.slave)[3]
+        assert lflag & termios.ICANON and lflag & termios.ECHO
+    finally:
+        terminal.output()
+
+
+def _cooked(fd: int) -> list:
+    settings = termios.tcgetattr(fd)
+    settings[3] |= termios.ICANON | termios.ECHO
+    return settings

@@ -185,6 +185,21 @@ class HostConsole:
             view = view[written:]
         return len(data)
 
+    def enter_key_mode(self) -> None:
+        """Key readers get every key as it is pressed, unechoed (a BIOS keyboard has no
+        line editing): a terminal's canonical mode and echo go off; Ctrl+C still
+        signals. `restore` puts the terminal back."""
+        if not self.isatty(0):
+            return
+        settings = self.terminal_settings(0)
+        iflag, lflag, cc = settings[0], settings[3], list(settings[6])
+        if not lflag & (termios.ICANON | termios.ECHO) and not iflag & termios.ICRNL:
+            return                 # already so (a guest, or an earlier key read, did it)
+        cc[termios.VMIN], cc[termios.VTIME] = 1, 0
+        settings = [iflag & ~termios.ICRNL, settings[1], settings[2],
+                    lflag & ~(termios.ICANON | termios.ECHO), settings[4], settings[5], cc]
+        self.set_terminal_settings(0, termios.TCSANOW, settings)
+
     # --- the screen buffer on the host ------------------------------------------------------
 
     def show_teletype(self, data: bytes) -> int:
@@ -641,6 +656,10 @@ class Csrss(LpcServer):
         waits for one and otherwise the answer is None. When the host's input has
         ended and no key is left, STATUS_END_OF_FILE."""
         body = message.body
+        try:
+            self.console.enter_key_mode()
+        except OSError as error:
+            raise host_error(error, "console input") from None
         if not self.waiting_reads:
             event = self._next_key(body["Remove"])
             if event is not None or not body["Wait"]:

@@ -389,11 +389,13 @@ class TerminalPainter:
         self._attribute: int | None = None
         self._cursor_visible: bool | None = None
         self._bells = 0
+        self._size = (0, 0)          # the screen's size when painted: a new mode repaints
 
     def begin(self, screen: ScreenBuffer) -> str:
         screen.take_changes()
         self._attribute = None
         self._bells = screen.bells
+        self._size = (screen.columns, screen.rows)
         rows = min(self.rows, screen.rows)
         out = ["\n" * rows, "\x1b[H"]
         for row in range(rows):
@@ -402,8 +404,13 @@ class TerminalPainter:
         return "".join(out)
 
     def update(self, screen: ScreenBuffer) -> str:
-        out = [self._span(screen, row, first, last)
-               for row, (first, last) in screen.take_changes().items() if row < self.rows]
+        out = []
+        if (screen.columns, screen.rows) != self._size:     # a new mode: no old cells stay
+            out.append("\x1b[0m\x1b[2J")
+            self._attribute = None
+            self._size = (screen.columns, screen.rows)
+        out += [self._span(screen, row, first, last)
+                for row, (first, last) in screen.take_changes().items() if row < self.rows]
         if screen.bells != self._bells:
             out.append("\a")
             self._bells = screen.bells

@@ -231,3 +231,13 @@ def test_pc_colours_become_ansi_colours():
     assert sgr(0x07) == "\x1b[0;37;40m"
     assert sgr(0x1C) == "\x1b[0;91;44m"              # light red on blue
     assert sgr(0xE1) == "\x1b[0;34;43;5m"            # blue on brown, blinking
+
+
+def test_a_new_mode_clears_the_terminal_before_the_smaller_screen_is_painted():
+    screen = ScreenBuffer()
+    painter = TerminalPainter(80, 25)
+    painter.begin(screen)
+    screen.resize(40, 25)
+    out = painter.update(screen)
+    assert out.startswith("\x1b[0m\x1b[2J")
+    assert "\x1b[25;1H" in out and "\x1b[25;41H" not in out
