@@ -24,7 +24,7 @@ from .kernel.processes import Process, ThreadState
 from .subsystems import base
 from .subsystems.base import ImageError, Personality
 from .subsystems.windows.csrss import Csrss, HostConsole
-from .subsystems.windows.keyboard import KeyboardBuffer
+from .subsystems.windows.keyboard import KeyboardBuffer, decode_keys
 from .subsystems.windows.screen import ScreenBuffer
 from .trace import CallbackSink, Event, Sink
 
@@ -288,6 +288,15 @@ class Machine:
         `screen.version` a counter that changes with every change."""
         self.boot()
         return self.console.screen
+
+    def type_keys(self, keys: bytes | str) -> None:
+        """Type on the console's keyboard as a terminal would send it (b"\\x1b[A" is
+        Up): the key events reach CSRSS's input buffer at the machine's next step,
+        from any host thread."""
+        self.boot()
+        data = keys.encode() if isinstance(keys, str) else bytes(keys)
+        csrss = self.kernel.smss.server("Windows")
+        self.kernel.dispatcher.post_host_event(lambda: csrss.write_console_input(decode_keys(data)))
 
     @property
     def keyboard(self) -> KeyboardBuffer:

@@ -210,3 +210,13 @@ def test_the_console_screen_is_readable_and_a_linux_write_leaves_it_alone():
     assert machine.console.stdout == GREETING                       # the byte stream, as ever
     assert machine.screen.text() == [""] * 25
     assert machine.keyboard.peek() is None
+
+
+def test_typed_keys_reach_the_consoles_input_buffer_at_the_next_step():
+    machine = Machine(root=EXAMPLES, deterministic=True, console=CapturedConsole())
+    machine.type_keys("\x1b[Dq")
+    assert machine.keyboard.peek() is None                          # not yet: the machine has not stepped
+    machine.kernel.dispatcher.run(lambda: not machine.kernel.dispatcher.host_events)
+    left, q = machine.keyboard.pop(), machine.keyboard.pop()
+    assert (left.character, left.scan) == (0xE0, 0x4B)
+    assert (q.character, q.scan) == (ord("q"), 0x10)

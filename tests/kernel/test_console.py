@@ -96,6 +96,7 @@ from ntsim.kernel.status import (  # noqa: E402
     NtStatusError,
 )
 from ntsim.subsystems.windows.console_client import ConsoleClient  # noqa: E402
+from ntsim.subsystems.windows.keyboard import KeyEvent  # noqa: E402
 from ntsim.trace import CallbackSink  # noqa: E402
 
 
@@ -300,3 +301,19 @@ def _cooked(fd: int) -> list:
     settings = termios.tcgetattr(fd)
     settings[3] |= termios.ICANON | termios.ECHO
     return settings
+
+
+def test_keys_written_from_outside_wake_a_waiting_key_reader(root, host_pipe):
+    kernel = boot(root, HostConsole(host_pipe[0], 1, 2))
+    client = ConsoleClient.open(kernel.services)
+    reader = kernel.current_thread
+    results = []
+    with pytest.raises(WaitPending) as caught:
+        client.read_key()
+    pending = caught.value
+    kernel.dispatcher.park(reader, pending, lambda status: results.append(pending.complete(status)))
+    csrss = kernel.smss.server("Windows")
+    csrss.write_console_input([KeyEvent(ord("y"), 0x15)])
+    reader.host_body = lambda thread: None
+    kernel.dispatcher.run(lambda: bool(results))
+    assert results[0] == KeyEvent(ord("y"), 0x15)

@@ -682,6 +682,14 @@ class Csrss(LpcServer):
             self._input_taken(data)
         return self.keyboard.pop() if remove else self.keyboard.peek()
 
+    def write_console_input(self, events: list[KeyEvent]) -> None:
+        """WriteConsoleInput: key events from outside the host's stdin (the TUI, a
+        test) join the input buffer and wake the readers waiting for keys. Runs on the
+        dispatcher's thread (Machine.type_keys posts it there)."""
+        self.keyboard.events.extend(events)
+        if events:
+            self._input_arrived()
+
     def flush_input(self, message: PortMessage) -> int:
         """FlushConsoleInputBuffer (KbdFlushBuffer, INT 21h AH=0Ch): the key events
         typed ahead are dropped; returns how many."""
