@@ -317,3 +317,13 @@ def test_keys_written_from_outside_wake_a_waiting_key_reader(root, host_pipe):
     reader.host_body = lambda thread: None
     kernel.dispatcher.run(lambda: bool(results))
     assert results[0] == KeyEvent(ord("y"), 0x15)
+
+
+def test_a_terminal_that_does_not_know_its_size_gets_an_80_by_25_screen(root, host_pipe):
+    terminal = Terminal(0, 0)
+    try:
+        kernel = boot(root, HostConsole(host_pipe[0], terminal.slave, 2))
+        assert (kernel.smss.server("Windows").screen.columns, kernel.smss.server("Windows").screen.rows) \
+            == (80, 25)
+    finally:
+        terminal.output()

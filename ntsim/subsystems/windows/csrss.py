@@ -441,7 +441,9 @@ class Csrss(LpcServer):
         self.input_event = Event("", NotificationEvent)
         # The console's screen buffer (the terminal's size when stdout is one) and its
         # input buffer of key events; the host console shows them.
-        columns, rows = console.size() if console.isatty(1) else (DEFAULT_COLUMNS, DEFAULT_ROWS)
+        columns, rows = console.size() if console.isatty(1) else (0, 0)
+        if not (columns and rows):        # not a terminal, or one that does not know its size
+            columns, rows = DEFAULT_COLUMNS, DEFAULT_ROWS
         self.screen = ScreenBuffer(min(columns, 255), min(rows, 255))
         self.keyboard = KeyboardBuffer()
         console.screen, console.keyboard = self.screen, self.keyboard

@@ -385,7 +385,8 @@ class TerminalPainter:
     drew. Cells beyond the terminal's size are not drawn."""
 
     def __init__(self, columns: int, rows: int) -> None:
-        self.columns, self.rows = columns, rows
+        # a terminal that does not know its size (0x0) is taken to be as big as a PC's
+        self.columns, self.rows = columns or DEFAULT_COLUMNS, rows or DEFAULT_ROWS
         self._attribute: int | None = None
         self._cursor_visible: bool | None = None
         self._bells = 0
