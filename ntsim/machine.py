@@ -24,6 +24,8 @@ from .kernel.processes import Process, ThreadState
 from .subsystems import base
 from .subsystems.base import ImageError, Personality
 from .subsystems.windows.csrss import Csrss, HostConsole
+from .subsystems.windows.keyboard import KeyboardBuffer, decode_keys
+from .subsystems.windows.screen import ScreenBuffer
 from .trace import CallbackSink, Event, Sink
 
 
@@ -276,6 +278,31 @@ class Machine:
 
     def namespace(self) -> str:
         return self.kernel.objects.dump()
+
+    @property
+    def screen(self) -> ScreenBuffer:
+        """The console's screen buffer, which CSRSS keeps: `screen.text()` its rows,
+        `screen.cell(row, column)` a (character, attribute), `screen.cursor_row` and
+        `cursor_column`, `screen.columns` x `screen.rows` (80x25, or the terminal's
+        size when stdout is one), `screen.video_memory()` the cells as at B800:0000,
+        `screen.version` a counter that changes with every change."""
+        self.boot()
+        return self.console.screen
+
+    def type_keys(self, keys: bytes | str) -> None:
+        """Type on the console's keyboard as a terminal would send it (b"\\x1b[A" is
+        Up): the key events reach CSRSS's input buffer at the machine's next step,
+        from any host thread."""
+        self.boot()
+        data = keys.encode() if isinstance(keys, str) else bytes(keys)
+        csrss = self.kernel.smss.server("Windows")
+        self.kernel.dispatcher.post_host_event(lambda: csrss.write_console_input(decode_keys(data)))
+
+    @property
+    def keyboard(self) -> KeyboardBuffer:
+        """The console's input buffer of key events (what KbdCharIn and INT 16h read)."""
+        self.boot()
+        return self.console.keyboard
 
     def _describe_deadlock(self) -> str:
         waits = []

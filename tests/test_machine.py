@@ -200,3 +200,23 @@ def test_a_reaped_child_says_why_it_has_no_registers_or_memory():
     with pytest.raises(Exception, match="reaped"):
         m.read_memory(children[0], 0x400000, 4)
     assert children[0].committed_bytes > 0
+
+
+def test_the_console_screen_is_readable_and_a_linux_write_leaves_it_alone():
+    machine = Machine(root=EXAMPLES, deterministic=True, console=CapturedConsole())
+    assert (machine.screen.columns, machine.screen.rows) == (80, 25)
+    machine.load(HELLO)
+    assert machine.run() == 0
+    assert machine.console.stdout == GREETING                       # the byte stream, as ever
+    assert machine.screen.text() == [""] * 25
+    assert machine.keyboard.peek() is None
+
+
+def test_typed_keys_reach_the_consoles_input_buffer_at_the_next_step():
+    machine = Machine(root=EXAMPLES, deterministic=True, console=CapturedConsole())
+    machine.type_keys("\x1b[Dq")
+    assert machine.keyboard.peek() is None                          # not yet: the machine has not stepped
+    machine.kernel.dispatcher.run(lambda: not machine.kernel.dispatcher.host_events)
+    left, q = machine.keyboard.pop(), machine.keyboard.pop()
+    assert (left.character, left.scan) == (0xE0, 0x4B)
+    assert (q.character, q.scan) == (ord("q"), 0x10)

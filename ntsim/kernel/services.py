@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..trace import NT, Arg, ArgType, DecodeContext, Enum, Flags, Hex, Int, Raw, render_bytes
 from .dispatcher import WaitPending, then
+from .fs.console import CONSOLE_IOCTL_NAMES
 from .fs.pipe import (
     PIPE_COMPLETION_MODES,
     PIPE_READ_MODES,
@@ -444,7 +445,7 @@ class NtServices:
         file = self._file(FileHandle)
         return file.device.query_volume_information(file, FsInformationClass)
 
-    @service(Arg("FileHandle", HandleArg()), Arg("IoControlCode", Hex()))
+    @service(Arg("FileHandle", HandleArg()), Arg("IoControlCode", Enum({**FSCTL_NAMES, **CONSOLE_IOCTL_NAMES})))
     def NtDeviceIoControlFile(self, FileHandle: int, IoControlCode: int, InputBuffer: Any = None) -> Any:
         """Send a device-specific request (a console's mode, a link's target)."""
         file = self._file(FileHandle)

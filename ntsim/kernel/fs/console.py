@@ -6,6 +6,12 @@ console file object becomes an `NtRequestWaitReplyPort` to CSRSS's `\\Windows\\A
 over a connection the driver makes for each process on its first console request.
 
 Opened as `\\Device\\ConDrv\\Input`, `\\Output` or `\\Error` (the three standard streams).
+
+Besides the byte stream (read, write), the console has a screen buffer and an input
+buffer of key events: `NtDeviceIoControlFile` with an `IOCTL_CONSOLE_*` code reaches
+them (the Win32 console functions WriteConsoleOutput, ScrollConsoleScreenBuffer,
+ReadConsoleInput..., which kernel32 sent to CSRSS the same way). Screen requests need an
+output handle, key requests an input handle, as Win32's CONOUT$ and CONIN$ do.
 """
 
 from __future__ import annotations
@@ -22,7 +28,12 @@ from ..io import (
     StandardInformation,
 )
 from ..lpc import Port, PortMessage
-from ..status import STATUS_OBJECT_NAME_NOT_FOUND, STATUS_SUCCESS, NtStatusError
+from ..status import (
+    STATUS_INVALID_HANDLE,
+    STATUS_OBJECT_NAME_NOT_FOUND,
+    STATUS_SUCCESS,
+    NtStatusError,
+)
 
 if TYPE_CHECKING:
     from ..kernel import Kernel
@@ -42,6 +53,72 @@ ConsoleApiGetNumberOfInputEvents = CONSOLE_SERVER | 3
 # settings (termios) pass through CSRSS to it whole, where Win32 has console modes
 ConsoleApiGetTerminalSettings = CONSOLE_SERVER | 4
 ConsoleApiSetTerminalSettings = CONSOLE_SERVER | 5
+# The screen buffer (GetConsoleScreenBufferInfo, SetConsoleScreenBufferSize,
+# SetConsoleCursorPosition, SetConsoleCursorInfo, WriteConsole in processed mode,
+# WriteConsoleOutput*, FillConsoleOutput*, ReadConsoleOutput*, ScrollConsoleScreenBuffer;
+# and ntsim's own: video memory as a VDM sees it at B800:0000)
+ConsoleApiGetScreenBufferInfo = CONSOLE_SERVER | 6
+ConsoleApiSetScreenMode = CONSOLE_SERVER | 7
+ConsoleApiSetCursorPosition = CONSOLE_SERVER | 8
+ConsoleApiSetCursorInfo = CONSOLE_SERVER | 9
+ConsoleApiWriteTeletype = CONSOLE_SERVER | 10
+ConsoleApiWriteOutput = CONSOLE_SERVER | 11
+ConsoleApiFillOutput = CONSOLE_SERVER | 12
+ConsoleApiReadOutput = CONSOLE_SERVER | 13
+ConsoleApiScroll = CONSOLE_SERVER | 14
+ConsoleApiWriteVideoMemory = CONSOLE_SERVER | 15
+ConsoleApiReadVideoMemory = CONSOLE_SERVER | 16
+# The input buffer's key events (ReadConsoleInput, PeekConsoleInput, FlushConsoleInputBuffer)
+ConsoleApiReadInput = CONSOLE_SERVER | 17
+ConsoleApiFlushInput = CONSOLE_SERVER | 18
+
+
+def _console_ioctl(function: int) -> int:
+    """CTL_CODE(FILE_DEVICE_CONSOLE, function, METHOD_NEITHER, FILE_ANY_ACCESS)."""
+    return FILE_DEVICE_CONSOLE << 16 | function << 2 | 3
+
+
+# NtDeviceIoControlFile codes on a console handle: each is one ConSrv API, sent with the
+# InputBuffer's fields (a dict; "Data" travels as the message's data) as its arguments.
+IOCTL_CONSOLE_GET_SCREEN_BUFFER_INFO = _console_ioctl(0x800)
+IOCTL_CONSOLE_SET_SCREEN_MODE = _console_ioctl(0x801)
+IOCTL_CONSOLE_SET_CURSOR_POSITION = _console_ioctl(0x802)
+IOCTL_CONSOLE_SET_CURSOR_INFO = _console_ioctl(0x803)
+IOCTL_CONSOLE_WRITE_TELETYPE = _console_ioctl(0x804)
+IOCTL_CONSOLE_WRITE_OUTPUT = _console_ioctl(0x805)
+IOCTL_CONSOLE_FILL_OUTPUT = _console_ioctl(0x806)
+IOCTL_CONSOLE_READ_OUTPUT = _console_ioctl(0x807)
+IOCTL_CONSOLE_SCROLL = _console_ioctl(0x808)
+IOCTL_CONSOLE_WRITE_VIDEO_MEMORY = _console_ioctl(0x809)
+IOCTL_CONSOLE_READ_VIDEO_MEMORY = _console_ioctl(0x80A)
+IOCTL_CONSOLE_READ_INPUT = _console_ioctl(0x80B)
+IOCTL_CONSOLE_FLUSH_INPUT = _console_ioctl(0x80C)
+
+OUTPUT_STREAMS, INPUT_STREAMS = (1, 2), (0,)
+# code -> (its name, the API it sends, the streams whose handles may ask)
+CONSOLE_IOCTLS = {
+    IOCTL_CONSOLE_GET_SCREEN_BUFFER_INFO: ("IOCTL_CONSOLE_GET_SCREEN_BUFFER_INFO",
+                                           ConsoleApiGetScreenBufferInfo, OUTPUT_STREAMS),
+    IOCTL_CONSOLE_SET_SCREEN_MODE: ("IOCTL_CONSOLE_SET_SCREEN_MODE", ConsoleApiSetScreenMode,
+                                    OUTPUT_STREAMS),
+    IOCTL_CONSOLE_SET_CURSOR_POSITION: ("IOCTL_CONSOLE_SET_CURSOR_POSITION",
+                                        ConsoleApiSetCursorPosition, OUTPUT_STREAMS),
+    IOCTL_CONSOLE_SET_CURSOR_INFO: ("IOCTL_CONSOLE_SET_CURSOR_INFO", ConsoleApiSetCursorInfo,
+                                    OUTPUT_STREAMS),
+    IOCTL_CONSOLE_WRITE_TELETYPE: ("IOCTL_CONSOLE_WRITE_TELETYPE", ConsoleApiWriteTeletype,
+                                   OUTPUT_STREAMS),
+    IOCTL_CONSOLE_WRITE_OUTPUT: ("IOCTL_CONSOLE_WRITE_OUTPUT", ConsoleApiWriteOutput, OUTPUT_STREAMS),
+    IOCTL_CONSOLE_FILL_OUTPUT: ("IOCTL_CONSOLE_FILL_OUTPUT", ConsoleApiFillOutput, OUTPUT_STREAMS),
+    IOCTL_CONSOLE_READ_OUTPUT: ("IOCTL_CONSOLE_READ_OUTPUT", ConsoleApiReadOutput, OUTPUT_STREAMS),
+    IOCTL_CONSOLE_SCROLL: ("IOCTL_CONSOLE_SCROLL", ConsoleApiScroll, OUTPUT_STREAMS),
+    IOCTL_CONSOLE_WRITE_VIDEO_MEMORY: ("IOCTL_CONSOLE_WRITE_VIDEO_MEMORY", ConsoleApiWriteVideoMemory,
+                                       OUTPUT_STREAMS),
+    IOCTL_CONSOLE_READ_VIDEO_MEMORY: ("IOCTL_CONSOLE_READ_VIDEO_MEMORY", ConsoleApiReadVideoMemory,
+                                      OUTPUT_STREAMS),
+    IOCTL_CONSOLE_READ_INPUT: ("IOCTL_CONSOLE_READ_INPUT", ConsoleApiReadInput, INPUT_STREAMS),
+    IOCTL_CONSOLE_FLUSH_INPUT: ("IOCTL_CONSOLE_FLUSH_INPUT", ConsoleApiFlushInput, INPUT_STREAMS),
+}
+CONSOLE_IOCTL_NAMES = {code: row[0] for code, row in CONSOLE_IOCTLS.items()}
 
 
 class ConsoleDevice(Device):
@@ -101,6 +178,22 @@ class ConsoleDevice(Device):
         (`when`: termios's TCSANOW, TCSADRAIN, TCSAFLUSH)."""
         self._call(ConsoleApiSetTerminalSettings, {"Stream": self._stream(file), "When": when,
                                                    "Settings": settings})
+
+    def device_control(self, file: FileObject, code: int, data: Any) -> Any:
+        """A screen or keyboard request (IOCTL_CONSOLE_*): one LPC call to CSRSS. The
+        \\Terminal stream is both an input and an output handle."""
+        row = CONSOLE_IOCTLS.get(code)
+        if row is None:
+            return super().device_control(file, code, data)
+        name, api, streams = row
+        stream = self._stream(file)
+        if file.context != TERMINAL and stream not in streams:
+            kind = "an output" if streams == OUTPUT_STREAMS else "an input"
+            raise NtStatusError(STATUS_INVALID_HANDLE, f"{name} needs {kind} handle of the console")
+        body = dict(data or {})
+        payload = body.pop("Data", b"")
+        body["Stream"] = streams[0] if file.context == TERMINAL else stream
+        return self._call(api, body, bytes(payload))
 
     @staticmethod
     def _stream(file: FileObject) -> int:

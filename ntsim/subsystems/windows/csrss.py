@@ -8,6 +8,24 @@ real hardware, as far as the simulated machine is concerned.
 A read that finds no input yet is not answered at once: CSRSS keeps the message (as
 its wait blocks did) and asks the dispatcher to tell it when the host has input. The
 client thread stays parked meanwhile; no host thread ever blocks on the guest.
+
+Beside the byte stream, the console has a screen buffer (screen.py: cells with
+attributes, a cursor, scrolling) and an input buffer of key events (keyboard.py): what
+OS/2's VIO and KBD calls and a DOS machine's INT 10h and INT 16h reach, through the
+IOCTL_CONSOLE_* requests of the console device (console_client.py wraps them). Stream
+output reaches the host as it always did. The screen reaches it this way:
+
+- when stdout is a terminal, the screen takes the terminal's visible area at its first
+  change and every change is drawn in place (cursor-addressed ANSI, colours from the
+  attributes); when the last process that used it exits, the terminal's cursor goes to
+  the line after what was drawn;
+- otherwise (a pipe, a file, a captured console) teletype output is passed on as a text
+  stream (code page 437 to UTF-8), and if a program painted characters by position
+  (cell writes, fills, video memory), the final screen follows it as text when the last
+  process that used it exits: the rows from the first to the last non-blank one.
+
+Key events are decoded from the host's input bytes; one input buffer serves both kinds
+of reader (a byte-stream read after key reads gets the bytes those keys came from).
 """
 
 from __future__ import annotations
@@ -24,23 +42,57 @@ from functools import partial
 from typing import Any
 
 from ...kernel.fs.console import (
+    ConsoleApiFillOutput,
+    ConsoleApiFlushInput,
     ConsoleApiGetMode,
     ConsoleApiGetNumberOfInputEvents,
+    ConsoleApiGetScreenBufferInfo,
     ConsoleApiGetTerminalSettings,
     ConsoleApiRead,
+    ConsoleApiReadInput,
+    ConsoleApiReadOutput,
+    ConsoleApiReadVideoMemory,
+    ConsoleApiScroll,
+    ConsoleApiSetCursorInfo,
+    ConsoleApiSetCursorPosition,
+    ConsoleApiSetScreenMode,
     ConsoleApiSetTerminalSettings,
     ConsoleApiWrite,
+    ConsoleApiWriteOutput,
+    ConsoleApiWriteTeletype,
+    ConsoleApiWriteVideoMemory,
 )
 from ...kernel.fs.volume import host_error
 from ...kernel.lpc import DEFERRED, ApiRow, LpcServer, PortMessage
 from ...kernel.processes import Event, NotificationEvent
-from ...kernel.status import STATUS_INVALID_HANDLE, STATUS_PIPE_BROKEN, NtStatusError
+from ...kernel.status import (
+    STATUS_END_OF_FILE,
+    STATUS_INVALID_HANDLE,
+    STATUS_INVALID_PARAMETER,
+    STATUS_PIPE_BROKEN,
+    NtStatusError,
+)
 from ...trace import KERNEL, SERVER
+from .keyboard import KeyboardBuffer, KeyEvent
+from .screen import (
+    CELLS,
+    DEFAULT_ATTRIBUTE,
+    DEFAULT_COLUMNS,
+    DEFAULT_ROWS,
+    ScreenBuffer,
+    ScreenBufferInfo,
+    ScreenError,
+    TerminalPainter,
+    screen_text,
+    teletype_text,
+)
 
 # Console control events (wincon.h), what the host's Ctrl+C and Ctrl+Break become
 CTRL_C_EVENT, CTRL_BREAK_EVENT = 0, 1
 # ntsim's own: a Unix terminal's suspend key (Ctrl+Z), which a Win32 console reads as input
 CTRL_SUSPEND_EVENT = 0x100
+# How many host bytes a key read takes at once (the rest stays queued as key events)
+KEY_READ_CHUNK = 4096
 CONSOLE_EVENTS = {CTRL_C_EVENT: "CTRL_C_EVENT", CTRL_BREAK_EVENT: "CTRL_BREAK_EVENT",
                   CTRL_SUSPEND_EVENT: "CTRL_SUSPEND_EVENT"}
 
@@ -51,6 +103,11 @@ class HostConsole:
     def __init__(self, stdin: int = 0, stdout: int = 1, stderr: int = 2) -> None:
         self.fds = (stdin, stdout, stderr)
         self._saved_settings: tuple[int, list[Any]] | None = None
+        # The screen buffer and key events CSRSS keeps for this console (set when it starts)
+        self.screen: ScreenBuffer | None = None
+        self.keyboard: KeyboardBuffer | None = None
+        self._painter: TerminalPainter | None = None      # while the screen is on the terminal
+        self._transcript_at_line_start = True
 
     def isatty(self, stream: int) -> bool:
         try:
@@ -96,7 +153,13 @@ class HostConsole:
             return None
 
     def restore(self) -> None:
-        """Leave the host terminal as ntsim found it (a guest may have made it raw)."""
+        """Leave the host terminal as ntsim found it (a guest may have made it raw, or
+        drawn its screen on it)."""
+        if self.screen is not None:
+            try:
+                self.end_screen(self.screen)
+            except OSError:
+                pass               # the output went away meanwhile
         if self._saved_settings is not None:
             fd, settings = self._saved_settings
             self._saved_settings = None
@@ -120,6 +183,67 @@ class HostConsole:
         while view:
             written = os.write(self.fds[stream], view)
             view = view[written:]
+        return len(data)
+
+    def enter_key_mode(self) -> None:
+        """Key readers get every key as it is pressed, unechoed (a BIOS keyboard has no
+        line editing): a terminal's canonical mode and echo go off; Ctrl+C still
+        signals. `restore` puts the terminal back."""
+        if not self.isatty(0):
+            return
+        settings = self.terminal_settings(0)
+        iflag, lflag, cc = settings[0], settings[3], list(settings[6])
+        if not lflag & (termios.ICANON | termios.ECHO) and not iflag & termios.ICRNL:
+            return                 # already so (a guest, or an earlier key read, did it)
+        cc[termios.VMIN], cc[termios.VTIME] = 1, 0
+        settings = [iflag & ~termios.ICRNL, settings[1], settings[2],
+                    lflag & ~(termios.ICANON | termios.ECHO), settings[4], settings[5], cc]
+        self.set_terminal_settings(0, termios.TCSANOW, settings)
+
+    # --- the screen buffer on the host ------------------------------------------------------
+
+    def show_teletype(self, data: bytes) -> int:
+        """Teletype output, where stdout is not a terminal: passed on as a text stream
+        (on a terminal, `show_screen` draws it). Returns the bytes written."""
+        if not data or self.isatty(1):
+            return 0
+        text = teletype_text(data).encode()
+        self.write(1, text)
+        self._transcript_at_line_start = text.endswith(b"\n")
+        return len(text)
+
+    def show_screen(self, screen: ScreenBuffer) -> int:
+        """Draw the screen's changes, where stdout is a terminal: the first change
+        takes the terminal's visible area (see TerminalPainter). Returns the bytes
+        written."""
+        if not self.isatty(1):
+            return 0
+        if self._painter is None:
+            self._painter = TerminalPainter(*self.size())
+            text = self._painter.begin(screen)
+        else:
+            text = self._painter.update(screen)
+        data = text.encode()
+        self.write(1, data)
+        return len(data)
+
+    def end_screen(self, screen: ScreenBuffer) -> int:
+        """No process uses the screen any more: on a terminal, the cursor goes to the
+        line after what was drawn; elsewhere, a screen painted by position is written
+        as text. Returns the bytes written."""
+        if self._painter is not None:
+            text = self._painter.end(screen)
+            self._painter = None
+        elif screen.painted and not self.isatty(1):
+            screen.painted = False
+            text = screen_text(screen)
+            if text and not self._transcript_at_line_start:
+                text = "\n" + text
+            self._transcript_at_line_start = True
+        else:
+            return 0
+        data = text.encode()
+        self.write(1, data)
         return len(data)
 
 
@@ -315,17 +439,35 @@ class Csrss(LpcServer):
         # Signalled while host input waits: what a console input handle's waiters (a
         # poll) wait on. CSRSS hands it out as kernel32's GetConsoleInputWaitHandle.
         self.input_event = Event("", NotificationEvent)
+        # The console's screen buffer (the terminal's size when stdout is one) and its
+        # input buffer of key events; the host console shows them.
+        columns, rows = console.size() if console.isatty(1) else (0, 0)
+        if not (columns and rows):        # not a terminal, or one that does not know its size
+            columns, rows = DEFAULT_COLUMNS, DEFAULT_ROWS
+        self.screen = ScreenBuffer(min(columns, 255), min(rows, 255))
+        self.keyboard = KeyboardBuffer()
+        console.screen, console.keyboard = self.screen, self.keyboard
+        self.screen_clients: set[int] = set()    # pids that used the screen: it ends with the last
 
     # --- ConSrv -----------------------------------------------------------------------------
 
     def read_console(self, message: PortMessage) -> Any:
-        if self.waiting_reads or not self.console.input_ready():
+        if self.waiting_reads or not self._input_available():
             self.waiting_reads.append(message)
             self._watch_input()
             return DEFERRED
         return self._host_read(message.body["Length"])
 
+    def _input_available(self) -> bool:
+        return self.keyboard.holds_input or self.console.input_ready()
+
     def _host_read(self, length: int) -> bytes:
+        # Keys already decoded for a key reader go first, as the bytes they came from.
+        data = self.keyboard.take_bytes(length) if self.keyboard.holds_input else self._host_bytes(length)
+        self._input_taken(data)
+        return data
+
+    def _host_bytes(self, length: int) -> bytes:
         try:
             data = self.console.read(length)
         except OSError as error:     # stdin closed (<&-)
@@ -333,14 +475,16 @@ class Csrss(LpcServer):
         if self.kernel.tracer.enabled:
             self.kernel.tracer.note(self.thread, KERNEL, "HostConsoleRead",
                                     {"fd": self.console.fds[0], "Length": length}, len(data))
-        if data and not self.console.input_ready():
+        return data
+
+    def _input_taken(self, data: bytes) -> None:
+        if data and not self._input_available():
             # Drained: the input event is cleared, so that the next input signals it anew
             # (what an edge-triggered epoll watching it waits for); the host is watched
             # while anything watches the event.
             self.input_event.signalled = False
             if self.input_event.wait_blocks:
                 self._watch_input()
-        return data
 
     def _watch_input(self) -> None:
         """Ask the dispatcher to say when the host has input (it polls between quanta)."""
@@ -355,15 +499,32 @@ class Csrss(LpcServer):
             caller = self.kernel.current_thread
             self.kernel.current_thread = self.thread
             try:
-                message = self.waiting_reads.popleft()
-                try:
-                    self.kernel.lpc.reply(self, message, self._host_read(message.body["Length"]))
-                except NtStatusError as error:
-                    self.kernel.lpc.reply(self, message, None, error.status)
+                self._answer_waiting_reads()
             finally:
                 self.kernel.current_thread = caller
         if not self.waiting_reads and (self.input_event.signalled or not self.input_event.wait_blocks):
             self.kernel.dispatcher.unwatch_host_input(self.console.fds[0])
+
+    def _answer_waiting_reads(self) -> None:
+        """Host input arrived: answer the waiting reads, oldest first, while there is
+        input for them (a key read waits on if the bytes made no key)."""
+        first = True
+        while self.waiting_reads and (first or self._input_available() or self.keyboard.ended):
+            first = False
+            message = self.waiting_reads[0]
+            try:
+                if message.ApiNumber == ConsoleApiReadInput:
+                    value = self._next_key(message.body["Remove"])
+                    if value is None:
+                        return
+                else:
+                    value = self._host_read(message.body["Length"])
+            except NtStatusError as error:
+                self.waiting_reads.popleft()
+                self.kernel.lpc.reply(self, message, None, error.status)
+                continue
+            self.waiting_reads.popleft()
+            self.kernel.lpc.reply(self, message, value)
 
     def write_console(self, message: PortMessage) -> int:
         stream = message.body["Stream"]
@@ -380,6 +541,161 @@ class Csrss(LpcServer):
                                     {"fd": self.console.fds[stream], "Length": len(message.data)},
                                     written)
         return written
+
+    # --- the screen buffer ------------------------------------------------------------------
+
+    def get_screen_buffer_info(self, message: PortMessage) -> ScreenBufferInfo:
+        """GetConsoleScreenBufferInfo (VioGetMode, VioGetCurPos, INT 10h AH=03h/0Fh)."""
+        return self.screen.info()
+
+    def set_screen_mode(self, message: PortMessage) -> None:
+        """SetConsoleScreenBufferSize and a clear (VioSetMode, INT 10h AH=00h)."""
+        body = message.body
+        self._on_screen(message, lambda screen: screen.resize(
+            body["Columns"], body["Rows"], body.get("Attribute", DEFAULT_ATTRIBUTE)))
+
+    def set_cursor_position(self, message: PortMessage) -> None:
+        """SetConsoleCursorPosition (VioSetCurPos, INT 10h AH=02h)."""
+        body = message.body
+        self._on_screen(message, lambda screen: screen.set_cursor(body["Row"], body["Column"]))
+
+    def set_cursor_info(self, message: PortMessage) -> None:
+        """SetConsoleCursorInfo (VioSetCurType, INT 10h AH=01h)."""
+        body = message.body
+        self._on_screen(message, lambda screen: screen.set_cursor_shape(
+            body["Start"], body["End"], body.get("Visible", True)))
+
+    def write_teletype(self, message: PortMessage) -> int:
+        """WriteConsole in processed mode (VioWrtTTY, INT 10h AH=0Eh, DOS's CON): the
+        data at the cursor, which advances, wraps and scrolls. Attribute None keeps
+        each cell's own."""
+        data = message.data
+        self._on_screen(message, lambda screen: screen.write_teletype(data, message.body.get("Attribute")),
+                        teletype=data)
+        return len(data)
+
+    def write_output(self, message: PortMessage) -> int:
+        """WriteConsoleOutput / WriteConsoleOutputCharacter / WriteConsoleOutputAttribute
+        (VioWrtCellStr, VioWrtCharStr, VioWrtCharStrAtt with its attribute filled in):
+        cells, characters or attributes at a position; returns the cells written."""
+        body = message.body
+        return self._on_screen(message, lambda screen: screen.write(
+            body["Row"], body["Column"], message.data, body.get("What", CELLS)))
+
+    def fill_output(self, message: PortMessage) -> int:
+        """FillConsoleOutputCharacter/Attribute (VioWrtNCell/NChar/NAttr, INT 10h
+        AH=09h/0Ah): one character and/or attribute, Count times; returns the cells."""
+        body = message.body
+        return self._on_screen(message, lambda screen: screen.fill(
+            body["Row"], body["Column"], body["Count"], body.get("Character"), body.get("Attribute")))
+
+    def read_output(self, message: PortMessage) -> bytes:
+        """ReadConsoleOutput* (VioReadCellStr / VioReadCharStr, INT 10h AH=08h)."""
+        body = message.body
+        return self._on_screen(message, lambda screen: screen.read(
+            body["Row"], body["Column"], body["Count"], body.get("What", CELLS)), show=False)
+
+    def scroll(self, message: PortMessage) -> None:
+        """ScrollConsoleScreenBuffer (VioScrollUp/Dn/Lf/Rt, INT 10h AH=06h/07h)."""
+        body = message.body
+        self._on_screen(message, lambda screen: screen.scroll(
+            body["Top"], body["Left"], body["Bottom"], body["Right"], body["Lines"],
+            body.get("Direction", "up"), body.get("Character", 0x20),
+            body.get("Attribute", DEFAULT_ATTRIBUTE)))
+
+    def write_video_memory(self, message: PortMessage) -> int:
+        """ntsim's own: bytes a VDM's program stored at B800:Offset, reflected into the
+        screen buffer (WriteConsoleOutput of the changed region, in NTVDM)."""
+        self._on_screen(message, lambda screen: screen.store(message.body["Offset"], message.data))
+        return len(message.data)
+
+    def read_video_memory(self, message: PortMessage) -> bytes:
+        """ntsim's own: the screen buffer as video memory from B800:Offset."""
+        body = message.body
+        return self._on_screen(message, lambda screen: screen.video_memory(
+            body["Offset"], body.get("Length")), show=False)
+
+    def _on_screen(self, message: PortMessage, operation: Any, *, show: bool = True,
+                   teletype: bytes = b"") -> Any:
+        """Run an operation on the screen buffer for a client and show what changed on
+        the host; a position outside the screen is STATUS_INVALID_PARAMETER."""
+        self.screen_clients.add(message.ClientId[0])
+        try:
+            value = operation(self.screen)
+        except ScreenError as error:
+            raise NtStatusError(STATUS_INVALID_PARAMETER, str(error)) from None
+        if show:
+            self._show_screen(teletype)
+        return value
+
+    def _show_screen(self, teletype: bytes = b"") -> None:
+        try:
+            written = self.console.show_teletype(teletype) + self.console.show_screen(self.screen)
+        except BrokenPipeError:
+            raise NtStatusError(STATUS_PIPE_BROKEN, "the host closed the console output") from None
+        except OSError as error:
+            raise host_error(error, "console output") from None
+        if written and self.kernel.tracer.enabled:
+            self.kernel.tracer.note(self.thread, KERNEL, "HostConsoleWrite",
+                                    {"fd": self.console.fds[1], "Length": written}, written)
+
+    def _end_screen(self) -> None:
+        """The last process that used the screen has gone: the host console finishes
+        showing it (see HostConsole.end_screen)."""
+        try:
+            written = self.console.end_screen(self.screen)
+        except OSError:
+            return                  # the host's output went away: nothing to finish
+        if written and self.kernel.tracer.enabled:
+            self.kernel.tracer.note(self.thread, KERNEL, "HostConsoleWrite",
+                                    {"fd": self.console.fds[1], "Length": written}, written)
+
+    # --- key events -------------------------------------------------------------------------
+
+    def read_input(self, message: PortMessage) -> Any:
+        """ReadConsoleInput / PeekConsoleInput for key events (KbdCharIn, KbdPeek,
+        INT 16h AH=00h/01h): the oldest KeyEvent, removed if Remove; with none, Wait
+        waits for one and otherwise the answer is None. When the host's input has
+        ended and no key is left, STATUS_END_OF_FILE."""
+        body = message.body
+        try:
+            self.console.enter_key_mode()
+        except OSError as error:
+            raise host_error(error, "console input") from None
+        if not self.waiting_reads:
+            event = self._next_key(body["Remove"])
+            if event is not None or not body["Wait"]:
+                return event
+        elif not body["Wait"]:
+            return None                 # the keys that come are the waiting readers'
+        self.waiting_reads.append(message)
+        self._watch_input()
+        return DEFERRED
+
+    def _next_key(self, remove: bool) -> KeyEvent | None:
+        """The next key event, decoding the host's input as far as it has arrived."""
+        while not self.keyboard.events:
+            if self.keyboard.ended:
+                raise NtStatusError(STATUS_END_OF_FILE, "the console's input has ended")
+            if not self.console.input_ready():
+                return None
+            data = self._host_bytes(KEY_READ_CHUNK)
+            self.keyboard.feed(data)
+            self._input_taken(data)
+        return self.keyboard.pop() if remove else self.keyboard.peek()
+
+    def write_console_input(self, events: list[KeyEvent]) -> None:
+        """WriteConsoleInput: key events from outside the host's stdin (the TUI, a
+        test) join the input buffer and wake the readers waiting for keys. Runs on the
+        dispatcher's thread (Machine.type_keys posts it there)."""
+        self.keyboard.events.extend(events)
+        if events:
+            self._input_arrived()
+
+    def flush_input(self, message: PortMessage) -> int:
+        """FlushConsoleInputBuffer (KbdFlushBuffer, INT 21h AH=0Ch): the key events
+        typed ahead are dropped; returns how many."""
+        return self.keyboard.flush()
 
     def get_console_mode(self, message: PortMessage) -> dict[str, Any]:
         stream = message.body["Stream"]
@@ -404,7 +720,7 @@ class Csrss(LpcServer):
         wait (input, or its end), else 0 — the host's bytes are not counted until read.
         With none, the input event is cleared and the host watched, so a waiter wakes
         when input comes."""
-        ready = self.console.input_ready()
+        ready = self._input_available()
         self.input_event.signalled = ready
         if not ready:
             self._watch_input()
@@ -440,6 +756,10 @@ class Csrss(LpcServer):
         if not self.waiting_reads and not self.input_event.wait_blocks:
             self.kernel.dispatcher.unwatch_host_input(self.console.fds[0])
         self.clients.pop(pid, None)
+        if pid in self.screen_clients:
+            self.screen_clients.discard(pid)
+            if not self.screen_clients:
+                self._end_screen()
 
     api = (
         ApiRow(ConsoleApiRead, "ConsoleRead", read_console, ("Stream", "Length")),
@@ -451,4 +771,23 @@ class Csrss(LpcServer):
                ("Stream", "When")),
         ApiRow(ConsoleApiGetNumberOfInputEvents, "ConsoleGetNumberOfInputEvents",
                get_number_of_input_events, ("Stream",)),
+        ApiRow(ConsoleApiGetScreenBufferInfo, "ConsoleGetScreenBufferInfo", get_screen_buffer_info),
+        ApiRow(ConsoleApiSetScreenMode, "ConsoleSetScreenMode", set_screen_mode,
+               ("Columns", "Rows", "Attribute")),
+        ApiRow(ConsoleApiSetCursorPosition, "ConsoleSetCursorPosition", set_cursor_position,
+               ("Row", "Column")),
+        ApiRow(ConsoleApiSetCursorInfo, "ConsoleSetCursorInfo", set_cursor_info,
+               ("Start", "End", "Visible")),
+        ApiRow(ConsoleApiWriteTeletype, "ConsoleWriteTeletype", write_teletype, ("Attribute",)),
+        ApiRow(ConsoleApiWriteOutput, "ConsoleWriteOutput", write_output, ("Row", "Column", "What")),
+        ApiRow(ConsoleApiFillOutput, "ConsoleFillOutput", fill_output,
+               ("Row", "Column", "Count", "Character", "Attribute")),
+        ApiRow(ConsoleApiReadOutput, "ConsoleReadOutput", read_output, ("Row", "Column", "Count", "What")),
+        ApiRow(ConsoleApiScroll, "ConsoleScroll", scroll,
+               ("Top", "Left", "Bottom", "Right", "Lines", "Direction", "Character", "Attribute")),
+        ApiRow(ConsoleApiWriteVideoMemory, "ConsoleWriteVideoMemory", write_video_memory, ("Offset",)),
+        ApiRow(ConsoleApiReadVideoMemory, "ConsoleReadVideoMemory", read_video_memory,
+               ("Offset", "Length")),
+        ApiRow(ConsoleApiReadInput, "ConsoleReadInput", read_input, ("Wait", "Remove")),
+        ApiRow(ConsoleApiFlushInput, "ConsoleFlushInput", flush_input),
     )
