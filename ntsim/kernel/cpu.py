@@ -355,6 +355,7 @@ class Cpu:
         self.pc_register = mode.pc_register
         self._hidden: _HiddenState | None = None   # made when first needed (see there)
         self._software_interrupt = None   # the personality's `INT n` handler (see there)
+        self._raw_interrupt = None        # ... or its handler of every interrupt, raw
         self._trap_length = 0             # inside an `INT n` trap: the instruction's length
         self.stop_reason: str | None = None
         self.pending_fault: Fault | None = None
@@ -384,6 +385,7 @@ class Cpu:
         self.uc.hook_add(unicorn.UC_HOOK_MEM_UNMAPPED, self._memory_fault, None,
                          _TRAP, 2 * _TRAP - 1)
         self.uc.hook_add(unicorn.UC_HOOK_INSN_INVALID, self._invalid_instruction)
+        self.uc.hook_add(unicorn.UC_HOOK_INTR, self._interrupt)
         self._power_on = self.uc.context_save()   # for reset: the state it starts in
 
     def reset(self) -> None:
@@ -625,7 +627,7 @@ class Cpu:
     def hook_interrupt(self, handler) -> None:
         """Every `INT n` and CPU exception (divide error is interrupt 0), raw:
         `handler(uc, number, data)` tells them apart itself (LXSS does, by vector)."""
-        self._traps.append(self.uc.hook_add(unicorn.UC_HOOK_INTR, handler))
+        self._raw_interrupt = handler
 
     def hook_software_interrupts(self, handler: Callable[[int], None]) -> None:
         """`INT n` traps to `handler(vector)`; processor exceptions stop the run as a
@@ -642,12 +644,24 @@ class Cpu:
         each one comes here.) A real-mode vector below 32 may be either — INT 13h is the
         BIOS disk service, #GP is exception 13 — so the processor's own record tells."""
         self._software_interrupt = handler
-        self._traps.append(self.uc.hook_add(unicorn.UC_HOOK_INTR, self._interrupt))
 
-    def _interrupt(self, uc, vector: int, _data) -> None:
+    def _interrupt(self, uc, vector: int, data) -> None:
+        """Every interrupt and exception arrives here (one hook, installed for good)."""
+        if self._raw_interrupt is not None:
+            self._raw_interrupt(uc, vector, data)
+            return
         is_int, error_code = True, 0
         if vector < 32:
             is_int, error_code = self.hidden_state().snapshot().exception()
+        if is_int and self._software_interrupt is None:
+            if self.mode.name == REAL_MODE:
+                self.deliver_interrupt(vector)    # nobody traps it: the guest's IVT, as on x86
+                return
+            pc = self.linear_pc
+            self.pending_fault = Fault("interrupt", pc, pc, f"INT {vector:#04x} at "
+                                       f"{self.describe_pc()} with no handler", vector)
+            uc.emu_stop()
+            return
         if is_int:
             # the PC is past the instruction: `CD nn`, or the one-byte INT3 (CC) and INTO (CE)
             last = self.read(self.linear_pc - 1, 1)[0]
@@ -700,7 +714,7 @@ class Cpu:
         """The personality's traps go (the processor is to serve another process)."""
         while self._traps:
             self.uc.hook_del(self._traps.pop())
-        self._software_interrupt = None
+        self._software_interrupt = self._raw_interrupt = None
 
     # --- interrupts the machine raises (a virtual machine's timer and keyboard) -------------
 
