@@ -320,6 +320,9 @@ class _HiddenState:
         self._int(self.layout.old_exception).value = -1
         self._restore(self._handle, self._context)
 
+    def __del__(self) -> None:
+        self.close()
+
     def close(self) -> None:
         if self._context:
             self._free(self._context)
@@ -647,12 +650,14 @@ class Cpu:
 
     def _interrupt(self, uc, vector: int, data) -> None:
         """Every interrupt and exception arrives here (one hook, installed for good)."""
-        if self._raw_interrupt is not None:
-            self._raw_interrupt(uc, vector, data)
-            return
         is_int, error_code = True, 0
         if vector < 32:
             is_int, error_code = self.hidden_state().snapshot().exception()
+            if not is_int:
+                self.hidden_state().forget_exception_in_flight()
+        if self._raw_interrupt is not None:
+            self._raw_interrupt(uc, vector, data)
+            return
         if is_int and self._software_interrupt is None:
             if self.mode.name == REAL_MODE:
                 self.deliver_interrupt(vector)    # nobody traps it: the guest's IVT, as on x86
@@ -671,7 +676,6 @@ class Cpu:
             finally:
                 self._trap_length = 0
             return
-        self.hidden_state().forget_exception_in_flight()
         pc = self.linear_pc
         name = EXCEPTION_NAMES.get(vector, f"exception-{vector}")
         has_code = vector in _PUSHES_ERROR_CODE
@@ -845,9 +849,9 @@ class Cpu:
             # would never be preempted (a timer could never cut in). Translate again.
             self.uc.ctl_flush_tb()
             self._uncounted_code = False
-        start = self._start_address()
-        if self.stop_reason is None and self.linear_pc in self._breakpoints:
-            self._skip_breakpoint_at = self.linear_pc   # resuming from this breakpoint
+        start, linear = self._start_address()
+        if linear in self._breakpoints:
+            self._skip_breakpoint_at = linear   # resuming from this breakpoint
         while True:
             try:
                 self.uc.emu_start(start, _NEVER, 0, instructions)
@@ -858,9 +862,9 @@ class Cpu:
                     # did anything; copy the page now and run the instruction again.
                     resolve, self._resolve_fault = self._resolve_fault, None
                     resolve()
-                    start = self._start_address()
-                    if self.linear_pc in self._breakpoints:
-                        self._skip_breakpoint_at = self.linear_pc
+                    start, linear = self._start_address()
+                    if linear in self._breakpoints:
+                        self._skip_breakpoint_at = linear
                     continue
                 if self.pending_fault is None:
                     self.pending_fault = self._describe(error)
@@ -872,12 +876,16 @@ class Cpu:
             return self.stop_reason
         return StopReason.QUANTUM
 
-    def _start_address(self) -> int:
-        """What `emu_start` wants: in real mode the linear address (unicorn sets
-        IP = begin - CS x 16), in the other modes the offset (it sets EIP/RIP = begin)."""
-        if self.mode.name == REAL_MODE:
-            return self.linear_pc
-        return self.pc
+    def _start_address(self) -> tuple[int, int]:
+        """(what `emu_start` wants, the linear PC). emu_start takes the linear address in
+        real mode (unicorn sets IP = begin - CS x 16), the offset in the other modes (it
+        sets EIP/RIP = begin). One register read in the flat modes: run is on the
+        dispatcher's hot path."""
+        pc = self.pc
+        if not self.mode.segmented:
+            return pc, pc
+        linear = self.linear(pc)
+        return (linear if self.mode.name == REAL_MODE else pc), linear
 
     def _fill_tlb(self, uc, page, access, entry, _data) -> bool:
         """A TLB miss: the guest touches `page` (for reading, writing or fetching) and the
