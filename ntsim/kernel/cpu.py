@@ -6,6 +6,14 @@ current thread for a quantum, reporting *why* it stopped: the quantum ran out, a
 handler asked to stop (the thread blocked, exited or must be rescheduled), or the guest
 faulted.
 
+A process runs in one of four processor modes (MODES): long mode (LXSS), 32-bit flat
+protected mode (Win32, PSXSS), the 286's 16-bit protected mode with a GDT and a
+per-process LDT (OS/2 1.x; descriptors.py builds the tables), and real mode (the VDM).
+In the segmented modes the PC is an offset in CS (`pc`, shown as CS:IP) and the address
+space sees CS's base + offset (`linear_pc`): breakpoints and faults use linear addresses.
+Traps are `syscall`, `INT n` (a far-call thunk is a segment of `INT n; RETF k` stubs)
+and port I/O; a virtual machine's devices raise interrupts with `inject_interrupt`.
+
 Speed matters here: a run with no per-instruction hook executes at unicorn's full speed,
 so nothing in this module hooks every instruction unless someone is stepping or counting.
 """
@@ -252,7 +260,7 @@ def _state_layout() -> _StateLayout:
 
     before, after_int, after_fault, marked_ints = ints(fresh), ints(seen[0x21]), \
         ints(seen[13]), ints(marked)
-    eip = [i * 4 for i, v in enumerate(marked_ints) if v == marker and ints(fresh)[i] != marker]
+    eip = [i * 4 for i, v in enumerate(marked_ints) if v == marker and before[i] != marker]
     is_int = [i * 4 for i in range(len(before)) if after_int[i] == 1 and after_fault[i] == 0]
     error = [i * 4 for i in range(len(before)) if after_fault[i] == refused and after_int[i] != refused]
     old = [i * 4 for i in range(len(before)) if before[i] == -1 and after_fault[i] == 13]
@@ -262,7 +270,7 @@ def _state_layout() -> _StateLayout:
         if len(candidates) == 1:
             layout = _StateLayout(eip[0], eip[0] + 48, eip[0] + 56, candidates[0][0],
                                   candidates[0][1], old[0])
-    if layout is None or ints(fresh)[layout.hflags // 4] & (_HF_CS32 | _HF_PE) != _HF_CS32 | _HF_PE:
+    if layout is None or before[layout.hflags // 4] & (_HF_CS32 | _HF_PE) != _HF_CS32 | _HF_PE:
         raise RuntimeError("this unicorn keeps its processor state in a layout ntsim does not "
                            "know (unicorn 2.1 is needed for segments and exceptions)")
     return layout
@@ -359,7 +367,11 @@ class Cpu:
         self._hidden: _HiddenState | None = None   # made when first needed (see there)
         self._software_interrupt = None   # the personality's `INT n` handler (see there)
         self._raw_interrupt = None        # ... or its handler of every interrupt, raw
-        self._trap_length = 0             # inside an `INT n` trap: the instruction's length
+        self._trapping_vector: int | None = None   # inside an `INT n` trap: its vector
+        # A PC read is on every run and trap: through the fast register file, masked to
+        # the register's width (unicorn writes only IP's 2 bytes, EIP's 4).
+        self._pc_mask = {x86.UC_X86_REG_IP: 0xFFFF, x86.UC_X86_REG_EIP: 0xFFFF_FFFF}.get(
+            mode.pc_register, 0xFFFF_FFFF_FFFF_FFFF)
         self.stop_reason: str | None = None
         self.pending_fault: Fault | None = None
         self.on_unmapped = None   # memory manager: demand-zero page faults
@@ -437,7 +449,7 @@ class Cpu:
     def pc(self) -> int:
         """The program counter as the mode has it: IP, EIP or RIP — an offset in CS.
         `linear_pc` is where that is in the address space."""
-        return self.uc.reg_read(self.pc_register)
+        return self.registers.read(self.pc_register) & self._pc_mask
 
     @pc.setter
     def pc(self, value: int) -> None:
@@ -458,7 +470,7 @@ class Cpu:
         """Where a segment register's segment starts: selector x 16 in real mode; the
         base its descriptor gave when it was loaded, in protected mode."""
         if self.mode.name == REAL_MODE:
-            return self.uc.reg_read(REGISTERS[segment]) << 4
+            return (self.registers.read(REGISTERS[segment]) & 0xFFFF) << 4
         if not self.mode.segmented:
             return 0 if segment in _SEGMENTS_WITHOUT_BASE else self.hidden_state().snapshot() \
                 .segment_base(segment)
@@ -668,13 +680,12 @@ class Cpu:
             uc.emu_stop()
             return
         if is_int:
-            # the PC is past the instruction: `CD nn`, or the one-byte INT3 (CC) and INTO (CE)
-            last = self.read(self.linear_pc - 1, 1)[0]
-            self._trap_length = 1 if (vector, last) in _ONE_BYTE_INTERRUPTS else 2
+            # (the PC is already past the INT: restart_trap knows how far back it is)
+            self._trapping_vector = vector
             try:
                 self._software_interrupt(vector)
             finally:
-                self._trap_length = 0
+                self._trapping_vector = None
             return
         pc = self.linear_pc
         name = EXCEPTION_NAMES.get(vector, f"exception-{vector}")
@@ -694,8 +705,10 @@ class Cpu:
         """Inside a trap handler: run the trapping instruction (`syscall`, `INT n`, the
         `INT n` of a far-call thunk) again when the thread next runs — a call that had to
         wait is made again once it can finish. The handler stops the run as well."""
-        if self._trap_length:
-            self.pc -= self._trap_length
+        if self._trapping_vector is not None:
+            # the PC is past the instruction: `CD nn`, or the one-byte INT3 (CC), INTO (CE)
+            last = self.read(self.linear_pc - 1, 1)[0]
+            self.pc -= 1 if (self._trapping_vector, last) in _ONE_BYTE_INTERRUPTS else 2
         elif self.mode.name == LONG_MODE:
             self.resume_after_syscall_at(self.pc)   # the PC is still at the `syscall`
         else:
