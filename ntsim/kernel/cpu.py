@@ -350,6 +350,10 @@ class StopReason:
     REQUESTED = "requested"    # a trap handler asked to stop (blocked, exited, rescheduled)
     FAULT = "fault"
     BREAKPOINT = "breakpoint"
+    # HLT: the guest waits for an interrupt (a VM's idle loop). unicorn ends the run then
+    # and says nothing, so a run with no instruction budget ends only this way; a
+    # budgeted run that halts reports QUANTUM (HLT on x86 may end early anyway).
+    HALTED = "halted"
 
 
 class Cpu:
@@ -557,6 +561,9 @@ class Cpu:
         as the kernel's IRET to a new process would: CS:IP, SS:SP and the data segments
         from the selectors given, each checked against its descriptor."""
         self._require_protected_mode("a ring transition")
+        if self.mode.name == LONG_MODE:
+            raise ProcessorError("a ring transition in long mode needs 64-bit code segments, "
+                                 "which ntsim does not model (long-mode guests run flat)")
         self.hidden_state().set_privilege_level(privilege_level)
         for name, value in (("cs", cs), ("ss", ss), ("ds", ds), ("es", es)):
             self.write_register(name, value)
@@ -887,7 +894,7 @@ class Cpu:
             return StopReason.FAULT
         if self.stop_reason is not None:
             return self.stop_reason
-        return StopReason.QUANTUM
+        return StopReason.QUANTUM if instructions else StopReason.HALTED
 
     def _start_address(self) -> tuple[int, int]:
         """(what `emu_start` wants, the linear PC). emu_start takes the linear address in

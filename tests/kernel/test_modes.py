@@ -188,6 +188,17 @@ def test_an_injected_interrupt_reaches_its_handler_and_returns_with_iret():
     assert cpu.interrupts_enabled                         # and the FLAGS it saved
 
 
+def test_a_halted_guest_waits_for_its_interrupt_and_goes_on_after_it():
+    # sti; hlt; int 20h — DOS's idle loop, reduced
+    cpu, writes = timer_machine(b"\xfb" + b"\xf4" + INT_20)
+    assert cpu.run() == StopReason.HALTED
+    assert cpu.pc == 2                                     # past the HLT
+    assert cpu.inject_interrupt(8)
+    assert cpu.run() == StopReason.REQUESTED               # the tick's handler, then INT 20h
+    assert cpu.read(0x12340 + COUNTER, 1) == b"\x01"
+    assert writes == [(0x20, 1, 0x20)]
+
+
 def test_an_interrupt_waits_while_the_guest_has_interrupts_disabled():
     cpu, writes = timer_machine(b"\xfa" + b"\xeb\xfe")    # cli; jmp $
     cpu.run(100)
