@@ -341,7 +341,7 @@ class ProcessorError(Exception):
     """A request the processor cannot honour in its mode (one line for the user)."""
 
 
-# Long mode ignores the bases of CS, DS, ES and SS (FS and GS keep theirs).
+# The flat modes' CS, DS, ES and SS start at 0 (long mode ignores their bases).
 _SEGMENTS_WITHOUT_BASE = ("cs", "ds", "es", "ss")
 
 
@@ -475,9 +475,8 @@ class Cpu:
         base its descriptor gave when it was loaded, in protected mode."""
         if self.mode.name == REAL_MODE:
             return (self.registers.read(REGISTERS[segment]) & 0xFFFF) << 4
-        if not self.mode.segmented:
-            return 0 if segment in _SEGMENTS_WITHOUT_BASE else self.hidden_state().snapshot() \
-                .segment_base(segment)
+        if not self.mode.segmented and segment in _SEGMENTS_WITHOUT_BASE:
+            return 0        # flat: only FS and GS have a base of their own (thread data)
         return self.hidden_state().snapshot().segment_base(segment)
 
     def jump(self, selector: int, offset: int) -> None:
@@ -572,7 +571,7 @@ class Cpu:
 
     def _require_protected_mode(self, what: str) -> None:
         if self.mode.name == REAL_MODE:
-            raise ProcessorError(f"{what} need protected mode; this processor runs in "
+            raise ProcessorError(f"{what}: only in protected mode; this processor runs in "
                                  f"{self.mode.description}")
 
     def save_context(self) -> Any:

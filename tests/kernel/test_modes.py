@@ -363,3 +363,17 @@ def test_process_creation_takes_the_mode_s_address_space_layout(kernel):
     assert win32.memory.highest == 0x7FFE_FFFF
     assert (custom.memory.lowest, custom.memory.highest) == (0x10000, 0x1FFF_FFFF)
     assert custom.cpu.mode.name == PROTECTED_MODE_16
+
+
+def test_real_mode_has_no_descriptor_tables_and_says_so():
+    cpu, _ = real_mode(INT_20)
+    with pytest.raises(ProcessorError, match="only in protected mode"):
+        cpu.load_descriptor_tables(DescriptorTable("GDT", 0x1000, 4))
+    with pytest.raises(ProcessorError, match="real mode"):
+        cpu.enter_user_mode(cs=8, ip=0, ss=16, sp=0)
+
+
+def test_interrupts_go_through_a_guest_table_only_in_real_mode():
+    cpu = Cpu(PROTECTED_MODE_32)
+    with pytest.raises(ProcessorError, match="real mode only"):
+        cpu.deliver_interrupt(8)
