@@ -693,8 +693,13 @@ class Cpu:
             finally:
                 self._trapping_vector = None
             return
-        pc = self.linear_pc
+        pc = address = self.linear_pc
         name = EXCEPTION_NAMES.get(vector, f"exception-{vector}")
+        if vector == 14:
+            # a page fault (paging on): CR2 holds the address, the error code says which
+            # access it was (bit 1 a write, bit 4 an instruction fetch), as the TLB path does
+            address = self.uc.reg_read(x86.UC_X86_REG_CR2)
+            name = "write" if error_code & 2 else "fetch" if error_code & 16 else "read"
         has_code = vector in _PUSHES_ERROR_CODE
         selector = error_code & 0xFFFC if vector in _SELECTOR_ERROR_CODE and error_code & 0xFFFC \
             else None
@@ -703,7 +708,7 @@ class Cpu:
             detail += f", selector {describe_selector(error_code & 0xFFFF)}"
         elif has_code:
             detail += f", error code {error_code:#x}"
-        self.pending_fault = Fault(name, pc, pc, detail, vector,
+        self.pending_fault = Fault(name, address, pc, detail, vector,
                                    error_code if has_code else None, selector)
         uc.emu_stop()
 

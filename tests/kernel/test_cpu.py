@@ -310,3 +310,27 @@ def test_restart_trap_in_a_syscall_handler_runs_the_syscall_again():
     assert cpu.pc == CODE + 3                     # parked at the syscall
     cpu.run()
     assert calls == [(1, 0), (1, 0)]
+
+
+def test_a_page_fault_under_the_processor_s_own_paging_names_the_address_and_access():
+    """With x86 paging walked by the processor (unicorn's CPU TLB mode), a not-present
+    page is exception 14: the fault carries CR2's address and the error code's access."""
+    import struct
+
+    import unicorn
+
+    cpu = Cpu("x86-32")
+    cpu.uc.ctl_set_tlb_mode(unicorn.UC_TLB_CPU)
+    cpu.map(0, 0x400000, PAGE_EXECUTE_READWRITE)
+    page_table = [(page << 12) | 7 for page in range(1024)]      # present, writable, user
+    page_table[0x300] = 0                                        # 0x300000: not present
+    cpu.write(0x1000, struct.pack("<I", 0x2000 | 7))            # the page directory
+    cpu.write(0x2000, struct.pack("<1024I", *page_table))
+    cpu.write(0x10000, b"\x90\xa3\x10\x00\x30\x00")             # nop; mov [300010h], eax
+    cpu.write_register("cr3", 0x1000)
+    cpu.cr0 |= 0x8000_0000                                       # PG
+    cpu.pc = 0x10000
+    assert cpu.run(100) == StopReason.FAULT
+    fault = cpu.pending_fault
+    assert (fault.kind, fault.address, fault.pc, fault.vector) == ("write", 0x300010, 0x10001, 14)
+    assert fault.error_code & 2
