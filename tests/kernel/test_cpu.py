@@ -3,7 +3,10 @@ counting instructions."""
 
 from __future__ import annotations
 
+import struct
+
 import pytest
+import unicorn
 from unicorn import UcError
 
 from ntsim.kernel.cpu import (
@@ -315,10 +318,6 @@ def test_restart_trap_in_a_syscall_handler_runs_the_syscall_again():
 def test_a_page_fault_under_the_processor_s_own_paging_names_the_address_and_access():
     """With x86 paging walked by the processor (unicorn's CPU TLB mode), a not-present
     page is exception 14: the fault carries CR2's address and the error code's access."""
-    import struct
-
-    import unicorn
-
     cpu = Cpu("x86-32")
     cpu.uc.ctl_set_tlb_mode(unicorn.UC_TLB_CPU)
     cpu.map(0, 0x400000, PAGE_EXECUTE_READWRITE)
