@@ -82,14 +82,21 @@ class Kernel:
 
     def create_process(self, name: str, personality: Any = None, *, parent: Process | None = None,
                        image_path: str = "", is_server: bool = False,
-                       architecture: str | None = None) -> Process:
-        """PspCreateProcess: a process object, and an address space if it runs guest code."""
+                       architecture: str | None = None,
+                       user_space: tuple[int, int] | None = None) -> Process:
+        """PspCreateProcess: a process object, and an address space if it runs guest code.
+
+        `architecture` is the processor mode its code runs in (cpu.MODES: "x86-64",
+        "x86-32", "x86-16-protected", "x86-16" for real mode); `user_space`, the lowest
+        and highest address its memory may use, defaults to the mode's layout (a VDM's
+        starts at 0, a 32-bit process's ends below 2 GiB)."""
         process = Process(next(self._client_ids), name, personality, parent=parent,
                           image_path=image_path, is_server=is_server)
         process.create_time_ns = self.clock.monotonic_ns()
         if architecture is not None:
             process.cpu = self._processor(architecture)
-            process.memory = AddressSpace(process.cpu)
+            lowest, highest = user_space or process.cpu.mode.user_space
+            process.memory = AddressSpace(process.cpu, lowest, highest)
             if self.count_instructions:
                 process.cpu.count_instructions(True)
         self.processes[process.pid] = process
@@ -107,12 +114,13 @@ class Kernel:
         old = process.memory
         if old is not None:
             old.close_views()              # the old image's mapped files let go
-        if process.cpu is not None and process.cpu.architecture == architecture:
+        same_mode = process.cpu is not None and process.cpu.architecture == architecture
+        if same_mode:
             process.cpu.reset()
         else:
             process.cpu = self._processor(architecture)
-        process.memory = AddressSpace(process.cpu)
-        if old is not None:
+        process.memory = AddressSpace(process.cpu, *process.cpu.mode.user_space)
+        if old is not None and same_mode:
             process.memory.lowest, process.memory.highest = old.lowest, old.highest
         if self.count_instructions:
             process.cpu.count_instructions(True)

@@ -652,6 +652,8 @@ class LpcManager:
             return
         offset, length = message.capture
         base = section.server_base if reader is section.server else section.client_base
+        # the receiver's own access through its view (not a kernel peek): its pages are touched
+        reader.memory.touch(base + offset, length)
         message.data = reader.memory.read(base + offset, length)
 
     @staticmethod

@@ -239,3 +239,88 @@ def test_a_reset_processor_is_empty_and_runs_only_the_new_program():
     cpu.pc = CODE
     assert cpu.run() == StopReason.REQUESTED   # the old breakpoint at CODE+2 is gone
     assert (cpu.read_register("al"), cpu.read_register("rbx"), cpu.pc) == (2, 0, CODE + 11)
+
+
+# --- modes, exceptions, interrupts (every mode: test_modes.py) ------------------------------
+
+
+def test_an_unknown_processor_mode_is_refused_naming_the_known_ones():
+    with pytest.raises(ValueError, match="x86-16-protected"):
+        Cpu("z80")
+
+
+DIVIDE_BY_ZERO = b"\x31\xc9\x48\xf7\xf1"          # xor ecx, ecx; div rcx
+
+
+def test_a_processor_exception_is_a_fault_with_its_vector_at_the_faulting_instruction():
+    cpu = Cpu("x86-64")
+    cpu.map(CODE, 0x1000, PAGE_EXECUTE_READ)
+    cpu.write(CODE, DIVIDE_BY_ZERO + SYSCALL)
+    cpu.pc = CODE
+    assert cpu.run() == StopReason.FAULT
+    fault = cpu.pending_fault
+    assert (fault.kind, fault.vector, fault.pc) == ("divide", 0, CODE + 2)
+
+
+def test_an_int_nobody_traps_in_long_mode_is_a_fault_naming_the_vector():
+    cpu = Cpu("x86-64")
+    cpu.map(CODE, 0x1000, PAGE_EXECUTE_READ)
+    cpu.write(CODE, b"\x90" + INT_80)
+    cpu.pc = CODE
+    assert cpu.run() == StopReason.FAULT
+    assert (cpu.pending_fault.kind, cpu.pending_fault.vector) == ("interrupt", 0x80)
+    assert "INT 0x80" in cpu.pending_fault.detail
+
+
+def test_a_second_exception_after_one_was_handled_is_not_a_double_fault():
+    """unicorn keeps the first exception 'in flight' (its guest handler never runs); the
+    processor must forget it, or the next one is reported as interrupt 8."""
+    cpu = Cpu("x86-64")
+    cpu.map(CODE, 0x1000, PAGE_EXECUTE_READ)
+    cpu.write(CODE, DIVIDE_BY_ZERO + DIVIDE_BY_ZERO)
+    vectors = []
+
+    def handler(uc, number, _data):           # a personality's raw hook, as LXSS's
+        vectors.append(number)
+        cpu.pc += 3                           # skip the div, as a signal handler might
+        if len(vectors) == 2:
+            cpu.request_stop()
+
+    cpu.hook_interrupt(handler)
+    cpu.pc = CODE
+    assert cpu.run() == StopReason.REQUESTED
+    assert vectors == [0, 0]
+
+
+def test_restart_trap_in_a_syscall_handler_runs_the_syscall_again():
+    cpu = Cpu("x86-64")
+    cpu.map(CODE, 0x1000, PAGE_EXECUTE_READ)
+    cpu.write(CODE, b"\x48\xff\xc0" + SYSCALL + b"\x48\xff\xc3" + SYSCALL)   # inc rax; inc rbx
+    calls = []
+
+    def trap(uc, _data):
+        calls.append((cpu.read_register("rax"), cpu.read_register("rbx")))
+        if len(calls) == 1:
+            cpu.restart_trap()
+        cpu.request_stop()
+
+    cpu.hook_syscall(trap)
+    cpu.pc = CODE
+    cpu.run()
+    assert cpu.pc == CODE + 3                     # parked at the syscall
+    cpu.run()
+    assert calls == [(1, 0), (1, 0)]
+
+
+def test_a_page_fault_the_memory_manager_cannot_resolve_names_the_address_and_access():
+    """Pages are in x86 page tables the processor walks itself: a store to a page that is
+    not there is exception 14, and the fault carries CR2's address and the error code's
+    access (here a write, from the second instruction)."""
+    cpu = Cpu("x86-32")
+    cpu.map(0x10000, 0x1000, PAGE_EXECUTE_READ)
+    cpu.write(0x10000, b"\x90\xa3\x10\x00\x30\x00")             # nop; mov [300010h], eax
+    cpu.pc = 0x10000
+    assert cpu.run(100) == StopReason.FAULT
+    fault = cpu.pending_fault
+    assert (fault.kind, fault.address, fault.pc, fault.vector) == ("write", 0x300010, 0x10001, 14)
+    assert fault.error_code & 2
