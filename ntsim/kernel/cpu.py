@@ -729,11 +729,13 @@ class Cpu:
                     # nothing in flight now, running the instruction again raises it as
                     # the page fault it is, with its error code.
                     return
-                if vector == PAGE_FAULT and self.page_table is not None \
-                        and self.on_page_fault is not None \
-                        and self.on_page_fault(self.registers.read(x86.UC_X86_REG_CR2),
-                                               bool(error_code & PF_WRITE),
-                                               bool(error_code & PF_FETCH)):
+                if vector == PAGE_FAULT:
+                    if self.page_table is not None and self.on_page_fault is not None \
+                            and self.on_page_fault(self.registers.read(x86.UC_X86_REG_CR2),
+                                                   bool(error_code & PF_WRITE),
+                                                   bool(error_code & PF_FETCH)):
+                        return
+                    self._stop_on_exception(vector, error_code)   # an access violation
                     return
         if self._raw_interrupt is not None:
             self._raw_interrupt(uc, vector, data)
@@ -755,6 +757,10 @@ class Cpu:
             finally:
                 self._trapping_vector = None
             return
+        self._stop_on_exception(vector, error_code)
+
+    def _stop_on_exception(self, vector: int, error_code: int) -> None:
+        """A processor exception nobody resolved: the run stops with a `Fault`."""
         pc = address = self.linear_pc
         name = EXCEPTION_NAMES.get(vector, f"exception-{vector}")
         if vector == 14:
@@ -772,7 +778,7 @@ class Cpu:
             detail += f", error code {error_code:#x}"
         self.pending_fault = Fault(name, address, pc, detail, vector,
                                    error_code if has_code else None, selector)
-        uc.emu_stop()
+        self.uc.emu_stop()
 
     def restart_trap(self) -> None:
         """Inside a trap handler: run the trapping instruction (`syscall`, `INT n`, the
