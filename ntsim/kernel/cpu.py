@@ -20,6 +20,16 @@ from typing import Any
 import unicorn
 from unicorn import x86_const as x86
 
+from . import quantum
+from .quantum import QuantumCounter
+
+# A quantum is counted in translated blocks (quantum.py). Where no native counter can be
+# made, it is counted in instructions instead, about this many to a block.
+INSTRUCTIONS_PER_BLOCK = 4
+_NO_LIMIT = 1 << 62
+# A lone run of code that holds the counter drops it after this many blocks (see run).
+SHED_COUNTER_AFTER = 2_000_000
+
 # Where emulation would stop if the guest reached it; no guest maps this page.
 _NEVER = 0xFFFF_FFFF_FFFF_F000
 # When a run is stopped early, unicorn looks up the page below `until` for fetching: not an
@@ -171,6 +181,7 @@ class Cpu:
         self._breakpoints: dict[int, int] = {}
         self._traps: list[int] = []     # the personality's trap hooks (hook_syscall, ...)
         self._uncounted_code = False   # code was translated by a run with no count (see run)
+        self._counter: QuantumCounter | None = None   # the quantum's block countdown (run)
         try:
             # Before the first hook: unicorn sets its translator up lazily, then.
             self.uc.ctl_set_tcg_buffer_size(TRANSLATION_BUFFER)
@@ -197,6 +208,8 @@ class Cpu:
         for begin, end, _ in list(self.uc.mem_regions()):
             self.uc.mem_unmap(begin, end - begin + 1)
         self._permissions.clear()
+        if self._counter is not None:
+            self._counter.remove()     # the new program gets it when it first needs it
         self.uc.ctl_flush_tb()
         self.uc.context_restore(self._power_on)
         for address in list(self._breakpoints):
@@ -372,13 +385,23 @@ class Cpu:
 
     # --- running ----------------------------------------------------------------------------
 
-    def run(self, instructions: int = 0) -> str:
-        """Run the loaded thread from its PC for at most `instructions` (0 = no limit,
-        until a trap handler stops it). Returns a StopReason; a fault is left in
-        `pending_fault`."""
+    def run(self, instructions: int = 0, *, blocks: int = 0) -> str:
+        """Run the loaded thread from its PC until a trap handler stops it, and at most
+        for `instructions` (exactly: stepping) or `blocks` translated blocks (a quantum:
+        see quantum.py). Returns a StopReason; a fault is left in `pending_fault`."""
         self.stop_reason = None
         self.pending_fault = None
         self._translated = True
+        if self.pc in self._breakpoints:
+            self._skip_breakpoint_at = self.pc   # resuming from this breakpoint
+        counter = self._quantum_counter()
+        if blocks and counter is None:
+            instructions = blocks * INSTRUCTIONS_PER_BLOCK   # no native counter: count exactly
+        if counter is not None and not instructions:
+            self._uncounted_code = True
+            return self._run_counting_blocks(counter, blocks)
+        if counter is not None and counter.installed:
+            counter.arm(_NO_LIMIT)
         if not instructions:
             self._uncounted_code = True
         elif self._uncounted_code:
@@ -387,9 +410,46 @@ class Cpu:
             # would never be preempted (a timer could never cut in). Translate again.
             self.uc.ctl_flush_tb()
             self._uncounted_code = False
+        return self._emulate(instructions)
+
+    def _run_counting_blocks(self, counter: QuantumCounter, blocks: int) -> str:
+        """A quantum of `blocks`, or (0) a lone run with no limit. The counter is put
+        into the code when a quantum first needs it (code translated without it cannot
+        be stopped: it is flushed). A lone run sheds it again once the thread shows it
+        computes for long alone: past SHED_COUNTER_AFTER blocks the code is translated
+        again without it and runs at full speed."""
+        if blocks:
+            if not counter.installed:
+                counter.install()
+                self.uc.ctl_flush_tb()
+            counter.arm(blocks)
+            return self._emulate(0)
+        if not counter.installed:
+            return self._emulate(0)
+        counter.arm(SHED_COUNTER_AFTER)
+        reason = self._emulate(0)
+        if reason != StopReason.QUANTUM or not counter.ran_out() or counter.taken():
+            return reason
+        counter.remove()
+        self.uc.ctl_flush_tb()
+        return self._emulate(0)
+
+    def _quantum_counter(self) -> QuantumCounter | None:
+        if self._counter is None and quantum.available():
+            self._counter = QuantumCounter(self.uc)
+        return self._counter
+
+    def take_processor(self) -> bool:
+        """From another host thread: stop the running quantum at the next block, safely.
+        False if the code running now has no counter in it (it cannot be stopped so)."""
+        counter = self._counter
+        if counter is None or not counter.installed:
+            return False
+        counter.take_processor()
+        return True
+
+    def _emulate(self, instructions: int) -> str:
         start = self.pc
-        if self.stop_reason is None and start in self._breakpoints:
-            self._skip_breakpoint_at = start   # resuming from this breakpoint
         while True:
             try:
                 self.uc.emu_start(start, _NEVER, 0, instructions)
