@@ -423,3 +423,30 @@ def test_a_lone_thread_that_ran_unpreempted_is_preempted_once_a_timer_is_set(tmp
     started = time.monotonic()
     kernel.dispatcher.run(lambda: bool(fired))
     assert fired[0] - started < 1.0, "the timer waited for a watchdog: no preemption"
+
+
+def test_a_lone_thread_runs_uncounted_under_deterministic_too(nt, kernel):
+    """Nothing else could want the processor: the thread runs at full speed, with no
+    quantum, and the virtual clock stands still while it computes (it moves with calls,
+    quanta and sleeps only), so the run stays the same run after run."""
+    import threading
+
+    process, _ = spinner(kernel, nt, "alone.exe", COUNT_FOREVER)
+    runs = []
+    original = process.cpu.run
+
+    def run(instructions=0, *, blocks=0):
+        runs.append(blocks)
+        watchdog = threading.Timer(0.05, process.cpu.uc.emu_stop)   # (a `jmp`: no stores)
+        watchdog.start()
+        try:
+            return original(instructions, blocks=blocks)
+        finally:
+            watchdog.cancel()
+
+    process.cpu.run = run
+    before = kernel.clock.monotonic_ns()
+    kernel.dispatcher.run(lambda: bool(runs))
+    assert runs == [0]
+    assert kernel.clock.monotonic_ns() == before
+    assert process.cpu.read_register("rax") > 0          # it did compute
