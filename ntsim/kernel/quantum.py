@@ -38,7 +38,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import mmap
-import platform
+import os
 import sys
 
 import unicorn
@@ -58,7 +58,7 @@ class _Budget(ctypes.Structure):
 def _native_routine() -> tuple[ctypes.CDLL, int] | None:
     """unicorn's library and the address of the routine, made once per host process;
     None where it cannot run."""
-    if platform.machine().lower() not in ("x86_64", "amd64") or sys.platform == "win32":
+    if sys.platform == "win32" or os.uname().machine not in ("x86_64", "amd64"):
         return None
     try:
         from unicorn.unicorn_py3 import unicorn as binding
