@@ -520,3 +520,4 @@ class Cpu:
 
     def close(self) -> None:
         self.uc = None
+        self._counter = None     # (it holds the engine too)
