@@ -115,7 +115,7 @@ class QuantumCounter:
             self._handle = None
 
     def arm(self, blocks: int) -> None:
-        """The next run may start at most `blocks` blocks."""
+        """The next run stops at the start of its `blocks`-th block, before running it."""
         self._budget.stop_now = 0
         self._budget.blocks_left = blocks
 
