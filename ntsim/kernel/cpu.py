@@ -34,6 +34,15 @@ from unicorn import x86_const as x86
 from .descriptors import DESCRIPTOR_SIZE, DescriptorTable, SegmentDescriptor, describe_selector
 from .pagetable import PageTable
 from .physical import PAGE_SIZE, PHYSICAL_BASE, PhysicalMemory, ram
+from .quantum import QuantumCounter
+from .quantum import available as quantum_counter_available
+
+# A quantum is counted in translated blocks (quantum.py). Where no native counter can be
+# made, it is counted in instructions instead, about this many to a block.
+INSTRUCTIONS_PER_BLOCK = 4
+_NO_LIMIT = 1 << 62
+# A lone run of code that holds the counter drops it after this many blocks (see run).
+SHED_COUNTER_AFTER = 2_000_000
 
 # Where emulation would stop if the guest reached it; no guest maps this page. Whenever a
 # run starts and ends, unicorn looks up the page below it for fetching (to drop code
@@ -369,6 +378,7 @@ class Cpu:
         self._traps: list[int] = []     # the personality's trap hooks (hook_syscall, ...)
         self._uncounted_code = False   # code was translated by a run with no count (see run)
         self._translated = False        # has run: unicorn may hold translated code
+        self._counter: QuantumCounter | None = None   # the quantum's block countdown (run)
         try:
             # Before the first hook: unicorn sets its translator up lazily, then.
             self.uc.ctl_set_tcg_buffer_size(TRANSLATION_BUFFER)
@@ -415,6 +425,8 @@ class Cpu:
         for base in list(self._real_mode_regions):
             self.unmap(base, self._real_mode_regions[base][1] * PAGE_SIZE)
         self.flush_tlb()
+        if self._counter is not None:
+            self._counter.remove()     # the new program gets it when it first needs it
         self.uc.ctl_flush_tb()
         self.uc.context_restore(self._power_on)
         for address in list(self._breakpoints):
@@ -926,13 +938,24 @@ class Cpu:
 
     # --- running ----------------------------------------------------------------------------
 
-    def run(self, instructions: int = 0) -> str:
-        """Run the loaded thread from its PC for at most `instructions` (0 = no limit,
-        until a trap handler stops it). Returns a StopReason; a fault is left in
-        `pending_fault`."""
+    def run(self, instructions: int = 0, *, blocks: int = 0) -> str:
+        """Run the loaded thread from its PC until a trap handler stops it, and at most
+        for `instructions` (exactly: stepping) or `blocks` translated blocks (a quantum:
+        see quantum.py). Returns a StopReason; a fault is left in `pending_fault`."""
         self.stop_reason = None
         self.pending_fault = None
         self._translated = True
+        _, linear = self._start_address()
+        if linear in self._breakpoints:
+            self._skip_breakpoint_at = linear   # resuming from this breakpoint
+        counter = self._quantum_counter()
+        if blocks and counter is None:
+            instructions = blocks * INSTRUCTIONS_PER_BLOCK   # no native counter: count exactly
+        if counter is not None and not instructions:
+            self._uncounted_code = True
+            return self._run_counting_blocks(counter, blocks)
+        if counter is not None and counter.installed:
+            counter.arm(_NO_LIMIT)
         if not instructions:
             self._uncounted_code = True
         elif self._uncounted_code:
@@ -941,9 +964,46 @@ class Cpu:
             # would never be preempted (a timer could never cut in). Translate again.
             self.uc.ctl_flush_tb()
             self._uncounted_code = False
-        start, linear = self._start_address()
-        if linear in self._breakpoints:
-            self._skip_breakpoint_at = linear   # resuming from this breakpoint
+        return self._emulate(instructions)
+
+    def _run_counting_blocks(self, counter: QuantumCounter, blocks: int) -> str:
+        """A quantum of `blocks`, or (0) a lone run with no limit. The counter is put
+        into the code when a quantum first needs it (code translated without it cannot
+        be stopped: it is flushed). A lone run sheds it again once the thread shows it
+        computes for long alone: past SHED_COUNTER_AFTER blocks the code is translated
+        again without it and runs at full speed."""
+        if blocks:
+            if not counter.installed:
+                counter.install()
+                self.uc.ctl_flush_tb()
+            counter.arm(blocks)
+            return self._emulate(0)
+        if not counter.installed:
+            return self._emulate(0)
+        counter.arm(SHED_COUNTER_AFTER)
+        reason = self._emulate(0)
+        if reason != StopReason.QUANTUM or not counter.ran_out() or counter.taken():
+            return reason
+        counter.remove()
+        self.uc.ctl_flush_tb()
+        return self._emulate(0)
+
+    def _quantum_counter(self) -> QuantumCounter | None:
+        if self._counter is None and quantum_counter_available():
+            self._counter = QuantumCounter(self.uc)
+        return self._counter
+
+    def take_processor(self) -> bool:
+        """From another host thread: stop the running quantum at the next block, safely.
+        False if the code running now has no counter in it (it cannot be stopped so)."""
+        counter = self._counter
+        if counter is None or not counter.installed:
+            return False
+        counter.take_processor()
+        return True
+
+    def _emulate(self, instructions: int) -> str:
+        start, _ = self._start_address()
         self.flush_tlb_if_stale()
         while True:
             try:
@@ -959,12 +1019,30 @@ class Cpu:
             # The run ended on a triple fault: unicorn swallowed two page faults of its
             # own lookups (see _interrupt) and stopped the processor at the guest's next
             # one. With nothing in flight any more, that fault is raised as itself.
-            start = self.pc
+            start, _ = self._start_address()
         if self.pending_fault is not None:
             return StopReason.FAULT
         if self.stop_reason is not None:
             return self.stop_reason
-        return StopReason.QUANTUM if instructions else StopReason.HALTED
+        counter = self._counter
+        if instructions or counter is not None and counter.installed \
+                and (counter.ran_out() or counter.taken()) or not self._after_halt():
+            return StopReason.QUANTUM    # (or stopped from outside: Dispatcher.stop_processor)
+        # The guest executed HLT. A virtual machine's processor waits for its next
+        # interrupt; in the other modes programs run in ring 3, where HLT is privileged:
+        # the processor raises #GP (unicorn runs them in ring 0).
+        if self.mode.name == REAL_MODE:
+            return StopReason.HALTED
+        self.pc -= 1                     # a fault leaves the PC at the instruction
+        self._stop_on_exception(13, 0)
+        return StopReason.FAULT
+
+    def _after_halt(self) -> bool:
+        """Did the run end because the guest executed HLT (the PC just past an F4)?"""
+        try:
+            return self.read(self.linear_pc - 1, 1) == b"\xf4"
+        except unicorn.UcError:
+            return False
 
     def _start_address(self) -> tuple[int, int]:
         """(what `emu_start` wants, the linear PC). emu_start takes the linear address in
@@ -995,6 +1073,7 @@ class Cpu:
         _release_memory(self.page_table, self.physical, self._real_mode_regions)
         self.page_table = None
         self.uc = None
+        self._counter = None     # (it holds the engine too)
 
 
 def _release_memory(page_table: PageTable | None, physical: PhysicalMemory,

@@ -1,9 +1,11 @@
 """The dispatcher: scheduling, waiting and signalling, and the clock.
 
 Every guest thread of every process runs here, interleaved in one host thread. A thread
-runs until its quantum of instructions is used up (only counted when another thread is
-ready: a lone thread runs at full speed), or until a trap handler stops it because it
-blocked or exited.
+runs until its quantum is used up, or until a trap handler stops it because it blocked
+or exited. The quantum is counted in translated blocks by a native block hook
+(quantum.py), and only when something else could want the processor: another ready
+thread, a timer, host input. A lone thread runs with nothing counting, at full speed;
+under --deterministic too, since the decision depends only on the machine's own state.
 
 A call that must wait never blocks the host. The service raises :class:`WaitPending`
 naming the objects to wait on and how to finish the call; the personality parks the
@@ -36,16 +38,19 @@ from .status import STATUS_TIMEOUT, STATUS_WAIT_0
 if TYPE_CHECKING:
     from .kernel import Kernel
 
-QUANTUM_INSTRUCTIONS = 200_000
+# A quantum: about 1-3 ms of guest code on unicorn (a block is a few instructions, 5-15
+# ns). Shorter quanta switch more often for nothing; longer ones make a sleeper late.
+QUANTUM_BLOCKS = 200_000
 UNIX_TO_NT_EPOCH_100NS = 116_444_736_000_000_000
 VIRTUAL_EPOCH_NS = 1_704_067_200 * 1_000_000_000     # 2024-01-01T00:00:00Z
 VIRTUAL_NS_PER_CALL = 1_000                          # a system call "takes" 1 µs
+VIRTUAL_NS_PER_BLOCK = 5                             # and a block of code 5 ns: 1 ms a quantum
 
 
 class Clock:
     """System time. Real by default; under --deterministic a virtual clock that starts
-    at 2024-01-01 and advances only with guest work (each call, counted instructions)
-    and sleeps, so a run gives the same answers every time."""
+    at 2024-01-01 and advances only with guest work (each call, each quantum a thread
+    used up) and sleeps, so a run gives the same answers every time."""
 
     def __init__(self, deterministic: bool = False) -> None:
         self.deterministic = deterministic
@@ -186,7 +191,6 @@ class Dispatcher:
         self._timer_seq = itertools.count()
         self.host_inputs: dict[int, Callable[[], None]] = {}   # host fd -> reader
         self.current: Thread | None = None
-        self.preempt_always = kernel.clock.deterministic
         self.stop_requested = False
         self.last_stop: str | None = None
         self.unpreempted = False      # the running thread has no quantum (see set_timer)
@@ -229,13 +233,14 @@ class Dispatcher:
 
     def stop_processor(self) -> None:
         """From another host thread: make the running processor return to the dispatcher
-        now, between any two of its memory accesses. Only when the interrupted thread
-        will never run again (its process is about to end, or the machine stops):
-        unicorn checks for an exit after each access and restarts the instruction, so a
+        now. Safely at the next block when its code holds the quantum counter; otherwise
+        between any two of its memory accesses, and only when the interrupted thread will
+        never run again (its process is about to end, or the machine stops): unicorn
+        checks for an exit after each access and restarts the instruction, so a
         read-modify-write instruction stopped after its store would run twice."""
         thread = self.current
         cpu = thread.process.cpu if thread is not None else None
-        if cpu is not None:
+        if cpu is not None and not cpu.take_processor():
             cpu.uc.emu_stop()
 
     def _run_host_events(self) -> None:
@@ -384,6 +389,8 @@ class Dispatcher:
                 # the console, would starve beside a busy thread.
                 self._expire_timers()
                 self._poll_host_input(0)
+                if until():
+                    break       # a timer's routine did what the caller waits for
             thread = self.ready.popleft() if self.ready else None
             if thread is None:
                 if not self._idle():
@@ -416,14 +423,17 @@ class Dispatcher:
                 thread.state = ThreadState.WAITING   # back to waiting for messages
             return None
         # A lone thread runs unpreempted, unless a timer or host input may wake another.
-        others = self.ready or self.timers or self.host_inputs
-        quantum = QUANTUM_INSTRUCTIONS if (others or self.preempt_always) else 0
+        # (Under --deterministic a pending timer needs the quanta too: the virtual clock
+        # moves with them, and a thread that computes without calls must let it reach
+        # the deadline.)
+        others = self.ready or self._pending_timers() or self.host_inputs
+        quantum = QUANTUM_BLOCKS if others else 0
         thread.cpu_started = self.processor_clock()
         self.unpreempted = not quantum
-        reason = cpu.run(quantum)
+        reason = cpu.run(blocks=quantum)
         self.unpreempted = False
         if quantum and self.clock.deterministic and reason == StopReason.QUANTUM:
-            self.clock.advance(quantum)   # 1 ns an instruction, in whole quanta
+            self.clock.advance(quantum * VIRTUAL_NS_PER_BLOCK)   # in whole quanta
         thread.cpu_time_ns += self.processor_clock() - thread.cpu_started
         thread.cpu_started = None
         if reason == StopReason.FAULT:
@@ -437,6 +447,13 @@ class Dispatcher:
         if self.stop_requested:
             return "stopped"
         return None
+
+    def _pending_timers(self) -> bool:
+        """Is a timer or timed wait armed? (Cancelled ones at the head are dropped.)"""
+        timers = self.timers
+        while timers and timers[0][2].done:
+            heapq.heappop(timers)
+        return bool(timers)
 
     def processor_clock(self) -> int:
         """What a thread's run time (KTHREAD's) is counted in: the host CPU its quanta

@@ -122,6 +122,31 @@ def test_deterministic_glibc_start_up(root: Path, tmp_path: Path) -> None:
     assert traces[0] == traces[1]
 
 
+@pytest.mark.skipif(not Path("/bin/busybox").exists(),
+                    reason="Debian's busybox-static (/bin/busybox) is not installed")
+def test_deterministic_runs_of_processes_computing_at_once_are_byte_identical(
+        root: Path, tmp_path: Path) -> None:
+    """Two computations at once share the processor in quanta, and a quantum ends where
+    its count of translated blocks runs out: the same place every run. The virtual clock
+    moves 1 ms a quantum then (a lone computation would leave it standing)."""
+    (root / "bin").mkdir()
+    shutil.copy2("/bin/busybox", root / "bin" / "busybox")
+    compute = install(root, "compute")
+    script = f"{compute} 3000000 & {compute} 2000000; wait"
+    runs = []
+    for attempt in range(2):
+        trace = tmp_path / f"run{attempt}.jsonl"
+        outcome = run_guest("./bin/busybox", ("sh", "-c", script), root=root,
+                            options=("--deterministic", "--trace-file", str(trace)))
+        assert outcome.status == 0, outcome.stderr
+        runs.append((outcome.stdout, trace.read_bytes()))
+    assert runs[0] == runs[1]
+    assert sorted(runs[0][0].split()) == sorted(
+        run_native(compute, (str(n),), cwd=root).stdout.strip() for n in (3000000, 2000000))
+    last_clock = max(event["clock"] for event in read_events(tmp_path / "run0.jsonl").values())
+    assert last_clock >= 4_000_000          # at least the 2,000,000 iterations' quanta, at 1 ms
+
+
 def test_clockrand_has_the_native_shape(root: Path, native_ok) -> None:
     """The values differ from run to run, but lines, words and checks must be the same."""
     program = install(root, "clockrand")

@@ -1,11 +1,12 @@
 """The processor: running for a quantum, stopping at a trap, faults, breakpoints, and
-counting instructions."""
+counting instructions and blocks."""
 
 from __future__ import annotations
 
 import pytest
 from unicorn import UcError
 
+from ntsim.kernel import quantum
 from ntsim.kernel.cpu import (
     PAGE_EXECUTE_READ,
     PAGE_EXECUTE_READWRITE,
@@ -324,3 +325,80 @@ def test_a_page_fault_the_memory_manager_cannot_resolve_names_the_address_and_ac
     fault = cpu.pending_fault
     assert (fault.kind, fault.address, fault.pc, fault.vector) == ("write", 0x300010, 0x10001, 14)
     assert fault.error_code & 2
+
+# mov ecx, 5000000; again: add qword [0x3000], 1; xadd [0x3008], rax; dec rcx; jnz again;
+# syscall. Two read-modify-write instructions: one run twice would change the sums.
+READ_MODIFY_WRITE_LOOP = bytes.fromhex("b9404b4c00488304250030000001480fc104250830000048ffc975e90f05")
+SUMS = 0x3000
+
+
+def summing_processor() -> Cpu:
+    cpu = processor(READ_MODIFY_WRITE_LOOP)
+    cpu.map(SUMS, 0x1000, PAGE_READWRITE)
+    cpu.write_register("rax", 1)
+    return cpu
+
+
+def sums(cpu: Cpu) -> tuple[int, int]:
+    data = cpu.read(SUMS, 16)
+    return int.from_bytes(data[:8], "little"), int.from_bytes(data[8:], "little")
+
+
+def run_to_the_trap(cpu: Cpu, blocks: int) -> int:
+    """Run quanta of `blocks` until the trap at the end; returns how many quanta ended."""
+    quanta = 0
+    while cpu.run(blocks=blocks) == StopReason.QUANTUM:
+        quanta += 1
+    return quanta
+
+
+needs_the_counter = pytest.mark.skipif(not quantum.available(),
+                                       reason="no native quantum counter on this host")
+
+
+@needs_the_counter
+def test_a_quantum_of_blocks_ends_between_instructions_and_resumes_exactly():
+    alone = summing_processor()
+    assert alone.run() == StopReason.REQUESTED
+    sliced = summing_processor()
+    assert run_to_the_trap(sliced, 1000) >= 5_000_000 // 1000 - 1   # one block a round
+    assert sums(sliced) == sums(alone)
+    assert sums(alone)[0] == 5_000_000
+
+
+@needs_the_counter
+def test_another_host_thread_takes_the_processor_without_repeating_an_instruction():
+    """unicorn's own emu_stop from another thread can land just after a store, and the
+    instruction then runs again; take_processor stops only at a block's start."""
+    import threading
+    import time
+
+    alone = summing_processor()
+    alone.run()
+    cpu = summing_processor()
+    finished = threading.Event()
+
+    def take_it_often() -> None:
+        while not finished.is_set():
+            time.sleep(0.0002)
+            cpu.take_processor()
+
+    taker = threading.Thread(target=take_it_often)
+    taker.start()
+    try:
+        taken = run_to_the_trap(cpu, 1 << 40)
+    finally:
+        finished.set()
+        taker.join()
+    assert taken > 0
+    assert sums(cpu) == sums(alone)
+
+
+@needs_the_counter
+def test_a_lone_run_sheds_the_counter_and_goes_on():
+    cpu = summing_processor()
+    assert cpu.run(blocks=10) == StopReason.QUANTUM   # the counter is in the code now
+    assert cpu.take_processor()
+    assert cpu.run() == StopReason.REQUESTED          # past SHED_COUNTER_AFTER: dropped
+    assert not cpu.take_processor()                   # ... so nothing can take it now
+    assert sums(cpu)[0] == 5_000_000

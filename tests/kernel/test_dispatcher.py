@@ -375,6 +375,9 @@ def test_an_alert_ends_a_wait_early_without_satisfying_it(nt, kernel, waiters):
 
 def test_a_user_apc_runs_before_the_thread_next_executes_an_instruction(nt, kernel):
     process, thread = spinner(kernel, nt, "apc.exe", COUNT_FOREVER)
+    # A lone thread is given quanta (and the virtual clock moves with them) only while
+    # something else may want the processor: a timer, armed past the end of the test.
+    kernel.dispatcher.set_timer(10 * MS, lambda: None)
     kernel.dispatcher.run(lambda: kernel.clock.monotonic_ns() > 1 * MS)
     seen = []
 
@@ -390,8 +393,8 @@ def test_a_user_apc_runs_before_the_thread_next_executes_an_instruction(nt, kern
 
 
 def test_a_lone_thread_that_ran_unpreempted_is_preempted_once_a_timer_is_set(tmp_path):
-    """unicorn's instruction count lives in the translated code: a loop translated while
-    its thread ran alone, with no count, would never stop for a timer (cpu.run)."""
+    """The quantum's counter lives in the translated code: a loop translated while its
+    thread ran alone, with no counter, would never stop for a timer (cpu.run)."""
     import threading
 
     kernel = Kernel(str(tmp_path), deterministic=False)
@@ -401,14 +404,14 @@ def test_a_lone_thread_that_ran_unpreempted_is_preempted_once_a_timer_is_set(tmp
     runs = []
     original = cpu.run
 
-    def run(instructions=0):
-        runs.append(instructions)
+    def run(instructions=0, *, blocks=0):
+        runs.append(blocks)
         # Stop the run from outside after a while: the uncounted one to end the first
         # step, a counted one only if preemption failed (so the test fails, not hangs).
-        watchdog = threading.Timer(0.02 if not instructions else 3.0, cpu.uc.emu_stop)
+        watchdog = threading.Timer(0.02 if not blocks else 3.0, cpu.uc.emu_stop)
         watchdog.start()
         try:
-            return original(instructions)
+            return original(instructions, blocks=blocks)
         finally:
             watchdog.cancel()
 
@@ -420,3 +423,30 @@ def test_a_lone_thread_that_ran_unpreempted_is_preempted_once_a_timer_is_set(tmp
     started = time.monotonic()
     kernel.dispatcher.run(lambda: bool(fired))
     assert fired[0] - started < 1.0, "the timer waited for a watchdog: no preemption"
+
+
+def test_a_lone_thread_runs_uncounted_under_deterministic_too(nt, kernel):
+    """Nothing else could want the processor: the thread runs at full speed, with no
+    quantum, and the virtual clock stands still while it computes (it moves with calls,
+    quanta and sleeps only), so the run stays the same run after run."""
+    import threading
+
+    process, _ = spinner(kernel, nt, "alone.exe", COUNT_FOREVER)
+    runs = []
+    original = process.cpu.run
+
+    def run(instructions=0, *, blocks=0):
+        runs.append(blocks)
+        watchdog = threading.Timer(0.05, process.cpu.uc.emu_stop)   # (a `jmp`: no stores)
+        watchdog.start()
+        try:
+            return original(instructions, blocks=blocks)
+        finally:
+            watchdog.cancel()
+
+    process.cpu.run = run
+    before = kernel.clock.monotonic_ns()
+    kernel.dispatcher.run(lambda: bool(runs))
+    assert runs == [0]
+    assert kernel.clock.monotonic_ns() == before
+    assert process.cpu.read_register("rax") > 0          # it did compute

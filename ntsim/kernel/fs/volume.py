@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import errno
 import os
-import secrets
 import stat
 from dataclasses import dataclass
 
@@ -554,7 +553,7 @@ class HostVolume(Device):
         if context.is_directory or context.is_symlink or self._stat(file).st_size:
             raise NtStatusError(STATUS_IO_REPARSE_DATA_INVALID, f"{file.file_name} is not a new file")
         directory, name = os.path.split(context.host_path)
-        temporary = os.path.join(directory, f".{name}.ntsim-link-{secrets.token_hex(4)}")
+        temporary = os.path.join(directory, f".{name}.ntsim-link-{os.urandom(4).hex()}")
         try:
             os.symlink(target, temporary)
             os.replace(temporary, context.host_path)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import struct
 
 from ...kernel.cpu import REGISTERS
@@ -110,7 +109,7 @@ def sys_rseq(task: Task, rseq: int, length: int, flags: int, signature: int) -> 
 
 
 def sys_uname(task: Task, buf: int) -> int:
-    node = "ntsim" if task.kernel.deterministic else socket.gethostname()
+    node = "ntsim" if task.kernel.deterministic else os.uname().nodename
     fields = ["Linux", node, UTS_RELEASE, "#1 SMP ntsim (an NT subsystem, not a kernel)",
               "x86_64", "(none)"]
     task.write(buf, b"".join(f.encode()[:64].ljust(65, b"\0") for f in fields))
