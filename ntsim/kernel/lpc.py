@@ -310,6 +310,8 @@ class LpcManager:
     def _queue(self, connection: Port, message: PortMessage) -> None:
         message.connection = connection
         connection.queue.append(message)
+        if self.kernel.tracer.detailed:
+            self._trace_message("LpcMessageQueued", connection, message)
         self.kernel.dispatcher.signal(connection)
 
     def _connect_queued(self, client: Process, connection: Port) -> Port:
@@ -342,6 +344,8 @@ class LpcManager:
             for message in list(connection.queue):
                 if message.Type in kinds:
                     connection.queue.remove(message)
+                    if self.kernel.tracer.detailed:
+                        self._trace_message("LpcMessageTaken", connection, message)
                     return message
             raise WaitPending([connection], take, reason=f"a message on {connection.path}")
 
@@ -373,12 +377,20 @@ class LpcManager:
         if reply_event is not None:
             reply_event.signalled = False
 
+    def _trace_message(self, name: str, connection: Port, message: PortMessage) -> None:
+        """A detail event: a message joined a port's queue, or a server thread took it."""
+        self.kernel.tracer.detail(self.kernel.current_thread, LPC, name, {
+            "Port": connection.path, "Type": message.Type, "ApiNumber": message.ApiNumber,
+            "MessageId": message.MessageId, "ClientId": list(message.ClientId)})
+
     def deliver(self, server: LpcServer, message: PortMessage) -> None:
         """Run the server on one message (NtReplyWaitReceivePort returning it)."""
         kernel = self.kernel
         caller = kernel.current_thread
-        kernel.current_thread = server.thread
         tracer = kernel.tracer
+        if tracer.detailed:        # handed straight to the server's thread (or off its queue)
+            self._trace_message("LpcMessageTaken", server.port, message)
+        kernel.current_thread = server.thread
         event = None
         if tracer.enabled:
             # The server's work nests under the request that caused it.
