@@ -442,7 +442,7 @@ class CallGate:
             except self.failures as failure:
                 result = self.errors.result_of(failure)
             self.abi.return_to_guest(caller, row, result, uc)
-        if self.host_events:
+        if self.host_events and caller.cpu.stop_reason is None:
             caller.cpu.request_stop()                       # back to the dispatcher, which runs them
 
     # --- the watched path: trace events, call breakpoints, interception --------------------
