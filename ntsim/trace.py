@@ -427,6 +427,7 @@ class JsonLinesSink(Sink):
         self.write = stream.write
         self.stream = stream
         self.detail = detail
+        # a detail sink's lines say their phase, just after the thread (cached with it)
         self._phase = ',"phase":"end"' if detail else ""
         # the fields that repeat, encoded once: '"layer":...,"name":...,"args":' per call
         # name, and '"pid":...,"tid":...' per thread
@@ -442,23 +443,23 @@ class JsonLinesSink(Sink):
                 f',"layer":"{event.layer}","name":{json.dumps(event.name)},"args":')
         thread = self._threads.get(event.tid)
         if thread is None or thread[0] != event.pid:
-            thread = self._threads[event.tid] = (event.pid, f',"pid":{event.pid},"tid":{event.tid}')
+            thread = self._threads[event.tid] = (
+                event.pid, f',"pid":{event.pid},"tid":{event.tid}{self._phase}')
         args, result, error, parent = event.args, event.result, event.error, event.parent
         self.write(
             f'{{"seq":{event.seq},"clock":{event.clock}{thread[1]}{middle}'
             f'{json.dumps(args, separators=(",", ":"), default=str) if args else "{}"}'
             f',"result":{"null" if result is None else result if type(result) is int else json.dumps(_jsonable(result))}'
             f',"error":{"null" if error is None else json.dumps(error)}'
-            f',"parent":{"null" if parent is None else parent}{self._phase}}}\n')
+            f',"parent":{"null" if parent is None else parent}}}\n')
 
     def start(self, event: Event) -> None:
         parent = event.parent
         self.write(
             f'{{"seq":{event.seq},"clock":{event.clock},"pid":{event.pid},"tid":{event.tid}'
-            f',"layer":"{event.layer}","name":{json.dumps(event.name)},"args":'
+            f',"phase":"start","layer":"{event.layer}","name":{json.dumps(event.name)},"args":'
             f'{json.dumps(event.args, separators=(",", ":"), default=str) if event.args else "{}"}'
-            f',"result":null,"error":null,"parent":{"null" if parent is None else parent}'
-            f',"phase":"start"}}\n')
+            f',"result":null,"error":null,"parent":{"null" if parent is None else parent}}}\n')
 
     def close(self) -> None:
         self.stream.flush()

@@ -321,10 +321,22 @@ class RegisterAbi(Abi):
                    for index in range(arity - len(self.argument_registers))]
         return values
 
-    def return_to_guest(self, caller: Any, row: Call, result: Any, trap: Any,
+    # Whether something may have to happen before the guest resumes — a signal to deliver
+    # (Linux's TIF_SIGPENDING; NT's pending user APC). Then the caller has a `sigpending`
+    # flag, and `returning` runs while it is true, and after an interrupted wait. (A fixed
+    # attribute, not a name to look up: the test runs on every call.)
+    signals = False
+
+    def return_to_guest(self, caller: Any, row: Call | None, result: Any, trap: Any,
                         interrupted: bool = False) -> None:
-        if result is not None and caller.thread.process.alive:
+        # (the gate does the same inline on its hot path, for an ABI that keeps this method)
+        if result is not None and (trap is not None or caller.thread.process.alive):
             caller.cpu.registers.write(self.result_register, result)
+        if interrupted or (self.signals and caller.sigpending):
+            self.returning(caller, row, trap, interrupted)
+
+    def returning(self, caller: Any, row: Call | None, trap: Any, interrupted: bool) -> None:
+        """The work a return to the guest does when `sigpending` says so (see `signals`)."""
 
     def restart(self, caller: Any) -> None:
         caller.cpu.resume_after_syscall_at(caller.cpu.pc)
@@ -347,6 +359,7 @@ class ErrorMapping:
         raise NotImplementedError
 
     def describe(self, result: Any) -> tuple[Any, str | None]:
+        """(None: the call returned nothing, having ended the thread or replaced the program.)"""
         return result, None
 
     def unknown_name(self, number: int) -> str:
@@ -380,17 +393,23 @@ class CallGate:
                 raise ValueError(f"{personality}: call number {row.number:#x} is in the table twice")
             self.calls[row.number] = row
         self.abi = abi
-        # A RegisterAbi that fetches as RegisterAbi does is read here, inline: the method
-        # calls would cost the hot path a sixth of its time.
+        # A RegisterAbi that fetches as RegisterAbi does is read here, inline (method calls
+        # would cost the hot path a sixth of its time): for each call it can fetch so, the
+        # row and the registers its arguments are in. Everything else takes `_fetch`.
         kind = type(abi)
-        self._registers = None
+        self._fast: dict[int, tuple[Call, tuple[int, ...]]] | None = None
         if isinstance(abi, RegisterAbi) and kind.call_number is RegisterAbi.call_number \
                 and kind.arguments is RegisterAbi.arguments:
-            self._number_register, self._number_mask = abi.number_register, abi.number_mask
-            self._registers = {row.number: abi._registers[row.arity] for row in self.calls.values()
-                               if row.arity < len(abi._registers)}
+            self._number_register = abi.number_register
+            self._fast = {row.number: (row, abi._registers[row.arity]) for row in self.calls.values()
+                          if row.handler is not None and row.arity < len(abi._registers)}
+        # ...and so is its way back, if it keeps RegisterAbi's
+        self._result_register = None
+        if isinstance(abi, RegisterAbi) and kind.return_to_guest is RegisterAbi.return_to_guest:
+            self._result_register, self._signals = abi.result_register, abi.signals
         self.errors = errors
         self.failures = errors.failures
+        self._describe = errors.describe
         self.layer = layer
         self.interceptors = interceptors if interceptors is not None else _NoInterceptors()
         # events other host threads posted (a Ctrl+C): a trap is a safe point to take them
@@ -403,34 +422,21 @@ class CallGate:
         """The trap. This is the hot path of every guest call: keep it short."""
         kernel = self.kernel
         caller = kernel.current_thread.data
-        registers = self._registers
-        if registers is not None:
+        fast = self._fast
+        entry = None
+        if fast is not None:
             read = caller.cpu.registers.read
-            number = read(self._number_register) & self._number_mask
-            row = self.calls.get(number)
-            if kernel.deterministic:
-                kernel.clock.advance(1_000)                 # 1 µs of virtual time a call
-            if row is None or row.handler is None:
-                self._missing(caller, number, row, uc)
-                return
-            fetch = registers.get(number)
+            entry = fast.get(read(self._number_register))   # unmasked: a miss goes the long way
+        if kernel.deterministic:
+            kernel.clock.advance(1_000)                     # 1 µs of virtual time a call
+        if entry is not None:
+            row, registers = entry
+            args = list(map(read, registers))   # (a comprehension costs a frame more)
         else:
-            number = self.abi.call_number(caller.cpu)
-            row = self.calls.get(number)
-            if kernel.deterministic:
-                kernel.clock.advance(1_000)
-            if row is None or row.handler is None:
-                self._missing(caller, number, row, uc)
+            fetched = self._fetch(caller, self.abi.call_number(caller.cpu), uc)
+            if fetched is None:
                 return
-            fetch = None
-        if fetch is not None:
-            args = [read(register) for register in fetch]
-        else:
-            try:
-                args = self.abi.arguments(caller, row)
-            except self.failures as failure:
-                self.abi.return_to_guest(caller, row, self.errors.result_of(failure), uc)
-                return
+            row, args = fetched
         if self.tracer.enabled or self.interceptors.active:
             self._watched(caller, row, args, uc)
         else:
@@ -441,9 +447,28 @@ class CallGate:
                 return
             except self.failures as failure:
                 result = self.errors.result_of(failure)
-            self.abi.return_to_guest(caller, row, result, uc)
+            if self._result_register is None:
+                self.abi.return_to_guest(caller, row, result, uc)
+            else:                                           # RegisterAbi.return_to_guest, inline
+                if result is not None:
+                    caller.cpu.registers.write(self._result_register, result)
+                if self._signals and caller.sigpending:
+                    self.abi.returning(caller, row, uc, False)
         if self.host_events and caller.cpu.stop_reason is None:
             caller.cpu.request_stop()                       # back to the dispatcher, which runs them
+
+    def _fetch(self, caller: Any, number: int, trap: Any) -> tuple[Call, list[Any]] | None:
+        """The row and its arguments, through the ABI; None if the call is already over
+        (it has no handler, or its arguments could not be read)."""
+        row = self.calls.get(number)
+        if row is None or row.handler is None:
+            self._missing(caller, number, row, trap)
+            return None
+        try:
+            return row, self.abi.arguments(caller, row)
+        except self.failures as failure:
+            self.abi.return_to_guest(caller, row, self.errors.result_of(failure), trap)
+            return None
 
     # --- the watched path: trace events, call breakpoints, interception --------------------
 
@@ -471,8 +496,10 @@ class CallGate:
                 cpu = caller.cpu
                 tracer.detail(thread, GUEST, self.abi.trap, {
                     "pc": hex(cpu.pc), "number": hex(self.abi.call_number(cpu)), "call": row.name})
+            # (zip without strict=: a row's names and its arguments always pair up, and the
+            # keyword costs a traced call more than the check is worth)
             event = tracer.open(thread, self.layer, row.name,
-                                dict(zip(row.names, args, strict=False)) if args else {}, row.args)
+                                dict(zip(row.names, args)) if args else {}, row.args)  # noqa: B905
         try:
             result = handler(caller, *args)
         except WaitPending as pending:
@@ -482,19 +509,36 @@ class CallGate:
             return
         except self.failures as failure:
             result = self.errors.result_of(failure)
-        self._complete(caller, row, result, event, afters, args, trap, False)
+        if afters:
+            for hook in afters:
+                replaced = hook(caller, result, *args)
+                if replaced is not None:
+                    result = replaced
+        if event is not None:
+            shown, error = self._describe(result)       # (not *: a starred call costs more)
+            tracer.close(thread, event, shown, error)
+            if tracer.detailed:
+                self._memory_figures(thread)
+        if self._result_register is None:
+            self.abi.return_to_guest(caller, row, result, trap)
+        else:                                               # RegisterAbi.return_to_guest, inline
+            if result is not None:
+                caller.cpu.registers.write(self._result_register, result)
+            if self._signals and caller.sigpending:
+                self.abi.returning(caller, row, trap, False)
 
     def _complete(self, caller: Any, row: Call, result: Any, event: Any, afters: Any,
                   args: Any, trap: Any, interrupted: bool) -> None:
-        """The call is done: the API's `after` hooks may replace its result; the trace
-        event ends; the result goes back to the guest."""
+        """A parked call is done: the API's `after` hooks may replace its result; the
+        trace event ends; the result goes back to the guest. (`_watched` does the same
+        inline for a call that did not wait.)"""
         for hook in afters:
             replaced = hook(caller, result, *args)
             if replaced is not None:
                 result = replaced
         if event is not None:
             tracer = self.tracer
-            shown, error = self.errors.describe(result) if result is not None else (None, None)
+            shown, error = self._describe(result)
             tracer.close(caller.thread, event, shown, error)
             if tracer.detailed:
                 self._memory_figures(caller.thread)

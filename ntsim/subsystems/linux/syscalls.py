@@ -614,18 +614,17 @@ class LinuxAbi(RegisterAbi):
     def __init__(self) -> None:
         super().__init__(UC_X86_REG_RAX, ARGUMENT_REGISTERS, UC_X86_REG_RAX, trap="syscall")
 
-    def return_to_guest(self, task: Any, row: Call | None, result: Any, trap: Any,
-                        interrupted: bool = False) -> None:
-        if trap is not None:                    # the call returns from inside its trap
-            if result is not None:
-                task.cpu.registers.write(UC_X86_REG_RAX, result)
-            # (unless execve gave the task another processor, on which the new program starts)
-            if task.sigpending and task.cpu.uc is trap and row is not None:
-                signals.deliver(task, signals.IN_SYSCALL, row.number)
+    signals = True                         # Task.sigpending: an unblocked signal waits
+
+    def returning(self, task: Any, row: Call | None, trap: Any, interrupted: bool) -> None:
+        if row is None:
             return
-        if result is not None and task.thread.process.exit_status is None:
-            task.cpu.registers.write(UC_X86_REG_RAX, result)
-        if (interrupted or task.sigpending) and task.thread.process.alive:
+        if trap is not None:
+            # still inside the trap (unless execve gave the task another processor, on
+            # which the new program starts)
+            if task.cpu.uc is trap:
+                signals.deliver(task, signals.IN_SYSCALL, row.number)
+        elif task.thread.process.alive:
             signals.deliver(task, signals.AT_INSTRUCTION, row.number)
 
     def parking(self, task: Any, row: Call) -> None:

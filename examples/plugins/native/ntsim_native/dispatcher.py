@@ -116,6 +116,8 @@ class NativeErrors(ErrorMapping):
         return failure.status
 
     def describe(self, result: Any) -> tuple[Any, str | None]:
+        if result is None:
+            return None, None
         status = NTSTATUS(int(result))       # shown by name
         return status, None if nt_success(status) else status.name
 
