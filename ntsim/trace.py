@@ -430,17 +430,18 @@ class JsonLinesSink(Sink):
         # a detail sink's lines say their phase, just after the thread (cached with it)
         self._phase = ',"phase":"end"' if detail else ""
         # the fields that repeat, encoded once: '"layer":...,"name":...,"args":' per call
-        # name, and '"pid":...,"tid":...' per thread
-        self._middles: dict[tuple[str, str], str] = {}
+        # name (and layer), and '"pid":...,"tid":...' per thread
+        self._middles: dict[str, tuple[str, str]] = {}   # name -> (layer, its encoding)
         self._threads: dict[int, tuple[int, str]] = {}
 
     def event(self, event: Event) -> None:
         # Written by hand rather than json.dumps(event.to_dict()): this runs once per
         # crossing, and the common fields need no general encoder (the output is the same).
-        middle = self._middles.get((event.layer, event.name))
-        if middle is None:
-            middle = self._middles[(event.layer, event.name)] = (
-                f',"layer":"{event.layer}","name":{json.dumps(event.name)},"args":')
+        cached = self._middles.get(event.name)      # (by name alone: no key tuple to build)
+        if cached is None or cached[0] != event.layer:
+            cached = self._middles[event.name] = (
+                event.layer, f',"layer":"{event.layer}","name":{json.dumps(event.name)},"args":')
+        middle = cached[1]
         thread = self._threads.get(event.tid)
         if thread is None or thread[0] != event.pid:
             thread = self._threads[event.tid] = (
