@@ -44,7 +44,7 @@ class StoppedAt:
 
 
 class Interceptors:
-    """Per-call hooks the syscall dispatcher consults. `active` is checked on every trap,
+    """Per-call hooks every personality's call gate consults (subsystems/base.py). `active` is checked on every trap,
     so it is a plain attribute kept up to date, not computed."""
 
     def __init__(self) -> None:
@@ -78,24 +78,16 @@ class Interceptors:
             return True
         return False
 
-    def wrap(self, row, handler: Callable) -> Callable:
-        befores = self.before.get(row.name, ())
-        instead = self.instead.get(row.name)
-        afters = self.after.get(row.name, ())
+    def hooks(self, name: str) -> tuple[list[Callable], Callable | None, list[Callable]] | None:
+        """The call gate asks, for each call it is about to run: the `before` hooks, the
+        `instead` handler and the `after` hooks of `name` (None: there are none). The gate
+        runs the `after` hooks when the call completes, after a wait too."""
+        befores = self.before.get(name, ())
+        instead = self.instead.get(name)
+        afters = self.after.get(name, ())
         if not (befores or instead or afters):
-            return handler
-
-        def intercepted(task, *args):
-            for hook in befores:
-                hook(task, *args)
-            result = instead(task, *args) if instead else handler(task, *args)
-            for hook in afters:
-                replaced = hook(task, result, *args)
-                if replaced is not None:
-                    result = replaced
-            return result
-
-        return intercepted
+            return None
+        return befores, instead, afters
 
 
 class Machine:

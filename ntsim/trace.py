@@ -8,6 +8,18 @@ caused this one, so a sink can print the NT calls a Linux call made underneath i
 Arguments are *declared* once per call as :class:`Arg` rows with an :class:`ArgType`;
 the tracer decodes them (strings from guest memory, flag names, handle names) only when
 some sink listens. With no sink, `Tracer.enabled` is False and callers skip all of it.
+
+Two levels of detail. Every sink gets each crossing as it completes (`Sink.event`), and
+a call that blocks as it blocks (`Sink.pending`). A sink with `detail = True` — a
+stepping TUI, `JsonLinesSink(stream, detail=True)` — also gets each crossing as it
+*starts* (`Sink.start`: a call is shown before it completes), and the fine-grained
+events nobody else pays for: the guest's trap itself (layer `guest`), context switches,
+page faults, changes of a process's memory figures, LPC messages queued and taken.
+Kernel code emits those through :meth:`Tracer.detail`, which returns at once while no
+detail sink is attached (guard argument-building with `if tracer.detailed:`).
+
+Sinks may be attached and detached at any time, from any callback, while a machine
+runs: the tracer delivers to a snapshot taken when the set of sinks last changed.
 """
 
 from __future__ import annotations
@@ -230,9 +242,17 @@ class Arg:
 
 
 class Sink:
-    """Something that listens to events. Override what you need."""
+    """Something that listens to events. Override what you need.
+
+    `detail = True` asks for `start` calls and for detail events too (see the module's
+    docstring); they cost the machine nothing while no attached sink asks."""
+
+    detail = False
 
     def event(self, event: Event) -> None:  # a crossing completed
+        pass
+
+    def start(self, event: Event) -> None:  # a crossing started (detail sinks only)
         pass
 
     def pending(self, event: Event) -> None:  # a crossing is blocked and will resume later
@@ -253,21 +273,37 @@ class Tracer:
 
     def __init__(self, clock: Callable[[], int]) -> None:
         self.clock = clock
-        self.sinks: list[Sink] = []
+        self.sinks: tuple[Sink, ...] = ()
         self._deliver: tuple[Callable[[Event], None], ...] = ()   # each sink's `event`
-        self.enabled = False
+        self._pending: tuple[Callable[[Event], None], ...] = ()   # each sink's `pending`
+        self._starts: tuple[Callable[[Event], None], ...] = ()    # detail sinks' `start`
+        self._details: tuple[Callable[[Event], None], ...] = ()   # detail sinks' `event`
+        self.enabled = False      # some sink listens: callers build events
+        self.detailed = False     # some sink wants detail events: callers build those too
         self.seq = 0
 
     def attach(self, sink: Sink) -> Sink:
-        self.sinks.append(sink)
-        self.enabled = True
-        self._deliver = tuple(s.event for s in self.sinks)
+        """Start delivering to `sink` (safe while the machine runs, even from a sink)."""
+        if sink not in self.sinks:
+            self._use((*self.sinks, sink))
         return sink
 
     def detach(self, sink: Sink) -> None:
-        self.sinks.remove(sink)
-        self.enabled = bool(self.sinks)
-        self._deliver = tuple(s.event for s in self.sinks)
+        """Stop delivering to `sink` (safe at any time; a sink not attached is ignored).
+        Crossings still open complete and go to the sinks attached then."""
+        if sink in self.sinks:
+            self._use(tuple(s for s in self.sinks if s is not sink))
+
+    def _use(self, sinks: tuple[Sink, ...]) -> None:
+        # New tuples, never changed in place: a delivery loop running now keeps its own.
+        detail = tuple(s for s in sinks if s.detail)
+        self._deliver = tuple(s.event for s in sinks)
+        self._pending = tuple(s.pending for s in sinks)
+        self._starts = tuple(s.start for s in detail)
+        self._details = tuple(s.event for s in detail)
+        self.sinks = sinks
+        self.detailed = bool(detail)
+        self.enabled = bool(sinks)
 
     def open(self, thread: Any, layer: str, name: str, raw: dict[str, Any] | None = None,
              types: Sequence[Arg] = (), *, decoded: dict[str, Any] | None = None) -> Event:
@@ -293,6 +329,9 @@ class Tracer:
             event._decode = (raw, out_types, process)
         if thread is not None:
             thread.trace_parent = event
+        if self._starts:
+            for start in self._starts:
+                start(event)
         return event
 
     def close(self, thread: Any, event: Event, result: Any = None,
@@ -315,8 +354,8 @@ class Tracer:
         """The crossing blocks: tell the sinks, and unwind the thread's nesting."""
         if not event.pending:
             event.pending = True
-            for sink in self.sinks:
-                sink.pending(event)
+            for pending in self._pending:
+                pending(event)
         if thread is not None:
             thread.trace_parent = event._outer
 
@@ -334,8 +373,32 @@ class Tracer:
                       layer, name, args or {}, thread.trace_parent if thread else None)
         event._outer = None
         event.result = result
-        for sink in self.sinks:
-            sink.event(event)
+        for deliver in self._deliver:
+            deliver(event)
+        return event
+
+    def detail(self, thread: Any, layer: str, name: str, args: dict[str, Any] | None = None,
+               result: Any = None) -> Event | None:
+        """A detail event: a crossing with no duration that only detail sinks receive (a
+        trap, a context switch, a page fault, a memory figure changed, an LPC message
+        queued or taken). Returns at once, with None, while no detail sink is attached.
+
+        Kernel code calls it as `if tracer.detailed: tracer.detail(thread, KERNEL,
+        "MiDemandZeroFault", {"Address": hex(address)})` — the test first, so that not
+        even the arguments are built on an untraced run. `thread` is the thread the
+        event concerns (None: the machine's); the event nests under that thread's
+        innermost open crossing, like a note."""
+        if not self._details:
+            return None
+        self.seq += 1
+        process = thread.process if thread is not None else None
+        event = Event(self.seq, self.clock(), process.pid if process is not None else 0,
+                      thread.tid if thread is not None else 0, layer, name, args or {},
+                      thread.trace_parent if thread is not None else None)
+        event._outer = None
+        event.result = result
+        for deliver in self._details:
+            deliver(event)
         return event
 
     def close_sinks(self) -> None:
@@ -354,26 +417,35 @@ def _safe_decode(arg: Arg, raw: dict[str, Any], context: DecodeContext) -> Any:
 
 
 class JsonLinesSink(Sink):
-    """--trace-file: one JSON object per completed crossing, in completion order."""
+    """--trace-file: one JSON object per completed crossing, in completion order.
 
-    def __init__(self, stream: IO[str]) -> None:
+    With `detail=True`, also one per crossing as it starts, and the detail events; each
+    line then has a `phase`: "start" (the call's arguments, no result yet) or "end"
+    (a completed crossing, or a detail event, which has no duration)."""
+
+    def __init__(self, stream: IO[str], detail: bool = False) -> None:
         self.write = stream.write
         self.stream = stream
+        self.detail = detail
+        # a detail sink's lines say their phase, just after the thread (cached with it)
+        self._phase = ',"phase":"end"' if detail else ""
         # the fields that repeat, encoded once: '"layer":...,"name":...,"args":' per call
-        # name, and '"pid":...,"tid":...' per thread
-        self._middles: dict[tuple[str, str], str] = {}
+        # name (and layer), and '"pid":...,"tid":...' per thread
+        self._middles: dict[str, tuple[str, str]] = {}   # name -> (layer, its encoding)
         self._threads: dict[int, tuple[int, str]] = {}
 
     def event(self, event: Event) -> None:
         # Written by hand rather than json.dumps(event.to_dict()): this runs once per
         # crossing, and the common fields need no general encoder (the output is the same).
-        middle = self._middles.get((event.layer, event.name))
-        if middle is None:
-            middle = self._middles[(event.layer, event.name)] = (
-                f',"layer":"{event.layer}","name":{json.dumps(event.name)},"args":')
+        cached = self._middles.get(event.name)      # (by name alone: no key tuple to build)
+        if cached is None or cached[0] != event.layer:
+            cached = self._middles[event.name] = (
+                event.layer, f',"layer":"{event.layer}","name":{json.dumps(event.name)},"args":')
+        middle = cached[1]
         thread = self._threads.get(event.tid)
         if thread is None or thread[0] != event.pid:
-            thread = self._threads[event.tid] = (event.pid, f',"pid":{event.pid},"tid":{event.tid}')
+            thread = self._threads[event.tid] = (
+                event.pid, f',"pid":{event.pid},"tid":{event.tid}{self._phase}')
         args, result, error, parent = event.args, event.result, event.error, event.parent
         self.write(
             f'{{"seq":{event.seq},"clock":{event.clock}{thread[1]}{middle}'
@@ -382,26 +454,50 @@ class JsonLinesSink(Sink):
             f',"error":{"null" if error is None else json.dumps(error)}'
             f',"parent":{"null" if parent is None else parent}}}\n')
 
+    def start(self, event: Event) -> None:
+        parent = event.parent
+        self.write(
+            f'{{"seq":{event.seq},"clock":{event.clock},"pid":{event.pid},"tid":{event.tid}'
+            f',"phase":"start","layer":"{event.layer}","name":{json.dumps(event.name)},"args":'
+            f'{json.dumps(event.args, separators=(",", ":"), default=str) if event.args else "{}"}'
+            f',"result":null,"error":null,"parent":{"null" if parent is None else parent}}}\n')
+
     def close(self) -> None:
         self.stream.flush()
 
 
 class CollectingSink(Sink):
-    """Keeps every event (tests, the Python API)."""
+    """Keeps every event (tests, the Python API); with `detail`, the detail events too,
+    and in `started` every crossing as it started."""
 
-    def __init__(self) -> None:
+    def __init__(self, detail: bool = False) -> None:
         self.events: list[Event] = []
+        self.started: list[Event] = []
+        self.detail = detail
 
     def event(self, event: Event) -> None:
         self.events.append(event)
 
+    def start(self, event: Event) -> None:
+        self.started.append(event)
+
 
 class CallbackSink(Sink):
-    def __init__(self, callback: Callable[[Event], None]) -> None:
+    """Calls `callback(event)` as each crossing completes; with `on_start`, a detail sink
+    that also calls `on_start(event)` as each starts (the event's result is not set yet)."""
+
+    def __init__(self, callback: Callable[[Event], None],
+                 on_start: Callable[[Event], None] | None = None) -> None:
         self.callback = callback
+        self.on_start = on_start
+        self.detail = on_start is not None
 
     def event(self, event: Event) -> None:
         self.callback(event)
+
+    def start(self, event: Event) -> None:
+        if self.on_start is not None:
+            self.on_start(event)
 
 
 class StatsSink(Sink):

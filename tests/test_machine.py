@@ -13,6 +13,7 @@ from ntsim import Machine
 from ntsim.machine import NotFound
 from ntsim.subsystems.base import ImageError
 from ntsim.subsystems.windows.csrss import CapturedConsole
+from ntsim.trace import Sink
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLES = os.path.join(ROOT, "examples", "linux")
@@ -70,19 +71,45 @@ def test_intercept_instead_replaces_the_handler():
     assert swallowed == [1]
 
 
-def test_intercept_before_sees_guest_memory_and_after_can_change_the_result():
+def test_intercept_before_sees_guest_memory_before_the_call():
     m = machine()
-    m.load(os.path.join(EXAMPLES, "exitcode"), ["7"])
+    m.load(HELLO)
     seen = []
 
-    def before(task, fd, buf, count):
-        seen.append(task.read(buf, count))
+    def before(task, fd, iov, iovcnt):
+        base, length = (int.from_bytes(task.read(iov + offset, 8), "little") for offset in (0, 8))
+        seen.append((fd, task.read(base, length), m.console.stdout))
 
-    m.intercept("write", before=before)
-    m.intercept("writev", before=lambda task, fd, iov, iovcnt: seen.append(fd))
-    m.intercept("exit_group", after=lambda task, result, status: None)
-    assert m.run() == 7
-    assert seen, "the guest wrote something"
+    m.intercept("writev", before=before)
+    assert m.run() == 0
+    assert [fd for fd, _, _ in seen] == [1]
+    text, stdout_then = seen[0][1], seen[0][2]
+    assert text and GREETING.startswith(text)     # the guest's text, read from its memory
+    assert stdout_then == b""                     # before the call wrote it
+    assert m.console.stdout == GREETING
+
+
+def test_intercept_after_sees_the_result_and_its_replacement_is_what_the_guest_gets():
+    m = machine(stdin=b"one\ntwo\n")
+    m.load(os.path.join(EXAMPLES, "cat"))
+    results = []
+
+    def after(task, result, fd, buf, count):
+        results.append(result)
+        return 0                        # every read now says end of file
+
+    m.intercept("read", after=after)
+    assert m.run() == 0
+    assert results and results[0] > 0   # the real read got data...
+    assert m.console.stdout == b""      # ...but cat saw end of file, and wrote nothing
+
+
+def test_an_after_hook_returning_none_keeps_the_result():
+    m = machine(stdin=b"one\ntwo\n")
+    m.load(os.path.join(EXAMPLES, "cat"))
+    m.intercept("read", after=lambda task, result, fd, buf, count: None)
+    assert m.run() == 0
+    assert m.console.stdout == b"one\ntwo\n"
 
 
 def test_step_executes_single_instructions():
@@ -220,3 +247,18 @@ def test_typed_keys_reach_the_consoles_input_buffer_at_the_next_step():
     left, q = machine.keyboard.pop(), machine.keyboard.pop()
     assert (left.character, left.scan) == (0xE0, 0x4B)
     assert (q.character, q.scan) == (ord("q"), 0x10)
+
+
+def test_an_after_hook_runs_when_a_call_that_waited_completes():
+    """wait4 parks the parent until its child exits: the after hook sees the result the
+    call finally had (the child's pid), not nothing."""
+    m = machine()
+    m.load(os.path.join(EXAMPLES, "spawnloop"), ["3"], argv0="./spawnloop")
+    waited = []
+    m.intercept("wait4", after=lambda task, result, *args: waited.append(result))
+    parked = []
+    m.add_sink(type("Parked", (Sink,), {"pending": lambda self, e: parked.append(e.name)})())
+    assert m.run() == 0
+    children = [p.pid for p in m.processes() if p.name == "spawnloop" and p is not m.first_process]
+    assert "wait4" in parked                         # the calls did wait
+    assert sorted(waited) == sorted(children)

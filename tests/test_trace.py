@@ -22,6 +22,7 @@ from ntsim.trace import (
     SERVER,
     Arg,
     Buffer,
+    CallbackSink,
     CollectingSink,
     Flags,
     Hex,
@@ -34,6 +35,7 @@ from ntsim.trace import (
 )
 
 EXAMPLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "examples", "linux")
+HELLO = os.path.join(EXAMPLES, "hello")
 DESIGN_FIELDS = {"seq", "clock", "pid", "tid", "layer", "name", "args", "result", "parent"}
 
 
@@ -307,7 +309,6 @@ def test_nt_calls_nest_under_the_guest_call_that_made_them(tmp_path):
     assert [e["name"] for e in lpc] == ["NtRequestWaitReplyPort"]
     server = [e for e in events if e["layer"] == SERVER and e["parent"] == lpc[0]["seq"]]
     assert [e["name"] for e in server] == ["ConsoleWrite"]
-    assert all(e["layer"] != GUEST or e["parent"] is None for e in events)
 
 
 @pytest.mark.parametrize("program", ["hello", "fileops"])
@@ -315,3 +316,134 @@ def test_a_deterministic_run_gives_the_same_trace_every_time(tmp_path, program):
     first, _ = traced_run(tmp_path, program)
     second, _ = traced_run(tmp_path, program)
     assert first == second
+
+
+# --- detail: starts, the guest's traps, kernel details ---------------------------------------
+
+
+def detailed_run(program: str, args: list[str] | None = None, **sink_options):
+    """Run an example with a detail sink (and a plain one beside it)."""
+    machine = Machine(EXAMPLES, deterministic=True, console=CapturedConsole())
+    detail = machine.add_sink(CollectingSink(detail=True))
+    plain = machine.add_sink(CollectingSink())
+    machine.load(os.path.join(EXAMPLES, program), args, env={}, argv0=program)
+    assert machine.run() == 0
+    return machine, detail, plain
+
+
+def test_each_guest_call_starts_with_its_trap_in_the_guest_layer():
+    _, detail, plain = detailed_run("hello")
+    events = sorted(detail.events, key=lambda e: e.seq)
+    traps = [e for e in events if e.layer == GUEST]
+    calls = [e for e in events if e.layer == PERSONALITY and e.name != "execve"]
+    assert len(traps) == len(calls) > 3
+    following = {e.seq: e for e in events}
+    for trap in traps:
+        call = following[trap.seq + 1]            # the call the trap entered, next in order
+        assert call.layer == PERSONALITY and trap.args["call"] == call.name
+        assert trap.name == "syscall" and trap.parent is None
+        assert (trap.pid, trap.tid) == (call.pid, call.tid)
+    # x86-64 Linux numbers, from the kernel's syscall_64.tbl
+    numbers = {trap.args["call"]: int(trap.args["number"], 16) for trap in traps}
+    assert numbers["writev"] == 20 and numbers["exit_group"] == 231
+    assert not [e for e in plain.events if e.layer == GUEST]       # only detail sinks pay
+
+
+def test_a_call_is_seen_when_it_starts_as_well_as_when_it_ends():
+    machine = Machine(EXAMPLES, deterministic=True, console=CapturedConsole())
+    order = []
+    machine.add_sink(CallbackSink(lambda e: order.append(("end", e.name, e.result)),
+                                  on_start=lambda e: order.append(("start", e.name, e.result))))
+    machine.load(HELLO, env={}, argv0="hello")
+    assert machine.run() == 0
+    names = [(phase, name) for phase, name, _ in order]
+    start = names.index(("start", "writev"))
+    assert names[start:start + 2] == [("start", "writev"), ("start", "NtWriteFile")]
+    assert names.index(("end", "NtWriteFile")) < names.index(("end", "writev"))
+    assert order[start][2] is None                                    # no result yet
+    assert [r for phase, name, r in order if (phase, name) == ("end", "writev")] == [37]
+
+
+def test_the_detailed_json_lines_say_start_and_end(tmp_path):
+    stream = io.StringIO()
+    machine = Machine(EXAMPLES, deterministic=True, console=CapturedConsole())
+    machine.add_sink(JsonLinesSink(stream, detail=True))
+    plain_stream = machine.add_sink(JsonLinesSink(io.StringIO())).stream
+    machine.load(HELLO, env={}, argv0="hello")
+    assert machine.run() == 0
+    records = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert {r["phase"] for r in records} == {"start", "end"}
+    starts = {r["seq"]: r for r in records if r["phase"] == "start"}
+    ends = {r["seq"]: r for r in records if r["phase"] == "end"}
+    writev = next(r for r in starts.values() if r["name"] == "writev")
+    assert writev["result"] is None and ends[writev["seq"]]["result"] == 37
+    assert writev["args"]["fd"] == ends[writev["seq"]]["args"]["fd"] == 1
+    assert set(starts) < set(ends)                 # every start ends; detail events only end
+    assert all(DESIGN_FIELDS <= set(r) for r in records)
+    plain = [json.loads(line) for line in plain_stream.getvalue().splitlines()]
+    assert plain and all("phase" not in r for r in plain) and not [r for r in plain if r["layer"] == GUEST]
+
+
+def test_context_switches_are_detail_events():
+    machine, detail, plain = detailed_run("spawnloop", ["2"])
+    switches = [e for e in detail.events if e.name == "KiSwapContext"]
+    assert all(e.args["NewThreadId"] == e.tid and e.args["NewProcessId"] == e.pid for e in switches)
+    children = {p.pid for p in machine.processes() if p.name == "spawnloop"} - {machine.first_process.pid}
+    assert len(children) == 2
+    # the parent hands the processor to each child, and gets it back when it exits
+    assert children <= {e.pid for e in switches if e.args["OldProcessId"] == machine.first_process.pid}
+    assert children <= {e.args["OldProcessId"] for e in switches if e.pid == machine.first_process.pid}
+    assert not [e for e in plain.events if e.name == "KiSwapContext"]
+
+
+def test_lpc_messages_taken_are_detail_events():
+    _, detail, plain = detailed_run("hello")
+    by_seq = {e.seq: e for e in detail.events}
+    taken = [e for e in detail.events if e.layer == LPC and e.name == "LpcMessageTaken"]
+    assert taken
+    request = by_seq[taken[0].parent]            # taken by CSRSS while the client waits
+    assert request.name == "NtRequestWaitReplyPort"
+    assert taken[0].args["MessageId"] == request.args["MessageId"]
+    assert not [e for e in plain.events if e.name == "LpcMessageTaken"]
+
+
+def test_a_changed_memory_figure_is_a_detail_event():
+    machine, detail, _ = detailed_run("mapping")
+    guest = machine.first_process
+    figures = [e for e in detail.events if e.name == "MmProcessMemory" and e.pid == guest.pid]
+    committed = [e.args["Committed"] for e in figures]
+    assert len(set(committed)) > 2                          # mmap and munmap change it
+    shown = [tuple(e.args.values()) for e in figures]
+    assert all(shown[i] != shown[i + 1] for i in range(len(shown) - 1))   # only when changed
+    assert all(e.args["Reserved"] >= e.args["Committed"] for e in figures)
+
+
+def test_sinks_attach_and_detach_while_the_machine_runs():
+    machine = Machine(EXAMPLES, deterministic=True, console=CapturedConsole())
+    later = CollectingSink()
+    seen = []
+
+    def first(event):
+        seen.append(event.name)
+        if event.name == "writev":
+            machine.kernel.tracer.detach(sink)       # from inside a delivery
+            machine.add_sink(later)
+
+    sink = machine.on_event(first)
+    machine.load(HELLO, env={}, argv0="hello")
+    assert machine.run() == 0 and machine.console.stdout.startswith(b"Hello")
+    assert "writev" in seen and "exit_group" not in seen
+    names = [e.name for e in later.events]
+    assert "exit_group" in names and "writev" not in names
+    machine.kernel.tracer.detach(sink)                       # detaching twice is harmless
+    assert machine.kernel.tracer.sinks == (later,)
+
+
+def test_detail_events_cost_nothing_without_a_detail_sink(tracer):
+    tracer.attach(CollectingSink())
+    assert tracer.detailed is False
+    assert tracer.detail(FakeThread(), KERNEL, "MiDemandZeroFault", {"Address": "0x1000"}) is None
+    detail = tracer.attach(CollectingSink(detail=True))
+    assert tracer.detailed is True
+    event = tracer.detail(FakeThread(), KERNEL, "MiDemandZeroFault", {"Address": "0x1000"})
+    assert detail.events == [event]

@@ -402,6 +402,8 @@ class Dispatcher:
         return "done"
 
     def _run_thread(self, thread: Thread) -> str | None:
+        if thread is not self.current and self.kernel.tracer.detailed:
+            self._trace_switch(thread)
         self.current = thread
         self.kernel.current_thread = thread
         thread.state = ThreadState.RUNNING
@@ -454,6 +456,16 @@ class Dispatcher:
         while timers and timers[0][2].done:
             heapq.heappop(timers)
         return bool(timers)
+
+    def _trace_switch(self, thread: Thread) -> None:
+        """A detail event: the processor passes to another thread (KiSwapContext)."""
+        from ..trace import KERNEL
+
+        old = self.current
+        self.kernel.tracer.detail(thread, KERNEL, "KiSwapContext", {
+            "OldProcessId": old.process.pid if old is not None else None,
+            "OldThreadId": old.tid if old is not None else None,
+            "NewProcessId": thread.process.pid, "NewThreadId": thread.tid})
 
     def processor_clock(self) -> int:
         """What a thread's run time (KTHREAD's) is counted in: the host CPU its quanta

@@ -780,6 +780,8 @@ class LpcManager:
     def _queue(self, connection: Port, message: PortMessage) -> None:
         message.connection = connection
         connection.queue.append(message)
+        if self.kernel.tracer.detailed:
+            self._trace_message("LpcMessageQueued", connection, message)
         self.kernel.dispatcher.signal(connection)
 
     def _connect_queued(self, client: Process, connection: Port, view_size: int = 0) -> Port:
@@ -820,6 +822,8 @@ class LpcManager:
                                else None)
                     self._take_capture(section, message, reader)
                     self._release_capture(section, message)
+                    if self.kernel.tracer.detailed:
+                        self._trace_message("LpcMessageTaken", queue_port, message)
                     return message
             raise WaitPending([queue_port], take, reason=f"a message on {queue_port.path or 'a port'}")
 
@@ -840,10 +844,18 @@ class LpcManager:
 
     # --- the server side ----------------------------------------------------------------------
 
+    def _trace_message(self, name: str, connection: Port, message: PortMessage) -> None:
+        """A detail event: a message joined a port's queue, or a server thread took it."""
+        self.kernel.tracer.detail(self.kernel.current_thread, LPC, name, {
+            "Port": connection.path, "Type": message.Type, "ApiNumber": message.ApiNumber,
+            "MessageId": message.MessageId, "ClientId": list(message.ClientId)})
+
     def deliver(self, server: LpcServer, message: PortMessage) -> None:
         """Run a server thread on one message (NtReplyWaitReceivePort returning it)."""
         kernel = self.kernel
         caller = kernel.current_thread
+        if kernel.tracer.detailed:    # handed straight to a server thread (or off its queue)
+            self._trace_message("LpcMessageTaken", server.port, message)
         thread = server.take_thread()
         kernel.current_thread = thread
         message.server_thread = thread

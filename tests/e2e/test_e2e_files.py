@@ -335,3 +335,58 @@ def test_chown_changes_only_the_linux_view(tmp_path: Path) -> None:
     assert shown.stdout == b"1234 5678\n"
     host_after = (ntsim_root / "text.txt").stat()
     assert (host_after.st_uid, host_after.st_gid) == (host_before.st_uid, host_before.st_gid)
+
+
+APPEND_PROGRAM = r"""
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+static void show(const char *when) {
+    char text[64] = {0};
+    int fd = open("log", O_RDONLY);
+    read(fd, text, sizeof text - 1);
+    close(fd);
+    printf("%s: %s\n", when, text);
+}
+int main(void) {
+    int fd = open("log", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    write(fd, "first ", 6);
+    lseek(fd, 0, SEEK_SET);
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_APPEND);
+    printf("append flag %d\n", (fcntl(fd, F_GETFL) & O_APPEND) != 0);
+    write(fd, "second ", 7);
+    printf("offset after append %ld\n", (long)lseek(fd, 0, SEEK_CUR));
+    show("appended");
+    lseek(fd, 0, SEEK_SET);
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_APPEND);
+    write(fd, "FIRST", 5);
+    show("overwritten");
+    int again = open("log", O_WRONLY | O_APPEND);
+    write(again, "third", 5);
+    printf("offset of an O_APPEND open %ld\n", (long)lseek(again, 0, SEEK_CUR));
+    show("opened for append");
+    return 0;
+}
+"""
+
+
+def test_fcntl_setfl_o_append_makes_later_writes_append(tmp_path: Path) -> None:
+    """fcntl(F_SETFL, O_APPEND) on an fd opened without it: each later write goes to the
+    end of the file, and clearing the flag writes at the offset again."""
+    compiler = shutil.which("musl-gcc")
+    if compiler is None:
+        pytest.skip("musl-gcc (Debian's musl-tools) builds the test program")
+    source, program = tmp_path / "append.c", tmp_path / "append"
+    source.write_text(APPEND_PROGRAM)
+    subprocess.run([compiler, "-static", "-O1", "-o", str(program), str(source)], check=True)
+    outcomes = []
+    for name, runner in (("native", run_native), ("ntsim", run_guest)):
+        root = tmp_path / name
+        root.mkdir()
+        shutil.copy2(program, root / "append")
+        outcome = (runner("./append", cwd=root) if name == "native" else runner("./append", root=root))
+        outcomes.append((outcome.status, outcome.stdout, outcome.stderr, (root / "log").read_bytes()))
+    native, simulated = outcomes
+    assert native[0] == 0 and b"appended: first second" in native[1]
+    assert simulated == native

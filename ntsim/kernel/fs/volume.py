@@ -52,6 +52,7 @@ from ..io import (
     FILE_SUPERSEDE,
     FILE_SUPERSEDED,
     FILE_WRITE_DATA,
+    FILE_WRITE_TO_END_OF_FILE,
     FSCTL_GET_REPARSE_POINT,
     FSCTL_SET_REPARSE_POINT,
     GENERIC_ALL,
@@ -366,6 +367,8 @@ class HostVolume(Device):
     def write(self, file: FileObject, data: bytes, offset: int | None) -> int:
         context: VolumeFile = file.context
         append_only = file.access & FILE_APPEND_DATA and not file.access & (FILE_WRITE_DATA | GENERIC_WRITE)
+        if offset == FILE_WRITE_TO_END_OF_FILE:
+            append_only = True            # this write at the end, as an append-only handle's
         try:
             if append_only:
                 position = os.fstat(context.fd).st_size

@@ -20,14 +20,14 @@ from ...kernel.memory import page_ceil, page_floor
 from ...kernel.processes import Process, Thread, ThreadState
 from ...kernel.status import NtStatusError
 from ...trace import PERSONALITY, Quoted
-from ..base import ImageError, ImageInfo, Personality
+from ..base import CallGate, ImageError, ImageInfo, Personality
 from . import elf, signals, timers
 from .fdtable import O_RDONLY, O_WRONLY, FdEntry, OpenFile
 from .lxfs import nt_name
 from .memory import past_end_of_file
 from .process import host_ids, host_umask
 from .signals import SIGBUS, SIGFPE, SIGILL, SIGSEGV, SIGSYS, SIGTRAP
-from .syscalls import SyscallDispatcher, call_rows
+from .syscalls import call_rows, make_gate
 from .task import LinuxProcess, Task
 
 
@@ -42,7 +42,7 @@ class LinuxPersonality(Personality):
 
     def __init__(self) -> None:
         self.kernel = None
-        self.syscalls: SyscallDispatcher | None = None
+        self.gate: CallGate | None = None           # every process's `syscall` trap
         # The console as a Linux terminal: its foreground process group, which Ctrl+C
         # signals. The first program started is in the foreground, as a shell leaves it;
         # a guest shell moves it with tcsetpgrp (TIOCSPGRP).
@@ -79,8 +79,8 @@ class LinuxPersonality(Personality):
         does. Map the program, open the standard streams on the console, start a thread."""
         kernel = machine.kernel
         self.kernel = kernel
-        if self.syscalls is None:
-            self.syscalls = SyscallDispatcher(kernel, getattr(machine, "interceptors", None))
+        if self.gate is None:
+            self.gate = make_gate(kernel, getattr(machine, "interceptors", None))
         elf.read_layout(image)                 # refuse a bad image before making a process
         process = kernel.create_process(os.path.basename(guest_path) or "a.out", personality=self,
                                         parent=parent, image_path=guest_path, architecture="x86-64")
@@ -142,7 +142,7 @@ class LinuxPersonality(Personality):
 
     def attach_cpu(self, process: Process) -> None:
         """Install the traps on a process's processor: `syscall`, and CPU exceptions."""
-        process.cpu.hook_syscall(self.syscalls.on_syscall)
+        process.cpu.hook_syscall(self.gate.on_trap)
         process.cpu.hook_interrupt(self._on_interrupt)
 
     def replace_image(self, task: Task, image: bytes, argv: list[str], env: list[str],

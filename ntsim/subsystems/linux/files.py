@@ -29,6 +29,7 @@ from ...kernel.io import (
     FILE_SYNCHRONOUS_IO_NONALERT,
     FILE_TRAVERSE,
     FILE_WRITE_DATA,
+    FILE_WRITE_TO_END_OF_FILE,
     FSCTL_GET_REPARSE_POINT,
     SYNCHRONIZE,
     DirectoryEntry,
@@ -422,6 +423,9 @@ def write_bytes(task: Task, entry: FdEntry, data: bytes, offset: int | None) -> 
                 signals.broken_pipe(task, entry.file.path)
             raise
 
+    if offset is None and kind == "file" and entry.file.flags & O_APPEND:
+        # O_APPEND, from open or from a later F_SETFL: every write goes to the end
+        offset = FILE_WRITE_TO_END_OF_FILE
     return layer(lambda: task.nt.NtWriteFile(entry.handle, data, offset))
 
 

@@ -1,23 +1,27 @@
-"""The x86-64 Linux system-call table, and the dispatcher that the `syscall` trap enters.
+"""The x86-64 Linux system-call table, its ABI and its errors: what LXSS gives the call gate.
 
 One row per call: number, name, typed arguments, support level, handler. The table is
-the single source for the dispatcher, for the tracer (which decodes arguments from the
+the single source for the gate, for the tracer (which decodes arguments from the
 types), for `ntsim calls lxss`, and for the documentation.
 
-The trap path, in order (read `on_syscall` below):
-  1. the CPU traps on `syscall`; RAX holds the number, RDI RSI RDX R10 R8 R9 the arguments;
+The trap path is the one every personality shares (`subsystems/base.py`, CallGate):
+  1. the CPU traps on `syscall`; RAX holds the number, RDI RSI RDX R10 R8 R9 the arguments
+     (`LINUX_ABI`);
   2. the row's handler runs with the calling Task and the raw arguments;
   3. it returns a value, or raises LinuxError (-errno), or an Nt* service under it fails
-     (NtStatusError, mapped to the errno Linux would give), or it must wait (WaitPending:
-     the thread parks, and the result is written when the wait completes);
-  4. the result goes into RAX and the guest resumes after the `syscall` instruction.
+     (NtStatusError, mapped to the errno Linux would give: `LinuxErrors`), or it must
+     wait (WaitPending: the thread parks, and the result is written when the wait
+     completes — or a signal interrupts it, and the call ends with EINTR or restarts);
+  4. the result goes into RAX, pending signals are delivered on the way back to user
+     mode, and the guest resumes after the `syscall` instruction.
+
+Only Linux semantics live here and in the handlers; where a call's work goes is the
+handlers' business (today the Nt* services), so another backend can reuse the table.
 """
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from typing import Any
 
 from unicorn.x86_const import (
     UC_X86_REG_R8,
@@ -31,8 +35,17 @@ from unicorn.x86_const import (
 
 from ...kernel.dispatcher import WaitPending
 from ...kernel.status import STATUS_USER_APC, NtStatusError
-from ...trace import PERSONALITY, Arg, ArgType, Buffer, CString, Enum, Flags, Hex, Int, Int32
-from ..base import PARTIAL, SUPPORTED, UNSUPPORTED, CallRow
+from ...trace import ArgType, Buffer, CString, Enum, Flags, Hex, Int, Int32
+from ..base import (
+    PARTIAL,
+    UNSUPPORTED,
+    Call,
+    CallGate,
+    CallRow,
+    ErrorMapping,
+    RegisterAbi,
+    call,
+)
 from . import (
     epoll,
     files,
@@ -55,7 +68,6 @@ from .syscall_names import SYSCALL_NAMES
 
 ARGUMENT_REGISTERS = (UC_X86_REG_RDI, UC_X86_REG_RSI, UC_X86_REG_RDX, UC_X86_REG_R10,
                       UC_X86_REG_R8, UC_X86_REG_R9)
-MASK64 = 0xFFFF_FFFF_FFFF_FFFF
 
 
 # --- argument types ----------------------------------------------------------------------------
@@ -175,30 +187,9 @@ class EpollEvents(ArgType):
 
 
 # --- the table ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Syscall:
-    number: int
-    name: str
-    handler: Callable | None
-    args: tuple[Arg, ...] = ()
-    level: str = SUPPORTED
-    note: str = ""
-    registers: tuple[int, ...] = field(default=(), compare=False)
-    names: tuple[str, ...] = field(default=(), compare=False)
-
-
-def call(number: int, name: str, handler: Callable | None, *args: tuple[str, ArgType],
-         level: str = SUPPORTED, note: str = "") -> Syscall:
-    arguments = tuple(Arg(n, t) for n, t in args)
-    return Syscall(number, name, handler, arguments, level, note,
-                   ARGUMENT_REGISTERS[:len(arguments)], tuple(a.name for a in arguments))
-
-
-def unsupported(number: int, name: str, reason: str, *args: tuple[str, ArgType]) -> Syscall:
-    return call(number, name, None, *args, level=UNSUPPORTED, note=reason)
-
+#
+# Rows are `call(number, name, handler, (argument, type)...)` and `unsupported(number,
+# name, reason)` from subsystems/base.py: the same rows every personality writes.
 
 # The calls about addresses and connections, which a socketpair's socket has no use for:
 # (number, name, handler, other arguments' names, what a socket fd gets)
@@ -225,7 +216,7 @@ ShutHow = Enum({0: "SHUT_RD", 1: "SHUT_WR", 2: "SHUT_RDWR"})
 SockoptName = Enum({3: "SO_TYPE", 4: "SO_ERROR", 7: "SO_SNDBUF", 8: "SO_RCVBUF", 16: "SO_PASSCRED",
                     17: "SO_PEERCRED", 30: "SO_ACCEPTCONN", 38: "SO_PROTOCOL", 39: "SO_DOMAIN"})
 
-TABLE: tuple[Syscall, ...] = (
+TABLE: tuple[Call, ...] = (
     # files: data
     call(0, "read", files.sys_read, ("fd", Fd), ("buf", Buffer("result", output=True)), ("count", Size)),
     call(1, "write", files.sys_write, ("fd", Fd), ("buf", Buffer("count")), ("count", Size)),
@@ -600,155 +591,88 @@ TABLE: tuple[Syscall, ...] = (
          level=PARTIAL, note="ITIMER_REAL, as setitimer"),
 )
 
-BY_NUMBER: dict[int, Syscall] = {row.number: row for row in TABLE}
+BY_NUMBER: dict[int, Call] = {row.number: row for row in TABLE}
 
 
 def call_rows() -> list[CallRow]:
     """Every x86-64 call: the table's rows, and the rest as unsupported by omission."""
-    rows = [CallRow(r.number, r.name, tuple(a.name for a in r.args), r.level, r.note) for r in TABLE]
+    rows = [row.table_row() for row in TABLE]
     for number, name in SYSCALL_NAMES.items():
         if number not in BY_NUMBER:
             rows.append(CallRow(number, name, (), UNSUPPORTED, "not implemented: returns ENOSYS"))
     return sorted(rows, key=lambda r: r.number)
 
 
-# --- the dispatcher ----------------------------------------------------------------------------
+# --- the ABI and the errors: what the gate needs besides the table -----------------------------
 
 
-class _NoInterceptors:
-    active = False
+class LinuxAbi(RegisterAbi):
+    """x86-64 Linux's `syscall` convention, and its way back to user mode: pending
+    signals are delivered there (exit_to_user_mode_loop), and a wait a signal cut short
+    ends in EINTR or a restart (signals.py decides which)."""
 
+    def __init__(self) -> None:
+        super().__init__(UC_X86_REG_RAX, ARGUMENT_REGISTERS, UC_X86_REG_RAX, trap="syscall")
 
-class SyscallDispatcher:
-    """Installed on each Linux process's CPU; one per personality instance."""
+    signals = True                         # Task.sigpending: an unblocked signal waits
 
-    def __init__(self, kernel, interceptors=None) -> None:
-        self.kernel = kernel
-        # events other host threads posted (a Ctrl+C): a trap is a safe point to take them
-        self.host_events = kernel.dispatcher.host_events
-        # the Python API's before/instead/after hooks and call breakpoints
-        self.interceptors = interceptors if interceptors is not None else _NoInterceptors()
-
-    def on_syscall(self, uc, _user_data) -> None:
-        """The `syscall` trap. This is the hot path: keep it short."""
-        kernel = self.kernel
-        task = kernel.current_thread.data
-        read = task.cpu.registers.read
-        number = read(UC_X86_REG_RAX)
-        row = BY_NUMBER.get(number)
-        if kernel.deterministic:
-            kernel.clock.advance(1_000)
-        if row is None or row.handler is None:
-            self._unsupported(task, number, row, uc)
+    def returning(self, task: Any, row: Call | None, trap: Any, interrupted: bool) -> None:
+        if row is None:
             return
-        args = [read(register) for register in row.registers]
-        if kernel.tracer.enabled or self.interceptors.active:
-            self._traced(task, row, args, uc)
-            if self.host_events:
-                task.cpu.request_stop()
-            return
-        try:
-            result = row.handler(task, *args)
-        except LinuxError as error:
-            result = -error.errno
-        except NtStatusError as error:
-            result = -errno_from_status(error.status)
-        except WaitPending as pending:
-            self._park(task, row, pending, None)
-            return
-        if result is not None:
-            task.cpu.registers.write(UC_X86_REG_RAX, result)
-        if task.sigpending and task.cpu.uc is uc:
-            # On the way back to user mode: a signal this call sent or unblocked.
-            signals.deliver(task, signals.IN_SYSCALL, number)
-        if self.host_events:
-            task.cpu.request_stop()        # back to the dispatcher, which runs them
+        if trap is not None:
+            # still inside the trap (unless execve gave the task another processor, on
+            # which the new program starts)
+            if task.cpu.uc is trap:
+                signals.deliver(task, signals.IN_SYSCALL, row.number)
+        elif task.thread.process.alive:
+            signals.deliver(task, signals.AT_INSTRUCTION, row.number)
 
-    def _unsupported(self, task, number: int, row: Syscall | None, uc) -> None:
-        name = row.name if row else SYSCALL_NAMES.get(number, f"syscall_{number}")
-        reason = row.note if row else "not implemented"
-        if number not in task.lx.warned:
-            task.lx.warned.add(number)
-            print(f"ntsim: lxss: unsupported system call {name} ({number}) returns ENOSYS: {reason}",
-                  file=sys.stderr)
-        tracer = self.kernel.tracer
-        if tracer.enabled:
-            args = {} if row is None else None
-            event = tracer.open(task.thread, PERSONALITY, name,
-                                {a.name: uc.reg_read(r) for a, r in zip(row.args, row.registers, strict=False)}
-                                if row else None, row.args if row else (), decoded=args)
-            tracer.close(task.thread, event, -ENOSYS, "ENOSYS")
-        uc.reg_write(UC_X86_REG_RAX, -ENOSYS & MASK64)
-
-    def _traced(self, task, row: Syscall, args: list[int], uc) -> None:
-        """The same call, with a trace event and the API's interception points."""
-        tracer = self.kernel.tracer
-        handler = row.handler
-        if self.interceptors.active:
-            interceptors = self.interceptors
-            raw = dict(zip(row.names, args, strict=False))
-            if interceptors.stop_before(task, row, raw):
-                # A breakpoint on this call: stop before it runs; it runs when resumed.
-                task.cpu.resume_after_syscall_at(task.cpu.pc)
-                task.cpu.request_stop("breakpoint")
-                return
-            handler = interceptors.wrap(row, handler)
-        event = None
-        if tracer.enabled:
-            raw = dict(zip(row.names, args, strict=False)) if args else {}
-            event = tracer.open(task.thread, PERSONALITY, row.name, raw, row.args)
-        try:
-            result = handler(task, *args)
-        except LinuxError as error:
-            result = -error.errno
-        except NtStatusError as error:
-            result = -errno_from_status(error.status)
-        except WaitPending as pending:
-            if event is not None:
-                tracer.suspend(task.thread, event)
-            self._park(task, row, pending, event)
-            return
-        self._finish(task, result, event)
-        if task.sigpending and task.cpu.uc is uc:
-            signals.deliver(task, signals.IN_SYSCALL, row.number)
-
-    def _finish(self, task, result, event) -> None:
-        if event is not None:
-            error = ERRNO_NAMES.get(-result) if type(result) is int and -4096 < result < 0 else None
-            self.kernel.tracer.close(task.thread, event, result, error)
-        if result is not None and task.thread.process.exit_status is None:
-            task.cpu.registers.write(UC_X86_REG_RAX, result)
-
-    def _park(self, task, row: Syscall, pending: WaitPending, event) -> None:
-        """The call must wait: park the thread; finish the call when it is woken."""
-
-        def on_wake(status: int) -> None:
-            task.parked_call = None
-            if event is not None:
-                self.kernel.tracer.resume(task.thread, event)
-            interrupted = status == STATUS_USER_APC      # a signal ended the wait early
-            if interrupted:
-                satisfied = signals.satisfied_now(task, pending)
-                if satisfied is not None:
-                    status, interrupted = satisfied, False
-            try:
-                if interrupted:
-                    result = signals.interrupted_result(task, row.name, pending)
-                else:
-                    result = pending.complete(status)
-            except LinuxError as error:
-                result = -error.errno
-            except NtStatusError as error:
-                result = -errno_from_status(error.status)
-            except WaitPending as again:
-                if event is not None:
-                    self.kernel.tracer.suspend(task.thread, event)
-                self._park(task, row, again, event)
-                return
-            self._finish(task, result, event)
-            if (interrupted or task.sigpending) and task.thread.process.alive:
-                signals.deliver(task, signals.AT_INSTRUCTION, row.number)
-
+    def parking(self, task: Any, row: Call) -> None:
         task.parked_call = row       # a signal may interrupt it (signals._wake)
-        self.kernel.dispatcher.park(task.thread, pending, on_wake)
-        task.cpu.request_stop()   # even if the wait is already satisfied: on_wake runs first
+
+    def woken(self, task: Any, row: Call, pending: WaitPending, status: int) -> tuple[Any, bool]:
+        task.parked_call = None
+        if status == STATUS_USER_APC:                   # a signal ended the wait early...
+            satisfied = signals.satisfied_now(task, pending)
+            if satisfied is None:
+                try:
+                    return signals.interrupted_result(task, row.name, pending), True
+                except LinuxError as error:
+                    return -error.errno, True
+                except NtStatusError as error:
+                    return -errno_from_status(error.status), True
+            status = satisfied                          # ...but what it waited for came too
+        return pending.complete(status), False
+
+
+class LinuxErrors(ErrorMapping):
+    """A failed call returns -errno in RAX: LinuxError carries it; an Nt* service's
+    NTSTATUS becomes the errno Linux would give (errno.py's table)."""
+
+    failures = (LinuxError, NtStatusError)
+    not_implemented = -ENOSYS
+
+    def result_of(self, failure: BaseException) -> int:
+        if isinstance(failure, LinuxError):
+            return -failure.errno
+        return -errno_from_status(failure.status)
+
+    def describe(self, result: Any) -> tuple[Any, str | None]:
+        if type(result) is int and -4096 < result < 0:
+            return result, ERRNO_NAMES.get(-result)
+        return result, None
+
+    def unknown_name(self, number: int) -> str:
+        return SYSCALL_NAMES.get(number, f"syscall_{number}")
+
+    def warning(self, process: Any, number: int, name: str, note: str) -> str:
+        return f"unsupported system call {name} ({number}) returns ENOSYS: {note or 'not implemented'}"
+
+
+LINUX_ABI = LinuxAbi()
+LINUX_ERRORS = LinuxErrors()
+
+
+def make_gate(kernel: Any, interceptors: Any = None) -> CallGate:
+    """LXSS's call gate: installed as the `syscall` trap of each Linux process's CPU."""
+    return CallGate(kernel, "lxss", TABLE, LINUX_ABI, LINUX_ERRORS, interceptors)

@@ -9,7 +9,7 @@ Nt* services. It is also the smallest example of the personality contract
 (`ntsim.subsystems.base.Personality`), and uses nothing of ntsim but its public objects.
 
 Reading order: `image.py` (the format), `services.py` (the table and the handlers),
-`dispatcher.py` (the trap path), then this file (a process for an image, and faults).
+`dispatcher.py` (its ABI and errors for ntsim's call gate), then this file (a process for an image, and faults).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from ntsim.subsystems.base import CallRow, ImageError, ImageInfo, Personality
 from ntsim.trace import PERSONALITY, Quoted
 
 from . import image as native_image
-from .dispatcher import PERSONALITY_NAME, NativeDispatcher, NativeProcess, NativeThread
+from .dispatcher import PERSONALITY_NAME, NativeProcess, NativeThread, make_gate
 from .services import call_rows
 
 __all__ = ["NativePersonality"]
@@ -64,6 +64,7 @@ class NativePersonality(Personality):
 
     def __init__(self) -> None:
         self._kernel: Any = None
+        self._gate: Any = None            # the call gate every process's `syscall` enters
 
     # --- images -----------------------------------------------------------------------------
 
@@ -132,7 +133,9 @@ class NativePersonality(Personality):
         cpu.write_register("rcx", 0)
         cpu.pc = parsed.entry
         cpu.loaded_thread = thread
-        cpu.hook_syscall(NativeDispatcher(kernel, getattr(machine, "interceptors", None)).on_syscall)
+        if self._gate is None:
+            self._gate = make_gate(kernel, getattr(machine, "interceptors", None))
+        cpu.hook_syscall(self._gate.on_trap)
         cpu.hook_interrupt(self._on_interrupt)
         kernel.start_thread(thread)
         return process

@@ -1,6 +1,7 @@
 """The `syscall` trap: from a guest's registers to a row's handler and back.
 
-The trap path, in order (read `on_syscall`):
+The trap path is ntsim's call gate (`ntsim.subsystems.base.CallGate`), the one every
+personality uses; this module gives it what is native about it — the ABI and the errors:
   1. the CPU traps on `syscall`; EAX holds the service number;
   2. the row's arguments are fetched: R10, RDX, R8, R9, then the stack from RSP+0x28;
   3. the handler runs with the calling thread and the raw arguments; it returns an
@@ -14,7 +15,6 @@ time a process uses it.
 
 from __future__ import annotations
 
-import sys
 from typing import TYPE_CHECKING, Any
 
 from unicorn.x86_const import (
@@ -26,7 +26,6 @@ from unicorn.x86_const import (
     UC_X86_REG_RSP,
 )
 
-from ntsim.kernel.dispatcher import WaitPending
 from ntsim.kernel.status import (
     NTSTATUS,
     STATUS_ACCESS_VIOLATION,
@@ -34,9 +33,9 @@ from ntsim.kernel.status import (
     NtStatusError,
     nt_success,
 )
-from ntsim.trace import PERSONALITY
+from ntsim.subsystems.base import CallGate, ErrorMapping, RegisterAbi
 
-from .services import BY_NUMBER, Service
+from .services import TABLE
 
 if TYPE_CHECKING:
     from ntsim.kernel.kernel import Kernel
@@ -53,7 +52,6 @@ class NativeProcess:
 
     def __init__(self, image: Any) -> None:
         self.image = image
-        self.warned: set[int] = set()    # unknown service numbers already reported
 
 
 class NativeThread:
@@ -98,123 +96,40 @@ class NativeThread:
         self.write(address, int(status).to_bytes(8, "little") + information.to_bytes(8, "little"))
 
 
-class _NoInterceptors:
-    active = False
+class NativeAbi(RegisterAbi):
+    """NT's x64 system-service convention: EAX the number; R10, RDX, R8, R9, then the
+    stack from RSP+0x28; the NTSTATUS back in RAX."""
+
+    def __init__(self) -> None:
+        super().__init__(UC_X86_REG_RAX, REGISTER_ARGUMENTS, UC_X86_REG_RAX,
+                         number_mask=0xFFFF_FFFF, stack_pointer=UC_X86_REG_RSP,
+                         stack_offset=STACK_ARGUMENTS, trap="syscall")
 
 
-class NativeDispatcher:
-    """Installed as the `syscall` hook on each native process's CPU."""
+class NativeErrors(ErrorMapping):
+    """A service fails with an NTSTATUS: NtStatusError carries it to the guest as is."""
 
-    def __init__(self, kernel: Kernel, interceptors: Any = None) -> None:
-        self.kernel = kernel
-        # the Python API's before / instead / after hooks and call breakpoints
-        self.interceptors = interceptors if interceptors is not None else _NoInterceptors()
+    failures = (NtStatusError,)
+    not_implemented = STATUS_NOT_IMPLEMENTED
 
-    def on_syscall(self, uc, _user_data) -> None:
-        """The `syscall` trap."""
-        kernel = self.kernel
-        caller: NativeThread = kernel.current_thread.data
-        number = caller.cpu.registers.read(UC_X86_REG_RAX) & 0xFFFF_FFFF    # EAX
-        if kernel.deterministic:
-            kernel.clock.advance(1_000)
-        row = BY_NUMBER.get(number)
-        if row is None:
-            self._unknown(caller, number)
-            return
-        try:
-            args = self._arguments(caller, row)
-        except NtStatusError as error:          # the stack arguments are unreadable
-            self._finish(caller, error.status, None)
-            return
-        if kernel.tracer.enabled or self.interceptors.active:
-            self._traced(caller, row, args)
-            return
-        try:
-            status = row.handler(caller, *args)
-        except NtStatusError as error:
-            status = error.status
-        except WaitPending as pending:
-            self._park(caller, row, pending, None)
-            return
-        self._finish(caller, status, None)
+    def result_of(self, failure: BaseException) -> NTSTATUS:
+        return failure.status
 
-    def _arguments(self, caller: NativeThread, row: Service) -> list[int]:
-        """R10, RDX, R8, R9, then [RSP+0x28], [RSP+0x30], ..."""
-        read = caller.cpu.registers.read
-        count = len(row.args)
-        args = [read(register) for register in REGISTER_ARGUMENTS[:count]]
-        if count > len(REGISTER_ARGUMENTS):
-            rsp = read(UC_X86_REG_RSP)
-            args += [caller.read_u64(rsp + STACK_ARGUMENTS + 8 * index)
-                     for index in range(count - len(REGISTER_ARGUMENTS))]
-        return args
+    def describe(self, result: Any) -> tuple[Any, str | None]:
+        if result is None:
+            return None, None
+        status = NTSTATUS(int(result))       # shown by name
+        return status, None if nt_success(status) else status.name
 
-    def _unknown(self, caller: NativeThread, number: int) -> None:
-        """No row: fail loudly, once per process and number, and go on."""
-        process = caller.thread.process
-        if number not in caller.native.warned:
-            caller.native.warned.add(number)
-            print(f"ntsim: {PERSONALITY_NAME}: {process.name} (pid {process.pid}) called system "
-                  f"service {number:#x}, which is not implemented: returns STATUS_NOT_IMPLEMENTED",
-                  file=sys.stderr)
-        tracer = self.kernel.tracer
-        if tracer.enabled:
-            event = tracer.open(caller.thread, PERSONALITY, f"service_{number:#x}", decoded={})
-            tracer.close(caller.thread, event, STATUS_NOT_IMPLEMENTED, STATUS_NOT_IMPLEMENTED.name)
-        caller.cpu.registers.write(UC_X86_REG_RAX, STATUS_NOT_IMPLEMENTED)
+    def unknown_name(self, number: int) -> str:
+        return f"service_{number:#x}"
 
-    def _traced(self, caller: NativeThread, row: Service, args: list[int]) -> None:
-        """The same call, with a trace event and the API's interception points."""
-        tracer = self.kernel.tracer
-        raw = dict(zip(row.names, args, strict=True))
-        handler = row.handler
-        interceptors = self.interceptors
-        if interceptors.active:
-            if interceptors.stop_before(caller, row, raw):
-                # A call breakpoint: stop before the call; it runs when resumed.
-                caller.cpu.resume_after_syscall_at(caller.cpu.pc)
-                caller.cpu.request_stop("breakpoint")
-                return
-            handler = interceptors.wrap(row, handler)
-        event = tracer.open(caller.thread, PERSONALITY, row.name, raw, row.args) \
-            if tracer.enabled else None
-        try:
-            status = handler(caller, *args)
-        except NtStatusError as error:
-            status = error.status
-        except WaitPending as pending:
-            if event is not None:
-                tracer.suspend(caller.thread, event)
-            self._park(caller, row, pending, event)
-            return
-        self._finish(caller, status, event)
+    def warning(self, process: Any, number: int, name: str, note: str) -> str:
+        return (f"{process.name} (pid {process.pid}) called system service {number:#x}, which "
+                "is not implemented: returns STATUS_NOT_IMPLEMENTED")
 
-    def _finish(self, caller: NativeThread, status: Any, event: Any) -> None:
-        """The NTSTATUS into RAX (unless the call ended the process)."""
-        if status is not None:
-            status = NTSTATUS(int(status))
-        if event is not None:
-            failed = status is not None and not nt_success(status)
-            self.kernel.tracer.close(caller.thread, event, status, status.name if failed else None)
-        if status is not None and caller.thread.process.alive:
-            caller.cpu.registers.write(UC_X86_REG_RAX, status)
 
-    def _park(self, caller: NativeThread, row: Service, pending: WaitPending, event: Any) -> None:
-        """The call must wait: park the thread; finish the call when it is woken."""
-
-        def on_wake(wait_status: int) -> None:
-            if event is not None:
-                self.kernel.tracer.resume(caller.thread, event)
-            try:
-                status = pending.complete(wait_status)
-            except NtStatusError as error:
-                status = error.status
-            except WaitPending as again:
-                if event is not None:
-                    self.kernel.tracer.suspend(caller.thread, event)
-                self._park(caller, row, again, event)
-                return
-            self._finish(caller, status, event)
-
-        self.kernel.dispatcher.park(caller.thread, pending, on_wake)
-        caller.cpu.request_stop()   # even if the wait is already satisfied: on_wake runs first
+def make_gate(kernel: Kernel, interceptors: Any = None) -> CallGate:
+    """The `syscall` trap of each native process: ntsim's one call gate, given this
+    personality's table, ABI and errors."""
+    return CallGate(kernel, PERSONALITY_NAME, TABLE, NativeAbi(), NativeErrors(), interceptors)

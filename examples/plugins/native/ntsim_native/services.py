@@ -1,7 +1,7 @@
 """The system services this personality exposes: one declarative row per service.
 
 A row is: number, name, typed arguments, support level, note, handler. The same rows
-drive the dispatcher (`dispatcher.py`), the trace (arguments decode from their types),
+drive the call gate (through `dispatcher.py`), the trace (arguments decode from their types),
 `ntsim calls native`, and `native.inc`, the include file the guest's stubs are assembled
 with (`python -m ntsim_native > native.inc`), so the numbers cannot drift.
 
@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ntsim.kernel import io
@@ -42,8 +41,8 @@ from ntsim.kernel.status import (
     STATUS_SUCCESS,
     NtStatusError,
 )
-from ntsim.subsystems.base import SUPPORTED, CallRow
-from ntsim.trace import Arg, ArgType, Buffer, Enum, Flags, Int
+from ntsim.subsystems.base import SUPPORTED, Call, CallRow, call
+from ntsim.trace import ArgType, Buffer, Enum, Flags, Int
 
 from .image import IMAGE_BASE
 
@@ -188,27 +187,14 @@ def NtTerminateProcess(caller: NativeThread, ProcessHandle: int, ExitStatus: int
 # --- the table ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Service:
-    number: int
-    name: str
-    handler: Callable[..., NTSTATUS]
-    args: tuple[Arg, ...]
-    level: str = SUPPORTED
-    note: str = ""
-    names: tuple[str, ...] = field(default=(), compare=False)
-
-
 def service(number: int, handler: Callable[..., NTSTATUS], *args: tuple[str, ArgType],
-            level: str = SUPPORTED, note: str = "") -> Service:
-    """A row; its name is its handler's, so the table, the handler and the guest's stub
-    all say the same name."""
-    arguments = tuple(Arg(name, kind) for name, kind in args)
-    return Service(number, handler.__name__, handler, arguments, level, note,
-                   tuple(a.name for a in arguments))
+            level: str = SUPPORTED, note: str = "") -> Call:
+    """A row of the call gate's kind (ntsim.subsystems.base.Call); its name is its
+    handler's, so the table, the handler and the guest's stub all say the same name."""
+    return call(number, handler.__name__, handler, *args, level=level, note=note)
 
 
-TABLE: tuple[Service, ...] = (
+TABLE: tuple[Call, ...] = (
     service(0x01, NtCreateFile, ("FileHandle", HandleOut()), ("DesiredAccess", Access),
             ("ObjectName", CountedString("ObjectNameLength")), ("ObjectNameLength", Int()),
             ("CreateDisposition", DispositionIn), ("CreateOptions", CreateOptionsIn),
@@ -221,14 +207,14 @@ TABLE: tuple[Service, ...] = (
     service(0x04, NtTerminateProcess, ("ProcessHandle", HandleIn), ("ExitStatus", StatusIn())),
 )
 
-BY_NUMBER: dict[int, Service] = {row.number: row for row in TABLE}
+BY_NUMBER: dict[int, Call] = {row.number: row for row in TABLE}
 if len(BY_NUMBER) != len(TABLE) or 0 in BY_NUMBER:
     raise ValueError("service numbers must be unique, and 0 is never a service")
 
 
 def call_rows() -> list[CallRow]:
     """The table as `ntsim calls native` prints it."""
-    return [CallRow(r.number, r.name, r.names, r.level, r.note) for r in TABLE]
+    return [row.table_row() for row in TABLE]
 
 
 # --- native.inc: the same table, for the assembler ------------------------------------------
