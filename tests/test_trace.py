@@ -7,6 +7,7 @@ import io
 import json
 import os
 import shutil
+import tempfile
 
 import pytest
 
@@ -447,3 +448,35 @@ def test_detail_events_cost_nothing_without_a_detail_sink(tracer):
     assert tracer.detailed is True
     event = tracer.detail(FakeThread(), KERNEL, "MiDemandZeroFault", {"Address": "0x1000"})
     assert detail.events == [event]
+
+
+def test_page_faults_the_memory_manager_resolves_are_detail_events():
+    """bigmem lazy 8 maps 8 MiB, writes 4 pages and reads 2 others: exactly 6 pages of the
+    mapping fault (demand-zero), each once; a plain sink sees none of them."""
+    with tempfile.TemporaryDirectory() as root:
+        shutil.copy2(os.path.join(EXAMPLES, "bigmem"), root)
+        machine = Machine(root, deterministic=True, console=CapturedConsole())
+        detail = machine.add_sink(CollectingSink(detail=True))
+        plain = machine.add_sink(CollectingSink())
+        machine.load(os.path.join(root, "bigmem"), ["lazy", "8"], env={}, argv0="bigmem")
+        assert machine.run() == 0
+    mapping = next(e for e in detail.events if e.name == "mmap" and e.args.get("length") == 8 << 20)
+    base = mapping.result
+    faults = [int(e.args["Address"], 16) for e in detail.events if e.name == "MiDemandZeroFault"]
+    inside = [address for address in faults if base <= address < base + (8 << 20)]
+    assert len(inside) == 6 and len({address >> 12 for address in inside}) == 6
+    assert not [e for e in plain.events if e.name.startswith("Mi")]
+
+
+def test_writes_after_fork_are_copy_on_write_faults_in_both_processes():
+    with tempfile.TemporaryDirectory() as root:
+        shutil.copy2(os.path.join(EXAMPLES, "bigmem"), root)
+        machine = Machine(root, deterministic=True, console=CapturedConsole())
+        detail = machine.add_sink(CollectingSink(detail=True))
+        machine.load(os.path.join(root, "bigmem"), ["fork", "1"], env={}, argv0="bigmem")
+        assert machine.run() == 0
+    copies = [e for e in detail.events if e.name == "MiCopyOnWriteFault"]
+    by_process = {e.args["ProcessId"] for e in copies}
+    assert len(by_process) == 2
+    # each side wrote one byte in each of the 256 pages of the 1 MiB mapping after the fork
+    assert all(sum(1 for e in copies if e.args["ProcessId"] == pid) >= 256 for pid in by_process)

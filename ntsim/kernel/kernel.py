@@ -97,6 +97,7 @@ class Kernel:
             process.cpu = self._processor(architecture)
             lowest, highest = user_space or process.cpu.mode.user_space
             process.memory = AddressSpace(process.cpu, lowest, highest)
+            process.memory.tracer = self.tracer
             if self.count_instructions:
                 process.cpu.count_instructions(True)
         self.processes[process.pid] = process
@@ -120,6 +121,7 @@ class Kernel:
         else:
             process.cpu = self._processor(architecture)
         process.memory = AddressSpace(process.cpu, *process.cpu.mode.user_space)
+        process.memory.tracer = self.tracer
         if old is not None and same_mode:
             process.memory.lowest, process.memory.highest = old.lowest, old.highest
         if self.count_instructions:

@@ -129,6 +129,7 @@ class AddressSpace:
         self.shared_pages: set[int] = set()   # pages mapped onto a section's pages, in any view
         self.table: PageTable = cpu.page_table
         self.physical = cpu.physical
+        self.tracer: Any = None           # the kernel's: page faults are detail events
         cpu.on_page_fault = self._page_fault
 
     def detach_processor(self) -> None:
@@ -419,9 +420,13 @@ class AddressSpace:
         protect = vad.committed.get(page)
         if protect is None or protect & PAGE_GUARD or protect == PAGE_NOACCESS:
             return False
+        tracer = self.tracer
         if page not in vad.mapped:
             if not self._page_in(vad, page, write):
                 return False
+            if tracer is not None and tracer.detailed:
+                self._trace_fault("MiDemandZeroFault" if vad.segment is None else "MiPageInFault",
+                                  address, write)
             if not write or vad.segment is None or self.table.is_writable(page):
                 # (a private page got its own rights: a write it refuses faults again)
                 self.cpu.flush_tlb_if_stale()
@@ -430,7 +435,20 @@ class AddressSpace:
             return False          # present and still refused: not ours to resolve
         resolved = self._copy_on_write(vad, page)
         self.cpu.flush_tlb_if_stale()
+        if resolved and tracer is not None and tracer.detailed:
+            self._trace_fault("MiCopyOnWriteFault", address, write)
         return resolved
+
+    def _trace_fault(self, name: str, address: int, write: bool) -> None:
+        """A page fault the memory manager resolved, as a detail event in the kernel layer
+        (only detail sinks see it: an untraced run pays one test per fault)."""
+        from ..trace import KERNEL
+
+        thread = self.cpu.loaded_thread
+        self.tracer.detail(thread, KERNEL, name, {
+            "ProcessId": thread.process.pid if thread is not None else None,
+            "Address": f"{address:#x}", "Access": "write" if write else "read",
+            "Touched": self.touched_bytes})
 
     def _page_in(self, vad: Vad, page: int, write: bool) -> bool:
         """Give a committed page a frame. Private memory: a zero-filled frame. A view:
