@@ -102,7 +102,7 @@ def main() -> None:
                  f"<= 5 ms: {'met' if fork <= 5 else 'not met'}"))
     header = ("workload", "native", "qemu-user", "ntsim", "ratio, goal")
     widths = [max(len(str(row[i])) for row in (header, *rows)) for i in range(len(header))]
-    print("(e) memory at scale: wall time, best of a few runs")
+    print("(h) memory at scale: wall time, best of a few runs")
     for row in (header, *rows):
         print("  " + "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)))
 

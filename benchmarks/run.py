@@ -10,7 +10,9 @@
 (d) real software (busybox sha256sum and gzip of 8 MiB, 100 rounds of fork+exec+wait)
     under ntsim beside native, qemu-user and Qiling: benchmarks/software.py;
 (e)-(g) scheduling at speed (compute under --deterministic, two computes at once, a
-    pipeline beside its parts): benchmarks/scheduling.py.
+    pipeline beside its parts): benchmarks/scheduling.py;
+(h) memory at scale (256 MiB touched, strided reads, `file`, python3 importing ssl, the
+    address-space clone of a fork): benchmarks/memory.py.
 
 Never run as a timed test: timings depend on the machine; the ratios are what to read.
 """
@@ -29,6 +31,7 @@ ROOT = os.path.dirname(HERE)
 EXAMPLES = os.path.join(ROOT, "examples", "linux")
 sys.path.insert(0, ROOT)
 
+import memory  # noqa: E402  (benchmarks/memory.py: memory at scale)
 import scheduling  # noqa: E402  (benchmarks/scheduling.py: sections (e)-(g))
 import software  # noqa: E402  (benchmarks/software.py: section (d))
 from unicorn import UC_ARCH_X86, UC_HOOK_INSN, UC_MODE_64, Uc  # noqa: E402
@@ -176,6 +179,8 @@ def main() -> None:
     software.main()
     print()
     scheduling.main()
+    print()
+    memory.main()
 
 
 if __name__ == "__main__":
