@@ -276,6 +276,22 @@ class _HiddenState:
             raise MemoryError("unicorn could not allocate a context")
         self._save, self._restore = library.uc_context_save, library.uc_context_restore
         self._free = library.uc_context_free
+        # the fields every exception reads and writes, as views into the saved context
+        self._is_int = self._int(self.layout.exception_is_int)
+        self._error_code = self._uint(self.layout.error_code)
+        self._in_flight = self._int(self.layout.old_exception)
+
+    def end_exception(self) -> tuple[bool, int]:
+        """The interrupt being reported: (was it `INT n`, its error code). A processor
+        exception is also marked as no longer in flight (see forget_exception_in_flight).
+        One save, and one restore for an exception: this is the page-fault path."""
+        self._save(self._handle, self._context)
+        if self._is_int.value:
+            return True, self._error_code.value
+        if self._in_flight.value != -1:
+            self._in_flight.value = -1
+            self._restore(self._handle, self._context)
+        return False, self._error_code.value
 
     def _int(self, offset: int) -> ctypes.c_int32:
         return ctypes.c_int32.from_address(self._context.value + offset)
@@ -732,9 +748,8 @@ class Cpu:
         every other exception, goes to the personality."""
         is_int, error_code = True, 0
         if vector < 32:
-            is_int, error_code = self.hidden_state().snapshot().exception()
+            is_int, error_code = (self._hidden or self.hidden_state()).end_exception()
             if not is_int:
-                self.hidden_state().forget_exception_in_flight()
                 if vector == DOUBLE_FAULT:
                     # unicorn left a page fault of one of its own lookups in flight (it
                     # swallows those): this fault is really the instruction's own. With

@@ -170,11 +170,17 @@ class AddressSpace:
 
     # --- lookup -----------------------------------------------------------------------------
 
+    _last_found: Vad | None = None
+
     def find(self, address: int) -> Vad | None:
+        vad = self._last_found        # faults come in runs on one region: ask it first
+        if vad is not None and vad.base <= address < vad.base + vad.size:
+            return vad
         index = bisect.bisect_right(self._bases, address) - 1
         if index >= 0:
             vad = self.vads[index]
             if vad.base <= address < vad.end:
+                self._last_found = vad
                 return vad
         return None
 
@@ -300,6 +306,7 @@ class AddressSpace:
         self.cpu.flush_tlb_if_stale()
         index = self.vads.index(vad)
         del self.vads[index], self._bases[index]
+        self._last_found = None
         pieces = []
         if vad.base < start:
             pieces.append(self._piece(vad, vad.base, start))
