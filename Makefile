@@ -18,6 +18,10 @@ demo: $(STAMP)
 	@echo
 	@echo '$$ ntsim run --stats examples/linux/family        # fork, exec, wait, threads: what each costs'
 	@$(VENV)/bin/ntsim run --stats examples/linux/family
+	@echo
+	@echo '$$ ntsim run --stats examples/linux/bigmem lazy 256   # 256 MiB reserved and committed, 6 pages touched'
+	@cd examples/linux && ../../$(VENV)/bin/ntsim run --stats --root . ./bigmem lazy 256 2>&1 | grep -E '^(mapped|the|an)|memory|bigmem'
+
 	@[ -x /bin/dash ] || exit 0; echo; \
 	  echo '$$ ntsim run --root / --trace /bin/dash -c "echo hi | tr a-z A-Z"   # the host'"'"'s own shell: a pipe is NPFS, a fork an NT process'; \
 	  $(VENV)/bin/ntsim run --root / --trace /bin/dash -c 'echo hi | tr a-z A-Z' 2>&1 \
