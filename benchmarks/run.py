@@ -45,8 +45,6 @@ from unicorn.x86_const import (  # noqa: E402
     UC_X86_REG_RSP,
 )
 
-from ntsim.machine import Machine  # noqa: E402
-from ntsim.subsystems.windows.csrss import CapturedConsole  # noqa: E402
 from ntsim.trace import JsonLinesSink  # noqa: E402
 
 CALLS = 100_000
@@ -73,16 +71,7 @@ def bare_syscall_hook(calls: int) -> float:
 
 def ntsim_run(program: str, args: list[str], trace: bool = False) -> float:
     """Seconds to run a program to completion under ntsim (boot and load excluded)."""
-    machine = Machine(EXAMPLES, console=CapturedConsole())
-    if trace:
-        machine.add_sink(JsonLinesSink(io.StringIO()))
-    machine.load(os.path.join(EXAMPLES, program), args)
-    started = time.perf_counter()
-    status = machine.run()
-    elapsed = time.perf_counter() - started
-    if status != 0:
-        raise SystemExit(f"{program} exited with {status}: {machine.console.stderr!r}")
-    return elapsed
+    return scheduling.machine_run(program, args, sink=JsonLinesSink(io.StringIO()) if trace else None)
 
 
 def bare_unicorn_elf(program: str, args: list[str]) -> float:

@@ -40,9 +40,13 @@ from ntsim.machine import Machine  # noqa: E402
 from ntsim.subsystems.windows.csrss import CapturedConsole  # noqa: E402
 
 
-def machine_run(program: str, args: list[str], deterministic: bool) -> float:
-    """Seconds for the machine to run `program` to its end (boot and load excluded)."""
+def machine_run(program: str, args: list[str], deterministic: bool = False,
+                sink: object = None) -> float:
+    """Seconds for the machine to run `program` to its end (boot and load excluded),
+    with a trace sink if given."""
     machine = Machine(EXAMPLES, deterministic=deterministic, console=CapturedConsole())
+    if sink is not None:
+        machine.add_sink(sink)
     machine.load(os.path.join(EXAMPLES, program), args)
     started = time.perf_counter()
     status = machine.run()
