@@ -54,6 +54,7 @@ from .status import (
 
 PAGE_SIZE = 0x1000
 ALLOCATION_GRANULARITY = 0x10000
+FAULT_AROUND_PAGES = 16       # a demand-zero fault maps up to this aligned cluster (64 KiB)
 
 MEM_COMMIT, MEM_RESERVE, MEM_DECOMMIT, MEM_RELEASE = 0x1000, 0x2000, 0x4000, 0x8000
 MEM_FREE, MEM_PRIVATE, MEM_MAPPED, MEM_IMAGE = 0x10000, 0x20000, 0x40000, 0x1000000
@@ -136,6 +137,7 @@ class AddressSpace:
         """The processor went to another process (Kernel.recycle_processor): this
         address space keeps its accounting, and reads and writes of it fail."""
         self._shared_when_detached = self.shared_bytes
+        self._touched_when_detached = self.touched_bytes
         self.cpu = self.table = _Released()
 
     # --- accounting -------------------------------------------------------------------------
@@ -148,9 +150,20 @@ class AddressSpace:
     def committed_bytes(self) -> int:
         return sum(len(v.committed) for v in self.vads) * PAGE_SIZE
 
+    _touched_when_detached = 0
+
     @property
     def touched_bytes(self) -> int:
-        return sum(len(v.mapped) for v in self.vads) * PAGE_SIZE
+        """Bytes the guest (or the kernel on its behalf) has touched: the pages whose
+        page-table entry the processor marked accessed. (Pages mapped ahead of use by a
+        fault-around have frames, `Vad.mapped`, but count only once touched.)"""
+        if isinstance(self.table, _Released):
+            return self._touched_when_detached
+        return sum(self.touched_pages(vad) for vad in self.vads) * PAGE_SIZE
+
+    def touched_pages(self, vad: Vad) -> int:
+        accessed = self.table.accessed
+        return sum(1 for page in vad.mapped if accessed(page))
 
     _shared_when_detached = 0
 
@@ -245,6 +258,16 @@ class AddressSpace:
         _check_protection(protect)
         start, end = page_floor(base), page_ceil(base + size)
         pages = range(start, end, PAGE_SIZE)
+        vad = self.find(start)
+        if vad is not None and vad.segment is None and end <= vad.end \
+                and not any(page in vad.mapped for page in pages):
+            # the common case, a fresh range of private memory (mmap, a heap growing):
+            # nothing to check or to tell the processor, page by page
+            vad.committed.update(dict.fromkeys(pages, protect))
+            if protect & EXECUTABLE:
+                self.code_pages.update(pages)
+            self.peak_committed = max(self.peak_committed, self.committed_bytes)
+            return start, end - start
         # Committing outside a reservation is STATUS_CONFLICTING_ADDRESSES in NT
         # (VirtualAlloc's ERROR_INVALID_ADDRESS), not "not allocated".
         vads = [self._vad_for_page(page, STATUS_CONFLICTING_ADDRESSES) for page in pages]
@@ -267,9 +290,11 @@ class AddressSpace:
             if vad.segment is not None:
                 # a view's pages are the section's: they go with the view, not one by one
                 raise NtStatusError(STATUS_UNABLE_TO_DELETE_SECTION, f"{page:#x} is in a mapped view")
+        freed: list[int] = []
         for page, vad in pages:
             vad.committed.pop(page, None)
-            self._unmap_page(vad, page)
+            self._unmap_page(vad, page, freed)
+        self.physical.free(freed)
         self.cpu.flush_tlb_if_stale()
         return start, end - start
 
@@ -301,8 +326,10 @@ class AddressSpace:
         if vad.section is not None and not vad.copy_on_write:
             low, high = max(start, vad.base), min(end, vad.end)
             vad.section.flush(self._section_page(vad, low), self._section_page(vad, high - 1) + 1)
+        freed: list[int] = []
         for page in [p for p in vad.mapped if start <= p < end]:
-            self._unmap_page(vad, page)
+            self._unmap_page(vad, page, freed)
+        self.physical.free(freed)
         self.cpu.flush_tlb_if_stale()
         index = self.vads.index(vad)
         del self.vads[index], self._bases[index]
@@ -431,6 +458,8 @@ class AddressSpace:
         if page not in vad.mapped:
             if not self._page_in(vad, page, write):
                 return False
+            if vad.segment is None:
+                self._fault_around(vad, page, protect)
             if tracer is not None and tracer.detailed:
                 self._trace_fault("MiDemandZeroFault" if vad.segment is None else "MiPageInFault",
                                   address, write)
@@ -454,8 +483,7 @@ class AddressSpace:
         thread = self.cpu.loaded_thread
         self.tracer.detail(thread, KERNEL, name, {
             "ProcessId": thread.process.pid if thread is not None else None,
-            "Address": f"{address:#x}", "Access": "write" if write else "read",
-            "Touched": self.touched_bytes})
+            "Address": f"{address:#x}", "Access": "write" if write else "read"})
 
     def _page_in(self, vad: Vad, page: int, write: bool) -> bool:
         """Give a committed page a frame. Private memory: a zero-filled frame. A view:
@@ -479,6 +507,24 @@ class AddressSpace:
         vad.shared.add(page)
         self.shared_pages.add(page)
         return True
+
+    def _fault_around(self, vad: Vad, page: int, protect: int) -> None:
+        """A demand-zero fault maps the next few committed pages of the same region too,
+        with fresh frames, so that memory touched in order faults once per cluster, not
+        once per page (a page fault costs ~10 µs of unicorn's exception path). Their
+        entries are not marked accessed: what the guest touched is still exactly the
+        pages whose accessed bit the processor set (`touched_bytes`). A fresh frame costs
+        the host nothing until it is written."""
+        committed, mapped = vad.committed, vad.mapped
+        end = min(vad.base + vad.size, (page | (FAULT_AROUND_PAGES * PAGE_SIZE - 1)) + 1)
+        pages = []
+        for neighbour in range(page + PAGE_SIZE, end, PAGE_SIZE):
+            if neighbour in mapped or committed.get(neighbour) != protect:
+                break
+            pages.append(neighbour)
+        if pages:
+            self.table.map_run(pages, self.physical.allocate_many(len(pages)), protect)
+            mapped.update(pages)
 
     def _fork_shared(self, vad: Vad, page: int) -> bool:
         """Is this private page's frame still shared with a forked relative?"""
@@ -519,9 +565,10 @@ class AddressSpace:
         self.table.map(page, frame, protect)      # lets go of the old frame
         vad.mapped.add(page)
 
-    def _unmap_page(self, vad: Vad, page: int) -> None:
-        """Take a page's frame away (the frame is freed if nothing else maps it). Code the
-        processor translated from it goes first: the frame may come back elsewhere."""
+    def _unmap_page(self, vad: Vad, page: int, batch: list[int] | None = None) -> None:
+        """Take a page's frame away (the frame is freed if nothing else maps it; into
+        `batch` if given, for one `free` of them all). Code the processor translated from
+        it goes first: the frame may come back elsewhere."""
         if page not in vad.mapped:
             return
         if page in self.code_pages:
@@ -529,7 +576,7 @@ class AddressSpace:
         vad.mapped.discard(page)
         vad.shared.discard(page)
         self.shared_pages.discard(page)
-        self.table.unmap(page)
+        self.table.unmap(page, batch)
 
     def touch(self, address: int, size: int, write: bool = False) -> None:
         """Give frames to a committed range now (MAP_POPULATE, madvise WILLNEED, and the
@@ -540,10 +587,9 @@ class AddressSpace:
                 self.commit(page, PAGE_SIZE, vad.protect)
             if vad is None or page not in vad.committed:
                 raise NtStatusError(STATUS_ACCESS_VIOLATION, f"{page:#x} is not committed")
-            if page in vad.mapped:
-                continue
-            if not self._page_in(vad, page, write):
+            if page not in vad.mapped and not self._page_in(vad, page, write):
                 raise NtStatusError(STATUS_ACCESS_VIOLATION, f"{page:#x} is past the end of its section")
+            self.table.mark_accessed(page)
 
     def _pieces(self, address: int, size: int):
         """(page, offset in the page, length) for each page of [address, address + size)."""
@@ -605,6 +651,7 @@ class AddressSpace:
             if page in self.shared_pages or physical.is_shared(frame):
                 frame = self._before_kernel_write(page)
             physical.write(frame, offset, view[at:at + length])
+            self.table.mark_accessed(page)
             at += length
             code = code or page in self.code_pages
         self.cpu.flush_tlb_if_stale()
@@ -742,8 +789,11 @@ class AddressSpace:
                     self.shared_pages.add(page + delta)
                 else:
                     self.physical.share(frame)       # the old page lets go of it below
+                was_touched = self.table.accessed(page)
                 self.table.map(page + delta, frame, protect, borrowed=shared,
                                read_only=not shared and self.physical.shares[frame] > 1)
+                if was_touched:
+                    self.table.mark_accessed(page + delta)
                 moved.mapped.add(page + delta)
         self.release(old, size, exact=False)
 
@@ -785,7 +835,7 @@ class AddressSpace:
         out = []
         for page in range(page_floor(base), page_ceil(base + size), PAGE_SIZE):
             vad = self._vad_for_page(page, STATUS_INVALID_ADDRESS)
-            out.append(page in vad.mapped or (
+            out.append(self.table.accessed(page) or (
                 vad.segment is not None and self._section_page(vad, page) in vad.segment.loaded))
         return out
 

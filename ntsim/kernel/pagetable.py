@@ -19,6 +19,7 @@ from __future__ import annotations
 from .physical import PAGE_SIZE, PhysicalMemory
 
 PRESENT, WRITABLE, USER = 0x1, 0x2, 0x4
+ACCESSED, DIRTY = 0x20, 0x40         # set by the processor when it uses an entry
 NO_EXECUTE = 1 << 63
 ADDRESS_BITS = 0x000F_FFFF_FFFF_F000
 # A whole last-level table as one integer, with every entry's writable bit clear.
@@ -100,18 +101,28 @@ class PageTable:
         if borrowed:
             self.borrowed.add(page)
 
+    def map_run(self, pages: list[int], frames: list[int], protect: int) -> None:
+        """Point consecutive unmapped pages, all in one last-level table, at frames of our
+        own: a fault-around's cluster, in one pass."""
+        first = self._leaf(pages[0])
+        qwords, bits, base = self.physical.qwords, entry_bits(protect), self.physical.physical_address(0)
+        for offset, frame in enumerate(frames):
+            qwords[first + offset] = base + frame * PAGE_SIZE | bits
+        self.frames.update(zip(pages, frames, strict=True))
+
     def set_protection(self, page: int, protect: int, *, read_only: bool = False) -> None:
         """New rights for a mapped page, same frame."""
         slot = self._leaf(page)
         qwords = self.physical.qwords
         old = qwords[slot]
-        new = (old & ADDRESS_BITS) | entry_bits(protect, read_only)
+        new = (old & (ADDRESS_BITS | ACCESSED | DIRTY)) | entry_bits(protect, read_only)
         if old & ~new & (PRESENT | WRITABLE) or new & ~old & NO_EXECUTE:
             self.reduced = True
         qwords[slot] = new
 
-    def unmap(self, page: int) -> int | None:
-        """Take the page's frame away (releasing it if it was ours); returns the frame."""
+    def unmap(self, page: int, batch: list[int] | None = None) -> int | None:
+        """Take the page's frame away (releasing it if it was ours: see
+        PhysicalMemory.release for `batch`); returns the frame."""
         frame = self.frames.pop(page, None)
         if frame is None:
             return None
@@ -120,8 +131,17 @@ class PageTable:
         if page in self.borrowed:
             self.borrowed.discard(page)
         else:
-            self.physical.release(frame)
+            self.physical.release(frame, batch)
         return frame
+
+    def accessed(self, page: int) -> bool:
+        """Has the processor used this page's entry (its accessed bit)? What a real
+        kernel reads to measure a working set; here, whether the guest touched the page."""
+        return page in self.frames and bool(self.physical.qwords[self._leaf(page)] & ACCESSED)
+
+    def mark_accessed(self, page: int) -> None:
+        """The kernel touched the page on the guest's behalf (a write, MAP_POPULATE)."""
+        self.physical.qwords[self._leaf(page)] |= ACCESSED
 
     def entry(self, page: int) -> int:
         return self.physical.qwords[self._leaf(page)] if page in self.frames else 0
@@ -171,9 +191,11 @@ class PageTable:
     def destroy(self) -> None:
         """Release every frame of ours and every table (the address space is emptied)."""
         physical = self.physical
+        batch: list[int] = []
         for page, frame in self.frames.items():
             if page not in self.borrowed:
-                physical.release(frame)
+                physical.release(frame, batch)
+        physical.free(batch)
         self.frames.clear()
         self.borrowed.clear()
         for frame in self.table_frames[1:]:

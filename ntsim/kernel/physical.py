@@ -70,6 +70,19 @@ class PhysicalMemory:
         self.in_use += 1
         return frame
 
+    def allocate_many(self, count: int) -> list[int]:
+        """`count` zero-filled frames (given back ones first)."""
+        frames = self._free[-count:] if count else []
+        del self._free[len(self._free) - len(frames):]
+        more = count - len(frames)
+        if self._next + more > self.frame_count:
+            self._free.extend(frames)
+            raise NtStatusError(STATUS_NO_MEMORY, "physical memory is exhausted")
+        frames.extend(range(self._next, self._next + more))
+        self._next += more
+        self.in_use += count
+        return frames
+
     def allocate_low(self) -> int:
         """A zero-filled frame below 4 GiB (a 32-bit processor's page-directory pointers)."""
         if self._free_low:
@@ -102,9 +115,11 @@ class PhysicalMemory:
     def is_shared(self, frame: int) -> bool:
         return frame in self.shares
 
-    def release(self, frame: int) -> bool:
-        """A page-table entry lets go of `frame`: the frame is freed when it was the last.
-        Returns whether it was freed."""
+    def release(self, frame: int, batch: list[int] | None = None) -> bool:
+        """A page-table entry lets go of `frame`: the frame is freed when it was the last
+        (into `batch`, when given, for the caller to `free` at once: giving host memory
+        back costs a system call per run of frames, not per frame). Returns whether it
+        was (or is to be) freed."""
         extra = self.shares.get(frame)
         if extra:
             if extra == 1:
@@ -112,7 +127,10 @@ class PhysicalMemory:
             else:
                 self.shares[frame] = extra - 1
             return False
-        self.free([frame])
+        if batch is None:
+            self.free([frame])
+        else:
+            batch.append(frame)
         return True
 
     def free(self, frames) -> None:

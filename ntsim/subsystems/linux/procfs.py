@@ -376,7 +376,7 @@ def _memory(lx: LinuxProcess) -> dict[str, int]:
     sizes = {"reserved": 0, "touched": 0, "stack": 0, "image": 0, "data": 0, "locked": 0}
     for vad in lx.process.memory.vads:
         sizes["reserved"] += vad.size
-        sizes["touched"] += len(vad.mapped) * PAGE_SIZE
+        sizes["touched"] += lx.process.memory.touched_pages(vad) * PAGE_SIZE
         committed = len(vad.committed) * PAGE_SIZE
         if vad.tag == "stack":
             sizes["stack"] += vad.size
