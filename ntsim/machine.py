@@ -120,6 +120,10 @@ class Machine:
         """Attach a trace sink (before `load`, to see the boot and the loader too)."""
         return self.kernel.tracer.attach(sink)
 
+    def remove_sink(self, sink: Sink) -> None:
+        """Detach a trace sink (safe while the machine runs, even from a sink's callback)."""
+        self.kernel.tracer.detach(sink)
+
     def on_event(self, callback: Callable[[Event], None]) -> Sink:
         """Subscribe to every trace event as it completes."""
         return self.add_sink(CallbackSink(callback))

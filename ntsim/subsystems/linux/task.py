@@ -47,7 +47,6 @@ class LinuxProcess:
     rlimits: dict[int, tuple[int, int]] = field(default_factory=dict)
     uid: int = 0
     gid: int = 0
-    warned: set[int] = field(default_factory=set)   # unsupported calls already reported
     pgid: int = 0                    # process group and session (0: the process's own pid)
     sid: int = 0
     children: list[Process] = field(default_factory=list)   # not yet reaped by wait
