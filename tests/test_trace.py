@@ -478,7 +478,7 @@ def test_writes_after_fork_are_copy_on_write_faults_in_both_processes():
         machine = Machine(root, deterministic=True, console=CapturedConsole())
         detail = machine.add_sink(CollectingSink(detail=True))
         machine.load(os.path.join(root, "bigmem"), ["fork", "1"], env={}, argv0="bigmem")
-        assert machine.run() == 0
+        assert machine.run() == 0, machine.console.stdout + machine.console.stderr
     copies = [e for e in detail.events if e.name == "MiCopyOnWriteFault"]
     by_process = {e.args["ProcessId"] for e in copies}
     assert len(by_process) == 2

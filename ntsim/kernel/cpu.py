@@ -317,11 +317,6 @@ class _HiddenState:
         offset = self.layout.segments + _SEGMENT_ORDER.index(register) * _SEGMENT_CACHE_SIZE
         return ctypes.c_uint64.from_address(self._context.value + offset + 8).value
 
-    def exception(self) -> tuple[bool, int]:
-        """(was it `INT n`, the error code) of the interrupt being reported."""
-        return bool(self._int(self.layout.exception_is_int).value), \
-            self._uint(self.layout.error_code).value
-
     def forget_exception_in_flight(self) -> bool:
         """A reported exception is over: without this the processor thinks it is still
         being delivered, and the next one becomes a double fault (unicorn 2.1.4 never

@@ -53,25 +53,28 @@ class PhysicalMemory:
         # frame -> page-table entries on it beyond the first (fork); a frame with one
         # owner has no entry. A Counter, so that a fork counts all its pages in one call.
         self.shares: Counter[int] = Counter()
-        self.in_use = 0
+        self.in_use = 0                          # frames allocated and not given back
+        self._busy = False                       # the free lists are being changed
+        self._pending: list[list[int]] = []      # frames given back meanwhile (_exclusive)
         self.stop_frame = self.allocate()        # a zero page every page table maps (cpu.py)
 
     # --- allocation ---------------------------------------------------------------------------
 
     def allocate(self) -> int:
         """A zero-filled frame (its host memory is given on first write)."""
-        if self._free:
-            frame = self._free.pop()
-        elif self._next < self.frame_count:
-            frame = self._next
-            self._next += 1
-        else:
-            raise NtStatusError(STATUS_NO_MEMORY, "physical memory is exhausted")
-        self.in_use += 1
-        return frame
+        return self.allocate_many(1)[0]
+
+    # The free lists change only inside `_exclusive`. Frames also come back from
+    # finalizers — a processor or a segment nobody references any more, collected at
+    # whatever allocation triggers the garbage collector — which may run in the middle
+    # of an allocation: they only queue their frames (`free`), and the queue is emptied
+    # when no allocation is under way.
 
     def allocate_many(self, count: int) -> list[int]:
         """`count` zero-filled frames (given back ones first)."""
+        return self._exclusive(self._take, count)
+
+    def _take(self, count: int) -> list[int]:
         frames = self._free[-count:] if count else []
         del self._free[len(self._free) - len(frames):]
         more = count - len(frames)
@@ -85,6 +88,9 @@ class PhysicalMemory:
 
     def allocate_low(self) -> int:
         """A zero-filled frame below 4 GiB (a 32-bit processor's page-directory pointers)."""
+        return self._exclusive(self._take_low)
+
+    def _take_low(self) -> int:
         if self._free_low:
             frame = self._free_low.pop()
         elif self._next_low < LOW_FRAMES:
@@ -97,12 +103,27 @@ class PhysicalMemory:
 
     def allocate_run(self, count: int) -> int:
         """`count` consecutive frames (a real-mode machine's RAM must be contiguous)."""
+        return self._exclusive(self._take_run, count)
+
+    def _take_run(self, count: int) -> int:
         if self._next + count > self.frame_count:
             raise NtStatusError(STATUS_NO_MEMORY, "physical memory is exhausted")
         first = self._next
         self._next += count
         self.in_use += count
         return first
+
+    def _exclusive(self, work, *args):
+        """Run `work` on the free lists, then give back what was freed meanwhile."""
+        if self._busy:
+            raise RuntimeError("physical memory allocated from inside an allocation")
+        self._busy = True
+        try:
+            return work(*args)
+        finally:
+            while self._pending:
+                self._discard_all(self._pending.pop())
+            self._busy = False
 
     def share(self, frame: int) -> None:
         """One more page-table entry points at `frame` (fork: parent and child share it)."""
@@ -136,6 +157,11 @@ class PhysicalMemory:
     def free(self, frames) -> None:
         """Give frames back: their host memory goes back to the host (and reads as zeros
         when a frame is used again). Consecutive frames go back in one call."""
+        self._pending.append(list(frames))      # (one atomic step: see _exclusive)
+        if not self._busy:
+            self._exclusive(lambda: None)
+
+    def _discard_all(self, frames: list[int]) -> None:
         run_start = run_end = None
         for frame in sorted(frames):
             if frame == run_end:
@@ -185,12 +211,6 @@ class PhysicalMemory:
     def zero(self, frame: int, offset: int = 0, size: int = PAGE_SIZE) -> None:
         start = frame * PAGE_SIZE + offset
         self.bytes[start:start + size] = _ZERO_PAGE[:size]
-
-    @property
-    def resident_bytes(self) -> int:
-        """Frames in use, in bytes (the host may hold fewer: a frame never written has no
-        host page yet)."""
-        return self.in_use * PAGE_SIZE
 
 
 _machine_ram: PhysicalMemory | None = None

@@ -447,13 +447,7 @@ class CallGate:
                 return
             except self.failures as failure:
                 result = self.errors.result_of(failure)
-            if self._result_register is None:
-                self.abi.return_to_guest(caller, row, result, uc)
-            else:                                           # RegisterAbi.return_to_guest, inline
-                if result is not None:
-                    caller.cpu.registers.write(self._result_register, result)
-                if self._signals and caller.sigpending:
-                    self.abi.returning(caller, row, uc, False)
+            self._return(caller, row, result, uc)
         if self.host_events and caller.cpu.stop_reason is None:
             caller.cpu.request_stop()                       # back to the dispatcher, which runs them
 
@@ -519,13 +513,18 @@ class CallGate:
             tracer.close(thread, event, shown, error)
             if tracer.detailed:
                 self._memory_figures(thread)
+        self._return(caller, row, result, trap)
+
+    def _return(self, caller: Any, row: Call, result: Any, trap: Any) -> None:
+        """The result back to the guest: through the ABI, or for a RegisterAbi that keeps
+        the standard methods, its register write done here (one call less per trap)."""
         if self._result_register is None:
             self.abi.return_to_guest(caller, row, result, trap)
-        else:                                               # RegisterAbi.return_to_guest, inline
-            if result is not None:
-                caller.cpu.registers.write(self._result_register, result)
-            if self._signals and caller.sigpending:
-                self.abi.returning(caller, row, trap, False)
+            return
+        if result is not None:
+            caller.cpu.registers.write(self._result_register, result)
+        if self._signals and caller.sigpending:
+            self.abi.returning(caller, row, trap, False)
 
     def _complete(self, caller: Any, row: Call, result: Any, event: Any, afters: Any,
                   args: Any, trap: Any, interrupted: bool) -> None:

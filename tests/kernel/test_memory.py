@@ -435,3 +435,60 @@ def test_a_cloned_stack_still_grows_when_touched(nt, process, child):
     child.memory.write(DATA + 3 * PAGE, b"deeper")
     assert child.memory.read(DATA + 3 * PAGE, 6) == b"deeper"
     assert child.memory.read(DATA + 15 * PAGE, 3) == b"top"
+
+
+# --- frames go back ----------------------------------------------------------------------
+
+
+def test_released_memory_gives_its_frames_back(nt, process):
+    """Touched pages take frames of the machine's RAM; releasing the range gives every one
+    back (and its host memory), so a program that maps and unmaps does not grow ntsim."""
+    physical, tables = process.memory.physical, process.memory.table.table_frames
+    before, tables_before = physical.in_use, len(tables)
+    base, size = nt.NtAllocateVirtualMemory(NtCurrentProcess, 0, 64 * PAGE,
+                                            MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE)
+    process.memory.write(base, b"x" * (64 * PAGE))
+    new_tables = len(tables) - tables_before          # page tables for the new range (kept)
+    assert physical.in_use == before + 64 + new_tables
+    nt.NtFreeVirtualMemory(NtCurrentProcess, base, 0, MEM_RELEASE)
+    assert physical.in_use == before + new_tables
+
+
+def test_a_frame_fork_shares_is_freed_only_when_both_let_go(nt, process, child):
+    physical = process.memory.physical
+    allocate(nt, DATA, 8 * PAGE, MEM_RESERVE | MEM_COMMIT)
+    process.memory.write(DATA, b"p" * (8 * PAGE))
+    process.memory.clone_into(child.memory)
+    shared = physical.in_use
+    child.memory.write(DATA, b"c")                   # one page copied for the child
+    assert physical.in_use == shared + 1
+    child.memory.release(DATA, 8 * PAGE, exact=False)
+    assert physical.in_use == shared                 # its copy went; the 7 shared stay
+    assert process.memory.read(DATA + 7 * PAGE, 1) == b"p"
+    process.memory.release(DATA, 8 * PAGE, exact=False)
+    assert physical.in_use == shared - 8
+
+
+def test_frames_given_back_in_the_middle_of_an_allocation_are_neither_lost_nor_taken_twice():
+    """A finalizer (a processor or segment the garbage collector found unreferenced) may
+    give frames back at any moment, even while frames are being taken from the free list.
+    Whatever it returns must not disturb the frames being taken."""
+    from ntsim.kernel.physical import PhysicalMemory
+
+    physical = PhysicalMemory(128 << 20)          # (the first 64 MiB are the low frames)
+    own = physical.in_use                           # (its zero page)
+    frames = physical.allocate_many(8)
+    physical.free(frames[:4])                       # on the free list now
+    late, given_back_late = frames[4:], set(frames[4:])
+
+    class FreeListSeenByAFinalizer(list):
+        def __delitem__(self, index):
+            if late:       # the collector runs right here, once: frames taken, not yet removed
+                physical.free([late.pop() for _ in range(len(late))])
+            return super().__delitem__(index)
+
+    physical._free = FreeListSeenByAFinalizer(physical._free)
+    taken = physical.allocate_many(4)
+    assert set(taken) == set(frames[:4])
+    assert physical.in_use == own + 4                # the 4 taken; the 4 given back are free
+    assert set(physical.allocate_many(4)) == given_back_late    # reused, not lost
