@@ -16,6 +16,7 @@ of, or after its handler (the CALL / ENTER / EXIT idea from Qiling).
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -220,12 +221,34 @@ class Machine:
         return thread.process.cpu.pc
 
     def pause(self) -> None:
-        """Ask a running machine to stop at the next opportunity (another thread, or a
-        trace callback, may call this)."""
-        self.kernel.dispatcher.stop_requested = True
-        current = self.kernel.current_thread
-        if current is not None and current.process.cpu is not None and current.process.cpu.uc:
-            current.process.cpu.uc.emu_stop()
+        """Ask a running machine to stop at its next safe point; safe from any host thread
+        (or a trace callback). It never calls into unicorn: it raises the dispatcher's
+        stop flag and the running processor's quantum counter takes it at the start of
+        its next translated block (kernel/quantum.py), before that block's first
+        instruction, so nothing the guest computes changes. A processor running alone
+        holds a counter only when the machine is `interruptible` (the TUI's controller
+        sets it); otherwise the stop comes at its next call or quantum. A pause that
+        lands between two runs is lost: ntsim/controller.py repeats it until taken."""
+        dispatcher = self.kernel.dispatcher
+        dispatcher.stop_requested = True
+        current = dispatcher.current
+        cpu = current.process.cpu if current is not None else None
+        if cpu is None:
+            return
+        if dispatcher.owner == threading.get_ident():
+            cpu.request_stop()        # from a trap handler (a callback): after this call
+        else:
+            cpu.take_processor()
+
+    @property
+    def interruptible(self) -> bool:
+        return self.kernel.dispatcher.interruptible
+
+    @interruptible.setter
+    def interruptible(self, value: bool) -> None:
+        """Keep the quantum counter in a lone thread's code too, so that `pause` and the
+        controller take effect within a block (a few ns of cost per block)."""
+        self.kernel.dispatcher.interruptible = value
 
     def break_on_call(self, name: str) -> None:
         self.interceptors.break_calls.add(name)

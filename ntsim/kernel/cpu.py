@@ -1012,6 +1012,16 @@ class Cpu:
         counter.take_processor()
         return True
 
+    def processor_taken(self) -> bool:
+        """Did the last run end because another host thread took the processor?"""
+        counter = self._counter
+        return counter is not None and counter.installed and counter.taken()
+
+    def blocks_left(self) -> int:
+        """What the last run's budget of blocks had left when it stopped."""
+        counter = self._counter
+        return max(0, counter.blocks_left) if counter is not None else 0
+
     def _emulate(self, instructions: int) -> str:
         start, _ = self._start_address()
         self.flush_tlb_if_stale()

@@ -25,6 +25,7 @@ import heapq
 import itertools
 import os
 import select
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -41,6 +42,10 @@ if TYPE_CHECKING:
 # A quantum: about 1-3 ms of guest code on unicorn (a block is a few instructions, 5-15
 # ns). Shorter quanta switch more often for nothing; longer ones make a sleeper late.
 QUANTUM_BLOCKS = 200_000
+# A thread that computes alone under a machine driven from another host thread (the TUI)
+# still runs with the counter in its code, armed this far: never reached, but
+# `take_processor` can then stop it at its next block (a pause, a snapshot).
+UNTIL_TAKEN = 1 << 62
 UNIX_TO_NT_EPOCH_100NS = 116_444_736_000_000_000
 VIRTUAL_EPOCH_NS = 1_704_067_200 * 1_000_000_000     # 2024-01-01T00:00:00Z
 VIRTUAL_NS_PER_CALL = 1_000                          # a system call "takes" 1 µs
@@ -199,6 +204,10 @@ class Dispatcher:
         self.host_events: deque[Callable[[], None]] = deque()
         self._wake_pipe: tuple[int, int] | None = None     # (read end, write end), while open
         self.wait_for_host_events = False
+        # Driven from another host thread (ntsim/controller.py): a lone thread keeps the
+        # quantum counter too, so that another thread can take the processor at once.
+        self.interruptible = False
+        self.owner: int | None = None    # the host thread that runs it (set by run)
 
     # --- events from other host threads -----------------------------------------------------
 
@@ -378,6 +387,7 @@ class Dispatcher:
         """Schedule threads until `until()` is true. Returns "done", "stopped" (someone
         asked to pause), "breakpoint" or "deadlock"."""
         self.stop_requested = False
+        self.owner = threading.get_ident()
         while not until():
             if self.host_events:
                 self._run_host_events()
@@ -432,16 +442,23 @@ class Dispatcher:
         quantum = QUANTUM_BLOCKS if others else 0
         thread.cpu_started = self.processor_clock()
         self.unpreempted = not quantum
-        reason = cpu.run(blocks=quantum)
+        reason = cpu.run(blocks=quantum or (UNTIL_TAKEN if self.interruptible else 0))
         self.unpreempted = False
+        taken = reason == StopReason.QUANTUM and cpu.processor_taken()
         if quantum and self.clock.deterministic and reason == StopReason.QUANTUM:
-            self.clock.advance(quantum * VIRTUAL_NS_PER_BLOCK)   # in whole quanta
+            # in whole quanta; a quantum another host thread cut short (a pause, a
+            # snapshot) counts only the blocks it ran, so pausing changes no guest clock
+            used = quantum - cpu.blocks_left() if taken else quantum
+            self.clock.advance(used * VIRTUAL_NS_PER_BLOCK)
         thread.cpu_time_ns += self.processor_clock() - thread.cpu_started
         thread.cpu_started = None
         if reason == StopReason.FAULT:
             thread.process.personality.on_fault(thread, cpu.pending_fault)
         if thread.state == ThreadState.RUNNING:
             self.make_ready(thread)
+            if taken:                      # it was interrupted, not preempted: it goes on next
+                self.ready.remove(thread)
+                self.ready.appendleft(thread)
             if reason == StopReason.BREAKPOINT:
                 self.ready.remove(thread)
                 self.ready.appendleft(thread)

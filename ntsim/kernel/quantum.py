@@ -119,6 +119,10 @@ class QuantumCounter:
         self._budget.stop_now = 0
         self._budget.blocks_left = blocks
 
+    @property
+    def blocks_left(self) -> int:
+        return self._budget.blocks_left
+
     def ran_out(self) -> bool:
         """Did the last run stop because its budget of blocks was spent?"""
         return self._budget.blocks_left <= 0
