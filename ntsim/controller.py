@@ -36,6 +36,7 @@ from typing import Any
 
 import unicorn
 
+from .kernel.physical import PhysicalMemory
 from .kernel.processes import ThreadState
 from .snapshot import MachineSnapshot, disassemble, take_snapshot
 from .trace import Event, Sink
@@ -137,6 +138,7 @@ class Controller:
         self.pause_latency: list[float] = []     # seconds from request to stop (benchmarks)
         self._pause_asked_at: float | None = None
         self.loaded: Any = None
+        self._ended = False
 
     # --- the owner thread -------------------------------------------------------------------
 
@@ -147,6 +149,7 @@ class Controller:
                                        daemon=True)
         self._owner.start()
         ready.result()
+        threading.Thread(target=self._press_pauses, name="ntsim-pause", daemon=True).start()
         return self
 
     def _main(self, ready: Future) -> None:
@@ -197,7 +200,7 @@ class Controller:
 
     # --- asking (any thread) ----------------------------------------------------------------
 
-    def submit(self, name: str, **args: Any) -> Future:
+    def submit(self, name: str, /, **args: Any) -> Future:
         """Queue a command; its Future holds the result (or the error)."""
         command = _Command(name, args)
         if self._owner is None or not self._owner.is_alive():
@@ -208,7 +211,7 @@ class Controller:
             self._serve_soon()
         return command.future
 
-    def ask(self, name: str, timeout: float | None = 10, **args: Any) -> Any:
+    def ask(self, name: str, /, *, timeout: float | None = 10, **args: Any) -> Any:
         """Submit and wait for the result."""
         return self.submit(name, **args).result(timeout)
 
@@ -235,20 +238,25 @@ class Controller:
             self._pause_wanted = True
             self._pause_asked_at = time.perf_counter()
             run_id = self._run_id
-            self.machine.pause()              # at once; then again until it is taken
-        threading.Thread(target=self._press_pause, args=(run_id,), daemon=True).start()
 
-    def _press_pause(self, run_id: int) -> None:
-        def stop_if_same_run() -> None:       # in the owner, at its next safe point
-            if self._run_id == run_id:
-                self.machine.kernel.dispatcher.stop_requested = True
+            def stop_if_same_run() -> None:       # in the owner, at its next safe point
+                if self._run_id == run_id:
+                    self.machine.kernel.dispatcher.stop_requested = True
 
-        # A host event outlives the stop flag's reset at the start of a run
-        self.machine.kernel.dispatcher.post_host_event(stop_if_same_run)
+            # a host event outlives the reset of the stop flag at the start of a run
+            self.machine.kernel.dispatcher.post_host_event(stop_if_same_run)
+            self.machine.pause()                  # at once; the presser repeats it
+            self._changed.notify_all()
+
+    def _press_pauses(self) -> None:
+        """The pause presser: while a pause is wanted and the machine still runs, ask again."""
         with self._lock:
-            while self._run_id == run_id and self.state == RUNNING:
-                self.machine.pause()
-                self._changed.wait(PAUSE_RETRY_S)
+            while not self._ended:
+                if self._pause_wanted and self.state == RUNNING:
+                    self.machine.pause()
+                    self._changed.wait(PAUSE_RETRY_S)
+                else:
+                    self._changed.wait()
 
     def step(self, count: int = 1, tid: int | None = None) -> Future:
         return self.submit("step", count=count, tid=tid)
@@ -283,6 +291,9 @@ class Controller:
         if self._nested:
             self._serve_soon()
         self._owner.join(timeout)
+        with self._lock:
+            self._ended = True
+            self._changed.notify_all()
 
     def wait(self, timeout: float = 60) -> str:
         """Wait until every command queued so far is done and the machine is not
@@ -471,15 +482,28 @@ class Controller:
         if (pid, page) in self.watchpoints:
             return page
         cpu = process.cpu
+        # unicorn's memory hooks see the physical address (the processor walks real page
+        # tables, paging.py): watch the page's frame. A page with no frame yet has
+        # nothing to watch; one that gets a new frame (copy-on-write) leaves the watch.
+        table = getattr(process.memory, "table", None)
+        if table is not None and hasattr(table, "frames"):
+            frame = table.frames.get(page)
+            if frame is None:
+                raise ValueError(f"page {page:#x} of pid {pid} has no frame yet "
+                                 "(untouched): step until the program touches it")
+            start = PhysicalMemory.physical_address(frame)
+        else:
+            start = page                     # no paging (real mode): linear is physical
 
         def written(uc, access, where, size, value, _data) -> None:
             if self.watch_hit is None:
-                self.watch_hit = (pid, where, size, cpu.linear_pc)
+                self.watch_hit = (pid, page + (where - start), size, cpu.linear_pc)
                 self.machine.kernel.dispatcher.stop_requested = True
                 cpu.take_processor()
 
-        handle = cpu.uc.hook_add(unicorn.UC_HOOK_MEM_WRITE, written, None, page, page + 0xFFF)
+        handle = cpu.uc.hook_add(unicorn.UC_HOOK_MEM_WRITE, written, None, start, start + 0xFFF)
         cpu.uc.ctl_flush_tb()
+        cpu.flush_tlb()           # a page the TLB holds would be written past the hook
         self.watchpoints[(pid, page)] = handle
         return page
 

@@ -172,8 +172,24 @@ def _thread(process, thread) -> ThreadSnapshot:
                           registers, pc, linear, False)
 
 
-def _servers(process) -> tuple[str, ...]:
-    found = []
+def _lpc_servers(kernel) -> list:
+    smss = getattr(kernel, "smss", None)
+    if smss is None:
+        return []
+    return [smss, *smss.running_servers()]
+
+
+def _servers(process, servers=()) -> tuple[str, ...]:
+    """The server processes `process` is a client of: by the servers' own client lists
+    (a console client's connection is made by the console driver for it), and by the
+    client ports in its handle table."""
+    found = [s.process.name for s in servers
+             if process.pid in getattr(s, "clients", {}) and s.process is not process]
+    console = next((s for s in servers if getattr(s, "port_name", "") == "\\Windows\\ApiPort"), None)
+    if console is not None and console.process.name not in found and not process.is_server \
+            and any("\\Device\\ConDrv" in _describe(e.object)
+                    for e in list(process.handles.entries.values())):
+        found.append(console.process.name)     # a console client: its console is CSRSS's
     for _, entry in list(process.handles.entries.items()):
         port = entry.object
         if getattr(port, "type_name", "") == "Port" and getattr(port, "kind", "") == "client":
@@ -202,7 +218,7 @@ def _vads(process) -> tuple[tuple[VadSnapshot, ...], int]:
     return tuple(out), 0
 
 
-def _process(process) -> ProcessSnapshot:
+def _process(process, servers=()) -> ProcessSnapshot:
     vads, _ = _vads(process)
     handles = tuple(HandleSnapshot(h, e.object.type_name, _describe(e.object))
                     for h, e in list(process.handles.entries.items()))
@@ -217,7 +233,7 @@ def _process(process) -> ProcessSnapshot:
         touched = 0
     return ProcessSnapshot(
         process.pid, process.parent.pid if process.parent is not None else None, process.name,
-        str(personality), _servers(process), bool(process.is_server), process.alive,
+        str(personality), _servers(process, servers), bool(process.is_server), process.alive,
         process.exit_status, mode, threads, vads, handles, process.reserved_bytes,
         process.committed_bytes, touched, instructions)
 
@@ -230,11 +246,7 @@ def _describe(obj) -> str:
 
 
 def _ports(kernel) -> tuple[PortSnapshot, ...]:
-    servers = []
-    smss = getattr(kernel, "smss", None)
-    if smss is not None:
-        servers.append(smss)
-        servers.extend(smss.running_servers())
+    servers = _lpc_servers(kernel)
     out = []
     for server in servers:
         port = getattr(server, "port", None)
@@ -243,8 +255,7 @@ def _ports(kernel) -> tuple[PortSnapshot, ...]:
         queued = tuple(MessageSnapshot(m.MessageId, _api_name(server, m),
                                        m.ClientId[0] if m.ClientId else 0, m.travel)
                        for m in list(port.queue))
-        clients = sum(1 for p in kernel.processes.values() if p.alive and
-                      server.process.name in _servers(p))
+        clients = len(getattr(server, "clients", {}))
         out.append(PortSnapshot(server.port_name, server.process.pid, server.process.name,
                                 queued, clients))
     return tuple(out)
@@ -280,7 +291,8 @@ def _screen(machine) -> ScreenSnapshot | None:
 def take_snapshot(machine, state: str, stop: Any, breakpoints: tuple) -> MachineSnapshot:
     """Build a snapshot: in the machine's owner thread only."""
     kernel = machine.kernel
-    processes = tuple(_process(p) for p in list(kernel.processes.values()))
+    servers = _lpc_servers(kernel)
+    processes = tuple(_process(p, servers) for p in list(kernel.processes.values()))
     return MachineSnapshot(state, stop, processes, _ports(kernel), _call_tables(machine),
                            tuple(breakpoints), _screen(machine), kernel.clock.monotonic_ns(),
                            sum(p.instructions for p in processes))
