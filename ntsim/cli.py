@@ -50,6 +50,18 @@ def _parser() -> argparse.ArgumentParser:
     calls.add_argument("--level", choices=("supported", "partial", "unsupported"),
                        help="only rows with this support level")
 
+    tui = commands.add_parser("tui", help="the classroom TUI: watch calls cross every boundary",
+                              description="ntsim tui [PROGRAM [ARGS...]] | --compare 'A ARGS' 'B ARGS' "
+                                          "| --lesson NAME")
+    tui.add_argument("--root", metavar="DIR", default=".", help="the guest's / (default: .)")
+    tui.add_argument("--personality", "-p", metavar="NAME", help="force a personality")
+    tui.add_argument("--deterministic", action="store_true", help="a virtual clock (as for run)")
+    tui.add_argument("--compare", nargs=2, metavar=("'A ARGS'", "'B ARGS'"),
+                     help="two runs side by side")
+    tui.add_argument("--lesson", metavar="NAME", help="a lesson from docs/lessons (or 'list')")
+    tui.add_argument("program", metavar="PROGRAM", nargs="?")
+    tui.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS")
+
     commands.add_parser("personalities", help="list the personalities")
     commands.add_parser("objects", help="print the object namespace of a booted machine")
     return parser
@@ -62,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return {"run": command_run, "info": command_info, "calls": command_calls,
+                "tui": command_tui,
                 "personalities": command_personalities, "objects": command_objects}[args.command](args)
     except KeyboardInterrupt:
         print("ntsim: interrupted", file=sys.stderr)
@@ -167,6 +180,11 @@ def print_stats(machine, stats, wall: float) -> None:
         print(f"    {process.name:<14} pid {process.pid:<5} {kind:<7} "
               f"{_size(process.reserved_bytes):>10} / {_size(process.committed_bytes):>10} / "
               f"{_size(process.touched_bytes):>10}, {_size(process.shared_bytes):>10} shared", file=out)
+
+
+def command_tui(args: argparse.Namespace) -> int:
+    from .tui.main import main as tui_main
+    return tui_main(args)
 
 
 def command_info(args: argparse.Namespace) -> int:
