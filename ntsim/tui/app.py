@@ -341,6 +341,8 @@ class RunScreen(Screen):
             self.session.request_snapshot()
 
     def handle(self, payload: tuple) -> None:
+        if not self.is_attached or not self.children:
+            return                 # a message that arrived as the screen went away
         kind = payload[0]
         if kind == "state":
             self._status()

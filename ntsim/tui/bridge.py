@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import fields
 from typing import Any
 
-from ..trace import LAYERS, PERSONALITY, Event, Sink, _jsonable, format_result
+from ..trace import GUEST, LAYERS, PERSONALITY, Event, Sink, _jsonable, format_result
 from .. import snapshot as snap
 
 BUFFER_LIMIT = 200_000
@@ -251,10 +251,10 @@ class LiveSession(Session):
         if state != "running":
             self.request_snapshot()
 
-    def _ask(self, name: str, **args: Any):
+    def _ask(self, command: str, /, **args: Any):
         if self.controller is None:
             return None
-        return self.controller.submit(name, **args)
+        return self.controller.submit(command, **args)
 
     def run(self) -> None:
         self._ask("run")
@@ -338,9 +338,15 @@ class _FirstCallSink(Sink):
         self.session, self.machine = session, machine
 
     def start(self, event: Event) -> None:
-        if event.layer == PERSONALITY and self.session.first_guest_call_instructions is None:
-            self.session.first_guest_call_instructions = self.machine.kernel.instructions_executed()
-            self.machine.remove_sink(self)
+        # (the loader's own crossings — execve, the image's sections — come before any
+        # instruction: the first call is the first one made after the guest has run)
+        if event.layer in (GUEST, PERSONALITY) and self.session.first_guest_call_instructions is None:
+            executed = self.machine.kernel.instructions_executed()
+            if executed:
+                self.session.first_guest_call_instructions = executed
+                self.machine.remove_sink(self)
+
+    event = start           # the guest's trap is a detail event: it comes this way
 
 
 def _one_line(error: BaseException) -> str:

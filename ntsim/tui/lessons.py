@@ -5,8 +5,8 @@ A lesson says what to run in an HTML comment at its top, which Markdown readers 
 
     <!-- ntsim-lesson
     title: Subsystem versus VM
-    compare: examples/linux/hello | examples/dos/hello.com
-    measure: examples/linux/hello | examples/dos/hello.com
+    compare: examples/linux/hello ;; examples/dos/hello.com
+    measure: examples/linux/hello ;; examples/dos/hello.com
     -->
 
 `run:` opens one program on the run screen, `compare:` two side by side; `measure:` the
@@ -54,20 +54,21 @@ class Lesson:
         if missing:
             return (f"{', '.join(missing)} is not in this checkout yet (its personality is "
                     "still being built): this part of the lesson cannot run")
-        return [LiveSession(_path(p[0]), p[1:], root=self.root or root, count_instructions=True)
+        lesson_root = _path(self.root) if self.root else root
+        return [LiveSession(_path(p[0]), p[1:], root=lesson_root, count_instructions=True)
                 for p in wanted]
 
     def measure_text(self) -> str:
         """Each measured program run to its end with ntsim's counters; as text."""
         lines = []
         for program in self.measure:
-            lines.append(f"$ {' '.join(program)}")
+            lines.append(f"$ {shlex.join(program)}")
             if not os.path.exists(_path(program[0])):
                 lines.append(f"  {program[0]} is not here yet (its personality is being built)")
                 lines.append("")
                 continue
             try:
-                figures = measure(program, self.root)
+                figures = measure(program, self.root or ".")
             except Exception as error:          # noqa: BLE001 - shown, never a traceback
                 lines.append(f"  could not run: {type(error).__name__}: {error}")
                 lines.append("")
@@ -90,7 +91,7 @@ def measure(program: list[str], root: str = ".") -> list[tuple[str, str]]:
     from ..subsystems.windows.csrss import CapturedConsole
     from ..trace import LAYERS, StatsSink
 
-    machine = Machine(root if os.path.isabs(root) else os.path.join(ROOT, root),
+    machine = Machine(_path(root),
                       console=CapturedConsole(), count_instructions=True, deterministic=True)
     stats = machine.add_sink(StatsSink())
     process = machine.load(_path(program[0]), program[1:])
@@ -105,10 +106,9 @@ def measure(program: list[str], root: str = ".") -> list[tuple[str, str]]:
     out.append(("LPC messages (requests)", str(lpc)))
     out.append(("guest instructions", f"{machine.kernel.instructions_executed():,}"))
     out.append(("processes", str(len(guests))))
-    out.append(("peak committed (first process)", _mib(process.memory.peak_committed
-                                                          if process.memory else 0)))
-    out.append(("committed at exit, all guests", _mib(sum(p.committed_bytes for p in guests))))
-    out.append(("touched at exit, all guests", _mib(sum(p.touched_bytes for p in guests))))
+    out.append(("peak committed, all guests", _mib(sum(p.memory.peak_committed for p in guests
+                                                       if p.memory is not None))))
+    out.append(("touched, all guests", _mib(sum(p.touched_bytes for p in guests))))
     out.append(("exit status", str(process.exit_status)))
     out.append(("wall time", f"{wall * 1000:.0f} ms"))
     return out
@@ -133,9 +133,9 @@ def _parse(name: str, path: str) -> Lesson:
             elif key == "run":
                 lesson.run = shlex.split(value)
             elif key == "compare":
-                lesson.compare = [shlex.split(part) for part in value.split("|")]
+                lesson.compare = [shlex.split(part) for part in value.split(";;")]
             elif key == "measure":
-                lesson.measure = [shlex.split(part) for part in value.split("|")]
+                lesson.measure = [shlex.split(part) for part in value.split(";;")]
             elif key == "root":
                 lesson.root = value
             elif key == "note":
