@@ -83,7 +83,7 @@ class _Command:
 
 # Commands that only look or set something: served at any safe point, running or not.
 _SERVICE = {"snapshot", "read_memory", "disassemble", "break", "unbreak", "watch",
-            "call", "registers"}
+            "call", "console_control"}
 
 
 class _BreakSink(Sink):
@@ -176,7 +176,9 @@ class Controller:
         if self.sink is not None:
             self.machine.add_sink(self.sink)
         self.machine.add_sink(self._breaker)
-        self.machine.kernel.dispatcher.open_host_events()
+        # every guest thread waiting is not a deadlock here: the person at the TUI may
+        # still press a key (Ctrl+C for the guest, a pause)
+        self.machine.kernel.dispatcher.open_host_events(wait_for_them=True)
         self.loaded = self._load(self.machine)
         self._set_state(PAUSED, Stop("loaded"))
 
@@ -527,6 +529,12 @@ class Controller:
             if tid is None or thread.tid == tid:
                 return thread.linear_pc
         raise ValueError(f"no thread to disassemble in pid {process.pid}")
+
+    def _do_console_control(self, event: int = 0) -> bool:
+        """The console's Ctrl+C (0) or Ctrl+Break (1), as a person at the terminal would
+        press it: CSRSS hands it to the guests (a Linux program gets SIGINT)."""
+        csrss = self.machine.kernel.smss.server("Windows")
+        return bool(csrss is not None and csrss.console_control(event))
 
     def _do_call(self, function: Callable[[Any], Any]) -> Any:
         """Run `function(machine)` in the owner thread (tests, lessons: read counters)."""

@@ -66,6 +66,7 @@ HELP = """\
 | **l** | choose the layer F8 stops at: any, guest, personality, lpc, server, nt, kernel, vm |
 | **b** | breakpoint: a call name (`write`, `nt:NtWriteFile`, `lpc:*`, `INT 21h*`) or an address (`0x401000`) |
 | **r** | restart the program |
+| **k** | the console's Ctrl+C (CTRL_C_EVENT): CSRSS hands it to the guest (SIGINT) |
 | **Enter** | details of the crossing under the cursor (in the sequence view) |
 | **Ctrl+P** | command palette: open a program from `examples/`, compare, breakpoints, layers |
 | **F1** or **?** | this help |
@@ -235,6 +236,7 @@ class RunScreen(Screen):
         Binding("l", "cycle_layer", "Layer", id="run.layer"),
         Binding("b", "app.breakpoint", "Break", id="run.breakpoint"),
         Binding("r", "restart", "Restart", id="run.restart", priority=True),
+        Binding("k", "ctrl_c", "^C guest", id="run.ctrl_c"),
     ]
     DEFAULT_CSS = """
     RunScreen #status { height: 1; background: $boost; }
@@ -479,6 +481,10 @@ class RunScreen(Screen):
         self.session.layer_goal = order[(at + 1) % len(order)]
         self._status()
         self.notify(f"F8 stops at the next crossing at: {self.session.layer_goal or 'any layer'}")
+
+    def action_ctrl_c(self) -> None:
+        self.session.console_control(0)
+        self.notify("Ctrl+C sent to the console (CTRL_C_EVENT, through CSRSS)")
 
     def action_restart(self) -> None:
         self.memory_history.clear()

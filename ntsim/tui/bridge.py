@@ -190,6 +190,7 @@ class Session:
     def step_over(self, tid: int | None = None) -> None: ...
     def run_to(self, layer: str | None) -> None: ...
     def restart(self) -> None: ...
+    def console_control(self, event: int = 0) -> None: ...
     def close(self) -> None: ...
     def break_on(self, layer: str, name: str) -> str: return "a recorded session has no machine"
     def break_at(self, pid: int, address: int) -> str: return "a recorded session has no machine"
@@ -274,6 +275,9 @@ class LiveSession(Session):
 
     def restart(self) -> None:
         self._done(self._ask("restart"))
+
+    def console_control(self, event: int = 0) -> None:
+        self._done(self._ask("console_control", event=event))
 
     def _done(self, future) -> None:
         """Report a command's failure (a thread that cannot step) as a notification."""

@@ -288,3 +288,18 @@ async def test_lesson_opens_its_text_and_measures():
                     timeout=30)
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, RunScreen))
+
+
+@aio
+async def test_k_sends_the_consoles_ctrl_c_to_the_guest():
+    app = app_for("ctrlc")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = run_screen(app)
+        await until(pilot, lambda: screen.session.state == "paused")
+        await pilot.press("f5")
+        await until(pilot, lambda: "ready" in screen.session.console_text())
+        await pilot.press("k")                       # caught: the handler runs
+        await until(pilot, lambda: screen.session.console_text().count("\n") >= 2)
+        await pilot.press("k")                       # fatal while computing: 128 + SIGINT
+        await until(pilot, lambda: screen.session.state == "finished")
+        assert screen.session.controller.machine.exit_status == 130

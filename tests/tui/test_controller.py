@@ -222,3 +222,22 @@ def test_a_step_asked_inside_a_crossing_is_done_after_it(owned):
     assert c.wait(10) == PAUSED and c.stop.event.name.startswith("write")
     c.step(1).result(10)
     assert c.stop.reason == "step" and c.machine.console.stdout == GREETING
+
+
+def test_pause_while_every_guest_thread_waits_and_ctrl_c_reaches_it(owned):
+    c = owned("ctrlc")
+    c.run()
+    deadline = time.monotonic() + 10
+    while b"ready" not in c.machine.console.stdout and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert c.state == RUNNING                    # waiting for the person, not a deadlock
+    c.pause()
+    assert c.wait(5) == PAUSED
+    assert c.ask("console_control", event=0) is True
+    c.run()
+    deadline = time.monotonic() + 10
+    while b"restored" not in c.machine.console.stdout and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert b"handler ran 1 time(s)" in c.machine.console.stdout
+    c.ask("console_control", event=0)
+    assert c.wait(10) == FINISHED and c.machine.exit_status == 130
