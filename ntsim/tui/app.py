@@ -129,9 +129,19 @@ class DetailsScreen(ModalScreen):
 
 
 def _split_args(args: str) -> list[str]:
-    parts, depth, current = [], 0, ""
+    """`a=1, b="x, y", c=[1, 2]` into its three arguments (commas in strings and
+    brackets belong to the argument)."""
+    parts, depth, current, quoted, escaped = [], 0, "", False, False
     for char in args:
-        if char in "([{":
+        if quoted:
+            if char == '"' and not escaped:
+                quoted = False
+            escaped = char == "\\" and not escaped
+            current += char
+            continue
+        if char == '"':
+            quoted = True
+        elif char in "([{":
             depth += 1
         elif char in ")]}":
             depth -= 1
@@ -232,16 +242,17 @@ class RunScreen(Screen):
         Binding("space", "toggle_pause", "Pause", id="run.pause", priority=True),
         Binding("f11,s", "step", "Step", id="run.step", priority=True),
         Binding("f10,n", "step_over", "Over", id="run.step_over", priority=True),
-        Binding("f8,t", "run_to", "Next crossing", id="run.next_crossing", priority=True),
+        Binding("f8,t", "run_to", "Next", id="run.next_crossing", priority=True,
+                tooltip="run to the next boundary crossing (at the layer l chose)"),
         Binding("l", "cycle_layer", "Layer", id="run.layer"),
         Binding("b", "app.breakpoint", "Break", id="run.breakpoint"),
         Binding("r", "restart", "Restart", id="run.restart", priority=True),
-        Binding("k", "ctrl_c", "^C guest", id="run.ctrl_c"),
+        Binding("k", "ctrl_c", "^C", id="run.ctrl_c", tooltip="the console's Ctrl+C, for the guest"),
     ]
     DEFAULT_CSS = """
     RunScreen #status { height: 1; background: $boost; }
     RunScreen #top { height: 1fr; }
-    RunScreen #left { width: 32; }
+    RunScreen #left { width: 34; }
     RunScreen #tree { height: 1fr; border: round $primary; }
     RunScreen #memory { height: auto; max-height: 11; border: round $primary; }
     RunScreen #flow { border: round $primary; }
@@ -253,6 +264,7 @@ class RunScreen(Screen):
     RunScreen #regs { width: 53; border: round $primary; }
     RunScreen.narrow #regs { display: none; }
     RunScreen.narrow #left { width: 26; }
+    RunScreen.narrow #memory { display: none; }
     RunScreen.narrow #bottom { height: 10; }
     """
 
@@ -305,6 +317,7 @@ class RunScreen(Screen):
         self.set_interval(1 / DRAIN_HZ, self.drain)
         self.set_interval(1 / SNAPSHOT_HZ, self.poll)
         self.session.start()
+        self.drain()                 # a recorded session's rows are there already
         self.query_one(SeqView).focus()
         self._status()
         self.on_resize()

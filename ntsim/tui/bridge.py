@@ -395,9 +395,10 @@ class RecordedSession(Session):
 
 
 def record(path: str, rows: list[Row], snapshot: snap.MachineSnapshot, disassembly: tuple,
-           console: str, title: str) -> None:
+           console: str, title: str, first_guest_call_instructions: int | None = None) -> None:
     """Save a session for later (the snapshot tests are fed these)."""
     data = {"title": title, "console": console,
+            "first_guest_call_instructions": first_guest_call_instructions,
             "rows": [row.to_list() for row in rows],
             "snapshot": _plain(snapshot), "disassembly": [_plain(i) for i in disassembly]}
     with open(path, "w", encoding="utf-8") as stream:
@@ -411,8 +412,10 @@ def load_recording(path: str) -> RecordedSession:
     snapshot = _snapshot_from(data["snapshot"]) if data.get("snapshot") else None
     disassembly = tuple(snap.Instruction(i["address"], i["size"], i["mnemonic"], i["operands"],
                                          bytes.fromhex(i["data"])) for i in data["disassembly"])
-    return RecordedSession([Row.from_list(r) for r in data["rows"]], snapshot, disassembly,
-                           data.get("console", ""), data.get("title", "recorded"))
+    session = RecordedSession([Row.from_list(r) for r in data["rows"]], snapshot, disassembly,
+                              data.get("console", ""), data.get("title", "recorded"))
+    session.first_guest_call_instructions = data.get("first_guest_call_instructions")
+    return session
 
 
 def _plain(value: Any) -> Any:

@@ -22,6 +22,8 @@ LANE_TITLES = {"guest": "guest", "personality": "personality", "lpc": "LPC port"
                "server": "server", "nt": "Nt service", "kernel": "kernel/device", "vm": "VM"}
 SHORT_TITLES = {"guest": "guest", "personality": "pers", "lpc": "LPC", "server": "srv",
                 "nt": "Nt", "kernel": "kern", "vm": "VM"}
+TINY_TITLES = {"guest": "gst", "personality": "prs", "lpc": "LPC", "server": "srv",
+               "nt": "Nt", "kernel": "krn", "vm": "VM"}
 LANE_WIDTH = 11          # at most; narrower when the view is (lanes take under half of it)
 
 
@@ -34,7 +36,7 @@ class SeqView(ScrollView, can_focus=True):
     COMPONENT_CLASSES = {"seqview--current", "seqview--error", "seqview--lane",
                          "seqview--arrow", "seqview--pending", "seqview--stop"}
     DEFAULT_CSS = """
-    SeqView { background: $surface; }
+    SeqView { background: $surface; overflow-x: hidden; }
     SeqView > .seqview--current { background: $accent 40%; text-style: bold; }
     SeqView > .seqview--error { color: $error; }
     SeqView > .seqview--lane { color: $foreground 30%; }
@@ -48,7 +50,7 @@ class SeqView(ScrollView, can_focus=True):
                 Binding("pagedown", "cursor(20)", show=False),
                 Binding("home", "cursor_to(0)", show=False),
                 Binding("end", "cursor_to(-1)", show=False),
-                Binding("enter", "select", "Details", id="seq.details")]
+                Binding("enter", "select", "Details", id="seq.details", show=False)]
 
     cursor = reactive(-1, repaint=True)
 
@@ -85,17 +87,26 @@ class SeqView(ScrollView, can_focus=True):
             changed = True
         if not changed:
             return
-        self.virtual_size = Size(self._lanes_width() + 80, len(self.rows))
+        self.virtual_size = Size(self.size.width, len(self.rows))   # (Enter shows a whole row)
         if self.follow and self.rows:
             self.cursor = len(self.rows) - 1
-            self.scroll_to(y=max(0, len(self.rows) - self.size.height), animate=False)
+            self.scroll_to(y=max(0, len(self.rows) - self._height()), animate=False)
+            self.call_after_refresh(self._follow)
         self.refresh()
+
+    def _follow(self) -> None:
+        if self.follow and self.rows:
+            self.scroll_to(y=max(0, len(self.rows) - self._height()), animate=False)
+
+    def _height(self) -> int:
+        return max(1, self.scrollable_content_region.height)
 
     def show_stop(self, seq: int | None) -> None:
         """Highlight the crossing the machine stopped in, and move to it."""
         self.stop_seq = seq
         if seq is not None and seq in self._index:
             self.move_to(self._index[seq])
+            self.call_after_refresh(self.scroll_to_region_line, self._index[seq])
         self.refresh()
 
     def move_to(self, index: int) -> None:
@@ -108,7 +119,7 @@ class SeqView(ScrollView, can_focus=True):
 
     def scroll_to_region_line(self, index: int) -> None:
         top = self.scroll_offset.y
-        height = max(1, self.size.height)
+        height = self._height()
         if index < top:
             self.scroll_to(y=index, animate=False)
         elif index >= top + height:
@@ -134,7 +145,7 @@ class SeqView(ScrollView, can_focus=True):
     @property
     def lane_width(self) -> int:
         width = self.size.width or 120
-        return max(4, min(LANE_WIDTH, (width * 45 // 100) // max(1, len(self.lanes))))
+        return max(5, min(LANE_WIDTH, (width * 45 // 100) // max(1, len(self.lanes))))
 
     def _lanes_width(self) -> int:
         return self.lane_width * len(self.lanes)
@@ -146,7 +157,9 @@ class SeqView(ScrollView, can_focus=True):
             title = LANE_TITLES.get(lane, lane)
             if len(title) > lane_width - 1:
                 title = SHORT_TITLES.get(lane, lane)
-            text.append(title[:lane_width - 1].center(lane_width), style="bold")
+            if len(title) > lane_width - 1:
+                title = TINY_TITLES.get(lane, lane)
+            text.append(title[:lane_width].center(lane_width), style="bold")
         text.append(" call = result", style="bold")
         return text
 
@@ -271,7 +284,7 @@ class Disassembly(Static):
 
     def show(self, lines: tuple[Instruction, ...], pc: int | None, breakpoints: set[int],
              title: str = "") -> None:
-        text = Text()
+        text = Text(no_wrap=True, overflow="ellipsis")
         if title:
             text.append(title + "\n", style="bold")
         if not lines:
@@ -336,7 +349,7 @@ class MemoryPane(Static):
 
     def show(self, snapshot: MachineSnapshot, history: dict[int, list[int]]) -> None:
         text = Text()
-        text.append("R reserved  C committed  T touched\n", style="dim")
+        text.append("R reserved C committed T touched\n", style="dim")
         for process in snapshot.processes:
             if process.is_server or not process.vads and not process.alive:
                 continue
