@@ -23,7 +23,7 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen, Screen
-from textual.widgets import (DataTable, Footer, Header, Input, Label, Log, Markdown, Static,
+from textual.widgets import (DataTable, Footer, Header, Input, Label, Log, Static,
                              TabbedContent, TabPane)
 
 from ..trace import LAYERS
@@ -90,6 +90,7 @@ class HelpScreen(ModalScreen):
     """
 
     def compose(self) -> ComposeResult:
+        from textual.widgets import Markdown     # (its parser is the slowest import: on demand)
         with VerticalScroll():
             yield Markdown(HELP)
 
@@ -277,6 +278,7 @@ class RunScreen(Screen):
         self.selected_pid: int | None = None
         self.console_version = -1
         self.trace_lines = 0
+        self._sampled_at: int | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -352,7 +354,7 @@ class RunScreen(Screen):
             log.write(text)
 
     def poll(self) -> None:
-        if self.session.state == "running":
+        if self.session.state == "running" or self.snapshot is None and self.session.state == "paused":
             self.session.request_snapshot()
 
     def handle(self, payload: tuple) -> None:
@@ -397,9 +399,13 @@ class RunScreen(Screen):
 
     def _snapshot(self, snapshot) -> None:
         self.snapshot = snapshot
+        self._status()
+        self.refresh_bindings()
         self.query_one(ProcessTree).update_from(snapshot)
+        fresh = snapshot.clock_ns != self._sampled_at     # (the same moment: no new sample)
+        self._sampled_at = snapshot.clock_ns
         for process in snapshot.processes:
-            if not process.is_server:
+            if not process.is_server and fresh:
                 history = self.memory_history.setdefault(process.pid, [])
                 if process.alive or not history:
                     history.append(process.committed)
@@ -557,6 +563,7 @@ class CompareScreen(Screen):
         for session in self.sessions:
             session.start()
             session.run()
+        self.drain()                 # recorded sessions' rows are there already
         self.query_one("#chart").border_title = "committed memory over time"
         if self.note:
             self.notify(self.note, timeout=10)
@@ -567,10 +574,14 @@ class CompareScreen(Screen):
             session.close()
 
     def drain(self) -> None:
+        drained = False
         for index, session in enumerate(self.sessions):
             rows = session.buffer.drain()
             if rows:
                 self.query_one(f"#seq{index}", SeqView).add_rows(rows)
+                drained = True
+        if drained:
+            self.update_numbers()
 
     def poll(self) -> None:
         for session in self.sessions:
@@ -581,9 +592,11 @@ class CompareScreen(Screen):
         index = self.sessions.index(session)
         if payload[0] == "snapshot":
             snapshot = payload[1]
+            previous = self.snapshots[index]
             self.snapshots[index] = snapshot
-            guests = [p for p in snapshot.processes if not p.is_server]
-            self.memory[index].append(sum(p.committed for p in guests))
+            if previous is None or previous.clock_ns != snapshot.clock_ns:
+                guests = [p for p in snapshot.processes if not p.is_server]
+                self.memory[index].append(sum(p.committed for p in guests))
             self.update_numbers()
         elif payload[0] == "state":
             if payload[1] in ("finished", "paused"):
@@ -677,6 +690,7 @@ class LessonScreen(Screen):
         self.lesson = lesson
 
     def compose(self) -> ComposeResult:
+        from textual.widgets import Markdown
         yield Header()
         with Horizontal():
             with VerticalScroll(id="text"):

@@ -217,7 +217,7 @@ class LiveSession(Session):
         self.console: UiConsole | None = None
         self.error: str | None = None
         self.first_guest_call_instructions: int | None = None
-        self.memory_samples: list[int] = []       # committed bytes of the guest, over time
+        self._starting: threading.Thread | None = None
 
     def _make_machine(self):
         from ..machine import Machine
@@ -233,18 +233,31 @@ class LiveSession(Session):
         return machine.load(self.program, self.args, personality=self.personality)
 
     def start(self) -> None:
+        """Boot the machine and load the program in the background (the UI paints
+        meanwhile); the state message says when it is ready. A second call does nothing."""
+        if self._starting is not None:
+            return
         from ..controller import Controller
         self.controller = Controller(self._make_machine, self._load, on_state=self._on_state,
                                      on_event=UiSink(self.buffer))
+        self.state = "starting"
+        self._starting = threading.Thread(target=self._boot, name="ntsim-boot", daemon=True)
+        self._starting.start()
+
+    def _boot(self) -> None:
         try:
             self.controller.start()
         except Exception as error:       # noqa: BLE001 - shown, never a traceback
             self.error = _one_line(error)
             self.state = "error"
-            self.post(("state", "error", None))
             self.controller = None
+            self.post(("state", "error", None))
             return
         self.request_snapshot()
+
+    def wait_started(self, timeout: float = 30) -> None:
+        if self._starting is not None:
+            self._starting.join(timeout)
 
     def _on_state(self, state: str, stop: Any) -> None:     # the machine's thread
         self.state, self.stop = state, stop
@@ -253,8 +266,8 @@ class LiveSession(Session):
             self.request_snapshot()
 
     def _ask(self, command: str, /, **args: Any):
-        if self.controller is None:
-            return None
+        if self.controller is None or self.controller._owner is None:
+            return None          # not booted yet (or failed to): nothing to ask
         return self.controller.submit(command, **args)
 
     def run(self) -> None:
@@ -327,6 +340,8 @@ class LiveSession(Session):
         return _interleaved(self.console) if self.console is not None else ""
 
     def close(self) -> None:
+        if self._starting is not None:
+            self._starting.join(30)
         if self.controller is not None:
             self.controller.quit(timeout=2)
             self.controller = None

@@ -10,12 +10,12 @@ EXIT_NTSIM_FAILED, EXIT_NOT_FOUND = 125, 127
 
 
 def main(args) -> int:
-    from .app import NtsimApp
     from .bridge import LiveSession
 
     if not os.path.isdir(args.root):
         print(f"ntsim: --root {args.root}: not a directory", file=sys.stderr)
         return EXIT_NTSIM_FAILED
+    session = None
     if args.lesson:
         from .lessons import find_lesson, lesson_names
         if args.lesson == "list":
@@ -26,6 +26,7 @@ def main(args) -> int:
             print(f"ntsim: no lesson {args.lesson!r} (lessons: {', '.join(lesson_names())})",
                   file=sys.stderr)
             return EXIT_NOT_FOUND
+        from .app import NtsimApp
         app = NtsimApp(lesson=lesson, root=args.root)
     elif args.compare:
         sides = []
@@ -39,15 +40,17 @@ def main(args) -> int:
                 return EXIT_NOT_FOUND
             sides.append(LiveSession(words[0], words[1:], root=args.root,
                                      deterministic=args.deterministic, count_instructions=True))
+        from .app import NtsimApp
         app = NtsimApp(compare=(sides[0], sides[1]), root=args.root)
     else:
-        session = None
         if args.program:
             if not os.path.exists(args.program):
                 print(f"ntsim: {args.program}: no such file", file=sys.stderr)
                 return EXIT_NOT_FOUND
             session = LiveSession(args.program, args.args, root=args.root,
                                   personality=args.personality, deterministic=args.deterministic)
+            session.start()            # the machine boots while Textual starts
+        from .app import NtsimApp
         app = NtsimApp(run=session, root=args.root)
     app.run()
     return 0

@@ -29,8 +29,21 @@ def run_app(name: str) -> NtsimApp:
 
 
 async def settle(pilot) -> None:
-    for _ in range(3):
-        await pilot.pause()
+    """Until the recorded snapshot and disassembly are drawn, then until nothing moves."""
+    from ntsim.tui.app import CompareScreen, RunScreen
+
+    screen = pilot.app.screen
+    for _ in range(100):
+        if isinstance(screen, CompareScreen):
+            if all(screen.snapshots):
+                break
+        elif not isinstance(screen, RunScreen) or (
+                screen.snapshot is not None and "(no code" not in str(screen.query_one("#disasm").render())
+                and str(screen.query_one("#disasm").render()).strip()):
+            break
+        await pilot.pause(0.02)
+    for _ in range(5):
+        await pilot.pause(0.02)
 
 
 def test_run_screen_just_loaded(snap_compare):

@@ -1,0 +1,258 @@
+"""The TUI's speed: section (i) of benchmarks/run.py.
+
+    python benchmarks/tui.py
+
+(i-1) the UI's drain rate and lag with a synthetic producer at 20,000 events/s (goal: no
+      backlog, p99 lag < 50 ms): a thread appends rows to the session's buffer as the
+      machine's sink would; a 10 ms timer in the UI notes how late it runs;
+(i-2) 100,000 rows in the sequence view and the trace log: time to take them in, and
+      to scroll from the end to the top and back (the views draw only visible lines);
+(i-3) time to first paint of `ntsim tui examples/linux/hello` in a real terminal (tmux;
+      goal < 1 s), from the command to the first screen showing the paused machine;
+(i-4) a compute-bound program (examples/linux/counter) under the TUI's controller
+      against `ntsim run`'s machine (goal >= 0.5x);
+(i-5) pause latency under a compute loop, from the request to the machine paused
+      (goal < 100 ms).
+
+Headless timings (Textual's run_test) show the UI's own cost, not a terminal's painting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+EXAMPLES = os.path.join(ROOT, "examples", "linux")
+sys.path.insert(0, ROOT)
+
+from ntsim.tui.app import NtsimApp, RunScreen  # noqa: E402
+from ntsim.tui.bridge import Row, Session  # noqa: E402
+from ntsim.tui.widgets import SeqView  # noqa: E402
+
+RATE = 20_000
+SECONDS = 3.0
+COUNTER_N = 100_000_000
+
+
+class SyntheticSession(Session):
+    """A session whose 'machine' is a thread making rows at a fixed rate."""
+
+    title = "synthetic producer"
+
+    def __init__(self, rate: int, seconds: float) -> None:
+        super().__init__()
+        self.rate, self.seconds = rate, seconds
+        self.produced = 0
+        self.state = "running"
+
+    def start(self) -> None:
+        threading.Thread(target=self._produce, daemon=True).start()
+
+    def _produce(self) -> None:
+        layers = ("personality", "nt", "lpc", "server", "kernel")
+        started = time.perf_counter()
+        seq = 0
+        while True:
+            elapsed = time.perf_counter() - started
+            if elapsed >= self.seconds:
+                break
+            due = int(elapsed * self.rate)
+            while seq < due:
+                seq += 1
+                layer = layers[seq % len(layers)]
+                self.buffer.append(Row(seq, "note", 28, 32, layer, f"Call{seq % 37}",
+                                       "fd=1, buf=\"hello\\n\", count=6", "6", None,
+                                       seq - 1 if seq % 5 else None, seq % 5, seq))
+            time.sleep(0.001)
+        self.produced = seq
+        self.state = "paused"
+
+
+def drain_lag() -> tuple[float, float, int, float]:
+    """(rows drained per second, p99 lag in ms, rows left undrawn, max lag in ms)."""
+    session = SyntheticSession(RATE, SECONDS)
+    app = NtsimApp(run=session)
+    lags: list[float] = []
+
+    async def main() -> tuple[float, int]:
+        async with app.run_test(size=(140, 40)) as pilot:
+            screen = app.screen
+            assert isinstance(screen, RunScreen)
+            expected = [time.perf_counter() + 0.01]
+
+            def tick() -> None:
+                now = time.perf_counter()
+                lags.append(max(0.0, now - expected[0]))
+                expected[0] = now + 0.01
+
+            screen.set_interval(0.01, tick)
+            started = time.perf_counter()
+            while session.state == "running":
+                await pilot.pause(0.05)
+            while len(session.buffer):
+                await pilot.pause(0.02)
+            elapsed = time.perf_counter() - started
+            await pilot.pause(0.1)
+            drawn = len(screen.query_one(SeqView).rows)
+            return drawn / elapsed, session.produced - drawn
+
+    rate, left = asyncio.run(main())
+    lags.sort()
+    p99 = lags[int(len(lags) * 0.99)] * 1000 if lags else 0.0
+    return rate, p99, left, (lags[-1] * 1000 if lags else 0.0)
+
+
+def hundred_thousand_rows() -> tuple[float, float]:
+    """(seconds to take 100,000 rows into the views, seconds to scroll end→top→end)."""
+    session = Session()
+    session.title = "100,000 rows"
+    for seq in range(1, 100_001):
+        session.buffer.append(Row(seq, "note", 28, 32, ("nt", "lpc", "server")[seq % 3],
+                                  f"Call{seq % 37}", "a=1", "0", None, None, 0, seq))
+    app = NtsimApp(run=session)
+
+    async def main() -> tuple[float, float]:
+        async with app.run_test(size=(140, 40)) as pilot:
+            screen = app.screen
+            started = time.perf_counter()
+            while len(session.buffer):
+                await pilot.pause(0.01)
+            await pilot.pause()
+            took = time.perf_counter() - started
+            seq = screen.query_one(SeqView)
+            seq.focus()
+            started = time.perf_counter()
+            await pilot.press("home")
+            await pilot.pause()
+            await pilot.press("end")
+            await pilot.pause()
+            scrolled = time.perf_counter() - started
+            assert len(seq.rows) == 100_000
+            return took, scrolled
+
+    return asyncio.run(main())
+
+
+def first_paint() -> float | None:
+    """Seconds from `ntsim tui examples/linux/hello` to the paused machine on screen
+    (tmux), or None without tmux."""
+    if shutil.which("tmux") is None:
+        return None
+    times = []
+    for _ in range(3):
+        name = f"ntsim-bench-{uuid.uuid4().hex[:8]}"
+        socket = f"ntsim-{name}"            # a tmux server of its own each time
+        try:
+            started = time.perf_counter()
+            subprocess.run(["tmux", "-L", socket, "new-session", "-d", "-s", name, "-x", "140",
+                            "-y", "40", f"cd {ROOT} && PYTHONPATH={ROOT} {sys.executable} -m ntsim "
+                            "tui --root examples/linux examples/linux/hello"], check=True)
+            while True:
+                screen = subprocess.run(["tmux", "-L", socket, "capture-pane", "-p", "-t", name],
+                                        capture_output=True, text=True).stdout
+                if "PAUSED" in screen and "hello [lxss]" in screen:
+                    break
+                if time.perf_counter() - started > 20:
+                    raise RuntimeError("the TUI did not paint within 20 s")
+                time.sleep(0.01)
+            times.append(time.perf_counter() - started)
+        finally:
+            subprocess.run(["tmux", "-L", socket, "kill-server"], capture_output=True)
+    return statistics.median(times)
+
+
+def compute_under_tui() -> tuple[float, float]:
+    """(seconds under `ntsim run`'s machine, seconds under the TUI's controller, the
+    UI running and drawing) for counter N."""
+    from ntsim.machine import Machine
+    from ntsim.subsystems.windows.csrss import CapturedConsole
+    from ntsim.tui.bridge import LiveSession
+
+    def plain() -> float:
+        machine = Machine(EXAMPLES, console=CapturedConsole())
+        machine.load(os.path.join(EXAMPLES, "counter"), [str(COUNTER_N)])
+        started = time.perf_counter()
+        machine.run()
+        assert machine.console.stdout == f"{COUNTER_N}\n".encode()
+        return time.perf_counter() - started
+
+    def under_tui() -> float:
+        session = LiveSession(os.path.join(EXAMPLES, "counter"), [str(COUNTER_N)], root=EXAMPLES)
+        app = NtsimApp(run=session)
+
+        async def main() -> float:
+            async with app.run_test(size=(140, 40)) as pilot:
+                while session.state != "paused":
+                    await pilot.pause(0.02)
+                started = time.perf_counter()
+                await pilot.press("f5")
+                while session.state != "finished":
+                    await pilot.pause(0.01)
+                took = time.perf_counter() - started
+                assert f"{COUNTER_N}" in session.console_text()
+                return took
+
+        return asyncio.run(main())
+
+    runs_plain, runs_tui = [], []
+    for _ in range(3):                    # alternated: a shared machine's speed drifts
+        runs_plain.append(plain())
+        runs_tui.append(under_tui())
+    return min(runs_plain), min(runs_tui)
+
+
+def pause_latency(pauses: int = 30) -> list[float]:
+    from ntsim.controller import Controller
+    from ntsim.machine import Machine
+    from ntsim.subsystems.windows.csrss import CapturedConsole
+
+    controller = Controller(lambda: Machine(EXAMPLES, console=CapturedConsole()),
+                            lambda m: m.load(os.path.join(EXAMPLES, "counter"), ["4000000000"]))
+    controller.start()
+    try:
+        for _ in range(pauses):
+            controller.run()
+            controller.wait_running()
+            time.sleep(0.02)
+            controller.pause()
+            assert controller.wait(5) == "paused"
+        return list(controller.pause_latency)
+    finally:
+        controller.quit()
+
+
+def main() -> None:
+    rows = []
+    rate, p99, left, worst = drain_lag()
+    rows.append(("(i) drain at 20,000 events/s", f"{rate:,.0f}/s",
+                 f"p99 lag {p99:.1f} ms, max {worst:.1f} ms, {left} left undrawn  (goal: none left, p99 < 50 ms)"))
+    took, scrolled = hundred_thousand_rows()
+    rows.append(("(i) 100,000 rows: take in", f"{took:.2f} s", ""))
+    rows.append(("(i) 100,000 rows: scroll top and back", f"{scrolled * 1000:.0f} ms", ""))
+    paint = first_paint()
+    rows.append(("(i) ntsim tui hello: first paint", "skipped" if paint is None else f"{paint:.2f} s",
+                 "no tmux" if paint is None else "(goal < 1 s; tmux, Python start included)"))
+    plain, tui = compute_under_tui()
+    rows.append(("(i) counter 1e8, ntsim run's machine", f"{plain:.2f} s", ""))
+    rows.append(("(i) counter 1e8, under the TUI", f"{tui:.2f} s",
+                 f"{plain / tui:.2f}x ntsim run's speed  (goal >= 0.5x)"))
+    latencies = sorted(pause_latency())
+    rows.append(("(i) pause latency, compute loop", f"{statistics.median(latencies) * 1000:.2f} ms",
+                 f"median; max {latencies[-1] * 1000:.2f} ms over {len(latencies)}  (goal < 100 ms)"))
+    width = max(len(r[0]) for r in rows)
+    print(f"{'TUI benchmark':<{width}}  {'measured':>10}  ratio")
+    for name, value, ratio in rows:
+        print(f"{name:<{width}}  {value:>10}  {ratio}")
+
+
+if __name__ == "__main__":
+    main()
