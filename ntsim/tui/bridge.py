@@ -218,6 +218,9 @@ class LiveSession(Session):
         self.error: str | None = None
         self.first_guest_call_instructions: int | None = None
         self._starting: threading.Thread | None = None
+        self._pending: list[tuple[str, dict]] = []
+        self._boot_lock = threading.Lock()
+        self._booted = False
 
     def _make_machine(self):
         from ..machine import Machine
@@ -253,6 +256,11 @@ class LiveSession(Session):
             self.controller = None
             self.post(("state", "error", None))
             return
+        with self._boot_lock:
+            self._booted = True
+            for command, args in self._pending:
+                self.controller.submit(command, **args)
+            self._pending.clear()
         self.request_snapshot()
 
     def wait_started(self, timeout: float = 30) -> None:
@@ -266,8 +274,13 @@ class LiveSession(Session):
             self.request_snapshot()
 
     def _ask(self, command: str, /, **args: Any):
-        if self.controller is None or self.controller._owner is None:
-            return None          # not booted yet (or failed to): nothing to ask
+        with self._boot_lock:
+            if not self._booted:
+                if self.state == "starting" and command in ("run", "run_to", "break"):
+                    self._pending.append((command, args))     # asked before it booted
+                return None
+        if self.controller is None:
+            return None
         return self.controller.submit(command, **args)
 
     def run(self) -> None:
