@@ -11,6 +11,7 @@ crossing"; every binding has an id, so `App.set_keymap` can remap it.
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Iterable
 from typing import Any
@@ -23,15 +24,35 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen, Screen
-from textual.widgets import (DataTable, Footer, Header, Input, Label, Log, Static,
-                             TabbedContent, TabPane)
+from textual.widgets import (
+    DataTable,
+    Footer,
+    Header,
+    Input,
+    Label,
+    Log,
+    Static,
+    TabbedContent,
+    TabPane,
+)
 
 from ..trace import LAYERS
 from .bridge import LiveSession, Session
-from .widgets import (Disassembly, MemoryPane, ProcessTree, Registers, ScreenView, SeqView,
-                      call_tables_text, ports_text, size, sparkline)
+from .widgets import (
+    Disassembly,
+    MemoryPane,
+    ProcessTree,
+    Registers,
+    ScreenView,
+    SeqView,
+    call_tables_text,
+    ports_text,
+    size,
+    sparkline,
+)
 
 DRAIN_HZ = 30
+FREEZE_EVERY = 5_000     # rows kept since the last gc.freeze (see RunScreen.drain)
 SNAPSHOT_HZ = 4
 EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                         "examples")
@@ -90,7 +111,7 @@ class HelpScreen(ModalScreen):
     """
 
     def compose(self) -> ComposeResult:
-        from textual.widgets import Markdown     # (its parser is the slowest import: on demand)
+        from textual.widgets import Markdown  # (its parser is the slowest import: on demand)
         with VerticalScroll():
             yield Markdown(HELP)
 
@@ -211,7 +232,7 @@ class NtsimCommands(Provider):
                              "run this program in a new machine"))
         for layer in ("any", *LAYERS):
             commands.append((f"Run to next crossing at layer: {layer}",
-                             lambda l=layer: app.set_layer_goal(None if l == "any" else l),
+                             lambda chosen=layer: app.set_layer_goal(None if chosen == "any" else chosen),
                              "what F8 / t stops at"))
         commands.append(("Breakpoint on a call or address…", app.action_breakpoint,
                          "b: write, nt:NtWriteFile, lpc:*, 0x401000"))
@@ -279,6 +300,7 @@ class RunScreen(Screen):
         self.console_version = -1
         self.trace_lines = 0
         self._sampled_at: int | None = None
+        self.unfrozen = 0
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -339,9 +361,18 @@ class RunScreen(Screen):
     def drain(self) -> None:
         rows = self.session.buffer.drain()
         if rows:
+            # The views keep every row. Python's full collections would walk them all,
+            # again and again, and stall the UI for tens of ms: what is kept goes to the
+            # permanent generation instead (still freed by reference counting).
+            self.unfrozen += len(rows)
+            if self.unfrozen >= FREEZE_EVERY:
+                self.unfrozen = 0
+                gc.freeze()
             seq = self.query_one(SeqView)
+            lanes = len(seq.lanes)
             seq.add_rows(rows)
-            self.query_one("#lanes", Static).update(seq.header())
+            if len(seq.lanes) != lanes:          # a personality's new layer: a new lane
+                self.query_one("#lanes", Static).update(seq.header())
             lines = [row.line() for row in rows if row.phase != "start"]
             if lines:
                 self.query_one("#trace", Log).write_lines(lines)
@@ -542,7 +573,7 @@ class CompareScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal(id="pair"):
-            for index, session in enumerate(self.sessions):
+            for index in range(len(self.sessions)):
                 with Vertical(classes="side", id=f"side{index}"):
                     yield Static(classes="lanes", id=f"lanes{index}")
                     yield SeqView(id=f"seq{index}")
@@ -643,9 +674,8 @@ def compare_rows(sessions: Iterable[Session], snapshots: list, views: list[SeqVi
     counts = []
     for view in views:
         per_layer: dict[str, int] = {}
-        for row in view.rows:
-            if row.phase != "start" or True:
-                per_layer[row.layer] = per_layer.get(row.layer, 0) + 1
+        for row in view.rows:          # one row per crossing, begun or done
+            per_layer[row.layer] = per_layer.get(row.layer, 0) + 1
         counts.append(per_layer)
     layers = [layer for layer in LAYERS if any(layer in c for c in counts)]
     layers += sorted({layer for c in counts for layer in c} - set(layers))

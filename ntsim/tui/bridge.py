@@ -22,8 +22,8 @@ from collections.abc import Callable
 from dataclasses import fields
 from typing import Any
 
-from ..trace import GUEST, LAYERS, PERSONALITY, Event, Sink, _jsonable, format_result
 from .. import snapshot as snap
+from ..trace import GUEST, LAYERS, PERSONALITY, Event, Sink, _jsonable, format_result
 
 BUFFER_LIMIT = 200_000
 

@@ -215,7 +215,7 @@ class SeqView(ScrollView, can_focus=True):
             cells[b] = "►" if step > 0 else "◄"
             styles[b] = arrow
         segments = []
-        for char, style in zip(cells, styles):
+        for char, style in zip(cells, styles, strict=True):
             if segments and segments[-1].style == style:
                 segments[-1] = Segment(segments[-1].text + char, style)
             else:

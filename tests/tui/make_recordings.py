@@ -15,9 +15,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, ROOT)
 
 from ntsim.controller import Controller  # noqa: E402
-from ntsim.snapshot import take_snapshot  # noqa: E402
-from ntsim.tui.bridge import (EventBuffer, UiConsole, UiSink, _FirstCallSink,  # noqa: E402
-                              _interleaved, record)
+from ntsim.tui.bridge import EventBuffer, UiConsole, UiSink, _FirstCallSink, _interleaved, record  # noqa: E402
 
 EXAMPLES = os.path.join(ROOT, "examples", "linux")
 

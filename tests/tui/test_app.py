@@ -7,10 +7,15 @@ import functools
 import os
 import time
 
-import pytest
-
-from ntsim.tui.app import (CompareScreen, DetailsScreen, HelpScreen, LessonScreen, NtsimApp,
-                           PromptScreen, RunScreen)
+from ntsim.tui.app import (
+    CompareScreen,
+    DetailsScreen,
+    HelpScreen,
+    LessonScreen,
+    NtsimApp,
+    PromptScreen,
+    RunScreen,
+)
 from ntsim.tui.bridge import LiveSession
 from ntsim.tui.lessons import find_lesson
 from ntsim.tui.widgets import ProcessTree, SeqView
