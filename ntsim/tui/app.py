@@ -647,7 +647,8 @@ class CompareScreen(Screen):
         for index, session in enumerate(self.sessions):
             values = self.memory[index]
             scaled = [v * 1000 // top for v in values]
-            chart.append(f"{session.title[:24]:<24} ", style="bold")
+            label = session.title if len(session.title) <= 34 else "…" + session.title[-33:]
+            chart.append(f"{'AB'[index]} {label:<34} ", style="bold")
             chart.append(sparkline(scaled, 60) or "-", style="green" if index == 0 else "cyan")
             chart.append(f"  {size(values[-1]) if values else '-'}\n")
         self.query_one("#chart", Static).update(chart)
