@@ -37,9 +37,9 @@ async def settle(pilot) -> None:
         if isinstance(screen, CompareScreen):
             if all(screen.snapshots):
                 break
-        elif not isinstance(screen, RunScreen) or (
-                screen.snapshot is not None and "(no code" not in str(screen.query_one("#disasm").render())
-                and str(screen.query_one("#disasm").render()).strip()):
+        elif not isinstance(screen, RunScreen) or screen.snapshot is not None and (
+                screen.snapshot.state == "finished"          # (nothing to disassemble)
+                or str(screen.query_one("#disasm").render()).strip()):
             break
         await pilot.pause(0.02)
     for _ in range(5):
