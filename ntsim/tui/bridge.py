@@ -276,7 +276,7 @@ class LiveSession(Session):
     def _ask(self, command: str, /, **args: Any):
         with self._boot_lock:
             if not self._booted:
-                if self.state == "starting" and command in ("run", "run_to", "break"):
+                if self._starting is not None and command in ("run", "run_to", "break"):
                     self._pending.append((command, args))     # asked before it booted
                 return None
         if self.controller is None:
