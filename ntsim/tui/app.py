@@ -301,6 +301,7 @@ class RunScreen(Screen):
         self.trace_lines = 0
         self._sampled_at: int | None = None
         self.unfrozen = 0
+        self._lanes_shape: tuple = ()
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -368,15 +369,16 @@ class RunScreen(Screen):
             if self.unfrozen >= FREEZE_EVERY:
                 self.unfrozen = 0
                 gc.freeze()
-            seq = self.query_one(SeqView)
-            lanes = len(seq.lanes)
-            seq.add_rows(rows)
-            if len(seq.lanes) != lanes:          # a personality's new layer: a new lane
-                self.query_one("#lanes", Static).update(seq.header())
+            self.query_one(SeqView).add_rows(rows)
             lines = [row.line() for row in rows if row.phase != "start"]
             if lines:
                 self.query_one("#trace", Log).write_lines(lines)
                 self.trace_lines += len(lines)
+        seq = self.query_one(SeqView)
+        shape = (tuple(seq.lanes), seq.lane_width)
+        if shape != self._lanes_shape:        # a new layer's lane, or a new width
+            self._lanes_shape = shape
+            self.query_one("#lanes", Static).update(seq.header())
         text = self.session.console_text()
         if len(text) != self.console_version:
             self.console_version = len(text)
@@ -385,6 +387,9 @@ class RunScreen(Screen):
             log.write(text)
 
     def poll(self) -> None:
+        if self.session.state != self.sub_title:      # a state message that came too early
+            self._status()
+            self.refresh_bindings()
         if self.session.state == "running" or self.snapshot is None and self.session.state == "paused":
             self.session.request_snapshot()
 
@@ -413,8 +418,10 @@ class RunScreen(Screen):
         stop = session.stop
         text = Text()
         state = session.state
-        text.append(f" {state.upper()} ", style="bold reverse " + {"running": "green", "paused": "yellow",
-                                                                   "finished": "blue"}.get(state, "red"))
+        text.append(f" {state.upper()} ", style="bold reverse " + {
+            "running": "green", "paused": "yellow", "finished": "blue", "starting": "cyan"}.get(state, "red"))
+        if state == "error":
+            text.append(f"  {getattr(session, 'error', '') or 'the machine could not start'}", style="bold red")
         if stop is not None:
             text.append(f"  {stop.reason}")
             event = getattr(stop, "event", None)
@@ -569,6 +576,7 @@ class CompareScreen(Screen):
         self.note = note
         self.memory: list[list[int]] = [[], []]
         self.snapshots: list[Any] = [None, None]
+        self._lanes_shapes: list[tuple] = [(), ()]
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -608,9 +616,14 @@ class CompareScreen(Screen):
         drained = False
         for index, session in enumerate(self.sessions):
             rows = session.buffer.drain()
+            seq = self.query_one(f"#seq{index}", SeqView)
             if rows:
-                self.query_one(f"#seq{index}", SeqView).add_rows(rows)
+                seq.add_rows(rows)
                 drained = True
+            shape = (tuple(seq.lanes), seq.lane_width)
+            if shape != self._lanes_shapes[index]:
+                self._lanes_shapes[index] = shape
+                self.query_one(f"#lanes{index}", Static).update(seq.header())
         if drained:
             self.update_numbers()
 
