@@ -85,7 +85,7 @@ HELP = """\
 | **F10** or **n** | step over: a `call` runs until the instruction after it |
 | **F8** or **t** | run to the next boundary crossing (at the layer chosen with **l**) |
 | **l** | choose the layer F8 stops at: any, guest, personality, lpc, server, nt, kernel, vm |
-| **b** | breakpoint: a call name (`write`, `nt:NtWriteFile`, `lpc:*`, `INT 21h*`) or an address (`0x401000`) |
+| **b** | breakpoint: a call name (`write`, `nt:NtWriteFile`, `lpc:*`, `INT 21h*`), an address (`0x401000`), or a watchpoint on a page (`watch 0x405000`) |
 | **r** | restart the program |
 | **k** | the console's Ctrl+C (CTRL_C_EVENT): CSRSS hands it to the guest (SIGINT) |
 | **Enter** | details of the crossing under the cursor (in the sequence view) |
@@ -815,7 +815,8 @@ class NtsimApp(App):
             if text:
                 self.notify(set_breakpoint(run, text))
 
-        self.push_screen(PromptScreen("Break on a call (write, nt:NtWriteFile, lpc:*) or an address (0x401000)",
+        self.push_screen(PromptScreen("Break on a call (write, nt:NtWriteFile, lpc:*), an address "
+                                      "(0x401000), or watch a page (watch 0x405000)",
                                       "nt:NtWriteFile"), chosen)
 
     def action_compare_prompt(self) -> None:
@@ -856,8 +857,19 @@ class NtsimApp(App):
 
 
 def set_breakpoint(run: RunScreen, text: str) -> str:
-    """`0x401000` (in the focused process), `pid:0x401000`, `layer:name` or a name."""
+    """`0x401000` (in the focused process), `pid:0x401000`, `layer:name`, a name, or
+    `watch 0x405000` / `watch pid:0x405000` (a watchpoint on that page)."""
     session = run.session
+    if text.lower().startswith("watch "):
+        where = text[6:].strip()
+        pid_text, _, address_text = where.rpartition(":")
+        try:
+            pid = int(pid_text) if pid_text else (run._focus_thread(run.snapshot)[0] if run.snapshot else None)
+            if pid is None:
+                return "no process to watch"
+            return session.watch_page(pid, int(address_text, 16))
+        except ValueError:
+            return f"not an address: {where}"
     try:
         if text.lower().startswith("0x") or ":0x" in text.lower():
             pid_text, _, address_text = text.rpartition(":")

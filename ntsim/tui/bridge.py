@@ -194,6 +194,7 @@ class Session:
     def close(self) -> None: ...
     def break_on(self, layer: str, name: str) -> str: return "a recorded session has no machine"
     def break_at(self, pid: int, address: int) -> str: return "a recorded session has no machine"
+    def watch_page(self, pid: int, address: int) -> str: return "a recorded session has no machine"
     def request_snapshot(self) -> None: ...
     def request_disassembly(self, pid: int, tid: int | None) -> None: ...
     def console_text(self) -> str: return ""
@@ -326,6 +327,11 @@ class LiveSession(Session):
         future = self._ask("break", pid=pid, address=address)
         self._done(future)
         return f"breakpoint at pid {pid} {address:#x}"
+
+    def watch_page(self, pid: int, address: int) -> str:
+        future = self._ask("watch", pid=pid, address=address)
+        self._done(future)
+        return f"watching the page of {address:#x} in pid {pid} for writes"
 
     def request_snapshot(self) -> None:
         future = self._ask("snapshot")

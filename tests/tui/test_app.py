@@ -308,3 +308,29 @@ async def test_k_sends_the_consoles_ctrl_c_to_the_guest():
         await pilot.press("k")                       # fatal while computing: 128 + SIGINT
         await until(pilot, lambda: screen.session.state == "finished")
         assert screen.session.controller.machine.exit_status == 130
+
+
+@aio
+async def test_b_watch_sets_a_watchpoint_on_a_page():
+    from .test_controller import counter_address
+    app = app_for("counter", "1000")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = run_screen(app)
+        await until(pilot, lambda: screen.session.state == "paused" and screen.snapshot is not None)
+        await pilot.press("b")
+        await until(pilot, lambda: isinstance(app.screen, PromptScreen))
+        await pilot.press(*f"0x{counter_address(loop=True):x}", "enter")   # first, into the loop
+        await until(pilot, lambda: isinstance(app.screen, RunScreen))
+        await pilot.pause(0.2)
+        await pilot.press("f5")
+        await until(pilot, lambda: screen.session.stop is not None
+                    and screen.session.stop.reason == "breakpoint")
+        await pilot.press("b")
+        await until(pilot, lambda: isinstance(app.screen, PromptScreen))
+        await pilot.press(*f"watch 0x{counter_address():x}", "enter")
+        await until(pilot, lambda: isinstance(app.screen, RunScreen))
+        await pilot.pause(0.2)
+        await pilot.press("f5")
+        await until(pilot, lambda: screen.session.stop is not None
+                    and screen.session.stop.reason == "watchpoint")
+        assert f"{counter_address():#x}" in str(screen.query_one("#status").render())
