@@ -182,7 +182,7 @@ def command_info(args: argparse.Namespace) -> int:
     except OSError as error:
         print(f"ntsim: {args.program}: {error.strerror}", file=sys.stderr)
         return EXIT_CANNOT_EXECUTE
-    personality = base.probe(data[:4096])
+    personality = base.probe(data[:4096], args.program)
     if personality is None:
         print(f"ntsim: {args.program}: not an image any personality runs", file=sys.stderr)
         return EXIT_CANNOT_EXECUTE
@@ -221,13 +221,14 @@ def command_calls(args: argparse.Namespace) -> int:
         print(f"ntsim: no personality named {args.name!r} (try: ntsim personalities)", file=sys.stderr)
         return 2
     rows = personality.call_table()
+    number = getattr(personality, "format_call_number", lambda n: f"{n:>4}")
     counts: dict[str, int] = {}
     for row in rows:
         counts[row.level] = counts.get(row.level, 0) + 1
         if args.level and row.level != args.level:
             continue
         note = f"  — {row.note}" if row.note else ""
-        print(f"{row.number:>4}  {row.name:<22} {row.level:<11} ({', '.join(row.arguments)}){note}")
+        print(f"{number(row.number)}  {row.name:<22} {row.level:<11} ({', '.join(row.arguments)}){note}")
     print(f"\n{args.name}: " + ", ".join(f"{count} {level}" for level, count in counts.items()))
     return 0
 

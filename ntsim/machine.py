@@ -165,7 +165,7 @@ class Machine:
         return process
 
     def _probe(self, image: bytes, program: str) -> Personality:
-        found = base.probe(image[:4096])
+        found = base.probe(image[:4096], program)
         if found is None:
             raise ImageError(f"not an image any personality runs (it starts with {image[:4]!r})")
         self.personalities.setdefault(found.name, found)

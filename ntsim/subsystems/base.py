@@ -73,6 +73,11 @@ class Personality:
     def probe(self, header: bytes) -> bool:
         raise NotImplementedError
 
+    def probe_file_name(self, path: str) -> bool:
+        """Whether a file no personality's `probe` claimed is this one's by its name (a DOS
+        .COM file has no signature). Asked only after every header probe said no."""
+        return False
+
     def describe(self, data: bytes) -> ImageInfo:
         raise NotImplementedError
 
@@ -105,6 +110,7 @@ class Personality:
 
 _BUILTIN = {
     "lxss": ("ntsim.subsystems.linux", "LinuxPersonality"),
+    "vdm": ("ntsim.vdm", "VdmPersonality"),
 }
 
 
@@ -167,9 +173,10 @@ def all_personalities() -> list[Personality]:
     return [load(n) for n in list(_BUILTIN) + _plugin_names()]
 
 
-def probe(header: bytes) -> Personality | None:
+def probe(header: bytes, path: str | None = None) -> Personality | None:
     """The first personality that claims the image: built-ins first (no entry-point scan
-    on the common path), then registered ones, then installed plug-ins."""
+    on the common path), then registered ones, then installed plug-ins. A file none
+    claims by its header may be claimed by its name (`path`: a DOS .COM file)."""
     for name in _BUILTIN:
         personality = load(name)
         if personality.probe(header):
@@ -178,6 +185,11 @@ def probe(header: bytes) -> Personality | None:
         personality = load(name)
         if personality.probe(header):
             return personality
+    if path is not None:
+        for name in list(_BUILTIN) + _plugin_names():
+            personality = load(name)
+            if personality.probe_file_name(path):
+                return personality
     return None
 
 
