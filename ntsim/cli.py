@@ -7,7 +7,8 @@
     ntsim objects                           the object namespace of a freshly booted machine
 
 Exit status of `run`: the guest's own; 128+N when signal N killed it; 125 when ntsim
-failed, 126 when the image cannot be executed, 127 when it is not found. Errors are one
+failed, 126 when the image cannot be executed, 127 when it is not found; 152 (128 +
+SIGXCPU, as `ulimit -t`) after --max-instructions, 124 (as GNU timeout) after --timeout. Errors are one
 line on stderr, never a traceback (set NTSIM_DEBUG=1 to see one).
 """
 
@@ -39,6 +40,14 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, metavar="N", help="seed for getrandom and AT_RANDOM")
     run.add_argument("--dump-namespace", action="store_true",
                      help="print the object namespace when the run ends")
+    run.add_argument("--screen", action="store_true",
+                     help="print the console's final text screen (80x25) at exit")
+    run.add_argument("--max-instructions", type=_positive_int, metavar="N",
+                     help="stop after N guest instructions: one line on stderr, exit status "
+                          "152 (128+SIGXCPU, as ulimit -t); counting slows the run")
+    run.add_argument("--timeout", type=_positive_float, metavar="S",
+                     help="stop after S seconds of wall-clock time: one line on stderr, exit "
+                          "status 124 (as GNU timeout)")
     run.add_argument("program", metavar="PROGRAM")
     run.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS")
 
@@ -53,6 +62,20 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("personalities", help="list the personalities")
     commands.add_parser("objects", help="print the object namespace of a booted machine")
     return parser
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text}: not a positive number")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text}: not a positive number of seconds")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -76,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def command_run(args: argparse.Namespace) -> int:
-    from .machine import Deadlock, Machine, NotFound
+    from .machine import Deadlock, Machine, NotFound, RunLimit
     from .subsystems.base import ImageError
     from .subsystems.windows.csrss import CtrlKeys
     from .trace import JsonLinesSink, StatsSink, StraceSink
@@ -86,7 +109,8 @@ def command_run(args: argparse.Namespace) -> int:
         print(f"ntsim: --root {args.root}: not a directory", file=sys.stderr)
         return EXIT_NTSIM_FAILED
     machine = Machine(args.root, deterministic=args.deterministic, seed=args.seed,
-                      count_instructions=args.stats)
+                      count_instructions=args.stats, max_instructions=args.max_instructions,
+                      timeout=args.timeout)
     trace_file = None
     stats = None
     if args.trace:
@@ -127,11 +151,16 @@ def command_run(args: argparse.Namespace) -> int:
     except Deadlock as error:
         print(f"ntsim: deadlock: {error}", file=sys.stderr)
         return EXIT_NTSIM_FAILED
+    except RunLimit as error:
+        print(f"ntsim: {error}", file=sys.stderr)
+        status = error.status
     finally:
         machine.console.restore()      # the host terminal as it was, whatever the guest did
         machine.kernel.tracer.close_sinks()
         if trace_file is not None:
             trace_file.close()
+    if args.screen:
+        print_screen(machine)
     if stats is not None:
         print_stats(machine, stats, time.perf_counter() - started)
     if args.dump_namespace:
@@ -145,6 +174,16 @@ def _size(count: int) -> str:
             return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
         count /= 1024
     return str(count)
+
+
+def print_screen(machine) -> None:
+    """--screen: the console's text screen as it is at exit, every row, trailing blanks
+    cut, between two rules."""
+    screen = machine.screen
+    rows = [row.rstrip() for row in screen.text()]
+    rule = "-" * screen.columns
+    sys.stdout.write("\n".join([rule, *rows, rule]) + "\n")
+    sys.stdout.flush()
 
 
 def print_stats(machine, stats, wall: float) -> None:
@@ -167,6 +206,10 @@ def print_stats(machine, stats, wall: float) -> None:
         print(f"    {process.name:<14} pid {process.pid:<5} {kind:<7} "
               f"{_size(process.reserved_bytes):>10} / {_size(process.committed_bytes):>10} / "
               f"{_size(process.touched_bytes):>10}, {_size(process.shared_bytes):>10} shared", file=out)
+    for process in machine.processes():
+        lines = getattr(process.personality, "stats_lines", None)
+        for line in lines(process) if lines is not None else ():
+            print(f"{process.name} (pid {process.pid}): {line}", file=out)
 
 
 def command_info(args: argparse.Namespace) -> int:
