@@ -137,7 +137,8 @@ class VirtualDosMachine:
         linear = (segment << 4) + offset
         if linear + len(data) > RAM_SIZE:
             data = data[:max(0, RAM_SIZE - linear)]
-        self.cpu.write(linear, data)
+        if data:
+            self.cpu.write(linear, data)
 
     def word(self, linear: int) -> int:
         return self.ram[linear] | self.ram[linear + 1] << 8
