@@ -1,7 +1,8 @@
 """DOS program images: COM files and MZ executables, checked before anything is loaded.
 
 A COM file is a memory image: DOS copies it to PSP:0100 and jumps there, so it can be at
-most 64 KiB less the PSP (256 bytes) and the stack word (65,280 bytes). An MZ executable
+most 64 KiB less the PSP's 256 bytes: 65,280 bytes (the stack then starts in its last
+word, as on DOS). An MZ executable
 starts with a header (its fields as DOS 2+ read them, below) that says how big the load
 module is, how much memory it needs beyond it (minalloc/maxalloc paragraphs), where its
 stack and entry point are (segments relative to the load segment), and which words of
@@ -24,7 +25,7 @@ from ..subsystems.base import ImageError
 
 MZ_SIGNATURES = (b"MZ", b"ZM")           # DOS accepts both byte orders
 NEW_EXECUTABLE_SIGNATURES = (b"NE", b"PE", b"LE", b"LX")
-COM_LIMIT = 0x10000 - 0x100 - 2          # 65,280 bytes: 64 KiB less the PSP and a stack word
+COM_LIMIT = 0x10000 - 0x100              # 65,280 bytes: 64 KiB less the PSP
 HEADER = struct.Struct("<2s13H")         # e_magic .. e_ovno (28 bytes)
 PARAGRAPH = 16
 

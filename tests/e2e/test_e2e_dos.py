@@ -1,0 +1,281 @@
+"""The DOS examples (examples/dos) through the CLI, as a user runs them.
+
+There is no native oracle for DOS on this machine: what each program must print follows
+from what it does under DOS (its source says), written out here by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import struct
+from pathlib import Path
+
+import pytest
+
+from .harness import REPO, ntsim, run_guest
+
+DOS = REPO / "examples" / "dos"
+pytestmark = pytest.mark.e2e
+
+
+def install(root: Path, *names: str) -> None:
+    for name in names:
+        shutil.copy2(DOS / name, root / name.upper())
+
+
+def test_hello_prints_through_int_21h_and_exits_0(root):
+    install(root, "hello.com")
+    out = run_guest("HELLO.COM", root=root)
+    assert (out.status, out.stdout, out.stderr) == (0, b"Hello from DOS!\r\n", b"")
+
+
+def test_a_com_file_is_picked_by_its_name_in_any_case(root):
+    shutil.copy2(DOS / "hello.com", root / "hello.com")
+    out = run_guest("hello.com", root=root)
+    assert out.stdout == b"Hello from DOS!\r\n"
+
+
+def test_multi_segment_exe_is_relocated_and_calls_far(root):
+    install(root, "multiseg.exe")
+    out = run_guest("MULTISEG.EXE", root=root)
+    assert out.stdout == (b"multiseg: started in the code segment\r\n"
+                          b"multiseg: hello from the far segment\r\n42\r\n")
+    assert out.status == 7
+
+
+def test_copy_copies_a_file_through_handles(root):
+    install(root, "copy.com")
+    data = bytes(range(256)) * 5 + b"tail"            # several 512-byte reads, binary
+    (root / "source.bin").write_bytes(data)
+    out = run_guest("COPY.COM", ("source.bin", "TARGET.BIN"), root=root)
+    assert (out.status, out.stdout) == (0, b"1284 bytes copied\r\n")
+    assert (root / "TARGET.BIN").read_bytes() == data
+
+
+def test_copy_reports_dos_error_2_for_a_missing_file(root):
+    install(root, "copy.com")
+    out = run_guest("COPY.COM", ("missing.txt", "x.txt"), root=root)
+    assert out.status == 1
+    assert out.stdout == b"copy: cannot open the source, DOS error 2\r\n"
+    assert not (root / "X.TXT").exists()
+
+
+def test_copy_reports_dos_error_3_for_a_missing_directory(root):
+    install(root, "copy.com")
+    (root / "a.txt").write_text("a")
+    out = run_guest("COPY.COM", ("a.txt", "NODIR\\b.txt"), root=root)
+    assert out.stdout == b"copy: cannot create the target, DOS error 3\r\n"
+
+
+def test_dirlist_lists_8_3_names_and_hides_long_ones(root):
+    install(root, "dirlist.com")
+    (root / "small.txt").write_bytes(b"abc")
+    (root / "big.dat").write_bytes(b"x" * 70000)     # a size past 16 bits: EAX
+    (root / "SUB").mkdir()
+    (root / "A long file name.text").write_text("hidden from DOS")
+    (root / "two.dots.txt").write_text("hidden too")
+    out = run_guest("DIRLIST.COM", root=root)
+    lines = out.stdout.decode().split("\r\n")
+    assert out.status == 0
+    assert sorted(lines[:-2]) == sorted([
+        "SMALL.TXT     3", "BIG.DAT       70000", "SUB           <DIR>",
+        f"DIRLIST.COM   {(DOS / 'dirlist.com').stat().st_size}"])
+    assert lines[-2:] == ["4 entries", ""]
+
+
+def test_dirlist_with_a_pattern_and_in_a_subdirectory(root):
+    install(root, "dirlist.com")
+    (root / "SUB").mkdir()
+    (root / "SUB" / "one.com").write_bytes(b"\xc3")
+    (root / "SUB" / "two.txt").write_bytes(b"")
+    out = run_guest("DIRLIST.COM", ("SUB\\*.COM",), root=root)
+    assert out.stdout == b"ONE.COM       1\r\n1 entries\r\n"
+    out = run_guest("DIRLIST.COM", ("nothing.*",), root=root)
+    assert (out.status, out.stdout) == (1, b"no files\r\n")
+
+
+def test_screen_draws_in_video_memory_and_screen_shows_it(root):
+    install(root, "screen.com")
+    out = run_guest("SCREEN.COM", root=root, options=("--screen",))
+    assert out.status == 0
+    rule = "-" * 80
+    text = out.stdout.decode()
+    screen = text[text.index(rule):].split("\n")
+    assert screen[0] == rule
+    assert screen[3] == " " * 10 + "╔" + "═" * 38 + "╗"
+    assert screen[5] == " " * 10 + "║" + " " * 8 + "Drawn in video memory" + " " * 9 + "║"
+    assert screen[7] == " " * 10 + "╚" + "═" * 38 + "╝"
+    assert screen[26] == rule
+    # stdout is not a terminal: the screen painted by position is also written as text
+    assert text.startswith(" " * 10 + "╔")
+
+
+def test_hook21_chains_to_the_old_handler(root):
+    install(root, "hook21.com")
+    out = run_guest("HOOK21.COM", root=root)
+    assert out.stdout == (b"first line, through the hook\r\nsecond line, through the hook\r\n"
+                          b"!\r\nthird line, after unhooking\r\nAH=09h calls seen by the hook: 3\r\n")
+    assert out.status == 0
+
+
+def test_parent_execs_child_and_prints_its_exit_code(root):
+    install(root, "parent.com", "child.com")
+    out = run_guest("PARENT.COM", root=root)
+    assert out.stdout == (b"child: my command tail is: hello there\r\n"
+                          b"parent: the child exited with code 42\r\n")
+    assert out.status == 0
+
+
+def test_exec_of_a_missing_child_fails_with_error_2(root):
+    install(root, "parent.com")
+    out = run_guest("PARENT.COM", root=root)
+    assert (out.status, out.stdout) == (1, b"parent: EXEC failed, DOS error 2")
+
+
+# --- the VM in the trace and in --stats ---------------------------------------------------------
+
+def test_the_trace_shows_dos_calls_inside_the_vm_and_nt_calls_at_its_edge(root):
+    install(root, "parent.com", "child.com")
+    trace = root.parent / "trace.jsonl"
+    out = run_guest("PARENT.COM", root=root, options=("--trace-file", str(trace)))
+    assert out.status == 0
+    events = [json.loads(line) for line in trace.read_text().splitlines()]
+    created = [e for e in events if e["name"] == "PspCreateProcess" and e["args"]["Subsystem"] == "vdm"]
+    assert [e["args"]["ImageName"] for e in created] == ["ntvdm.exe"]    # EXEC made no process
+    vdm = created[0]["args"]["ProcessId"]
+    mine = [e for e in events if e["pid"] == vdm]
+    by_layer: dict[str, list[str]] = {}
+    for event in mine:
+        by_layer.setdefault(event["layer"], []).append(event["name"])
+    assert {"EXEC", "resize memory", "get return code", "write string"} <= set(by_layer["vm"])
+    # the child's file is read through NT; resizing memory and the return code are not
+    exec_event = next(e for e in mine if e["name"] == "EXEC")
+    under_exec = [e["name"] for e in mine if e["parent"] == exec_event["seq"]]
+    assert under_exec[:2] == ["NtCreateFile", "NtQueryInformationFile"]
+    assert "NtReadFile" in under_exec
+    resize = next(e for e in mine if e["name"] == "resize memory")
+    assert not [e for e in mine if e["parent"] == resize["seq"]]
+    assert {e["layer"] for e in mine if e["name"] in (
+        "NtCreateFile", "NtReadFile", "NtDeviceIoControlFile", "NtClose")} == {"nt"}
+
+
+def test_stats_show_the_vm_memory_and_the_crossings(root):
+    install(root, "hello.com")
+    out = run_guest("HELLO.COM", root=root, options=("--stats",))
+    err = out.stderr.decode()
+    assert "VM memory reserved   1,114,112 bytes" in err
+    assert "BIOS/DOS calls       1 stayed inside the VM" in err     # AH=4Ch
+    assert "ntvdm.exe" in err
+    crossed = next(line for line in err.splitlines() if "crossed to the NT kernel" in line)
+    assert int(crossed.split()[-6].replace(",", "")) >= 2          # the console opened, the write
+
+
+def test_info_describes_an_mz_image(root):
+    out = ntsim("info", str(DOS / "multiseg.exe"), cwd=root)
+    text = out.stdout.decode()
+    assert out.status == 0
+    assert "DOS MZ executable" in text and "personality   vdm" in text
+    assert "relocations   3 (table at 0x1c)" in text
+    assert "stack SS:SP   000B:0200" in text
+
+
+def test_info_describes_a_com_file(root):
+    out = ntsim("info", str(DOS / "hello.com"), cwd=root)
+    assert out.status == 0
+    assert "DOS COM program" in out.stdout.decode()
+
+
+def test_calls_vdm_prints_the_int_21h_table_with_levels(root):
+    out = ntsim("calls", "vdm", cwd=root)
+    lines = out.stdout.decode().splitlines()
+    assert out.status == 0
+    assert any(line.startswith("21:4C  INT 21h terminate with exit code") or
+               line.startswith("21:4C  terminate with exit code") for line in lines)
+    assert any(line.startswith("21:0F") and "unsupported" in line and "FCB" in line for line in lines)
+    assert any(line.startswith("10:0E") for line in lines)
+
+
+# --- bad images: exit status 126, one line ------------------------------------------------------
+
+def _mz(pages: int = 1, last: int = 0x40, relocations: list[tuple[int, int]] = (),
+        minalloc: int = 0, header_paragraphs: int = 4, body: bytes = b"\xcd\x20") -> bytes:
+    header = struct.pack("<2s13H", b"MZ", last, pages, len(relocations), header_paragraphs, minalloc,
+                         0xFFFF, 0, 0x100, 0, 0, 0, 0x1C, 0)
+    table = b"".join(struct.pack("<HH", offset, segment) for offset, segment in relocations)
+    image = (header + table).ljust(header_paragraphs * 16, b"\x00") + body
+    return image
+
+
+def _cannot_execute(root: Path, name: str, data: bytes) -> str:
+    (root / name).write_bytes(data)
+    out = run_guest(name, root=root)
+    assert out.status == 126, out
+    lines = out.stderr_lines
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+def test_a_truncated_mz_header_cannot_execute(root):
+    line = _cannot_execute(root, "TRUNC.EXE", b"MZ\x10\x00\x02")
+    assert "truncated MZ header" in line
+
+
+def test_an_mz_shorter_than_its_header_says_cannot_execute(root):
+    line = _cannot_execute(root, "SHORT.EXE", _mz(pages=3, last=0))
+    assert "truncated MZ executable" in line and "1,536" in line
+
+
+def test_a_relocation_outside_the_image_cannot_execute(root):
+    body = b"\xcd\x20" + b"\x00" * 14
+    data = _mz(last=0x40 + len(body), relocations=[(0x0100, 0x0000)], body=body)
+    line = _cannot_execute(root, "RELOC.EXE", data)
+    assert "relocation 0 at 0000:0100 points outside" in line
+
+
+def test_a_com_file_over_65280_bytes_cannot_execute(root):
+    line = _cannot_execute(root, "BIG.COM", b"\x90" * 65281)
+    assert "65,281 bytes" in line and "65,280" in line
+
+
+def test_a_com_file_of_65280_bytes_runs(root):
+    (root / "FULL.COM").write_bytes(b"\xcd\x20" + b"\x90" * (65280 - 2))
+    assert run_guest("FULL.COM", root=root).status == 0
+
+
+def test_an_exe_too_big_for_memory_cannot_execute(root):
+    line = _cannot_execute(root, "HUGE.EXE", _mz(last=0x42, minalloc=0xA000))
+    assert "does not fit in conventional memory" in line
+
+
+def test_an_mz_stub_of_a_pe_image_is_not_a_dos_program(root):
+    data = bytearray(_mz(last=0x42).ljust(0x100, b"\x00"))
+    data[0x3C:0x40] = struct.pack("<I", 0x80)
+    data[0x80:0x84] = b"PE\x00\x00"
+    (root / "WIN.EXE").write_bytes(bytes(data))
+    out = run_guest("WIN.EXE", root=root, options=("--personality", "vdm"))
+    assert out.status == 126
+    assert "PE executable" in out.stderr.decode()
+
+
+# --- run limits -------------------------------------------------------------------------------
+
+def test_max_instructions_stops_a_runaway_program_with_152(root):
+    (root / "LOOP.COM").write_bytes(b"\xeb\xfe")             # jmp $
+    out = run_guest("LOOP.COM", root=root, options=("--max-instructions", "200000"))
+    assert out.status == 152
+    assert len(out.stderr_lines) == 1
+    assert "--max-instructions 200000" in out.stderr_lines[0]
+
+
+def test_timeout_stops_a_runaway_program_with_124(root):
+    (root / "LOOP.COM").write_bytes(b"\xeb\xfe")
+    out = run_guest("LOOP.COM", root=root, options=("--timeout", "0.5"))
+    assert out.status == 124
+    assert out.stderr_lines == ["ntsim: stopped after 0.5 s of wall-clock time (--timeout 0.5)"]
+
+
+def test_run_limits_are_documented_in_run_help(root):
+    text = ntsim("run", "--help", cwd=root).stdout.decode()
+    assert "--max-instructions N" in text and "152" in text
+    assert "--timeout S" in text and "124" in text
