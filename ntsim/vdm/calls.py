@@ -97,8 +97,11 @@ class DosErrors(ErrorMapping):
         return f"{self.service} AH={number:02X}h"
 
     def warning(self, process: Any, number: int, name: str, note: str) -> str:
-        return (f"{self.service} AH={number:02X}h ({name}) is not implemented: it fails with "
-                f"CF set and AX=1 (invalid function){': ' + note if note and note != name else ''}")
+        called = f"{self.service} AH={number:02X}h"
+        if name != called:
+            called += f" ({name})"
+        return (f"{called} is not implemented: it fails with CF set and AX=1 (invalid function)"
+                + (f": {note}" if note else ""))
 
 
 class ServiceAbi(Abi):

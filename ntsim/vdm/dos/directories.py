@@ -22,7 +22,7 @@ from ...kernel.io import (
     FILE_OPEN,
     SYNCHRONIZE,
     FileBasicInformation,
-    FileDispositionInformation,
+    FileDispositionInformationEx,
     FileFsFullSizeInformation,
 )
 from ...kernel.status import STATUS_OBJECT_NAME_COLLISION, NtStatusError
@@ -38,7 +38,7 @@ from ..calls import (
     Reg,
 )
 from . import names
-from .files import Path, dos_attributes, dos_date_time, dos_error, path_at
+from .files import DELETE_NOW, Path, dos_attributes, dos_date_time, dos_error, path_at
 
 DRIVE_C = 2
 ATTRIBUTE_DIRECTORY, ATTRIBUTE_VOLUME = 0x10, 0x08
@@ -79,7 +79,7 @@ def remove_directory(vm: Any, ds: int, dx: int) -> int:
         raise DosError(ERROR_CURRENT_DIRECTORY, names.dos_path(parts))
     handle = _open_directory(vm, parts, DELETE)
     try:
-        vm.nt.NtSetInformationFile(handle, FileDispositionInformation, True)
+        vm.nt.NtSetInformationFile(handle, FileDispositionInformationEx, DELETE_NOW)
     except NtStatusError as error:
         raise DosError(dos_error(error), str(error)) from None
     finally:

@@ -21,6 +21,8 @@ from ...kernel.io import (
     FILE_ATTRIBUTE_DIRECTORY,
     FILE_ATTRIBUTE_READONLY,
     FILE_CREATE,
+    FILE_DISPOSITION_DELETE,
+    FILE_DISPOSITION_POSIX_SEMANTICS,
     FILE_NON_DIRECTORY_FILE,
     FILE_OPEN,
     FILE_OPEN_IF,
@@ -30,7 +32,7 @@ from ...kernel.io import (
     FILE_WRITE_DATA,
     SYNCHRONIZE,
     FileBasicInformation,
-    FileDispositionInformation,
+    FileDispositionInformationEx,
     FileEndOfFileInformation,
     FilePositionInformation,
     FileRenameInformation,
@@ -74,6 +76,8 @@ from ..calls import (
 from . import names
 
 JFT_OFFSET, JFT_SIZE = 0x18, 20
+# DOS deletes a name at once, and says at once when it cannot (a directory not empty)
+DELETE_NOW = FILE_DISPOSITION_DELETE | FILE_DISPOSITION_POSIX_SEMANTICS
 FREE = 0xFF
 SFT_SIZE = 60
 NO_INHERIT = 0x80
@@ -364,7 +368,9 @@ def delete_file(vm: Any, ds: int, dx: int) -> int:
     except NtStatusError as error:
         raise DosError(dos_error(error), str(error)) from None
     try:
-        vm.nt.NtSetInformationFile(handle, FileDispositionInformation, True)
+        vm.nt.NtSetInformationFile(handle, FileDispositionInformationEx, DELETE_NOW)
+    except NtStatusError as error:
+        raise DosError(dos_error(error), str(error)) from None
     finally:
         vm.nt.NtClose(handle)
     return 0
