@@ -13,7 +13,6 @@ Reading order: `machine.py` (memory map, the trap, the timer, the screen), `dos/
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from ..kernel.cpu import REAL_MODE, Fault
@@ -150,8 +149,7 @@ class VdmPersonality(Personality):
         for vector, service, table, single in SERVICES:
             for row in table:
                 number = vector << 8 | (0 if single else row.number)
-                name = f"{service} {row.name}" if single else f"{service} {row.name}"
-                rows.append(CallRow(number, name, row.names, row.level, row.note))
+                rows.append(CallRow(number, f"{service} {row.name}", row.names, row.level, row.note))
         return rows
 
     # --- the machine ------------------------------------------------------------------------
@@ -261,5 +259,3 @@ class VdmPersonality(Personality):
             f"Nt* calls            {vm.crossings:,} crossed to the NT kernel",
         ]
 
-
-_ = os

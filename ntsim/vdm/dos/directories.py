@@ -116,7 +116,7 @@ def _entries(vm: Any, parts: list[str], pattern: str, attributes: int) -> list[t
             try:
                 batch = vm.nt.NtQueryDirectoryFile(handle)
             except NtStatusError:
-                break
+                break                              # STATUS_NO_MORE_FILES
             for entry in batch:
                 name = entry.FileName
                 if not names.is_short_name(name) or (name in (".", "..") and not parts):
@@ -124,20 +124,18 @@ def _entries(vm: Any, parts: list[str], pattern: str, attributes: int) -> list[t
                 is_directory = bool(entry.FileAttributes & FILE_ATTRIBUTE_DIRECTORY)
                 if is_directory and not attributes & ATTRIBUTE_DIRECTORY:
                     continue
-                if not names.matches(name, pattern):
-                    continue
-                found.append((name.upper(), dos_attributes(entry.FileAttributes), entry))
+                if names.matches(name, pattern):
+                    found.append((name.upper(), dos_attributes(entry.FileAttributes), entry))
     finally:
-        pass
+        vm.nt.NtClose(handle)
     result = []
     for name, attribute, entry in found:
-        date, clock = _entry_time(vm, handle, parts, name)
+        date, clock = _entry_time(vm, parts, name)
         result.append((name, attribute, date, clock, entry.EndOfFile if not attribute & 0x10 else 0))
-    vm.nt.NtClose(handle)
     return result
 
 
-def _entry_time(vm: Any, directory: int, parts: list[str], name: str) -> tuple[int, int]:
+def _entry_time(vm: Any, parts: list[str], name: str) -> tuple[int, int]:
     if name in (".", ".."):
         return dos_date_time(0)
     try:

@@ -20,8 +20,14 @@ from __future__ import annotations
 from typing import Any
 
 from ...subsystems.base import call
-from ..calls import ERROR_ARENA_TRASHED, ERROR_INVALID_BLOCK, ERROR_INVALID_FUNCTION, \
-    ERROR_NOT_ENOUGH_MEMORY, DosError, Reg
+from ..calls import (
+    ERROR_ARENA_TRASHED,
+    ERROR_INVALID_BLOCK,
+    ERROR_INVALID_FUNCTION,
+    ERROR_NOT_ENOUGH_MEMORY,
+    DosError,
+    Reg,
+)
 from ..machine import CONVENTIONAL_TOP, FIRST_MCB
 
 FREE_OWNER, DOS_OWNER = 0, 8
@@ -166,7 +172,7 @@ class TooBig(DosError):
 
 def free_owned_by(vm: Any, psp: int) -> None:
     """A program ended: every block it owned is free again."""
-    for mcb, owner, size in blocks(vm):
+    for mcb, owner, _size in blocks(vm):
         if owner == psp:
             vm.set_word((mcb << 4) + 1, FREE_OWNER)
     _merge_free(vm)

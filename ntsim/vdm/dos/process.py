@@ -23,10 +23,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ...kernel.io import FILE_NON_DIRECTORY_FILE, FILE_OPEN, FILE_READ_DATA, SYNCHRONIZE, \
-    FileStandardInformation
+from ...kernel.io import (
+    FILE_NON_DIRECTORY_FILE,
+    FILE_OPEN,
+    FILE_READ_DATA,
+    SYNCHRONIZE,
+    FileStandardInformation,
+)
 from ...kernel.status import NtStatusError
-from ...subsystems.base import ImageError, call, unsupported
+from ...subsystems.base import ImageError, call
 from ..calls import ERROR_BAD_FORMAT, ERROR_INVALID_FUNCTION, ERROR_NOT_ENOUGH_MEMORY, DosError, Reg
 from ..image import PARAGRAPH, DosImage, parse
 from . import files, memory, names
@@ -194,7 +199,7 @@ def read_program(vm: Any, parts: list[str]) -> DosImage:
     finally:
         vm.nt.NtClose(handle)
     try:
-        return parse(data, is_com=not data[:2] in (b"MZ", b"ZM"))
+        return parse(data, is_com=data[:2] not in (b"MZ", b"ZM"))
     except ImageError as error:
         raise DosError(ERROR_BAD_FORMAT, str(error)) from None
 
@@ -340,4 +345,3 @@ ROWS = [
 ]
 INT20_ROWS = [call(0, "terminate", int20_terminate)]
 INT27_ROWS = [call(0, "terminate and stay resident", int27_stay_resident, ("dx", Reg()))]
-_ = unsupported

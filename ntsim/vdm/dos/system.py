@@ -14,7 +14,7 @@ from typing import Any
 
 from ...subsystems.base import call, unsupported
 from ..calls import ERROR_FILE_NOT_FOUND, ERROR_INVALID_FUNCTION, DosError, Reg
-from ..machine import DOS_DATA_SEGMENT, FIRST_MCB, ZERO
+from ..machine import DOS_DATA_SEGMENT, FIRST_MCB
 from . import names
 
 DOS_VERSION = (5, 0)                 # what NTVDM reported to programs (AH=30h)
@@ -264,9 +264,13 @@ def extended_country(vm: Any, al: int, cx: int, dx: int, ds: int, es: int, di: i
 
 
 def _upper(character: int) -> int:
-    return ord(bytes((character,)).decode("cp437").upper().encode("cp437", "replace")[:1]) \
-        if character >= 0x80 else ord(chr(character).upper()) if character >= 0x61 and character <= 0x7A \
-        else character
+    """A character in upper case, code page 437 (as DOS's country table maps it)."""
+    if 0x61 <= character <= 0x7A:
+        return character - 0x20
+    if character >= 0x80:
+        upper = bytes((character,)).decode("cp437").upper().encode("cp437", "replace")
+        return upper[0] if len(upper) == 1 and upper != b"?" else character
+    return character
 
 
 def code_page(vm: Any, al: int, bx: int) -> int:
@@ -277,7 +281,7 @@ def code_page(vm: Any, al: int, bx: int) -> int:
         return 437
     if al & 0xFF == 0x02:
         if bx != 437:
-            raise DosError(0x25 if False else ERROR_FILE_NOT_FOUND, f"code page {bx}: only 437")
+            raise DosError(ERROR_FILE_NOT_FOUND, f"code page {bx}: only 437")
         return 437
     raise DosError(ERROR_INVALID_FUNCTION, f"AH=66h AL={al & 0xFF:02X}h")
 
@@ -317,4 +321,3 @@ ROWS = [
          level="partial", note="AL=01h, 02h, 20h, 21h, 22h"),
     call(0x66, "code page", code_page, ("al", Reg(2)), ("bx", Reg())),
 ]
-_ = ZERO
