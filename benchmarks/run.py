@@ -12,7 +12,9 @@
 (e)-(g) scheduling at speed (compute under --deterministic, two computes at once, a
     pipeline beside its parts): benchmarks/scheduling.py;
 (h) memory at scale (256 MiB touched, strided reads, `file`, python3 importing ssl, the
-    address-space clone of a fork): benchmarks/memory.py.
+    address-space clone of a fork): benchmarks/memory.py;
+(i) the VDM: a compute-bound DOS program beside bare unicorn in 16-bit mode, and an
+    INT 21h round trip beside a bare interrupt hook: benchmarks/vdm.py.
 
 Never run as a timed test: timings depend on the machine; the ratios are what to read.
 """
@@ -34,6 +36,7 @@ sys.path.insert(0, ROOT)
 import memory  # noqa: E402  (benchmarks/memory.py: memory at scale)
 import scheduling  # noqa: E402  (benchmarks/scheduling.py: sections (e)-(g))
 import software  # noqa: E402  (benchmarks/software.py: section (d))
+import vdm  # noqa: E402  (benchmarks/vdm.py: section (i))
 from unicorn import UC_ARCH_X86, UC_HOOK_INSN, UC_MODE_64, Uc  # noqa: E402
 from unicorn.x86_const import (  # noqa: E402
     UC_X86_INS_SYSCALL,
@@ -176,6 +179,8 @@ def main() -> None:
     scheduling.main()
     print()
     memory.main()
+    print()
+    vdm.main()
 
 
 if __name__ == "__main__":

@@ -15,9 +15,10 @@ from typing import Any
 
 from unicorn.x86_const import UC_X86_REG_AH
 
+from ..kernel.cpu import REGISTERS
 from ..subsystems.base import Abi, Call, CallGate, ErrorMapping
 from ..trace import VM, ArgType
-from .machine import CARRY
+from .machine import BYTE_REGISTERS, CARRY
 
 # DOS error codes (INT 21h AH=59h lists the same numbers)
 ERROR_INVALID_FUNCTION = 0x01
@@ -112,13 +113,18 @@ class ServiceAbi(Abi):
 
     def __init__(self, service: str) -> None:
         self.service = service
+        self._registers: dict[int, tuple[tuple[int, int], ...]] = {}   # id(row) -> (register, mask)
 
     def call_number(self, cpu: Any) -> int:
         return cpu.registers.read(UC_X86_REG_AH) & 0xFF
 
     def arguments(self, caller: Any, row: Call) -> list[Any]:
-        reg = caller.reg
-        return [reg(name) for name in row.names]
+        registers = self._registers.get(id(row))
+        if registers is None:
+            registers = self._registers[id(row)] = tuple(
+                (REGISTERS[name], 0xFF if name in BYTE_REGISTERS else 0xFFFF) for name in row.names)
+        read = caller.read_register
+        return [read(register) & mask for register, mask in registers]
 
     def return_to_guest(self, caller: Any, row: Call | None, result: Any, trap: Any,
                         interrupted: bool = False) -> None:

@@ -67,14 +67,20 @@ CARRY, ZERO = 0x0001, 0x0040
 
 _AX, _BX, _CX, _DX = x86.UC_X86_REG_AX, x86.UC_X86_REG_BX, x86.UC_X86_REG_CX, x86.UC_X86_REG_DX
 _FLAGS, _SP, _SS = x86.UC_X86_REG_FLAGS, x86.UC_X86_REG_SP, x86.UC_X86_REG_SS
+_CS, _IP = x86.UC_X86_REG_CS, x86.UC_X86_REG_IP
 
 
-_BYTE_REGISTERS = frozenset(("al", "ah", "bl", "bh", "cl", "ch", "dl", "dh"))
+BYTE_REGISTERS = frozenset(("al", "ah", "bl", "bh", "cl", "ch", "dl", "dh"))
 
 
 def stub_address(vector: int) -> tuple[int, int]:
     """(segment, offset) of the trap stub for `vector`."""
     return BIOS_SEGMENT, STUB_OFFSET + vector * STUB_SIZE
+
+
+# each vector's table entry while it points at its stub (offset, then segment)
+_STUB_ENTRIES = [struct.pack("<HH", STUB_OFFSET + vector * STUB_SIZE, BIOS_SEGMENT)
+                 for vector in range(256)]
 
 
 class CountingServices:
@@ -165,14 +171,14 @@ class VirtualDosMachine:
         """A register by name (al, ax, eax, ds, flags...), at its width (the fast
         register file reads into a 64-bit word whose other bytes are stale)."""
         value = self.read_register(REGISTERS[name])
-        if name in _BYTE_REGISTERS:
+        if name in BYTE_REGISTERS:
             return value & 0xFF
         return value & (0xFFFF_FFFF if name[0] == "e" else 0xFFFF)
 
     def set(self, **registers: int) -> None:
         write = self.write_register
         for name, value in registers.items():
-            write(REGISTERS[name], value & (0xFF if name in _BYTE_REGISTERS else 0xFFFF))
+            write(REGISTERS[name], value & (0xFF if name in BYTE_REGISTERS else 0xFFFF))
 
     def set_flag(self, bit: int, on: bool) -> None:
         """A result flag (CF, ZF): in the FLAGS register, or — when the call came through
@@ -211,7 +217,7 @@ class VirtualDosMachine:
     def hooked(self, number: int) -> bool:
         """Has the program pointed this vector away from its stub?"""
         at = number * 4
-        return self.word(at) != STUB_OFFSET + number * STUB_SIZE or self.word(at + 2) != BIOS_SEGMENT
+        return self.ram[at:at + 4] != _STUB_ENTRIES[number]
 
     def install_vectors(self) -> None:
         """Every vector at its stub (`INT n; IRET; NOP`); the reset vector and the BIOS's
@@ -229,9 +235,10 @@ class VirtualDosMachine:
     def on_interrupt(self, vector: int) -> None:
         """The processor reported `INT n` (see the module's docstring)."""
         cpu = self.cpu
-        linear = cpu.linear_pc - 2
+        read = self.read_register
+        linear = ((read(_CS) & 0xFFFF) << 4) + (read(_IP) & 0xFFFF) - 2
         via_stub = STUB_BASE <= linear < STUB_END
-        if not via_stub and self.hooked(vector):
+        if not via_stub and self.ram[vector * 4:vector * 4 + 4] != _STUB_ENTRIES[vector]:
             cpu.deliver_interrupt(vector)        # the program's own handler, through the IVT
             return
         self.via_stub = via_stub
