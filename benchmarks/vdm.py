@@ -24,12 +24,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
 from unicorn import UC_ARCH_X86, UC_HOOK_INTR, UC_MODE_16, Uc  # noqa: E402
-from unicorn.x86_const import (
+from unicorn.x86_const import (  # noqa: E402
     UC_X86_REG_AX,
     UC_X86_REG_CS,
     UC_X86_REG_DS,
     UC_X86_REG_SP,
-    UC_X86_REG_SS,  # noqa: E402
+    UC_X86_REG_SS,
 )
 
 from ntsim.machine import Machine  # noqa: E402
