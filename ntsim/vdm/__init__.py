@@ -149,7 +149,7 @@ class VdmPersonality(Personality):
         for vector, service, table, single in SERVICES:
             for row in table:
                 number = vector << 8 | (0 if single else row.number)
-                rows.append(CallRow(number, f"{service} {row.name}", row.names, row.level, row.note))
+                rows.append(CallRow(number, row.name, row.names, row.level, row.note))
         return rows
 
     # --- the machine ------------------------------------------------------------------------
@@ -251,11 +251,13 @@ class VdmPersonality(Personality):
         vm = process_object.data
         if not isinstance(vm, VirtualDosMachine):
             return []
-        used = memory.used_paragraphs(vm)
+        peak = vm.peak_paragraphs
+        calls = vm.inside + vm.crossing_calls
         return [
             f"VM memory reserved   {RAM_SIZE:,} bytes (1 MiB + HMA, at once, as a VM's RAM)",
-            f"DOS memory in use    {used:,} paragraphs ({used * 16:,} bytes of 640 KiB)",
-            f"BIOS/DOS calls       {vm.inside:,} stayed inside the VM",
-            f"Nt* calls            {vm.crossings:,} crossed to the NT kernel",
+            f"DOS memory used      {peak:,} paragraphs at most ({peak * 16:,} of 655,360 bytes)",
+            f"BIOS/DOS calls       {calls:,}: {vm.inside:,} stayed inside the VM, "
+            f"{vm.crossing_calls:,} crossed to NT",
+            f"Nt* calls            {vm.crossings:,} made by the VM (its files and the console)",
         ]
 

@@ -65,7 +65,9 @@ class DosImage:
     def paragraphs_needed(self) -> tuple[int, int]:
         """(minimum, wanted) paragraphs of memory for the program, its PSP included."""
         if self.header is None:
-            return 0x1000, 0x1000        # a COM program gets 64 KiB (and all memory, asked)
+            # a COM program needs its file, the PSP and a stack word; DOS gives it all
+            # the memory there is (the largest free block)
+            return (0x100 + len(self.module) + 2 + PARAGRAPH - 1) // PARAGRAPH, 0xFFFF
         base = 0x10 + self.module_paragraphs
         wanted = 0xFFFF if self.header.e_maxalloc == 0xFFFF else base + self.header.e_maxalloc
         return base + self.header.e_minalloc, min(wanted, 0xFFFF)
@@ -133,7 +135,8 @@ def describe(image: DosImage) -> dict[str, object]:
     minimum, wanted = image.paragraphs_needed()
     if image.header is None:
         return {"load": "PSP:0100 (the whole file)", "size": f"{len(image.module):,} bytes",
-                "stack": "PSP:FFFE", "memory": "64 KiB (all free memory is given)"}
+                "stack": "PSP:FFFE", "memory": f"{minimum * PARAGRAPH:,} bytes at least "
+                                              f"(PSP included); all free memory is given"}
     h = image.header
     return {
         "header": f"{h.e_cparhdr * PARAGRAPH} bytes ({h.e_cparhdr} paragraphs)",

@@ -118,6 +118,8 @@ class VirtualDosMachine:
         self.nt = CountingServices(kernel.services, self)
         self.crossings = 0            # Nt* calls the machine made for its program
         self.inside = 0               # BIOS and DOS calls that needed no Nt* call
+        self.crossing_calls = 0       # ... and those that made one or more
+        self.peak_paragraphs = 0      # the most conventional memory DOS had given out
         self.services: dict[int, Callable[[Any], None]] = {}   # vector -> host handler (a gate's trap)
         self.via_stub = False         # the running call came through a stub (IRET frame)
         self.console: Any = None      # ConsoleClient, once opened
@@ -250,6 +252,8 @@ class VirtualDosMachine:
             handler(cpu.uc)
         if self.crossings == before:
             self.inside += 1
+        else:
+            self.crossing_calls += 1
         if self.thread.wait is None and self.thread.completion is None:
             self.via_stub = False         # (a call that waits finishes later, the same way)
 

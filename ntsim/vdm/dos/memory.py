@@ -89,8 +89,19 @@ def largest_free(vm: Any) -> int:
     return max((size for _, owner, size in blocks(vm) if owner == FREE_OWNER), default=0)
 
 
+def note_use(vm: Any) -> None:
+    """The most memory in use so far, for --stats."""
+    vm.peak_paragraphs = max(vm.peak_paragraphs, used_paragraphs(vm))
+
+
 def allocate(vm: Any, paragraphs: int, owner: int, name: bytes = b"") -> int:
     """A block of `paragraphs` for `owner`; returns its segment (the MCB's + 1)."""
+    segment = _allocate(vm, paragraphs, owner, name)
+    note_use(vm)
+    return segment
+
+
+def _allocate(vm: Any, paragraphs: int, owner: int, name: bytes) -> int:
     _merge_free(vm)
     chain = blocks(vm)
     free = [(segment, size) for segment, o, size in chain if o == FREE_OWNER and size >= paragraphs]
@@ -158,6 +169,7 @@ def resize(vm: Any, segment: int, paragraphs: int) -> int:
                 next_last = kind == ord("Z")
                 _write(vm, mcb, ord("Z" if next_last else "M"), owner, available)
                 _split(vm, mcb, paragraphs, available, next_last)
+                note_use(vm)
                 return paragraphs
     raise TooBig(available)
 

@@ -137,8 +137,6 @@ def load_program(vm: Any, image: DosImage, program: str, tail: bytes, parent: in
     program and fix its relocations; returns where it starts. DosError 8 if it does
     not fit (memory is left as it was)."""
     minimum, wanted = image.paragraphs_needed()
-    if image.kind == "COM":
-        minimum = (0x100 + len(image.module) + 2 + PARAGRAPH - 1) // PARAGRAPH
     env = build_environment(vm, environment, program, vm.dos.psp or 0x0008)
     largest = memory.largest_free(vm)
     if largest < minimum:
@@ -151,6 +149,7 @@ def load_program(vm: Any, image: DosImage, program: str, tail: bytes, parent: in
     vm.set_word(((psp - 1) << 4) + 1, psp)              # a program owns its own block
     vm.set_word(((env - 1) << 4) + 1, psp)              # ... and its environment
     vm.ram[((env - 1) << 4) + 8:((env - 1) << 4) + 16] = base[:8].ljust(8, b"\x00")
+    memory.note_use(vm)
     build_psp(vm, psp, psp + size, parent, env, tail, return_to or (0xF000, 0x0100 + 0x20 * 4))
     if image.kind == "COM":
         vm.write(psp, 0x100, image.module)
