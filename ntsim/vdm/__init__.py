@@ -146,7 +146,7 @@ class VdmPersonality(Personality):
 
     def call_table(self) -> list[CallRow]:
         rows = []
-        for vector, service, table, single in SERVICES:
+        for vector, _service, table, single in SERVICES:
             for row in table:
                 number = vector << 8 | (0 if single else row.number)
                 rows.append(CallRow(number, row.name, row.names, row.level, row.note))
