@@ -236,3 +236,23 @@ def test_exec_return_codes_and_errors(root):
         "4B01 CF=1 AX=0001",
         "",
     ]
+
+
+def test_video_services_draw_the_screen(root):
+    shutil.copy2(PROGRAMS / "video.com", root / "VIDEO.COM")
+    out = run_guest("VIDEO.COM", root=root, stdin=b"\x1b[B", options=("--screen",))   # Down
+    assert out.status == 0                          # INT 27h: resident, exit code 0
+    text = out.stdout.decode("cp437")
+    rule = "-" * 80
+    screen = text[text.index(rule):].split("\n")[1:26]
+    assert screen[3] == " " * 10 + "STRING"         # AH=13h at row 3, column 10
+    assert screen[5] == "#####"                     # AH=0Ah, five times
+    assert screen[7:10] == ["b", "c", ""]           # AH=06h: up one line
+    assert screen[12:15] == ["", "", "z"]           # AH=07h: down two lines
+    assert screen[16:21] == [
+        "16 11 CF=0 AX=00E0",                       # ZF clear; a grey key's E0h (enhanced)
+        "16 10 CF=0 AX=50E0",                       # Down: scan code 50h
+        "1A 02 CF=0 AX=0000",
+        "44 01 raw CF=0 AX=80F3",                   # CON, now in raw (binary) mode
+        "50 psp CF=0 AX=1234",
+    ]
