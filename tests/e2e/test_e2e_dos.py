@@ -282,3 +282,29 @@ def test_run_limits_are_documented_in_run_help(root):
     text = ntsim("run", "--help", cwd=root).stdout.decode()
     assert "--max-instructions N" in text and "152" in text
     assert "--timeout S" in text and "124" in text
+
+
+def test_a_divide_error_stops_the_vm_with_sigfpe_status(root):
+    (root / "DIV.COM").write_bytes(bytes.fromhex("31c9b80500f7f1cd20"))   # xor cx,cx; div cx
+    out = run_guest("DIV.COM", root=root)
+    assert out.status == 128 + 8
+    assert out.stderr_lines == ["ntsim: ntvdm.exe: the DOS program stopped the virtual machine: "
+                                "divide error at 0106:0105"]
+
+
+def test_a_program_that_hooks_int_0_handles_its_own_divide_error(root):
+    # mov ax,2500h; mov dx,handler; int 21h; xor cx,cx; div cx; mov ah,9; mov dx,msg; int 21h
+    # int 20h; handler: add sp,6 ... (skip the DIV: return past it) -- written out by hand:
+    code = bytearray()
+    code += bytes.fromhex("b80025ba0000cd21")         # DX patched below: the handler
+    code += bytes.fromhex("31c9f7f1")                 # xor cx,cx; div cx   (at 0108h)
+    code += bytes.fromhex("b409ba0000cd21cd20")       # ah=9; dx=msg; int 21h; int 20h
+    handler = 0x100 + len(code)
+    code += bytes.fromhex("5e46 4656 cf".replace(" ", ""))   # pop si; inc si x2; push si; iret
+    message = 0x100 + len(code)
+    code += b"handled$"
+    code[4:6] = handler.to_bytes(2, "little")
+    code[15:17] = message.to_bytes(2, "little")
+    (root / "DIV0.COM").write_bytes(bytes(code))
+    out = run_guest("DIV0.COM", root=root)
+    assert (out.status, out.stdout) == (0, b"handled")
