@@ -16,6 +16,7 @@ from typing import Any
 from unicorn.x86_const import UC_X86_REG_AH
 
 from ..kernel.cpu import REGISTERS
+from ..kernel.status import NtStatusError
 from ..subsystems.base import Abi, Call, CallGate, ErrorMapping
 from ..trace import VM, ArgType
 from .machine import BYTE_REGISTERS, CARRY
@@ -79,7 +80,9 @@ class Reg(ArgType):
 
 
 class DosErrors(ErrorMapping):
-    failures = (DosError,)
+    # an Nt* call that fails where the handler did not expect it (the console's output
+    # closed: STATUS_PIPE_BROKEN) fails the DOS call with the nearest DOS error
+    failures = (DosError, NtStatusError)
     not_implemented = Failed(ERROR_INVALID_FUNCTION)
     not_implemented_name = "not implemented in ntsim's VDM"
 
@@ -87,6 +90,10 @@ class DosErrors(ErrorMapping):
         self.service = service
 
     def result_of(self, failure: BaseException) -> Any:
+        if isinstance(failure, NtStatusError):
+            from .dos.files import dos_error
+
+            return Failed(dos_error(failure))
         return Failed(failure.code)
 
     def describe(self, result: Any) -> tuple[Any, str | None]:

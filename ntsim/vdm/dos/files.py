@@ -133,7 +133,8 @@ def jft(vm: Any, psp: int | None = None) -> tuple[int, int]:
     psp = vm.dos.psp if psp is None else psp
     base = psp << 4
     segment, offset = vm.far_pointer(base + 0x34)
-    return (segment << 4) + offset, min(vm.word(base + 0x32), 255)
+    table = (segment << 4) + offset
+    return table, max(0, min(vm.word(base + 0x32), 255, len(vm.ram) - table))
 
 
 def entry_for(vm: Any, handle: int) -> OpenFile:
