@@ -308,3 +308,10 @@ def test_a_program_that_hooks_int_0_handles_its_own_divide_error(root):
     (root / "DIV0.COM").write_bytes(bytes(code))
     out = run_guest("DIV0.COM", root=root)
     assert (out.status, out.stdout) == (0, b"handled")
+
+
+def test_copy_from_con_reads_the_host_input_as_dos_lines(root):
+    install(root, "copy.com")
+    out = run_guest("COPY.COM", ("CON", "OUT.TXT"), root=root, stdin=b"line1\nline2\n")
+    assert (out.status, out.stdout) == (0, b"14 bytes copied\r\n")
+    assert (root / "OUT.TXT").read_bytes() == b"line1\r\nline2\r\n"     # CR LF, as DOS reads CON
