@@ -242,6 +242,10 @@ class VirtualDosMachine:
         via_stub = STUB_BASE <= linear < STUB_END
         if not via_stub and self.ram[vector * 4:vector * 4 + 4] != _STUB_ENTRIES[vector]:
             cpu.deliver_interrupt(vector)        # the program's own handler, through the IVT
+            tracer = self.kernel.tracer
+            if tracer.detailed:
+                tracer.detail(self.thread, VM, "InterruptThroughIvt", {
+                    "Vector": f"{vector:02X}h", "Handler": cpu.describe_pc()})
             return
         self.via_stub = via_stub
         handler = self.services.get(vector)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from ..trace import VM
 from .machine import BDA, BDA_CURSOR
 
 PIT_HZ = 1_193_182
@@ -63,6 +64,9 @@ class Ports:
         value = self._read_byte(port)
         if size > 1:
             value |= self._read_byte(port + 1) << 8
+        tracer = self.vm.kernel.tracer
+        if tracer.detailed:            # port I/O stays inside the VM: a detail event only
+            tracer.detail(self.vm.thread, VM, "PortRead", {"Port": hex(port), "Size": size}, value)
         return value
 
     def _read_byte(self, port: int) -> int:
@@ -101,6 +105,10 @@ class Ports:
         return 0xFF
 
     def write(self, port: int, size: int, value: int) -> None:
+        tracer = self.vm.kernel.tracer
+        if tracer.detailed:
+            tracer.detail(self.vm.thread, VM, "PortWrite", {"Port": hex(port), "Size": size,
+                                                            "Value": hex(value)})
         self._write_byte(port, value & 0xFF)
         if size > 1:
             self._write_byte(port + 1, (value >> 8) & 0xFF)

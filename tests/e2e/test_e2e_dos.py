@@ -315,3 +315,23 @@ def test_copy_from_con_reads_the_host_input_as_dos_lines(root):
     out = run_guest("COPY.COM", ("CON", "OUT.TXT"), root=root, stdin=b"line1\nline2\n")
     assert (out.status, out.stdout) == (0, b"14 bytes copied\r\n")
     assert (root / "OUT.TXT").read_bytes() == b"line1\r\nline2\r\n"     # CR LF, as DOS reads CON
+
+
+def test_a_detailed_trace_shows_a_hooked_interrupt_going_through_the_table():
+    import io
+
+    from ntsim.machine import Machine
+    from ntsim.subsystems.windows.csrss import CapturedConsole
+    from ntsim.trace import JsonLinesSink
+
+    machine = Machine(str(DOS), console=CapturedConsole())
+    stream = io.StringIO()
+    machine.add_sink(JsonLinesSink(stream, detail=True))
+    machine.load(str(DOS / "hook21.com"))
+    assert machine.run() == 0
+    events = [json.loads(line) for line in stream.getvalue().splitlines()]
+    through = [e for e in events if e["name"] == "InterruptThroughIvt"]
+    # four INT 21h calls while hooked (two AH=09h, one AH=02h, the 09h for CR LF) and the
+    # AH=25h that unhooks it
+    assert len(through) == 5
+    assert {e["layer"] for e in through} == {"vm"} and {e["args"]["Vector"] for e in through} == {"21h"}
