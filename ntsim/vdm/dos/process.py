@@ -34,6 +34,7 @@ from ...kernel.status import NtStatusError
 from ...subsystems.base import ImageError, call
 from ..calls import ERROR_BAD_FORMAT, ERROR_INVALID_FUNCTION, ERROR_NOT_ENOUGH_MEMORY, DosError, Reg
 from ..image import PARAGRAPH, DosImage, parse
+from ..machine import stub_address
 from . import files, memory, names
 from .files import Path, dos_error, path_at
 
@@ -150,7 +151,7 @@ def load_program(vm: Any, image: DosImage, program: str, tail: bytes, parent: in
     vm.set_word(((env - 1) << 4) + 1, psp)              # ... and its environment
     vm.ram[((env - 1) << 4) + 8:((env - 1) << 4) + 16] = base[:8].ljust(8, b"\x00")
     memory.note_use(vm)
-    build_psp(vm, psp, psp + size, parent, env, tail, return_to or (0xF000, 0x0100 + 0x20 * 4))
+    build_psp(vm, psp, psp + size, parent, env, tail, return_to or stub_address(0x22))
     if image.kind == "COM":
         vm.write(psp, 0x100, image.module)
         sp = min(0xFFFE, size * PARAGRAPH - 2)
