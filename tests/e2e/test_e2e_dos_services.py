@@ -256,3 +256,10 @@ def test_video_services_draw_the_screen(root):
         "44 01 raw CF=0 AX=80F3",                   # CON, now in raw (binary) mode
         "50 psp CF=0 AX=1234",
     ]
+
+
+@pytest.mark.parametrize("options", [(), ("--deterministic",)])
+def test_the_timer_interrupt_reaches_a_hook_and_moves_the_tick_count(root, options):
+    shutil.copy2(PROGRAMS / "timer.com", root / "TIMER.COM")
+    out = run_guest("TIMER.COM", root=root, options=("--timeout", "60", *options))
+    assert (out.status, out.stdout) == (0, b"INT 1Ch ran 3 times\r\nthe BIOS tick count moved\r\n")

@@ -41,6 +41,7 @@ from .files import Path, dos_error, path_at
 DEFAULT_ENVIRONMENT = b"COMSPEC=C:\\COMMAND.COM\x00PATH=C:\\\x00PROMPT=$P$G\x00"
 ENVIRONMENT_LIMIT = 0x8000
 TERMINATE_NORMAL, TERMINATE_CTRL_C, TERMINATE_CRITICAL, TERMINATE_RESIDENT = 0, 1, 2, 3
+INTERRUPTS_ON = 0x0202                       # FLAGS: IF, and the bit that always reads 1
 _SAVED = ("eax", "ebx", "ecx", "edx", "esi", "edi", "ebp", "esp", "ds", "es", "fs", "gs", "ss",
           "cs", "ip", "flags")
 
@@ -177,6 +178,7 @@ def start(vm: Any, loaded: Loaded, image_kind: str) -> None:
     """Registers as DOS leaves them when a program starts."""
     vm.set(ax=0, bx=0, cx=0x00FF, dx=loaded.psp, si=loaded.ip, di=loaded.sp, bp=0x091C,
            ds=loaded.psp, es=loaded.psp, ss=loaded.ss, sp=loaded.sp)
+    vm.cpu.flags = INTERRUPTS_ON              # IF set: the timer's and keyboard's IRQs come in
     vm.cpu.jump(loaded.cs, loaded.ip)
     vm.dos.psp = loaded.psp
     vm.dos.dta = (loaded.psp, 0x80)
