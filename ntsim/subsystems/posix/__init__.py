@@ -341,7 +341,7 @@ class PosixPersonality(Personality):
         saved = [cpu.read_register(name) for name in psxdll.FRAME_REGISTERS]
         esp = saved[4]
         frame = ((esp - 52 - 128) & ~15) - 4
-        caller.write(frame, struct.pack("<12I", psxdll.SIGRETURN_STUB, signal, *saved, old_mask))
+        caller.write(frame, struct.pack("<13I", psxdll.SIGRETURN_STUB, signal, *saved, old_mask))
         cpu.write_register("esp", frame)
         cpu.pc = handler
 

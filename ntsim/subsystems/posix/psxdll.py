@@ -366,7 +366,7 @@ def psx_execv(caller: PsxThread, path: int, argv: int) -> Any:
 
 def psx_execl(caller: PsxThread, path: int, first: int) -> Any:
     """execl(path, arg0, ..., NULL): the arguments follow on the stack."""
-    esp = caller.cpu.registers.read(UC_X86_REG_ESP)
+    esp = caller.cpu.registers.read(UC_X86_REG_ESP) & 0xFFFF_FFFF
     return psx_execve(caller, path, esp + 8, caller.psx.envp)
 
 
@@ -443,7 +443,7 @@ def psx_sigreturn(caller: PsxThread) -> None:
     """The handler returned into PSXDLL's trampoline: the registers it interrupted come
     back from the frame, and PSXSS restores the mask."""
     registers = caller.cpu.registers
-    esp = registers.read(UC_X86_REG_ESP)
+    esp = registers.read(UC_X86_REG_ESP) & 0xFFFF_FFFF
     saved = struct.unpack("<11I", caller.read(esp + 4, 44))
     for name, value in zip(FRAME_REGISTERS, saved[:10], strict=True):
         caller.cpu.write_register(name, value)
@@ -970,7 +970,7 @@ class PsxAbi(RegisterAbi):
     def arguments(self, caller: PsxThread, row: Call) -> list[int]:
         if not row.arity:
             return []
-        esp = caller.cpu.registers.read(UC_X86_REG_ESP)
+        esp = caller.cpu.registers.read(UC_X86_REG_ESP) & 0xFFFF_FFFF
         return list(struct.unpack(f"<{row.arity}I", caller.read(esp + 4, 4 * row.arity)))
 
     def restart(self, caller: PsxThread) -> None:
