@@ -522,7 +522,9 @@ class Psxss(LpcServer):
         nt = self.kernel.services
         child_handle = nt.NtCreateProcessEx(parent.handle, True, None)
         child: Process = self.process.handles.lookup(child_handle, Process)
-        context = nt.NtGetContextThread(self._client_thread(message))
+        client_thread = self._client_thread(message)
+        context = nt.NtGetContextThread(client_thread)
+        nt.NtClose(client_thread)
         context["Eax"] = 0                       # fork() returns 0 in the child
         thread_handle = nt.NtCreateThreadEx(child_handle, None)
         thread = self.process.handles.lookup(thread_handle)
