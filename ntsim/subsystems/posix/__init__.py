@@ -258,7 +258,16 @@ class PosixPersonality(Personality):
         cpu.write_register("gs", 0)
 
     def attach_cpu(self, process: Process) -> None:
-        process.cpu.hook_software_interrupts(lambda vector: self._on_interrupt(process, vector))
+        """`int 2Fh` enters the call gate; any other `INT n` is a fault."""
+        on_trap, uc, trap = self.gate.on_trap, process.cpu.uc, psxdll.TRAP_VECTOR
+
+        def interrupt(vector: int) -> None:
+            if vector == trap:
+                on_trap(uc)
+            else:
+                self._on_interrupt(process, vector)
+
+        process.cpu.hook_software_interrupts(interrupt)
 
     def adopt_fork(self, child: Process, thread: Thread, parent: Process) -> None:
         """PSXSS made a fork child: PSXDLL's data is the parent's (the memory is a copy),
@@ -353,9 +362,6 @@ class PosixPersonality(Personality):
             server.process_ended(process)
 
     def _on_interrupt(self, process: Process, vector: int) -> None:
-        if vector == psxdll.TRAP_VECTOR:
-            self.gate.on_trap(process.cpu.uc)
-            return
         self.kill(process, signals.SIGSEGV, f"int {vector:#x} at {process.cpu.pc:#x} (only int 0x2f, "
                                              "PSXDLL's trap, is a gate)")
 
