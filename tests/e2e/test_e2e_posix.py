@@ -179,3 +179,12 @@ def test_calls_table_shows_each_export_s_path():
     assert "[nt] NtWriteFile" in rows["write"] and "[lpc] PsxGetIds" in rows["getpid"]
     assert "[lpc] PsxFork" in rows["fork"] and "[local]" in rows["sigemptyset"]
     assert "socket" not in rows
+
+
+def test_exec_keeps_the_pid_and_closes_only_close_on_exec_descriptors(root):
+    install(root, "execs")
+    outcome = run_guest("./execs", root=root)
+    assert (outcome.status, outcome.stderr) == (0, b"")
+    assert outcome.stdout.decode().splitlines() == [
+        "before exec: fd 3 kept, fd 4 close-on-exec",
+        "after exec: the same pid, fd 3 open, fd 4 closed"]
