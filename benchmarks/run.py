@@ -12,7 +12,9 @@
 (e)-(g) scheduling at speed (compute under --deterministic, two computes at once, a
     pipeline beside its parts): benchmarks/scheduling.py;
 (h) memory at scale (256 MiB touched, strided reads, `file`, python3 importing ssl, the
-    address-space clone of a fork): benchmarks/memory.py.
+    address-space clone of a fork): benchmarks/memory.py;
+(i) the POSIX subsystem's two paths (getpid over LPC to PSXSS, write to /dev/null with
+    NtWriteFile directly) beside a bare `int 2Fh` hook and LXSS's getpid: benchmarks/posix.py.
 
 Never run as a timed test: timings depend on the machine; the ratios are what to read.
 """
@@ -30,6 +32,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 EXAMPLES = os.path.join(ROOT, "examples", "linux")
 sys.path.insert(0, ROOT)
+
+import importlib.util  # noqa: E402
 
 import memory  # noqa: E402  (benchmarks/memory.py: memory at scale)
 import scheduling  # noqa: E402  (benchmarks/scheduling.py: sections (e)-(g))
@@ -176,6 +180,16 @@ def main() -> None:
     scheduling.main()
     print()
     memory.main()
+    print()
+    posix_benchmark().main()
+
+
+def posix_benchmark():
+    """benchmarks/posix.py, section (i) (loaded by path: `posix` is also a module of Python's own)."""
+    spec = importlib.util.spec_from_file_location("posix_benchmark", os.path.join(HERE, "posix.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 if __name__ == "__main__":

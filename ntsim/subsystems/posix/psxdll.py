@@ -25,15 +25,15 @@ from __future__ import annotations
 
 import os
 import struct
-from ctypes import string_at
 from collections.abc import Callable
+from ctypes import string_at
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from unicorn.x86_const import UC_X86_REG_EAX, UC_X86_REG_ESP
 
 from ...kernel.dispatcher import WaitPending, then
-from ...kernel.io import FileStatLxInformation, FilePositionInformation, FileStandardInformation
+from ...kernel.io import FilePositionInformation, FileStandardInformation, FileStatLxInformation
 from ...kernel.lpc import USER_MODE, PortMessage
 from ...kernel.services import NtCurrentProcess
 from ...kernel.status import STATUS_ALERTED, STATUS_SUCCESS, NtStatusError
@@ -56,11 +56,11 @@ from .errno import (
     posix_error,
 )
 from .fdtable import KINDS, NULL, PIPE, TERMINAL
-from .psxss import ACTION_HANDLER, ACTION_TERMINATE, API, PORT_NAME, WNOHANG, stat_record
+from .psxss import API, PORT_NAME, WNOHANG, stat_record
 
 if TYPE_CHECKING:
     from ...kernel.kernel import Kernel
-    from ...kernel.processes import Process, Thread
+    from ...kernel.processes import Thread
 
 MODULE = "PSXDLL.DLL"
 PSXDLL_BASE = 0x77E0_0000          # where the module is mapped in every POSIX process
@@ -557,7 +557,13 @@ def psx_write(caller: PsxThread, fd: int, buffer: int, count: int) -> Any:
     host for the terminal. A pipe with no reader: EPIPE, and SIGPIPE to the writer.
     (The direct path is the benchmark's: written with as few calls as it can be.)"""
     kind, handle = caller.psx.fds.get(fd) or descriptor(caller, s32(fd))
-    data = caller.read(buffer, count)
+    offset = buffer & 0xFFF
+    table = caller.cpu.page_table
+    frame = table.frames.get(buffer - offset) if buffer and offset + count <= 0x1000 else None
+    if frame is not None:         # (caller.read's fast path, inline)
+        data = string_at(table.physical.host_base + (frame << 12) + offset, count)
+    else:
+        data = caller.read(buffer, count)
     if kind == TERMINAL:
         return request(caller, console.PsxConsoleWrite, {"Stream": s32(fd), "Length": len(data)}, data,
                        lambda body: body["Written"], to_console=True)
@@ -842,7 +848,7 @@ def psx_getargs(caller: PsxThread, argc: int, argv: int, envp: int) -> int:
 
 # --- the table -----------------------------------------------------------------------------------
 
-I, P, S = Int32(), Hex(), CString()
+INT, PTR, STR = Int32(), Hex(), CString()   # how the trace shows each argument
 LPC, NT, LOCAL = "[lpc] ", "[nt] ", "[local] "
 
 
@@ -855,103 +861,103 @@ def _rows() -> list[Call]:
     rows = [
         # processes
         call(1, "fork", psx_fork, note=LPC + "PsxFork: PSXSS clones the process (NtCreateProcessEx, no section)"),
-        call(2, "_exit", psx_exit, ("status", I), note=NT + "NtTerminateProcess; PSXSS hears LPC_CLIENT_DIED"),
-        call(3, "wait", psx_wait, ("status", P), note=LPC + "PsxWaitPid (the server waits on the children)"),
-        call(4, "waitpid", psx_waitpid, ("pid", I), ("status", P), ("options", I), note=LPC + "PsxWaitPid"),
+        call(2, "_exit", psx_exit, ("status", INT), note=NT + "NtTerminateProcess; PSXSS hears LPC_CLIENT_DIED"),
+        call(3, "wait", psx_wait, ("status", PTR), note=LPC + "PsxWaitPid (the server waits on the children)"),
+        call(4, "waitpid", psx_waitpid, ("pid", INT), ("status", PTR), ("options", INT), note=LPC + "PsxWaitPid"),
         call(5, "getpid", _ids("Pid"), note=LPC + "PsxGetIds"),
         call(6, "getppid", _ids("ParentPid"), note=LPC + "PsxGetIds"),
         call(7, "getpgrp", _ids("ProcessGroup"), note=LPC + "PsxGetIds"),
         call(8, "setsid", _simple("PsxSetSid", result=lambda body: body["Session"]),
              note=LPC + "PsxSetSid"),
-        call(9, "setpgid", _simple("PsxSetPgid", "Pid", "Pgid"), ("pid", I), ("pgid", I), note=LPC + "PsxSetPgid"),
+        call(9, "setpgid", _simple("PsxSetPgid", "Pid", "Pgid"), ("pid", INT), ("pgid", INT), note=LPC + "PsxSetPgid"),
         call(10, "getuid", _ids("Uid"), note=LPC + "PsxGetIds"),
         call(11, "geteuid", _ids("Uid"), note=LPC + "PsxGetIds (no set-user-id programs: the real id)"),
         call(12, "getgid", _ids("Gid"), note=LPC + "PsxGetIds"),
         call(13, "getegid", _ids("Gid"), note=LPC + "PsxGetIds (no set-group-id programs: the real id)"),
-        call(14, "setuid", lambda c, v: _simple("PsxSetIds", "Which", "Id")(c, 0, v), ("uid", I),
+        call(14, "setuid", lambda c, v: _simple("PsxSetIds", "Which", "Id")(c, 0, v), ("uid", INT),
              note=LPC + "PsxSetIds"),
-        call(15, "setgid", lambda c, v: _simple("PsxSetIds", "Which", "Id")(c, 1, v), ("gid", I),
+        call(15, "setgid", lambda c, v: _simple("PsxSetIds", "Which", "Id")(c, 1, v), ("gid", INT),
              note=LPC + "PsxSetIds"),
-        call(16, "getgroups", psx_getgroups, ("size", I), ("list", P), note=LOCAL + "no supplementary groups"),
+        call(16, "getgroups", psx_getgroups, ("size", INT), ("list", PTR), note=LOCAL + "no supplementary groups"),
         call(17, "getlogin", psx_getlogin, note=LOCAL + "the host's login name, in PSXDLL's data"),
-        call(18, "uname", psx_uname, ("name", P), note=LOCAL),
-        call(19, "times", psx_times, ("buffer", P), note=LPC + "PsxTimes (processor time the dispatcher counted)"),
-        call(20, "sysconf", psx_sysconf, ("name", I), note=LOCAL),
-        call(21, "time", psx_time, ("tloc", P), note=NT + "NtQuerySystemTime"),
-        call(22, "sleep", psx_sleep, ("seconds", I), note=NT + "NtDelayExecution (a signal ends it early)"),
-        call(23, "alarm", _simple("PsxAlarm", "Seconds", result=lambda body: body["Remaining"]), ("seconds", I),
+        call(18, "uname", psx_uname, ("name", PTR), note=LOCAL),
+        call(19, "times", psx_times, ("buffer", PTR), note=LPC + "PsxTimes (processor time the dispatcher counted)"),
+        call(20, "sysconf", psx_sysconf, ("name", INT), note=LOCAL),
+        call(21, "time", psx_time, ("tloc", PTR), note=NT + "NtQuerySystemTime"),
+        call(22, "sleep", psx_sleep, ("seconds", INT), note=NT + "NtDelayExecution (a signal ends it early)"),
+        call(23, "alarm", _simple("PsxAlarm", "Seconds", result=lambda body: body["Remaining"]), ("seconds", INT),
              note=LPC + "PsxAlarm: the server's timer posts SIGALRM"),
         call(24, "pause", _simple("PsxPause"), note=LPC + "PsxPause: waits until a signal (EINTR)"),
-        call(25, "execve", psx_execve, ("path", S), ("argv", P), ("envp", P),
+        call(25, "execve", psx_execve, ("path", STR), ("argv", PTR), ("envp", PTR),
              note=LPC + "PsxExec, then PSXDLL maps the new image in a fresh address space"),
-        call(26, "execv", psx_execv, ("path", S), ("argv", P), note=LPC + "PsxExec (execve with environ)"),
-        call(27, "execl", psx_execl, ("path", S), ("arg0", S), note=LPC + "PsxExec (execve, arguments on the stack)"),
-        call(28, "execvp", psx_execvp, ("file", S), ("argv", P), note=LPC + "PsxAccess along PATH, then PsxExec"),
+        call(26, "execv", psx_execv, ("path", STR), ("argv", PTR), note=LPC + "PsxExec (execve with environ)"),
+        call(27, "execl", psx_execl, ("path", STR), ("arg0", STR), note=LPC + "PsxExec (execve, arguments on the stack)"),
+        call(28, "execvp", psx_execvp, ("file", STR), ("argv", PTR), note=LPC + "PsxAccess along PATH, then PsxExec"),
         # signals
-        call(30, "kill", _simple("PsxKill", "Pid", "Signal"), ("pid", I), ("sig", I), note=LPC + "PsxKill"),
-        call(31, "sigaction", psx_sigaction, ("sig", I), ("act", P), ("oact", P), note=LPC + "PsxSigAction"),
-        call(32, "sigprocmask", psx_sigprocmask, ("how", I), ("set", P), ("oset", P), note=LPC + "PsxSigProcMask"),
-        call(33, "sigpending", psx_sigpending, ("set", P), note=LPC + "PsxSigPending"),
-        call(34, "sigsuspend", psx_sigsuspend, ("mask", P), note=LPC + "PsxSigSuspend: waits until a signal (EINTR)"),
-        call(35, "sigemptyset", sigset_empty, ("set", P), note=LOCAL),
-        call(36, "sigfillset", sigset_fill, ("set", P), note=LOCAL),
-        call(37, "sigaddset", sigset_add, ("set", P), ("sig", I), note=LOCAL),
-        call(38, "sigdelset", sigset_del, ("set", P), ("sig", I), note=LOCAL),
-        call(39, "sigismember", sigset_member, ("set", P), ("sig", I), note=LOCAL),
+        call(30, "kill", _simple("PsxKill", "Pid", "Signal"), ("pid", INT), ("sig", INT), note=LPC + "PsxKill"),
+        call(31, "sigaction", psx_sigaction, ("sig", INT), ("act", PTR), ("oact", PTR), note=LPC + "PsxSigAction"),
+        call(32, "sigprocmask", psx_sigprocmask, ("how", INT), ("set", PTR), ("oset", PTR), note=LPC + "PsxSigProcMask"),
+        call(33, "sigpending", psx_sigpending, ("set", PTR), note=LPC + "PsxSigPending"),
+        call(34, "sigsuspend", psx_sigsuspend, ("mask", PTR), note=LPC + "PsxSigSuspend: waits until a signal (EINTR)"),
+        call(35, "sigemptyset", sigset_empty, ("set", PTR), note=LOCAL),
+        call(36, "sigfillset", sigset_fill, ("set", PTR), note=LOCAL),
+        call(37, "sigaddset", sigset_add, ("set", PTR), ("sig", INT), note=LOCAL),
+        call(38, "sigdelset", sigset_del, ("set", PTR), ("sig", INT), note=LOCAL),
+        call(39, "sigismember", sigset_member, ("set", PTR), ("sig", INT), note=LOCAL),
         # files
-        call(40, "open", psx_open, ("path", S), ("flags", Hex()), ("mode", Hex()),
+        call(40, "open", psx_open, ("path", STR), ("flags", Hex()), ("mode", Hex()),
              note=LPC + "PsxOpen: PSXSS opens (NtCreateFile) and duplicates the handle into the process"),
-        call(41, "creat", psx_creat, ("path", S), ("mode", Hex()), note=LPC + "PsxOpen"),
-        call(42, "close", psx_close, ("fd", I), note=LPC + "PsxClose: PSXSS closes the process's handle"),
-        call(43, "read", psx_read, ("fd", I), ("buf", P), ("count", I),
+        call(41, "creat", psx_creat, ("path", STR), ("mode", Hex()), note=LPC + "PsxOpen"),
+        call(42, "close", psx_close, ("fd", INT), note=LPC + "PsxClose: PSXSS closes the process's handle"),
+        call(43, "read", psx_read, ("fd", INT), ("buf", PTR), ("count", INT),
              note=NT + "NtReadFile on the descriptor's handle; the terminal: " + LPC + "PsxConsoleRead"),
-        call(44, "write", psx_write, ("fd", I), ("buf", P), ("count", I),
+        call(44, "write", psx_write, ("fd", INT), ("buf", PTR), ("count", INT),
              note=NT + "NtWriteFile on the descriptor's handle; the terminal: " + LPC + "PsxConsoleWrite"),
-        call(45, "lseek", psx_lseek, ("fd", I), ("offset", I), ("whence", I),
+        call(45, "lseek", psx_lseek, ("fd", INT), ("offset", INT), ("whence", INT),
              note=NT + "NtSetInformationFile(FilePositionInformation)"),
-        call(46, "dup", psx_dup, ("fd", I), note=LPC + "PsxDup (NtDuplicateObject into the process)"),
-        call(47, "dup2", psx_dup2, ("fd", I), ("fd2", I), note=LPC + "PsxDup"),
-        call(48, "fcntl", psx_fcntl, ("fd", I), ("cmd", I), ("arg", I),
+        call(46, "dup", psx_dup, ("fd", INT), note=LPC + "PsxDup (NtDuplicateObject into the process)"),
+        call(47, "dup2", psx_dup2, ("fd", INT), ("fd2", INT), note=LPC + "PsxDup"),
+        call(48, "fcntl", psx_fcntl, ("fd", INT), ("cmd", INT), ("arg", INT),
              level="partial", note=LPC + "PsxFcntl/PsxDup; O_NONBLOCK on a pipe is refused (EINVAL)"),
-        call(49, "pipe", psx_pipe, ("fds", P), note=LPC + "PsxPipe: an NPFS pipe, both ends' handles moved in"),
-        call(50, "mkfifo", _simple("PsxMkfifo", "Mode", path=True), ("path", S), ("mode", Hex()),
+        call(49, "pipe", psx_pipe, ("fds", PTR), note=LPC + "PsxPipe: an NPFS pipe, both ends' handles moved in"),
+        call(50, "mkfifo", _simple("PsxMkfifo", "Mode", path=True), ("path", STR), ("mode", Hex()),
              level="partial", note=LPC + "PsxMkfifo: the node is made; opening it is not modelled"),
-        call(51, "stat", psx_stat, ("path", S), ("buf", P), note=LPC + "PsxStat (FileStatLxInformation)"),
-        call(52, "fstat", psx_fstat, ("fd", I), ("buf", P),
+        call(51, "stat", psx_stat, ("path", STR), ("buf", PTR), note=LPC + "PsxStat (FileStatLxInformation)"),
+        call(52, "fstat", psx_fstat, ("fd", INT), ("buf", PTR),
              note=NT + "NtQueryInformationFile on a file's handle; a terminal or pipe: " + LPC + "PsxFstat"),
-        call(53, "access", _simple("PsxAccess", "Mode", path=True), ("path", S), ("mode", I), note=LPC + "PsxAccess"),
-        call(54, "chmod", _simple("PsxChmod", "Mode", path=True), ("path", S), ("mode", Hex()),
+        call(53, "access", _simple("PsxAccess", "Mode", path=True), ("path", STR), ("mode", INT), note=LPC + "PsxAccess"),
+        call(54, "chmod", _simple("PsxChmod", "Mode", path=True), ("path", STR), ("mode", Hex()),
              note=LPC + "PsxChmod (the mode is lxfs metadata: NtSetEaFile)"),
-        call(55, "chown", _simple("PsxChown", "Uid", "Gid", path=True), ("path", S), ("owner", I), ("group", I),
+        call(55, "chown", _simple("PsxChown", "Uid", "Gid", path=True), ("path", STR), ("owner", INT), ("group", INT),
              note=LPC + "PsxChown (_POSIX_CHOWN_RESTRICTED)"),
-        call(56, "utime", psx_utime, ("path", S), ("times", P), note=LPC + "PsxUtime (FileBasicInformation)"),
-        call(57, "link", psx_link, ("old", S), ("new", S), note=LPC + "PsxLink (FileLinkInformation)"),
-        call(58, "unlink", _unlink(0), ("path", S), note=LPC + "PsxUnlink (a POSIX-semantics delete)"),
-        call(59, "rename", psx_rename, ("old", S), ("new", S), note=LPC + "PsxRename (FileRenameInformation)"),
-        call(60, "mkdir", _simple("PsxMkdir", "Mode", path=True), ("path", S), ("mode", Hex()), note=LPC + "PsxMkdir"),
-        call(61, "rmdir", _unlink(1), ("path", S), note=LPC + "PsxUnlink"),
-        call(62, "chdir", _simple("PsxChdir", path=True), ("path", S), note=LPC + "PsxChdir (PSXSS keeps the directory)"),
-        call(63, "getcwd", psx_getcwd, ("buf", P), ("size", I), note=LPC + "PsxGetCwd"),
+        call(56, "utime", psx_utime, ("path", STR), ("times", PTR), note=LPC + "PsxUtime (FileBasicInformation)"),
+        call(57, "link", psx_link, ("old", STR), ("new", STR), note=LPC + "PsxLink (FileLinkInformation)"),
+        call(58, "unlink", _unlink(0), ("path", STR), note=LPC + "PsxUnlink (a POSIX-semantics delete)"),
+        call(59, "rename", psx_rename, ("old", STR), ("new", STR), note=LPC + "PsxRename (FileRenameInformation)"),
+        call(60, "mkdir", _simple("PsxMkdir", "Mode", path=True), ("path", STR), ("mode", Hex()), note=LPC + "PsxMkdir"),
+        call(61, "rmdir", _unlink(1), ("path", STR), note=LPC + "PsxUnlink"),
+        call(62, "chdir", _simple("PsxChdir", path=True), ("path", STR), note=LPC + "PsxChdir (PSXSS keeps the directory)"),
+        call(63, "getcwd", psx_getcwd, ("buf", PTR), ("size", INT), note=LPC + "PsxGetCwd"),
         call(64, "umask", _simple("PsxUmask", "Mask", result=lambda body: body["Old"]), ("mask", Hex()),
              note=LPC + "PsxUmask"),
-        call(65, "opendir", psx_opendir, ("path", S), note=LPC + "PsxOpen of the directory; the DIR is PSXDLL's"),
-        call(66, "readdir", psx_readdir, ("dir", P), note=NT + "NtQueryDirectoryFile on the DIR's handle"),
-        call(67, "rewinddir", psx_rewinddir, ("dir", P), note=LOCAL + "the next NtQueryDirectoryFile restarts"),
-        call(68, "closedir", psx_closedir, ("dir", P), note=LPC + "PsxClose"),
-        call(69, "pathconf", psx_pathconf, ("path", S), ("name", I), note=LPC + "PsxPathConf"),
-        call(70, "fpathconf", psx_fpathconf, ("fd", I), ("name", I), note=LPC + "PsxPathConf"),
+        call(65, "opendir", psx_opendir, ("path", STR), note=LPC + "PsxOpen of the directory; the DIR is PSXDLL's"),
+        call(66, "readdir", psx_readdir, ("dir", PTR), note=NT + "NtQueryDirectoryFile on the DIR's handle"),
+        call(67, "rewinddir", psx_rewinddir, ("dir", PTR), note=LOCAL + "the next NtQueryDirectoryFile restarts"),
+        call(68, "closedir", psx_closedir, ("dir", PTR), note=LPC + "PsxClose"),
+        call(69, "pathconf", psx_pathconf, ("path", STR), ("name", INT), note=LPC + "PsxPathConf"),
+        call(70, "fpathconf", psx_fpathconf, ("fd", INT), ("name", INT), note=LPC + "PsxPathConf"),
         # terminal
-        call(71, "isatty", psx_isatty, ("fd", I), note=LOCAL + "PSXDLL's descriptor cache (" + LPC + "PsxQueryFd once)"),
-        call(72, "ttyname", psx_ttyname, ("fd", I), note=LOCAL + "the console: /dev/tty"),
-        call(73, "ctermid", psx_ctermid, ("s", P), note=LOCAL),
-        call(74, "tcgetattr", psx_tcgetattr, ("fd", I), ("termios", P),
+        call(71, "isatty", psx_isatty, ("fd", INT), note=LOCAL + "PSXDLL's descriptor cache (" + LPC + "PsxQueryFd once)"),
+        call(72, "ttyname", psx_ttyname, ("fd", INT), note=LOCAL + "the console: /dev/tty"),
+        call(73, "ctermid", psx_ctermid, ("s", PTR), note=LOCAL),
+        call(74, "tcgetattr", psx_tcgetattr, ("fd", INT), ("termios", PTR),
              level="partial", note=LPC + "PsxConsoleGetAttr to the console host (basic termios)"),
-        call(75, "tcsetattr", psx_tcsetattr, ("fd", I), ("when", I), ("termios", P),
+        call(75, "tcsetattr", psx_tcsetattr, ("fd", INT), ("when", INT), ("termios", PTR),
              level="partial", note=LPC + "PsxConsoleSetAttr: kept by the console host, not passed to the host terminal"),
         # the environment, and PSXDLL's additions
-        call(80, "getenv", psx_getenv, ("name", S), note=LOCAL + "the environment block PSXDLL built"),
+        call(80, "getenv", psx_getenv, ("name", STR), note=LOCAL + "the environment block PSXDLL built"),
         call(81, "__psx_errno", psx_errno, note=LOCAL + "PSXDLL's addition: &errno (TEB+0x34)"),
-        call(82, "__psx_getargs", psx_getargs, ("argc", P), ("argv", P), ("envp", P),
+        call(82, "__psx_getargs", psx_getargs, ("argc", PTR), ("argv", PTR), ("envp", PTR),
              note=LOCAL + "PSXDLL's addition: argc, argv, envp"),
         call(SIGRETURN, "__psx_sigreturn", psx_sigreturn,
              note=LPC + "PsxSigReturn: the handler trampoline (not an export)"),

@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 from ntsim.subsystems.posix.errno import EBADF, EINVAL, EMFILE, PosixError
-from ntsim.subsystems.posix.fdtable import FILE, PIPE, TERMINAL, Descriptor, DescriptorTable, OpenFile
+from ntsim.subsystems.posix.fdtable import (
+    FILE,
+    PIPE,
+    TERMINAL,
+    Descriptor,
+    DescriptorTable,
+    OpenFile,
+)
 
 
 def table_with(*kinds: str) -> DescriptorTable:
