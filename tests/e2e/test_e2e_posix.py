@@ -62,8 +62,8 @@ def test_cat_reports_a_missing_file_and_goes_on(root):
 
 
 def test_fork_and_waitpid_report_exit_codes_and_a_signal(root):
-    install(root, "forkwait")
-    outcome = run_guest("./forkwait", root=root)
+    install(root, "fork")
+    outcome = run_guest("./fork", root=root)
     assert outcome.status == 7
     assert outcome.stdout.decode().splitlines() == [
         "child 1: my parent is the forker", "parent: child 1 exited with status 11",
@@ -75,8 +75,8 @@ def test_fork_and_waitpid_report_exit_codes_and_a_signal(root):
 
 
 def test_fork_trace_shows_the_clone_through_psxss(root):
-    install(root, "forkwait")
-    outcome = run_guest("./forkwait", root=root, options=("--trace",))
+    install(root, "fork")
+    outcome = run_guest("./fork", root=root, options=("--trace",))
     lines = outcome.stderr_lines
     start = next(i for i, line in enumerate(lines) if line.startswith("fork() = "))
     child = int(lines[start].split(" = ")[1])

@@ -1,4 +1,4 @@
-/* forkwait: fork children that exit with known codes, one killed by a signal, and wait
+/* fork: fork children that exit with known codes, one killed by a signal, and wait
    for each. fork is a message to PSXSS, which has the kernel clone the process
    (NtCreateProcessEx with no section) and copies the descriptor table. */
 #include "psx.h"
