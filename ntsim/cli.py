@@ -209,7 +209,8 @@ def command_info(args: argparse.Namespace) -> int:
         return EXIT_CANNOT_EXECUTE
     personality = base.probe(data[:4096])
     if personality is None:
-        print(f"ntsim: {args.program}: not an image any personality runs", file=sys.stderr)
+        print(f"ntsim: {args.program}: {base.refusal(data[:4096]) or 'not an image any personality runs'}",
+              file=sys.stderr)
         return EXIT_CANNOT_EXECUTE
     try:
         info = personality.describe(data)

@@ -188,3 +188,12 @@ def test_exec_keeps_the_pid_and_closes_only_close_on_exec_descriptors(root):
     assert outcome.stdout.decode().splitlines() == [
         "before exec: fd 3 kept, fd 4 close-on-exec",
         "after exec: the same pid, fd 3 open, fd 4 closed"]
+
+
+def test_deterministic_runs_give_the_same_trace(root):
+    install(root, "fork")
+    traces = []
+    for index in range(2):
+        run_guest("./fork", root=root, options=("--deterministic", "--trace-file", f"t{index}.jsonl"))
+        traces.append((root / f"t{index}.jsonl").read_bytes())
+    assert traces[0] == traces[1] and b"PsxFork" in traces[0]

@@ -336,6 +336,10 @@ class PosixPersonality(Personality):
             except Exception:   # the server has gone, or the request would wait: nothing to do
                 return
             signal = answer["Signal"]
+            tracer = self.kernel.tracer
+            if tracer.enabled and answer["Action"] in (ACTION_TERMINATE, ACTION_HANDLER):
+                what = f"handler={answer['Handler']:#x}" if answer["Action"] == ACTION_HANDLER else "default=terminate"
+                tracer.note(caller.thread, PERSONALITY, f"--- {signals.name(signal)} {{si_signo={signal}, {what}}} ---")
             if answer["Action"] == ACTION_TERMINATE:
                 process.killed_by = signal
                 process.exit_reason = f"killed by {signals.name(signal)}"

@@ -85,7 +85,10 @@ class PosixImage:
 
     def mapped(self, base: int) -> bytes:
         """The image as it lies in memory at `base` (relocated if that is not its ImageBase)."""
-        data = self.pe.get_memory_mapped_image(ImageBase=base if base != self.image_base else None)
+        try:
+            data = self.pe.get_memory_mapped_image(ImageBase=base if base != self.image_base else None)
+        except Exception as error:     # pefile on a malformed relocation: the image's fault
+            raise ImageError(f"corrupt PE image: {type(error).__name__} while mapping it") from None
         return bytes(data[:self.image_size]).ljust(self.image_size, b"\0")
 
 
