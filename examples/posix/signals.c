@@ -1,4 +1,4 @@
-/* signals: a SIGALRM handler with alarm() and pause(), a blocked signal left pending
+/* signals: a SIGALRM handler with alarm() and pause(), sleep() cut short by it, a blocked signal left pending
    and delivered when unblocked, and (with the argument "die") the default action of
    SIGUSR2, which ends the program: exit status 128+12 under ntsim. */
 #include "psx.h"
@@ -18,6 +18,9 @@ int main(int argc, char **argv, char **envp)
     alarm(1);
     int r = pause();
     printf("pause returned %d (%s) after %d SIGALRM\n", r, strerror(errno), alarms);
+    alarm(1);
+    unsigned left = sleep(5);
+    printf("sleep(5) interrupted by SIGALRM with %u seconds left, %d SIGALRM\n", left, alarms);
 
     action.sa_handler = on_usr1;
     sigaction(SIGUSR1, &action, NULL);

@@ -96,12 +96,20 @@ def test_pipe_between_parent_and_child(root):
                               b"child exited with 0; read after EOF gives 0\n")
 
 
+def test_a_write_with_no_reader_is_epipe_then_sigpipe(root):
+    install(root, "pipe")
+    outcome = run_guest("./pipe", ("broken",), root=root)
+    assert outcome.status == 128 + 13                       # SIGPIPE's default action
+    assert outcome.stdout == b"write with no reader: -1 (EPIPE)\n"
+
+
 def test_signal_handler_alarm_pending_and_ignored(root):
     install(root, "signals")
     outcome = run_guest("./signals", root=root, options=("--deterministic",))
     assert outcome.status == 0
     assert outcome.stdout.decode().splitlines() == [
         "pause returned -1 (EINTR) after 1 SIGALRM",
+        "sleep(5) interrupted by SIGALRM with 4 seconds left, 2 SIGALRM",
         "blocked SIGUSR1: pending 1, handled 0 times",
         "unblocked SIGUSR1: handled 1 times",
         "ignored SIGTERM: still here"]

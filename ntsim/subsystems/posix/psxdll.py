@@ -1023,7 +1023,7 @@ class PsxAbi(RegisterAbi):
                 undo()
             if row.name == "sleep":
                 left = caller.sleep_until - caller.kernel.clock.monotonic_ns()
-                return max(0, -(-left // 10**9)), True
+                return max(0, (left + 500_000_000) // 10**9), True     # to the nearest second
             caller.set_errno(EINTR)
             return Failed.of(-1, EINTR), True
         return pending.complete(status), False
