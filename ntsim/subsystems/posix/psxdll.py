@@ -894,7 +894,9 @@ def _rows() -> list[Call]:
         call(27, "execl", psx_execl, ("path", STR), ("arg0", STR), note=LPC + "PsxExec (execve, arguments on the stack)"),
         call(28, "execvp", psx_execvp, ("file", STR), ("argv", PTR), note=LPC + "PsxAccess along PATH, then PsxExec"),
         # signals
-        call(30, "kill", _simple("PsxKill", "Pid", "Signal"), ("pid", INT), ("sig", INT), note=LPC + "PsxKill"),
+        call(30, "kill", _simple("PsxKill", "Pid", "Signal"), ("pid", INT), ("sig", INT), level="partial",
+             note=LPC + "PsxKill; SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU do not stop: no job control "
+                        "(optional in POSIX.1-1990)"),
         call(31, "sigaction", psx_sigaction, ("sig", INT), ("act", PTR), ("oact", PTR), note=LPC + "PsxSigAction"),
         call(32, "sigprocmask", psx_sigprocmask, ("how", INT), ("set", PTR), ("oset", PTR), note=LPC + "PsxSigProcMask"),
         call(33, "sigpending", psx_sigpending, ("set", PTR), note=LPC + "PsxSigPending"),

@@ -87,3 +87,11 @@ def test_every_export_has_a_stub_and_an_address():
         at = address - psxdll.PSXDLL_BASE
         assert image[at] == 0xB8 and image[at + 5:at + 8] == bytes((0xCD, psxdll.TRAP_VECTOR, 0xC3)), name
     assert pe.pe_subsystem(HELLO.read_bytes()[:4096]) == 7
+
+
+def test_ctrl_c_from_csrss_is_sigint_for_the_foreground_group(loaded):
+    machine, process = loaded
+    csrss = machine.kernel.smss.server("Windows")
+    assert csrss.console_control(0) is True                # CTRL_C_EVENT: PSXSS took it
+    assert machine.run() == 128 + 2                        # SIGINT's default action
+    assert process.exit_reason == "killed by SIGINT"
