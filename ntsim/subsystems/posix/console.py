@@ -70,6 +70,7 @@ class ConsoleHost(LpcServer):
         kernel = self.kernel
         caller = kernel.current_thread
         kernel.current_thread = self.thread      # its main(): open the console's streams
+        self.thread.trace_parent = caller.trace_parent if caller is not None else None
         try:
             nt = kernel.services
             for stream, (name, access) in enumerate((("Input", FILE_READ_DATA), ("Output", FILE_WRITE_DATA),
@@ -78,6 +79,7 @@ class ConsoleHost(LpcServer):
                                                        FILE_OPEN)
         finally:
             kernel.current_thread = caller
+            self.thread.trace_parent = None
 
     def accept(self, client: Process) -> bool:
         """A process of the session: one PSXSS knows."""

@@ -273,10 +273,12 @@ class Psxss(LpcServer):
             return
         caller = self.kernel.current_thread
         self.kernel.current_thread = self.thread      # the server's own work, in its process
+        self.thread.trace_parent = caller.trace_parent if caller is not None else None
         try:
             self._ended(entry, process)
         finally:
             self.kernel.current_thread = caller
+            self.thread.trace_parent = None
 
     def _ended(self, entry: PosixProcessEntry, process: Process) -> None:
         killed = getattr(process, "killed_by", None)
@@ -292,7 +294,12 @@ class Psxss(LpcServer):
                     self._reap(child)
         entry.children = []
         parent = self.table.get(entry.parent)
-        if parent is None or parent.status is not None:
+        orphan = parent is None or parent.status is not None
+        if self.kernel.tracer.enabled:
+            self.kernel.tracer.note(self.thread, SERVER, "PsxProcessEnded", {
+                "Pid": entry.pid, "WaitStatus": hex(entry.status),
+                "Then": "reaped (no parent waits)" if orphan else f"kept for pid {parent.pid}, SIGCHLD"})
+        if orphan:
             self._reap(entry)               # nobody will wait for it
         else:
             self.post(parent, signals.SIGCHLD)
