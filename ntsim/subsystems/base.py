@@ -105,6 +105,7 @@ class Personality:
 
 _BUILTIN = {
     "lxss": ("ntsim.subsystems.linux", "LinuxPersonality"),
+    "os2": ("ntsim.subsystems.os2", "Os2Personality"),
 }
 
 
