@@ -7,14 +7,14 @@ PROGRAM 1, start, 2, 0, 2, 0, 0x1000
 
 SEGMENT 1, CODE
 start:
-        push    1                       ; DosWrite(hFile = 1 (stdout),
+        push    1                       ; DosWrite(hFile = 1 (standard output),
         push    ds                      ;   PVOID pBuffer = DS:message,
         push    message
         push    message_length          ;   USHORT cbBuffer,
         push    ds                      ;   PUSHORT pcbWritten = DS:written)
         push    written
         IMPORT  DOSCALLS, 138
-        push    1                       ; DosExit(EXIT_PROCESS, result 0)
+        push    1                       ; DosExit(EXIT_PROCESS, result code 0)
         push    0
         IMPORT  DOSCALLS, 5
 

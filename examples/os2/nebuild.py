@@ -185,8 +185,9 @@ def assemble(source: str, include: str) -> Program:
         prelude = os.path.join(work, "map.inc")
         with open(prelude, "w") as stream:
             stream.write(f"[map all {mapfile}]\n")
-        subprocess.run(["nasm", "-f", "bin", "-i", include + os.sep, "-p", prelude,
-                        "-o", binary, source], check=True)
+        if subprocess.run(["nasm", "-f", "bin", "-i", include + os.sep, "-p", prelude,
+                           "-o", binary, source]).returncode:
+            raise SystemExit(f"nebuild: nasm failed on {source}")
         with open(binary, "rb") as stream:
             image = stream.read()
         with open(mapfile) as stream:

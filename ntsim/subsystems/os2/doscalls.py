@@ -584,7 +584,7 @@ def dos_free_seg(caller: Os2Thread, selector: int) -> int:
     del os2.allocated[match]
     from ...kernel.descriptors import NULL_DESCRIPTOR
     caller.cpu.set_descriptor(os2.ldt, match >> 3, NULL_DESCRIPTOR)
-    caller.nt.NtFreeVirtualMemory(NtCurrentProcess, tiled_base(match), 0, MEM_RELEASE)
+    caller.nt.NtFreeVirtualMemory(NtCurrentProcess, tiled_base(match), TILE, MEM_DECOMMIT)
     return 0
 
 

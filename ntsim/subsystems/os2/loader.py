@@ -113,7 +113,10 @@ def load(kernel: Any, process: Any, image: ne.NeImage, rows: dict[int, Any], err
     cpu = process.cpu
     name = program_name(guest_path)
     bound = bind_imports(image, rows, errors, name.rsplit("\\", 1)[-1])
-    # the descriptor tables, above the tiled area (no selector reaches them)
+    # the tiled area, reserved whole as NT's OS/2 subsystem did (segments commit into it),
+    # and the descriptor tables above it (no selector reaches them)
+    nt.NtAllocateVirtualMemory(NtCurrentProcess, TILE, TABLES_BASE - TILE, MEM_RESERVE, PAGE_READWRITE,
+                               tag="tiled area (16-bit segments)")
     nt.NtAllocateVirtualMemory(NtCurrentProcess, TABLES_BASE, TILE + 0x1000, MEM_RESERVE | MEM_COMMIT,
                                PAGE_READWRITE, tag="GDT and LDT")
     ldt = DescriptorTable("LDT", TABLES_BASE, LDT_ENTRIES)
@@ -190,9 +193,9 @@ def tiled_base(selector: int) -> int:
 
 def allocate_segment(kernel: Any, os2: Os2Process, size: int, *, code: bool = False, tag: str = "",
                      index: int | None = None) -> int:
-    """A new LDT entry and its tile: 64 KiB reserved, `size` bytes committed (the rest
-    of the tile stays reserved, for DosReallocSeg to grow into). Returns the selector
-    (ring 3, LDT)."""
+    """A new LDT entry and its tile: `size` bytes committed in the segment's 64 KiB of
+    the tiled area (the rest stays reserved, for DosReallocSeg to grow into). Returns
+    the selector (ring 3, LDT). `tag` is for the reader of a trace."""
     ldt = os2.ldt
     if index is None:
         index = next((i for i in range(1, ldt.capacity) if not ldt[i].present and not _reserved(os2, i)), None)
@@ -200,7 +203,6 @@ def allocate_segment(kernel: Any, os2: Os2Process, size: int, *, code: bool = Fa
             raise MemoryError("the LDT is full")
     nt = kernel.services
     base = index << TILE_SHIFT
-    nt.NtAllocateVirtualMemory(NtCurrentProcess, base, TILE, MEM_RESERVE, PAGE_READWRITE, tag=tag or "segment")
     nt.NtAllocateVirtualMemory(NtCurrentProcess, base, page_ceil(size), MEM_COMMIT,
                                PAGE_EXECUTE_READ if code else PAGE_READWRITE)
     descriptor = (SegmentDescriptor.code16 if code else SegmentDescriptor.data16)(base, size - 1)

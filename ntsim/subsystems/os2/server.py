@@ -90,15 +90,17 @@ class Os2ss(LpcServer):
         self.records[client.pid] = Os2ProcessRecord(client.pid, parent, client)
         return True
 
-    def client_died(self, pid: int) -> None:
-        record = self.records.get(pid)
-        if record is not None:
+    def port_closed(self, client_port: Any) -> None:
+        """LPC_PORT_CLOSED (a process's handles close as it ends, its port among them):
+        how the process ended is kept until its parent collects it."""
+        record = self.records.get(client_port.owner.pid)
+        if record is not None and not record.process.alive:
             process = record.process
             record.termination = getattr(process.data, "termination", TC_EXIT)
             record.result = (process.exit_status or 0) & 0xFFFF
             if not record.asynchronous:
                 record.collected = True      # nobody waits for it with DosCWait
-        super().client_died(pid)
+        super().port_closed(client_port)
 
     def dispatch(self, message: PortMessage) -> Any:
         self.messages += 1
