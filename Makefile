@@ -52,6 +52,7 @@ lint: $(STAMP)
 
 examples:
 	$(MAKE) -C examples/linux
+	$(MAKE) -C examples os2
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -62,6 +62,7 @@ class Program:
     description: str = "an ntsim example"
     exports: list[tuple[int, int, int, str]] = field(default_factory=list)   # ordinal, seg, off, name
     chain: bool = True
+    movable_entries: bool = False       # the entry table as movable bundles (INT 3Fh entries)
 
 
 def mz_stub() -> bytes:
@@ -107,7 +108,10 @@ def link(program: Program) -> bytes:
     for ordinal, seg, off, _name in sorted(program.exports):
         if ordinal > next_ordinal:
             entry_table += bytes([ordinal - next_ordinal, 0])
-        entry_table += bytes([1, seg, 1]) + struct.pack("<H", off)
+        if program.movable_entries:
+            entry_table += bytes([1, 0xFF, 1, 0xCD, 0x3F, seg]) + struct.pack("<H", off)
+        else:
+            entry_table += bytes([1, seg, 1]) + struct.pack("<H", off)
         next_ordinal = ordinal + 1
     entry_table += b"\0"
     nonresident = counted(program.description) + b"\0\0" + b"\0"
@@ -167,7 +171,7 @@ def _records(program: Program, number: int, data: bytearray, names: dict[str, in
     for key, fixups in groups.items():
         address_type, kind, target1, target2 = key[:4]
         fixups.sort(key=lambda f: f.offset)
-        if not kind & ADDITIVE and address_type != LOW_BYTE:
+        if program.chain and not kind & ADDITIVE and address_type != LOW_BYTE:
             for here, following in zip(fixups, fixups[1:] + [None], strict=True):
                 struct.pack_into("<H", data, here.offset, following.offset if following else 0xFFFF)
         records.append(struct.pack("<BBHHH", address_type, kind, fixups[0].offset, target1, target2))

@@ -11,7 +11,6 @@ table), then the handlers by topic — `doscalls.py`, `viocalls.py` — and `ser
 from __future__ import annotations
 
 import os
-import sys
 from typing import Any
 
 from ...kernel.cpu import PROTECTED_MODE_16, Fault
@@ -202,15 +201,14 @@ class Os2Personality(Personality):
         """For --stats: OS2SS's LPC messages and each process's descriptor tables."""
         lines = []
         if self.server is not None:
-            lines.append(f"os2ss                LPC messages {self.server.messages}")
+            server = self.server
+            lines.append(f"os2                  OS2SS ({server.image_name}, pid {server.process.pid}): "
+                         f"{server.messages} LPC messages, {len(server.records)} OS/2 processes in its table")
         for process in self.kernel.processes.values() if self.kernel else ():
             if process.personality is self and process.data is not None:
                 os2 = process.data
-                tables = (os2.ldt.limit + 1 + os2.gdt.limit + 1) // 1024
-                lines.append(f"    {process.name:<14} pid {process.pid:<5} LDT {os2.ldt_in_use} of "
-                             f"{os2.ldt.capacity - 1} entries in use, GDT+LDT {tables} KiB")
+                tables = (os2.ldt.limit + 1 + os2.gdt.limit + 1) / 1024
+                lines.append(f"    {process.name:<14} pid {process.pid:<5} LDT: {os2.ldt_in_use} of "
+                             f"{os2.ldt.capacity - 1} entries in use; GDT + LDT {tables:.1f} KiB")
         return lines
 
-
-def _warn(message: str) -> None:
-    print(f"ntsim: os2: {message}", file=sys.stderr)
