@@ -1,0 +1,219 @@
+"""OS/2 1.x programs (examples/os2, NE images) through the CLI, as a user runs them.
+
+There is no native OS/2 to compare with: each expectation comes from the program's own
+source (what it writes, with which values, and how it ends) and from OS/2's documented
+behaviour (error 18 at the end of a search, 128 when no child is left)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+import struct
+import sys
+
+import pytest
+
+from .harness import REPO, ntsim, run_guest
+
+pytestmark = pytest.mark.e2e
+
+EXAMPLES = REPO / "examples" / "os2"
+
+
+def install(root, *names: str) -> None:
+    for name in names:
+        shutil.copy2(EXAMPLES / name, root / name)
+
+
+def test_hello_writes_with_doswrite(root):
+    install(root, "hello.exe")
+    outcome = run_guest("hello.exe", root=root)
+    assert (outcome.status, outcome.stdout, outcome.stderr) == (0, b"Hello, OS/2!\r\n", b"")
+
+
+def test_viowrttty_and_doswrite_share_one_console_in_order(root):
+    install(root, "hellovio.exe")
+    outcome = run_guest("hellovio.exe", root=root)
+    assert outcome.status == 0
+    lines = outcome.stdout.decode().splitlines()
+    assert lines[:3] == ["DosWrite first", "Hello from VioWrtTTY", "DosWrite after"]
+    assert lines[3] == "mode 80x25"              # VioGetMode answers though stdout is a pipe
+    assert lines[4].startswith("cursor row ")
+
+
+def test_copy_copies_a_file_and_reports_a_missing_one(root):
+    install(root, "copy.exe")
+    content = bytes(range(256)) * 5 + b"tail"      # more than one 512-byte read
+    (root / "SOURCE.BIN").write_bytes(content)
+    outcome = run_guest("copy.exe", ("SOURCE.BIN", "TARGET.BIN"), root=root)
+    assert (outcome.status, outcome.stdout) == (0, f"copied {len(content)} bytes\r\n".encode())
+    assert (root / "TARGET.BIN").read_bytes() == content
+    missing = run_guest("copy.exe", ("NOSUCH.TXT", "OUT.TXT"), root=root)
+    assert (missing.status, missing.stdout) == (2, b"copy: error 2\r\n")    # ERROR_FILE_NOT_FOUND
+    assert not (root / "OUT.TXT").exists()
+
+
+def test_dir_lists_the_root_with_dosfindfirst_and_dosfindnext(root):
+    install(root, "dir.exe")
+    (root / "README.TXT").write_text("x")
+    (root / "SUBDIR").mkdir()
+    outcome = run_guest("dir.exe", root=root)
+    lines = outcome.stdout.decode().splitlines()
+    assert outcome.status == 0
+    assert sorted(lines[:-1]) == ["README.TXT", "SUBDIR\\", "dir.exe"]   # no . or .. in the root
+    assert lines[-1] == "3 file(s), last error 18"                      # ERROR_NO_MORE_FILES
+    only = run_guest("dir.exe", ("*.TXT",), root=root)
+    assert only.stdout.decode().splitlines() == ["README.TXT", "1 file(s), last error 18"]
+
+
+def test_dosallocseg_memory_and_a_freed_selector_is_a_general_protection_fault(root):
+    install(root, "memory.exe")
+    outcome = run_guest("memory.exe", root=root)
+    lines = outcome.stdout.decode().splitlines()
+    assert lines[0].startswith("allocated selector ") and int(lines[0][-4:], 16) & 7 == 7   # LDT, ring 3
+    assert lines[1:] == ["written from a DosAllocSeg segment", "grew to 8000 bytes",
+                         "freed; loading the selector again"]
+    assert outcome.status == 13
+    [message] = outcome.stderr_lines
+    assert "SYS3175" in message and "general protection fault" in message and "CS:IP " in message
+
+
+def test_dosexecpgm_and_doscwait_give_the_child_s_result_code(root):
+    install(root, "exec.exe")
+    shutil.copy2(EXAMPLES / "child.exe", root / "CHILD.EXE")
+    outcome = run_guest("exec.exe", root=root)
+    assert outcome.status == 0, outcome.stderr
+    assert outcome.stdout.decode().splitlines() == [
+        "child: arguments 'one two'",
+        "exec: synchronous child ended, termination 0, result 7",
+        "child: arguments 'one two'",
+        "exec: DosCWait collected the asynchronous child, result 7",
+        "exec: DosCWait with no children left: error 128",
+    ]
+
+
+def test_far_calls_between_segments_and_the_loader_s_fixups(root):
+    install(root, "multiseg.exe")
+    outcome = run_guest("multiseg.exe", root=root)
+    assert outcome.status == 0
+    # routine is at 0x34 in segment 2 (the source pads it so); segment 2's selector is
+    # LDT entry 2 at ring 3: 0x0017. Four calls (three direct, one through the pointer).
+    assert outcome.stdout == (b"multiseg: " * 4 + b"calls 4, additive 0034, low byte 0034, "
+                              b"routine at 0017:0034\r\n")
+
+
+# --- what the tools show -------------------------------------------------------------------------
+
+
+def test_trace_shows_doswrite_in_process_and_dosexecpgm_over_lpc_to_os2ss(root):
+    install(root, "exec.exe")
+    shutil.copy2(EXAMPLES / "child.exe", root / "CHILD.EXE")
+    trace = root / "trace.jsonl"
+    outcome = run_guest("exec.exe", root=root, options=("--trace-file", str(trace)))
+    assert outcome.status == 0
+    events = [json.loads(line) for line in trace.read_text().splitlines()]
+    by_seq = {e["seq"]: e for e in events}
+
+    def ancestry(event):
+        chain = [event]
+        while chain[-1].get("parent") in by_seq:
+            chain.append(by_seq[chain[-1]["parent"]])
+        return [(e["layer"], e["name"]) for e in reversed(chain)]
+
+    write = next(e for e in events if e["name"] == "NtWriteFile" and e["layer"] == "nt")
+    assert ancestry(write)[:2] == [("personality", "DosWrite"), ("nt", "NtWriteFile")]
+    execs = [ancestry(e) for e in events if e["name"] == "Os2ExecPgm" and e["layer"] == "server"]
+    assert execs and execs[0][:3] == [("personality", "DosExecPgm"), ("nt", "NtRequestWaitReplyPort"),
+                                      ("lpc", "NtRequestWaitReplyPort")]
+    started = [e["args"]["Subsystem"] for e in events if e["name"] == "SmStartSubsystem"]
+    assert started == ["Windows", "Os2"]        # CSRSS at boot, OS2SS on the first OS/2 program
+
+
+def test_strace_style_trace_names_doswrite_then_ntwritefile(root):
+    install(root, "hello.exe")
+    outcome = run_guest("hello.exe", root=root, options=("--trace",))
+    text = outcome.stderr.decode()
+    assert text.index('DosWrite(1, "Hello, OS/2!') < text.index("[nt] NtWriteFile") < text.index("DosExit(1, 0)")
+
+
+def test_stats_show_lpc_messages_and_descriptor_table_memory(root):
+    install(root, "exec.exe")
+    shutil.copy2(EXAMPLES / "child.exe", root / "CHILD.EXE")
+    outcome = run_guest("exec.exe", root=root, options=("--stats",))
+    text = outcome.stderr.decode()
+    assert "OS2SS (os2srv.exe" in text and "4 LPC messages" in text    # 2 DosExecPgm, 2 DosCWait
+    assert "LDT: " in text and "GDT + LDT 64.0 KiB" in text
+    assert "os2srv.exe     pid" in text and " server " in text
+
+
+def test_info_shows_segments_imports_and_entry_point(root):
+    outcome = ntsim("info", str(EXAMPLES / "multiseg.exe"), cwd=root)
+    text = outcome.stdout.decode()
+    assert outcome.status == 0
+    assert "personality   os2" in text
+    assert "CS:IP = segment 1:0x0000" in text
+    assert "DOSCALLS.5 DosExit" in text and "DOSCALLS.DOSWRITE" in text     # by ordinal and by name
+    assert "segment=2  type=CODE" in text and "segment=3  type=DATA" in text
+    assert "import by name" in text and "internal" in text
+
+
+def test_calls_prints_each_api_s_path_and_support_level(root):
+    outcome = ntsim("calls", "os2", cwd=root)
+    lines = outcome.stdout.decode().splitlines()
+    write = next(line for line in lines if "DOSCALLS.DosWrite" in line)
+    execs = next(line for line in lines if "DOSCALLS.DosExecPgm" in line)
+    assert write.split()[0] == "138" and "supported" in write and "in-process" in write
+    assert execs.split()[0] == "144" and "LPC to OS2SS" in execs
+    assert any("VIOCALLS.VioWrtTTY" in line and line.split()[0] == "19" for line in lines)
+
+
+# --- bad programs ------------------------------------------------------------------------------
+
+
+def _nebuild():
+    spec = importlib.util.spec_from_file_location("nebuild", EXAMPLES / "nebuild.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["nebuild"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _image(nebuild, modules=("DOSCALLS",), extra_import=None) -> bytes:
+    """push 1; push 0; [call far extra]; call far DosExit."""
+    code, fixups = b"", []
+    if extra_import is not None:
+        code += b"\x9a\x00\x00\x00\x00"
+        fixups.append(nebuild.Fixup(1, nebuild.FAR_POINTER, nebuild.IMPORT_ORDINAL, 1, *extra_import))
+    fixups.append(nebuild.Fixup(1, nebuild.FAR_POINTER, nebuild.IMPORT_ORDINAL, len(code) + 5, 1, 5))
+    code += b"\x6a\x01\x6a\x00\x9a\x00\x00\x00\x00"
+    program = nebuild.Program([nebuild.SegmentSpec(code, 0x50), nebuild.SegmentSpec(bytes(16), 0x51)],
+                              list(modules), fixups, cs_ip=(1, 0), ss_sp=(2, 0), autodata=2)
+    return nebuild.link(program)
+
+
+def test_a_program_importing_moucalls_never_starts(root):
+    (root / "mouse.exe").write_bytes(_image(_nebuild(), ("DOSCALLS", "MOUCALLS"), (2, 1)))
+    outcome = run_guest("mouse.exe", root=root)
+    assert (outcome.status, outcome.stdout) == (126, b"")
+    [message] = outcome.stderr_lines
+    assert "MOUCALLS" in message
+
+
+def test_a_truncated_ne_is_refused_with_one_line(root):
+    whole = (EXAMPLES / "hello.exe").read_bytes()
+    base = struct.unpack_from("<I", whole, 0x3C)[0]
+    (root / "cut.exe").write_bytes(whole[:base + 0x30])
+    outcome = run_guest("cut.exe", root=root)
+    assert (outcome.status, outcome.stdout) == (126, b"")
+    [message] = outcome.stderr_lines
+    assert "truncated NE header" in message
+
+
+def test_an_unimplemented_ordinal_warns_at_load_and_stops_the_program_when_called(root):
+    (root / "odd.exe").write_bytes(_image(_nebuild(), extra_import=(1, 999)))
+    outcome = run_guest("odd.exe", root=root)
+    assert outcome.status == 125
+    warning, stopped = outcome.stderr_lines[0], outcome.stderr_lines[-1]
+    assert "imports DOSCALLS.999, which ntsim does not implement" in warning
+    assert "DOSCALLS.999" in stopped and "does not implement" in stopped
