@@ -146,7 +146,7 @@ class Os2Personality(Personality):
             tracer.close(thread, event, 0)
         kernel.current_thread = caller
         cpu = process.cpu
-        cpu.hook_software_interrupts(self._interrupt)
+        cpu.hook_software_interrupts(self._interrupt_handler(cpu))
         cpu.loaded_thread = thread
         thread.context = None
         kernel.start_thread(thread)
@@ -162,15 +162,20 @@ class Os2Personality(Personality):
 
     # --- traps and faults -------------------------------------------------------------------
 
-    def _interrupt(self, vector: int) -> None:
-        thread = self.kernel.current_thread
-        cpu = thread.process.cpu
-        if vector == THUNK_VECTOR:
-            self.gate.on_trap(cpu.uc)
-            return
-        # INT n with no gate a ring-3 program may use: #GP, as the processor would raise it
-        cpu.pc -= 2
-        self._trap(thread, 13, f"INT {vector:02X}h at CS:IP {cpu.describe_pc()}")
+    def _interrupt_handler(self, cpu: Any):
+        """The processor's `INT n` handler: INT F0h (a thunk) enters the call gate; any
+        other vector has no gate a ring-3 program may use — #GP, as on a 286."""
+        on_trap, uc = self.gate.on_trap, cpu.uc
+
+        def interrupt(vector: int) -> None:
+            if vector == THUNK_VECTOR:
+                on_trap(uc)
+                return
+            thread = self.kernel.current_thread
+            cpu.pc -= 2
+            self._trap(thread, 13, f"INT {vector:02X}h at CS:IP {cpu.describe_pc()}")
+
+        return interrupt
 
     def on_fault(self, thread: Thread, fault: Fault) -> None:
         vector = fault.vector if fault.vector is not None else (6 if fault.kind == "invalid-instruction" else 13)

@@ -38,7 +38,7 @@ def _read_block(caller: Os2Thread, pointer: int, strings: int) -> bytes:
     """`strings` NUL-terminated strings ("prog\\0args\\0"), or up to a double NUL
     (an environment, strings=0), inside the pointer's segment."""
     start = caller.linear(pointer, 1)
-    limit = caller.os2.ldt[pointer >> 19].limit - (pointer & 0xFFFF) + 1
+    limit = caller.os2.limits[pointer >> 19] - (pointer & 0xFFFF) + 1
     raw = caller.memory.read(start, limit)
     if strings:
         end, found = 0, 0

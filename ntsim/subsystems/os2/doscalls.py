@@ -572,6 +572,7 @@ def dos_realloc_seg(caller: Os2Thread, size: int, selector: int) -> int:
         nt.NtFreeVirtualMemory(NtCurrentProcess, base + page_ceil(size), page_ceil(old) - page_ceil(size),
                                MEM_DECOMMIT)
     caller.cpu.set_descriptor(os2.ldt, selector >> 3, SegmentDescriptor.data16(base, size - 1))
+    os2.limits[selector >> 3] = size - 1
     os2.allocated[selector] = size
     return 0
 
@@ -584,6 +585,7 @@ def dos_free_seg(caller: Os2Thread, selector: int) -> int:
     del os2.allocated[match]
     from ...kernel.descriptors import NULL_DESCRIPTOR
     caller.cpu.set_descriptor(os2.ldt, match >> 3, NULL_DESCRIPTOR)
+    del os2.limits[match >> 3]
     caller.nt.NtFreeVirtualMemory(NtCurrentProcess, tiled_base(match), TILE, MEM_DECOMMIT)
     return 0
 

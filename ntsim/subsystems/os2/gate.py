@@ -21,6 +21,8 @@ from __future__ import annotations
 import struct
 from typing import TYPE_CHECKING, Any
 
+from unicorn.x86_const import UC_X86_REG_AX, UC_X86_REG_CS, UC_X86_REG_EIP, UC_X86_REG_SP, UC_X86_REG_SS
+
 from ...kernel.status import NtStatusError
 from ...trace import ArgType, Quoted, render_bytes
 from ..base import Abi, Call, CallGate, ErrorMapping
@@ -122,21 +124,47 @@ class Os2Thread:
         """The linear address of far pointer `pointer` (sel << 16 | off), if `size`
         bytes there lie inside a present segment of the process's LDT."""
         selector, offset = pointer >> 16, pointer & 0xFFFF
-        index = selector >> 3
-        ldt = self.os2.ldt
-        if not selector & 4 or not 0 < index < ldt.capacity or not ldt[index].present:
+        limit = self.os2.limits.get(selector >> 3) if selector & 4 else None
+        if limit is None:
             raise Os2Error(ERROR_PROTECTION_VIOLATION, f"{selector:04X}:{offset:04X}: no such segment")
-        if size and offset + size - 1 > ldt[index].limit:
+        if size and offset + size - 1 > limit:
             raise Os2Error(ERROR_PROTECTION_VIOLATION,
                            f"{selector:04X}:{offset:04X}+{size}: past the segment's limit")
-        return (index << TILE_SHIFT) + offset
+        return ((selector >> 3) << TILE_SHIFT) + offset
 
     def read(self, pointer: int, size: int) -> bytes:
-        return self.memory.read(self.linear(pointer, size), size) if size else b""
+        return self.read_linear(self.linear(pointer, size), size) if size else b""
 
     def write(self, pointer: int, data: bytes) -> None:
         if data:
-            self.memory.write(self.linear(pointer, len(data)), data)
+            self.write_linear(self.linear(pointer, len(data)), data)
+
+    # Every call reads its arguments and most write a result: the common case of the
+    # memory manager's read and write — one page, present, private, not code — is done
+    # here directly on the frame (anything else takes the memory manager's own path:
+    # demand-zero, copy-on-write, code to forget).
+
+    def read_linear(self, address: int, size: int) -> bytes:
+        memory = self.memory
+        offset = address & 0xFFF
+        frame = memory.table.frames.get(address - offset) if offset + size <= 0x1000 else None
+        if frame is None:
+            return memory.read(address, size)
+        return memory.physical.read(frame, offset, size)
+
+    def write_linear(self, address: int, data: bytes) -> None:
+        memory = self.memory
+        offset = address & 0xFFF
+        page = address - offset
+        frame = memory.table.frames.get(page) if offset + len(data) <= 0x1000 else None
+        if frame is None or page in memory.shared_pages or page in memory.code_pages \
+                or memory.physical.is_shared(frame):
+            memory.write(address, data)
+            return
+        memory.physical.write(frame, offset, data)
+        memory.table.mark_accessed(page)
+        if memory.table.reduced:
+            memory.cpu.flush_tlb()
 
     def read_word(self, pointer: int) -> int:
         return struct.unpack("<H", self.read(pointer, 2))[0]
@@ -150,7 +178,7 @@ class Os2Thread:
     def read_string(self, pointer: int, limit: int = 260) -> str:
         """An ASCIIZ string (code page 437) that must end inside its segment."""
         start = self.linear(pointer, 1)
-        room = self.os2.ldt[pointer >> 19].limit - (pointer & 0xFFFF) + 1
+        room = self.os2.limits[pointer >> 19] - (pointer & 0xFFFF) + 1
         raw = self.memory.read_cstring(start, min(limit, room))
         if len(raw) >= min(limit, room):
             raise Os2Error(ERROR_PROTECTION_VIOLATION if room <= limit else 206,
@@ -169,44 +197,42 @@ class FarCallAbi(Abi):
     def __init__(self, kernel: Kernel, errors: Os2Errors) -> None:
         self.kernel = kernel
         self.errors = errors
-        self._offsets: dict[int, tuple[int, ...]] = {}
+        self._offsets: dict[int, tuple[struct.Struct, int]] = {}
 
     def call_number(self, cpu: Any) -> int:
         """The stub the program called: which entry of its thunk segment the INT is in."""
         os2 = self.kernel.current_thread.process.data
-        slot = (cpu.pc - 2) // THUNK_SIZE
-        if cpu.read_register("cs") != os2.thunk_selector or not 0 <= slot < len(os2.thunks):
+        read = cpu.registers.read
+        slot = ((read(UC_X86_REG_EIP) & 0xFFFF) - 2) >> 3         # THUNK_SIZE 8
+        if read(UC_X86_REG_CS) != os2.thunk_selector or not 0 <= slot < len(os2.thunks):
             return -1
         return os2.thunks[slot]
 
     def arguments(self, caller: Os2Thread, row: Call) -> list[Any]:
-        offsets = self._offsets.get(row.number)
-        if offsets is None:
-            # pascal order: the last argument is nearest the return address (SP+4)
-            at, positions = 4, []
-            for arg in reversed(row.args):
-                positions.append(at)
-                at += arg.type.size
-            offsets = self._offsets[row.number] = tuple(reversed(positions))
-        cpu = caller.cpu
-        read = cpu.registers.read
-        from unicorn.x86_const import UC_X86_REG_SP, UC_X86_REG_SS
-        sp = read(UC_X86_REG_SP) & 0xFFFF
-        base = ((read(UC_X86_REG_SS) >> 3) << TILE_SHIFT) + sp
-        frame = caller.memory.read(base, (offsets[0] + row.args[0].type.size) if offsets else 4)
-        return [int.from_bytes(frame[at:at + arg.type.size], "little")
-                for at, arg in zip(offsets, row.args, strict=True)]
+        layout = self._offsets.get(row.number)
+        if layout is None:
+            # pascal order: the last argument is nearest the return address (SP+4), the
+            # first deepest; one struct reads the frame, last argument first
+            widths = "".join("H" if arg.type.size == 2 else "I" for arg in reversed(row.args))
+            frame = struct.Struct("<4x" + widths)
+            layout = self._offsets[row.number] = (frame, frame.size)
+        frame, size = layout
+        read = caller.cpu.registers.read
+        base = ((read(UC_X86_REG_SS) >> 3) << TILE_SHIFT) + (read(UC_X86_REG_SP) & 0xFFFF)
+        values = list(frame.unpack(caller.read_linear(base, size)))
+        values.reverse()
+        return values
 
     def return_to_guest(self, caller: Os2Thread, row: Call | None, result: Any, trap: Any,
                         interrupted: bool = False) -> None:
         if row is None or row.handler is None:
             # An import ntsim does not implement: the program stops (the gate has said why)
             name = self.errors.unknown_name(self.call_number(caller.cpu)) if row is None else row.name
-            caller.kernel.terminate_process(
-                caller.process, 125, note=f"called {name}, which ntsim does not implement")
+            # (the gate has said so on stderr: the exit keeps the reason for the trace only)
+            caller.process.exit_reason = f"called {name}, which ntsim does not implement"
+            caller.kernel.terminate_process(caller.process, 125)
             return
-        if result is not None and caller.process.alive:
-            from unicorn.x86_const import UC_X86_REG_AX
+        if result is not None and caller.process.exit_status is None:
             caller.cpu.registers.write(UC_X86_REG_AX, result & 0xFFFF)
 
     def restart(self, caller: Os2Thread) -> None:

@@ -65,6 +65,7 @@ class Os2Process:
     termination: int = 0                                       # TC_EXIT, TC_TRAP...
     ignored_signals: set[int] = field(default_factory=set)     # DosSetSigHandler SIGA_IGNORE
     console: Any = None                                        # VIO and KBD's ConsoleClient
+    limits: dict[int, int] = field(default_factory=dict)       # LDT index -> limit, present entries
 
     @property
     def ldt_in_use(self) -> int:
@@ -207,6 +208,7 @@ def allocate_segment(kernel: Any, os2: Os2Process, size: int, *, code: bool = Fa
                                PAGE_EXECUTE_READ if code else PAGE_READWRITE)
     descriptor = (SegmentDescriptor.code16 if code else SegmentDescriptor.data16)(base, size - 1)
     ldt[index] = descriptor
+    os2.limits[index] = descriptor.limit
     cpu = kernel.current_thread.process.cpu
     if cpu.ldtr[1] == ldt.base:        # already loaded: the processor's copy too
         cpu.set_descriptor(ldt, index, descriptor)
