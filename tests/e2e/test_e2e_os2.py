@@ -217,3 +217,46 @@ def test_an_unimplemented_ordinal_warns_at_load_and_stops_the_program_when_calle
     warning, stopped = outcome.stderr_lines[0], outcome.stderr_lines[-1]
     assert "imports DOSCALLS.999, which ntsim does not implement" in warning
     assert "DOSCALLS.999" in stopped and "does not implement" in stopped
+
+
+def test_a_tour_of_the_apis(root):
+    """examples/os2/apis.asm: each line an API's return code or a value it gave back;
+    the expectations are OS/2's documented results for what the program asks."""
+    install(root, "apis.exe")
+    shutil.copy2(EXAMPLES / "child.exe", root / "CHILD.EXE")
+    outcome = run_guest("apis.exe", root=root, stdin=b"xyline\r")
+    assert outcome.status == 0, outcome.stderr
+    lines = outcome.stdout.decode().split("\r\n")
+    results = dict(line.rsplit(" ", 1) for line in lines if line and " " in line and line.rsplit(" ", 1)[1].isdigit())
+    assert results == {
+        "DosGetVersion": str(10 << 8 | 30),      # OS/2 1.30: major 10, minor 30
+        "DosGetInfoSeg": "0", "GINFOSEG major": "10", "GINFOSEG minor": "30",
+        "GINFOSEG year>=2020": "1", "LINFOSEG pid = DosGetPID pid": "1",
+        "LINFOSEG environment = AX at start": "1", "DosGetEnv = AX:BX at start": "1",
+        "DosQCurDisk disk": "3", "DosQCurDisk map": "4",          # C: only
+        "DosSelectDisk(4)": "15",                                 # ERROR_INVALID_DRIVE
+        "DosMkDir": "0", "DosChDir": "0", "DosQCurDir": "0",
+        "DosOpen": "0", "DosOpen action": "2",                    # FILE_CREATED
+        "DosChgFilePtr(-2 from the end)": "3",                    # "hello" is 5 bytes
+        "DosNewSize": "0", "DosBufReset": "0", "DosQFileInfo": "0", "DosQFileInfo size": "3",
+        "DosDupHandle": "0", "DosDupHandle new handle": "4",      # 0-2 standard, 3 the file
+        "DosClose": "0", "DosClose again": "6",                   # ERROR_INVALID_HANDLE
+        "DosSetFileMode": "0", "DosQFileMode": "1",               # FILE_READONLY
+        "DosMove": "0", "DosDelete": "0", "DosDelete again": "2",  # ERROR_FILE_NOT_FOUND
+        "DosRmDir": "0", "DosRmDir again": "3",                   # ERROR_PATH_NOT_FOUND
+        "DosMakePipe": "0", "DosAllocHuge": "0", "DosAllocHuge third segment": "1",
+        "DosSleep": "0", "DosGetDateTime": "0", "DosBeep": "0", "DosError": "0",
+        "DosSetSigHandler ignore": "0", "DosSetSigHandler accept": "1",
+        "DosExecPgm async": "0", "DosKillProcess": "0", "DosCWait": "0",
+        "DosCWait termination code": "3",                         # TC_KILLPROCESS
+        "DosKillProcess again": "303",                            # ERROR_INVALID_PROCID
+        "VioScrollUp": "0", "VioSetCurPos": "0", "VioGetCurPos row": "5", "VioGetCurPos column": "10",
+        "VioSetCurPos(99, 0)": "358",                             # ERROR_VIO_ROW
+        "VioWrtCharStrAtt": "0", "VioReadCellStr": "0",
+        "KbdPeek character": str(ord("x")), "KbdCharIn character": str(ord("x")), "KbdStringIn": "0",
+    }
+    assert "current directory \\NEWDIR" in lines
+    assert "DosRead from the pipe ping" in lines
+    assert "cells 1F411F421F43" in lines                          # 'A' 'B' 'C' in 1Fh
+    assert "line yline" in lines
+    assert not (root / "NEWDIR").exists() and not (root / "FILE.TXT").exists()

@@ -284,10 +284,21 @@ def _open_path(caller: Os2Thread, path: str, access: int, options: int) -> int:
     return caller.nt.NtCreateFile(path, access | SYNCHRONIZE, FILE_OPEN, options | FILE_SYNCHRONOUS_IO_NONALERT)
 
 
+def _open_directory(caller: Os2Thread, path: str, access: int) -> int:
+    """A directory that is not there is ERROR_PATH_NOT_FOUND to OS/2, not FILE_NOT_FOUND."""
+    try:
+        return _open_path(caller, path, access, FILE_DIRECTORY_FILE)
+    except NtStatusError as error:
+        if error.status == STATUS_OBJECT_NAME_NOT_FOUND:
+            raise Os2Error(ERROR_PATH_NOT_FOUND, path) from None
+        raise
+
+
 def _delete(caller: Os2Thread, name: int, directory: bool) -> int:
     path = nt_path(caller, caller.read_string(name))
     nt = caller.nt
-    handle = _open_path(caller, path, DELETE, FILE_DIRECTORY_FILE if directory else FILE_NON_DIRECTORY_FILE)
+    handle = _open_directory(caller, path, DELETE) if directory else \
+        _open_path(caller, path, DELETE, FILE_NON_DIRECTORY_FILE)
     try:
         if directory and path.rstrip("\\").casefold() == ("\\??\\C:" + caller.os2.cwd).rstrip("\\").casefold():
             raise Os2Error(16, "it is the current directory")   # ERROR_CURRENT_DIRECTORY
@@ -326,7 +337,7 @@ def dos_move(caller: Os2Thread, old: int, new: int, _reserved: int) -> int:
 
 def dos_ch_dir(caller: Os2Thread, name: int, _reserved: int) -> int:
     path = nt_path(caller, caller.read_string(name))
-    caller.nt.NtClose(_open_path(caller, path, FILE_LIST_DIRECTORY, FILE_DIRECTORY_FILE))
+    caller.nt.NtClose(_open_directory(caller, path, FILE_LIST_DIRECTORY))
     caller.os2.cwd = os2_path(path)
     return 0
 
@@ -414,7 +425,9 @@ def dos_set_file_mode(caller: Os2Thread, name: int, attribute: int, _reserved: i
     handle = _open_path(caller, path, FILE_READ_ATTRIBUTES | FILE_WRITE_ATTRIBUTES, 0)
     try:
         basic = nt.NtQueryInformationFile(handle, FileBasicInformation)
-        basic.FileAttributes = (basic.FileAttributes & ~0x27) | attribute
+        # (FILE_ATTRIBUTE_NORMAL, 0x80, says "none": 0 would mean "leave them as they are")
+        basic.FileAttributes = (basic.FileAttributes & ~0x27) | attribute or 0x80
+        basic.LastAccessTime = basic.LastWriteTime = 0          # the times stay
         nt.NtSetInformationFile(handle, FileBasicInformation, basic)
     finally:
         nt.NtClose(handle)
