@@ -12,7 +12,10 @@
 (e)-(g) scheduling at speed (compute under --deterministic, two computes at once, a
     pipeline beside its parts): benchmarks/scheduling.py;
 (h) memory at scale (256 MiB touched, strided reads, `file`, python3 importing ssl, the
-    address-space clone of a fork): benchmarks/memory.py.
+    address-space clone of a fork): benchmarks/memory.py;
+(i)-(ii) OS2SS: an OS/2 API call's round trip through the far-call thunk beside a bare
+    unicorn interrupt hook, and what an LPC round trip to the OS2SS server adds:
+    benchmarks/os2.py.
 
 Never run as a timed test: timings depend on the machine; the ratios are what to read.
 """
@@ -32,6 +35,7 @@ EXAMPLES = os.path.join(ROOT, "examples", "linux")
 sys.path.insert(0, ROOT)
 
 import memory  # noqa: E402  (benchmarks/memory.py: memory at scale)
+import os2  # noqa: E402  (benchmarks/os2.py: sections (i)-(ii), OS2SS)
 import scheduling  # noqa: E402  (benchmarks/scheduling.py: sections (e)-(g))
 import software  # noqa: E402  (benchmarks/software.py: section (d))
 from unicorn import UC_ARCH_X86, UC_HOOK_INSN, UC_MODE_64, Uc  # noqa: E402
@@ -176,6 +180,8 @@ def main() -> None:
     scheduling.main()
     print()
     memory.main()
+    print()
+    os2.main()
 
 
 if __name__ == "__main__":

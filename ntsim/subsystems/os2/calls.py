@@ -12,7 +12,7 @@ from typing import Any
 
 from ...kernel.dispatcher import then
 from ...kernel.status import NtStatusError
-from ..base import PARTIAL, UNSUPPORTED, Call, CallRow, call, unsupported
+from ..base import PARTIAL, UNSUPPORTED, Call, CallRow, call
 from . import doscalls as dos
 from . import viocalls as vio
 from .errors import Os2Error
@@ -223,4 +223,4 @@ def call_rows() -> list[CallRow]:
     return rows
 
 
-__all__ = ["TABLE", "ROWS", "call_rows", "unsupported"]
+__all__ = ["TABLE", "ROWS", "call_rows"]

@@ -19,7 +19,6 @@ from ...kernel.dispatcher import WaitPending, then
 from ...kernel.io import (
     DELETE,
     FILE_ATTRIBUTE_DIRECTORY,
-    FILE_ATTRIBUTE_READONLY,
     FILE_CREATE,
     FILE_DIRECTORY_FILE,
     FILE_LIST_DIRECTORY,
@@ -41,7 +40,7 @@ from ...kernel.io import (
     FileRenameInformation,
     FileStandardInformation,
 )
-from ...kernel.memory import MEM_COMMIT, MEM_DECOMMIT, MEM_RELEASE, page_ceil
+from ...kernel.memory import MEM_COMMIT, MEM_DECOMMIT, page_ceil
 from ...kernel.services import NtCurrentProcess
 from ...kernel.status import STATUS_END_OF_FILE, STATUS_OBJECT_NAME_NOT_FOUND, NtStatusError
 from .errors import (
@@ -60,7 +59,7 @@ from .errors import (
     ERROR_TOO_MANY_OPEN_FILES,
     Os2Error,
 )
-from .gate import TILE_SHIFT, Os2Thread
+from .gate import Os2Thread
 from .loader import TILE, allocate_segment, tiled_base
 
 MAX_HANDLES = 20                  # OS/2 1.x's default per process (DosSetMaxFH raises it)

@@ -21,7 +21,13 @@ from __future__ import annotations
 import struct
 from typing import TYPE_CHECKING, Any
 
-from unicorn.x86_const import UC_X86_REG_AX, UC_X86_REG_CS, UC_X86_REG_EIP, UC_X86_REG_SP, UC_X86_REG_SS
+from unicorn.x86_const import (
+    UC_X86_REG_AX,
+    UC_X86_REG_CS,
+    UC_X86_REG_EIP,
+    UC_X86_REG_SP,
+    UC_X86_REG_SS,
+)
 
 from ...kernel.status import NtStatusError
 from ...trace import ArgType, Quoted, render_bytes

@@ -20,7 +20,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...kernel.dispatcher import WaitPending
-from ...kernel.io import FILE_OPEN, FILE_READ_DATA, FILE_SYNCHRONOUS_IO_NONALERT, SYNCHRONIZE, FileStandardInformation
+from ...kernel.io import (
+    FILE_OPEN,
+    FILE_READ_DATA,
+    FILE_SYNCHRONOUS_IO_NONALERT,
+    SYNCHRONIZE,
+    FileStandardInformation,
+)
 from ...kernel.lpc import ApiRow, Field, LpcServer, PortMessage, Record
 from ...kernel.status import NtStatusError
 from ..base import ImageError
