@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from ...kernel.cpu import PROTECTED_MODE_16, Fault
+from ...kernel.cpu import PROTECTED_MODE_16, Fault, ProcessorError
 from ...kernel.io import FILE_OPEN, FILE_READ_DATA, FILE_WRITE_DATA, SYNCHRONIZE
 from ...kernel.processes import Process, Thread
 from ...kernel.status import NtStatusError
@@ -134,7 +134,7 @@ class Os2Personality(Personality):
                 os2.files[handle] = nt.NtCreateFile(f"\\Device\\ConDrv\\{stream}", access | SYNCHRONIZE, FILE_OPEN)
             os2.console = ConsoleClient.open(nt)
             os2.port = nt.NtConnectPort(PORT_NAME, PORT_SECTION)
-        except (ImageError, NtStatusError, MemoryError) as error:
+        except (ImageError, NtStatusError, MemoryError, ProcessorError) as error:
             if event is not None:
                 tracer.close(thread, event, None, "cannot load")
             kernel.current_thread = caller

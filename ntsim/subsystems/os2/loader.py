@@ -175,6 +175,10 @@ def load(kernel: Any, process: Any, image: ne.NeImage, rows: dict[int, Any], err
     if image.ss == 0 and not image.autodata:
         raise ImageError("SS is the automatic data segment, and the image has none")
     ss_number = image.ss or image.autodata
+    for what, number, data in (("CS", image.cs, False), ("SS", ss_number, True),
+                               ("the automatic data segment", image.autodata, True)):
+        if number and image.segments[number - 1].is_data != data:
+            raise ImageError(f"{what} is segment {number}, a {'data' if not data else 'code'} segment")
     sp = image.sp or (sizes[ss_number] & 0xFFFF)
     # (through the memory manager first: its pages get their frames, then the processor's copy)
     process.memory.write(ldt.base, ldt.image())
