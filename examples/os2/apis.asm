@@ -50,6 +50,12 @@ failname:       times 16 db 0
 child_args:     db "CHILD", 0, 0, 0
 child_name:     db "CHILD.EXE", 0
 child_pid:      dw 0
+shared_name:    db "\SHAREMEM\NTSIM", 0
+bad_name:       db "NOT-SHAREMEM", 0
+shared_sel:     dw 0
+share_args:     db "CHILD", 0, "share", 0, 0
+greeting:       db "from the parent", 0
+greeting_length equ $ - greeting
 LIBDATA
 
 SEGMENT 1, CODE
@@ -343,6 +349,55 @@ start:
         push    word [child_pid]
         IMPORT  DOSCALLS, 51
         REPORT  "DosKillProcess again"
+
+        ; --- a shared segment, seen by a child ---
+        push    100                     ; DosAllocShrSeg(100, "\SHAREMEM\NTSIM", &shared_sel)
+        PTR     shared_name
+        PTR     shared_sel
+        IMPORT  DOSCALLS, 35
+        REPORT  "DosAllocShrSeg"
+        push    100
+        PTR     shared_name
+        PTR     word1
+        IMPORT  DOSCALLS, 35
+        REPORT  "DosAllocShrSeg again"
+        push    100
+        PTR     bad_name
+        PTR     word1
+        IMPORT  DOSCALLS, 35
+        REPORT  "DosAllocShrSeg without \SHAREMEM\"
+        mov     es, [shared_sel]
+        mov     si, greeting
+        xor     di, di
+        mov     cx, greeting_length
+        rep movsb
+        PTR     failname                ; DosExecPgm(EXEC_SYNC, "CHILD share")
+        push    16
+        push    0
+        PTR     share_args
+        push    0
+        push    0
+        PTR     results
+        PTR     child_name
+        IMPORT  DOSCALLS, 144
+        WRITES  "the shared segment now says '"
+        mov     es, [shared_sel]
+        xor     bx, bx
+.strlen: cmp    byte [es:bx], 0
+        je      .said
+        inc     bx
+        jmp     .strlen
+.said:  mov     cx, bx
+        xor     dx, dx
+        call    write_es
+        WRITES  {"'", 13, 10}
+        push    word [shared_sel]
+        IMPORT  DOSCALLS, 39            ; DosFreeSeg: the last user frees it
+        REPORT  "DosFreeSeg shared"
+        PTR     shared_name
+        PTR     word1
+        IMPORT  DOSCALLS, 36            ; DosGetShrSeg: it is gone
+        REPORT  "DosGetShrSeg after"
 
         ; --- the screen ---
         push    0                       ; VioScrollUp(whole screen, all lines, blank cell)

@@ -247,6 +247,9 @@ def test_a_tour_of_the_apis(root):
         "DosMakePipe": "0", "DosAllocHuge": "0", "DosAllocHuge third segment": "1",
         "DosSleep": "0", "DosGetDateTime": "0", "DosBeep": "0", "DosError": "0",
         "DosSetSigHandler ignore": "0", "DosSetSigHandler accept": "1",
+        "DosAllocShrSeg": "0", "DosAllocShrSeg again": "183",   # ERROR_ALREADY_EXISTS
+        "DosAllocShrSeg without \\SHAREMEM\\": "123",         # ERROR_INVALID_NAME
+        "DosFreeSeg shared": "0", "DosGetShrSeg after": "2",      # the last user freed it
         "DosExecPgm async": "0", "DosKillProcess": "0", "DosCWait": "0",
         "DosCWait termination code": "3",                         # TC_KILLPROCESS
         "DosKillProcess again": "303",                            # ERROR_INVALID_PROCID
@@ -259,4 +262,7 @@ def test_a_tour_of_the_apis(root):
     assert "DosRead from the pipe ping" in lines
     assert "cells 1F411F421F43" in lines                          # 'A' 'B' 'C' in 1Fh
     assert "line yline" in lines
+    # one segment seen by two processes: the child reads the parent's text, and writes its own
+    assert "child: the shared segment says 'from the parent'" in lines
+    assert "the shared segment now says 'child was here'" in lines
     assert not (root / "NEWDIR").exists() and not (root / "FILE.TXT").exists()

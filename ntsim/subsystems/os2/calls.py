@@ -10,14 +10,24 @@ from __future__ import annotations
 import struct
 from typing import Any
 
+from ...kernel.descriptors import NULL_DESCRIPTOR, SegmentDescriptor
 from ...kernel.dispatcher import then
+from ...kernel.memory import MEM_RELEASE, MEM_RESERVE
+from ...kernel.services import NtCurrentProcess
 from ...kernel.status import NtStatusError
 from ..base import PARTIAL, UNSUPPORTED, Call, CallRow, call
 from . import doscalls as dos
 from . import viocalls as vio
 from .errors import Os2Error
-from .gate import LONG, MODULES, PSZ, PTR, WORD, FarBuffer, Os2Thread, number_of
-from .server import Os2CWait, Os2ExecPgm, Os2KillProcess
+from .gate import LONG, MODULES, PSZ, PTR, TILE_SHIFT, WORD, FarBuffer, Os2Thread, number_of
+from .server import (
+    Os2AllocShrSeg,
+    Os2CWait,
+    Os2ExecPgm,
+    Os2FreeShrSeg,
+    Os2GetShrSeg,
+    Os2KillProcess,
+)
 
 IN_PROCESS, LPC = "in-process", "LPC to OS2SS"
 
@@ -100,6 +110,61 @@ def dos_kill_process(caller: Os2Thread, scope: int, pid: int) -> Any:
     return _request(caller, Os2KillProcess, {"Scope": scope, "ProcessId": pid}, b"", done)
 
 
+def _map_shared(caller: Os2Thread, reply: dict, selector_out: int) -> int:
+    """The segment OS2SS named: its section mapped at its LDT slot's tile, the slot filled."""
+    if reply["Error"]:
+        raise Os2Error(reply["Error"])
+    os2, nt = caller.os2, caller.nt
+    index, size = reply["Index"], reply["Size"]
+    if index not in os2.shared:
+        handle = nt.NtOpenSection(reply["SectionName"].rstrip(b"\0").decode("cp437"))
+        # the tile leaves the shared-segment reservation and becomes the view
+        nt.NtFreeVirtualMemory(NtCurrentProcess, index << TILE_SHIFT, 1 << TILE_SHIFT, MEM_RELEASE, pico=True)
+        try:
+            nt.NtMapViewOfSection(handle, NtCurrentProcess, index << TILE_SHIFT, 0, -(-size // 0x1000) * 0x1000,
+                                  0x04, tag="shared segment")
+        finally:
+            nt.NtClose(handle)
+        caller.cpu.set_descriptor(os2.ldt, index, SegmentDescriptor.data16(index << TILE_SHIFT, size - 1))
+        os2.limits[index] = size - 1
+        os2.shared.add(index)
+    caller.write_word(selector_out, os2.ldt.selector(index))
+    return 0
+
+
+def dos_alloc_shr_seg(caller: Os2Thread, size: int, name: int, selector_out: int) -> Any:
+    text = caller.read_string(name).encode("cp437")
+    caller.linear(selector_out, 2)
+    return _request(caller, Os2AllocShrSeg, {"Size": size, "Name": text}, b"",
+                    lambda reply: _map_shared(caller, reply, selector_out))
+
+
+def dos_get_shr_seg(caller: Os2Thread, name: int, selector_out: int) -> Any:
+    text = caller.read_string(name).encode("cp437")
+    caller.linear(selector_out, 2)
+    return _request(caller, Os2GetShrSeg, {"Name": text}, b"",
+                    lambda reply: _map_shared(caller, reply, selector_out))
+
+
+def free_shared_segment(caller: Os2Thread, index: int) -> Any:
+    """DosFreeSeg of a shared segment: this process's view and slot go; OS2SS drops the
+    segment when its last user has freed it (or ended)."""
+    os2 = caller.os2
+    caller.nt.NtUnmapViewOfSection(NtCurrentProcess, index << TILE_SHIFT)
+    caller.nt.NtAllocateVirtualMemory(NtCurrentProcess, index << TILE_SHIFT, 1 << TILE_SHIFT, MEM_RESERVE, 0x04,
+                                      tag="tiled area (shared segments)")
+    caller.cpu.set_descriptor(os2.ldt, index, NULL_DESCRIPTOR)
+    del os2.limits[index]
+    os2.shared.discard(index)
+
+    def done(reply: dict) -> int:
+        if reply["Error"]:
+            raise Os2Error(reply["Error"])
+        return 0
+
+    return _request(caller, Os2FreeShrSeg, {"Index": index}, b"", done)
+
+
 # --- the table ---------------------------------------------------------------------------------
 
 D, V, K = "DOSCALLS", "VIOCALLS", "KBDCALLS"
@@ -160,10 +225,15 @@ TABLE: list[Call] = [
          note="an NPFS pipe; ordinal unverified"),
     # DOSCALLS: memory
     _row(D, 34, "DosAllocSeg", dos.dos_alloc_seg, ("usSize", WORD), ("psel", PTR), ("fsAlloc", WORD),
-         level=PARTIAL, note="an LDT entry + NtAllocateVirtualMemory; shareable flags give a private segment"),
+         level=PARTIAL, note="an LDT entry + NtAllocateVirtualMemory; giveable/gettable flags give a private segment"),
+    _row(D, 35, "DosAllocShrSeg", dos_alloc_shr_seg, ("usSize", WORD), ("pszSegName", PSZ), ("psel", PTR),
+         path=LPC, note="OS2SS makes a named section at one LDT slot for all; ordinal unverified"),
+    _row(D, 36, "DosGetShrSeg", dos_get_shr_seg, ("pszSegName", PSZ), ("psel", PTR), path=LPC,
+         note="the section mapped at its slot's tile; ordinal unverified"),
     _row(D, 38, "DosReallocSeg", dos.dos_realloc_seg, ("usNewSize", WORD), ("sel", WORD),
          note="grows or shrinks within the segment's 64 KiB tile"),
-    _row(D, 39, "DosFreeSeg", dos.dos_free_seg, ("sel", WORD), note="NtFreeVirtualMemory; the LDT entry goes"),
+    _row(D, 39, "DosFreeSeg", dos.dos_free_seg, ("sel", WORD),
+         note="NtFreeVirtualMemory; the LDT entry goes (a shared segment: NtUnmapViewOfSection, LPC to OS2SS)"),
     _row(D, 40, "DosAllocHuge", dos.dos_alloc_huge, ("usNumSeg", WORD), ("usPartialSeg", WORD), ("psel", PTR),
          ("usMaxNumSeg", WORD), ("fsAlloc", WORD), note="consecutive LDT entries (huge shift 3); ordinal unverified"),
     # DOSCALLS: the process

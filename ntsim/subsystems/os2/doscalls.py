@@ -60,7 +60,7 @@ from .errors import (
     Os2Error,
 )
 from .gate import Os2Thread
-from .loader import TILE, allocate_segment, tiled_base
+from .loader import FIRST_SHARED, TILE, allocate_segment, tiled_base
 
 MAX_HANDLES = 20                  # OS/2 1.x's default per process (DosSetMaxFH raises it)
 STANDARD_HANDLES = 3
@@ -589,8 +589,11 @@ def dos_realloc_seg(caller: Os2Thread, size: int, selector: int) -> int:
     return 0
 
 
-def dos_free_seg(caller: Os2Thread, selector: int) -> int:
+def dos_free_seg(caller: Os2Thread, selector: int) -> Any:
     os2 = caller.os2
+    if selector >> 3 in os2.shared and selector & 4:
+        from .calls import free_shared_segment
+        return free_shared_segment(caller, selector >> 3)
     match = next((s for s in os2.allocated if s & 0xFFFC == selector & 0xFFFC), None)
     if match is None:
         raise Os2Error(ERROR_ACCESS_DENIED, f"selector {selector:04X} was not allocated by DosAllocSeg")
@@ -612,8 +615,8 @@ def dos_alloc_huge(caller: Os2Thread, segments: int, partial: int, selector_out:
     if count == 0 or (maximum and maximum < segments):
         raise Os2Error(ERROR_INVALID_PARAMETER, f"{segments} segments and {partial} bytes")
     ldt = caller.os2.ldt
-    first = next((i for i in range(len(caller.os2.image.segments) + 1, ldt.capacity - count)
-                  if all(not ldt[i + k].present for k in range(count))), None)
+    first = next((i for i in range(len(caller.os2.image.segments) + 1, FIRST_SHARED - count)
+                  if all(i + k not in caller.os2.limits for k in range(count))), None)
     if first is None:
         raise Os2Error(ERROR_NOT_ENOUGH_MEMORY, f"no {count} consecutive LDT entries")
     for k in range(count):

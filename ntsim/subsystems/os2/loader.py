@@ -36,6 +36,9 @@ TABLES_BASE = LDT_ENTRIES << TILE_SHIFT  # the GDT and LDT lie just above the ti
 GDT_ENTRIES = 4
 LDT_SLOT = 1                             # the GDT entry that describes the LDT
 TILE = 1 << TILE_SHIFT
+# LDT slots for shared segments (DosAllocShrSeg): the top 1,024, the same in every process,
+# handed out by OS2SS; a slot's tile becomes a view of the segment's section while in use
+FIRST_SHARED, LAST_SHARED = LDT_ENTRIES - 1024, LDT_ENTRIES - 1
 ENVIRONMENT_LIMIT = 0x8000
 
 
@@ -66,6 +69,7 @@ class Os2Process:
     ignored_signals: set[int] = field(default_factory=set)     # DosSetSigHandler SIGA_IGNORE
     console: Any = None                                        # VIO and KBD's ConsoleClient
     limits: dict[int, int] = field(default_factory=dict)       # LDT index -> limit, present entries
+    shared: set[int] = field(default_factory=set)              # LDT indexes of shared segments
 
     @property
     def ldt_in_use(self) -> int:
@@ -116,8 +120,11 @@ def load(kernel: Any, process: Any, image: ne.NeImage, rows: dict[int, Any], err
     bound = bind_imports(image, rows, errors, name.rsplit("\\", 1)[-1])
     # the tiled area, reserved whole as NT's OS/2 subsystem did (segments commit into it),
     # and the descriptor tables above it (no selector reaches them)
-    nt.NtAllocateVirtualMemory(NtCurrentProcess, TILE, TABLES_BASE - TILE, MEM_RESERVE, PAGE_READWRITE,
-                               tag="tiled area (16-bit segments)")
+    nt.NtAllocateVirtualMemory(NtCurrentProcess, TILE, (FIRST_SHARED << TILE_SHIFT) - TILE, MEM_RESERVE,
+                               PAGE_READWRITE, tag="tiled area (16-bit segments)")
+    nt.NtAllocateVirtualMemory(NtCurrentProcess, FIRST_SHARED << TILE_SHIFT,
+                               (LAST_SHARED + 1 - FIRST_SHARED) << TILE_SHIFT, MEM_RESERVE, PAGE_READWRITE,
+                               tag="tiled area (shared segments)")
     nt.NtAllocateVirtualMemory(NtCurrentProcess, TABLES_BASE, TILE + 0x1000, MEM_RESERVE | MEM_COMMIT,
                                PAGE_READWRITE, tag="GDT and LDT")
     ldt = DescriptorTable("LDT", TABLES_BASE, LDT_ENTRIES)
@@ -203,7 +210,7 @@ def allocate_segment(kernel: Any, os2: Os2Process, size: int, *, code: bool = Fa
     the selector (ring 3, LDT). `tag` is for the reader of a trace."""
     ldt = os2.ldt
     if index is None:
-        index = next((i for i in range(1, ldt.capacity) if not ldt[i].present and not _reserved(os2, i)), None)
+        index = next((i for i in range(1, FIRST_SHARED) if i not in os2.limits and not _reserved(os2, i)), None)
         if index is None:
             raise MemoryError("the LDT is full")
     nt = kernel.services

@@ -9,6 +9,9 @@ the work that creates, waits for or ends other processes:
     DosExecPgm      Os2ExecPgm      start a child (synchronously: reply when it ends)
     DosCWait        Os2CWait        a child's end, now or when it comes
     DosKillProcess  Os2KillProcess  end a child
+    DosAllocShrSeg  Os2AllocShrSeg  a named shared segment: a section, at one LDT slot
+    DosGetShrSeg    Os2GetShrSeg      in every process (tiled: at one linear address)
+    DosFreeSeg      Os2FreeShrSeg   (of a shared segment) one user fewer
 
 Everything else a program calls is answered in its own process (the client side, as
 NT's os2dll answered file I/O with Nt* calls of its own).
@@ -38,10 +41,15 @@ from .errors import (
     ERROR_WAIT_NO_CHILDREN,
     from_status,
 )
+from .loader import FIRST_SHARED, LAST_SHARED
 
 PORT_NAME = "\\OS2SS\\ApiPort"
 SERVER = 3                                  # OS2SS's API numbers: 3 << 16 | api
 Os2ExecPgm, Os2CWait, Os2KillProcess = SERVER << 16 | 1, SERVER << 16 | 2, SERVER << 16 | 3
+Os2AllocShrSeg, Os2GetShrSeg, Os2FreeShrSeg = SERVER << 16 | 4, SERVER << 16 | 5, SERVER << 16 | 6
+SHARED_DIRECTORY = "\\OS2SS\\SharedSegments"
+SHAREMEM = "\\SHAREMEM\\"                  # OS/2's prefix of a shared segment's name
+ERROR_ALREADY_EXISTS = 183
 TC_EXIT, TC_HARDERROR, TC_TRAP, TC_KILLPROCESS = 0, 1, 2, 3
 EXEC_SYNC, EXEC_ASYNC, EXEC_ASYNCRESULT = 0, 1, 2
 DCWW_WAIT, DCWW_NOWAIT = 0, 1
@@ -55,6 +63,24 @@ CWAIT_REPLY = Record("OS2_CWAIT_REPLY", Field("Error", "H"), Field("ProcessId", 
                      Field("TerminationCode", "H"), Field("ResultCode", "H"))
 KILL_MSG = Record("OS2_KILLPROCESS_MSG", Field("Scope", "H"), Field("ProcessId", "H"))
 KILL_REPLY = Record("OS2_KILLPROCESS_REPLY", Field("Error", "H"))
+SHRSEG_MSG = Record("OS2_SHRSEG_MSG", Field("Size", "I"), Field("Name", "128s"))
+SHRSEG_REPLY = Record("OS2_SHRSEG_REPLY", Field("Error", "H"), Field("Index", "H"), Field("Size", "I"),
+                      Field("SectionName", "160s"))
+FREESHRSEG_MSG = Record("OS2_FREESHRSEG_MSG", Field("Index", "H"))
+FREESHRSEG_REPLY = Record("OS2_FREESHRSEG_REPLY", Field("Error", "H"))
+
+
+@dataclass
+class SharedSegment:
+    """A named shared segment: its section (kept open by the server while any process
+    uses it), its LDT slot (the same in every process) and who uses it."""
+
+    name: str
+    index: int
+    size: int
+    section_name: str
+    handle: int
+    users: set[int]
 
 
 @dataclass
@@ -80,6 +106,7 @@ class Os2ss(LpcServer):
         super().__init__(kernel)
         self.personality = personality
         self.records: dict[int, Os2ProcessRecord] = {}
+        self.shared: dict[str, SharedSegment] = {}      # by name, upper case
         self.messages = 0
 
     def start(self, parent: Any) -> None:
@@ -87,6 +114,7 @@ class Os2ss(LpcServer):
             self.kernel.objects.lookup("\\OS2SS")
         except NtStatusError:
             self.kernel.objects.create_directory("\\OS2SS", permanent=True)
+            self.kernel.objects.create_directory(SHARED_DIRECTORY, permanent=True)
         super().start(parent)
 
     # --- clients come and go ---------------------------------------------------------------
@@ -106,6 +134,8 @@ class Os2ss(LpcServer):
             record.result = (process.exit_status or 0) & 0xFFFF
             if not record.asynchronous:
                 record.collected = True      # nobody waits for it with DosCWait
+        for segment in list(self.shared.values()):
+            self._release(segment, client_port.owner.pid)
         super().port_closed(client_port)
 
     def dispatch(self, message: PortMessage) -> Any:
@@ -193,8 +223,67 @@ class Os2ss(LpcServer):
         self.kernel.terminate_process(record.process, 1, note="killed by DosKillProcess")
         return {"Error": 0}
 
+    # --- shared segments -------------------------------------------------------------------
+
+    def alloc_shr_seg(self, message: PortMessage) -> Any:
+        name = self._name(message)
+        if not name.startswith(SHAREMEM) or len(name) <= len(SHAREMEM):
+            return {"Error": 123}                          # ERROR_INVALID_NAME
+        if name in self.shared:
+            return {"Error": ERROR_ALREADY_EXISTS}
+        size = message.body["Size"] or 0x10000
+        used = {segment.index for segment in self.shared.values()}
+        index = next((i for i in range(LAST_SHARED, FIRST_SHARED - 1, -1) if i not in used), None)
+        if index is None:
+            return {"Error": 8}                            # ERROR_NOT_ENOUGH_MEMORY
+        leaf = name[len(SHAREMEM):].replace("\\", "$")      # one name in the directory
+        section_name = SHARED_DIRECTORY + "\\" + leaf
+        handle = self.kernel.services.NtCreateSection(None, -(-size // 0x1000) * 0x1000, 0x04,
+                                                      ObjectName=section_name)
+        segment = SharedSegment(name, index, size, section_name, handle, {message.client_port.owner.pid})
+        self.shared[name] = segment
+        return self._reply(segment)
+
+    def get_shr_seg(self, message: PortMessage) -> Any:
+        segment = self.shared.get(self._name(message))
+        if segment is None:
+            return {"Error": 2}                            # ERROR_FILE_NOT_FOUND
+        segment.users.add(message.client_port.owner.pid)
+        return self._reply(segment)
+
+    def free_shr_seg(self, message: PortMessage) -> Any:
+        segment = next((s for s in self.shared.values() if s.index == message.body["Index"]), None)
+        if segment is None:
+            return {"Error": 5}                            # ERROR_ACCESS_DENIED
+        self._release(segment, message.client_port.owner.pid)
+        return {"Error": 0}
+
+    @staticmethod
+    def _name(message: PortMessage) -> str:
+        return message.body["Name"].rstrip(b"\0").decode("cp437").upper()
+
+    @staticmethod
+    def _reply(segment: SharedSegment) -> dict:
+        return {"Error": 0, "Index": segment.index, "Size": segment.size,
+                "SectionName": segment.section_name.encode("cp437")}
+
+    def _release(self, segment: SharedSegment, pid: int) -> None:
+        """One user fewer; with none left the segment (its section, its name) goes."""
+        segment.users.discard(pid)
+        if not segment.users:
+            del self.shared[segment.name]
+            caller = self.kernel.current_thread
+            self.kernel.current_thread = self.thread
+            try:
+                self.kernel.services.NtClose(segment.handle)
+            finally:
+                self.kernel.current_thread = caller
+
     api = (
         ApiRow(Os2ExecPgm, "Os2ExecPgm", exec_pgm, request=EXEC_MSG, reply=EXEC_REPLY),
         ApiRow(Os2CWait, "Os2CWait", cwait, request=CWAIT_MSG, reply=CWAIT_REPLY),
         ApiRow(Os2KillProcess, "Os2KillProcess", kill_process, request=KILL_MSG, reply=KILL_REPLY),
+        ApiRow(Os2AllocShrSeg, "Os2AllocShrSeg", alloc_shr_seg, request=SHRSEG_MSG, reply=SHRSEG_REPLY),
+        ApiRow(Os2GetShrSeg, "Os2GetShrSeg", get_shr_seg, request=SHRSEG_MSG, reply=SHRSEG_REPLY),
+        ApiRow(Os2FreeShrSeg, "Os2FreeShrSeg", free_shr_seg, request=FREESHRSEG_MSG, reply=FREESHRSEG_REPLY),
     )
