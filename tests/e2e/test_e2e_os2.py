@@ -266,3 +266,21 @@ def test_a_tour_of_the_apis(root):
     assert "child: the shared segment says 'from the parent'" in lines
     assert "the shared segment now says 'child was here'" in lines
     assert not (root / "NEWDIR").exists() and not (root / "FILE.TXT").exists()
+
+
+def test_copy_from_con_reads_standard_input_to_its_end(root):
+    """DosOpen("CON") for reading is the console's input; DosRead returns 0 bytes at its end."""
+    install(root, "copy.exe")
+    outcome = run_guest("copy.exe", ("CON", "TYPED.TXT"), root=root, stdin=b"line one\nline two\n")
+    assert (outcome.status, outcome.stdout) == (0, b"copied 18 bytes\r\n")
+    assert (root / "TYPED.TXT").read_bytes() == b"line one\nline two\n"
+
+
+def test_a_windows_ne_is_not_an_os2_program(root):
+    whole = bytearray((EXAMPLES / "hello.exe").read_bytes())
+    base = struct.unpack_from("<I", whole, 0x3C)[0]
+    whole[base + 0x36] = 2                                  # target OS: Windows
+    (root / "win.exe").write_bytes(bytes(whole))
+    outcome = run_guest("win.exe", root=root)
+    assert (outcome.status, outcome.stdout) == (126, b"")
+    assert "16-bit Windows program" in outcome.stderr_lines[0]

@@ -62,6 +62,7 @@ from .errors import (
 from .gate import Os2Thread
 from .loader import FIRST_SHARED, TILE, allocate_segment, tiled_base
 
+CONSOLE = "CON"                   # DosOpen("CON"): the console's input or output, by access
 MAX_HANDLES = 20                  # OS/2 1.x's default per process (DosSetMaxFH raises it)
 STANDARD_HANDLES = 3
 
@@ -74,6 +75,8 @@ def nt_path(caller: Os2Thread, path: str) -> str:
     current directory. Another drive is ERROR_PATH_NOT_FOUND (only C: exists)."""
     if path.upper() in ("NUL", "\\DEV\\NUL"):
         return "\\Device\\Null"
+    if path.upper() in ("CON", "\\DEV\\CON"):
+        return CONSOLE
     if len(path) >= 2 and path[1] == ":":
         if path[0].upper() != "C":
             raise Os2Error(ERROR_PATH_NOT_FOUND, f"{path}: only drive C: exists")
@@ -174,6 +177,14 @@ def dos_open(caller: Os2Thread, name: int, handle_out: int, action_out: int, siz
             or (exists == OPEN_ACTION_FAIL and missing == OPEN_ACTION_FAIL):
         raise Os2Error(ERROR_INVALID_PARAMETER, f"open mode {mode:#x}, flags {flags:#x}")
     nt = caller.nt
+    if path == CONSOLE:
+        if access == FILE_READ_DATA | FILE_WRITE_DATA:
+            raise Os2Error(ERROR_ACCESS_DENIED, "CON opens for reading or for writing")
+        path = "\\Device\\ConDrv\\" + ("Input" if access == FILE_READ_DATA else "Output")
+        nt_handle = nt.NtCreateFile(path, access | SYNCHRONIZE, FILE_OPEN)
+        caller.write_word(handle_out, _new_handle(caller, nt_handle))
+        caller.write_word(action_out, FILE_EXISTED)
+        return 0
     access |= SYNCHRONIZE | FILE_READ_ATTRIBUTES
     options = FILE_SYNCHRONOUS_IO_NONALERT | (0 if path == "\\Device\\Null" else FILE_NON_DIRECTORY_FILE)
     disposition = {OPEN_ACTION_OPEN: FILE_OPEN, OPEN_ACTION_REPLACE: FILE_OVERWRITE}.get(exists)

@@ -82,6 +82,8 @@ def program_name(guest_path: str) -> str:
 
 
 def check_imports(image: ne.NeImage) -> None:
+    if image.target_os == 2:
+        raise ImageError("a 16-bit Windows program (its NE header says Windows), not an OS/2 one")
     for module in image.modules:
         if module.upper() not in MODULE_IDS:
             raise ImageError(f"imports from {module}, a module ntsim does not provide "
