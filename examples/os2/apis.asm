@@ -56,6 +56,10 @@ shared_sel:     dw 0
 share_args:     db "CHILD", 0, "share", 0, 0
 greeting:       db "from the parent", 0
 greeting_length equ $ - greeting
+piped_args:     db "CHILD", 0, "piped", 0, 0
+saved_stdout:   dw 0xFFFF
+stdout:         dw 1
+piped:          times 64 db 0
 LIBDATA
 
 SEGMENT 1, CODE
@@ -398,6 +402,43 @@ start:
         PTR     word1
         IMPORT  DOSCALLS, 36            ; DosGetShrSeg: it is gone
         REPORT  "DosGetShrSeg after"
+
+        ; --- a child's standard output through a pipe (inherited handles) ---
+        PTR     pipe_read
+        PTR     pipe_write
+        push    0
+        IMPORT  DOSCALLS, 16            ; DosMakePipe
+        push    1                       ; DosDupHandle(1, &saved_stdout = FFFFh: a new handle)
+        PTR     saved_stdout
+        IMPORT  DOSCALLS, 61
+        push    word [pipe_write]       ; DosDupHandle(pipe_write, &1): stdout is the pipe
+        PTR     stdout
+        IMPORT  DOSCALLS, 61
+        PTR     failname                ; DosExecPgm(EXEC_SYNC, "CHILD piped"): it inherits handle 1
+        push    16
+        push    0
+        PTR     piped_args
+        push    0
+        push    0
+        PTR     results
+        PTR     child_name
+        IMPORT  DOSCALLS, 144
+        push    word [saved_stdout]     ; stdout back
+        PTR     stdout
+        IMPORT  DOSCALLS, 61
+        push    word [saved_stdout]
+        IMPORT  DOSCALLS, 59
+        push    word [pipe_write]
+        IMPORT  DOSCALLS, 59
+        push    word [pipe_read]        ; DosRead(pipe_read, piped, 64, &word1)
+        PTR     piped
+        push    64
+        PTR     word1
+        IMPORT  DOSCALLS, 137
+        WRITES  "from the child through the pipe: "
+        mov     dx, piped
+        mov     cx, [word1]
+        call    write
 
         ; --- the screen ---
         push    0                       ; VioScrollUp(whole screen, all lines, blank cell)

@@ -265,6 +265,9 @@ def test_a_tour_of_the_apis(root):
     # one segment seen by two processes: the child reads the parent's text, and writes its own
     assert "child: the shared segment says 'from the parent'" in lines
     assert "the shared segment now says 'child was here'" in lines
+    # handle 1 redirected to a pipe (DosDupHandle) is inherited by DosExecPgm's child
+    assert "from the child through the pipe: child: arguments 'piped'" in lines
+    assert lines.count("child: arguments 'piped'") == 0          # not on the console itself
     assert not (root / "NEWDIR").exists() and not (root / "FILE.TXT").exists()
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from ...kernel.cpu import PROTECTED_MODE_16, Fault, ProcessorError
 from ...kernel.io import FILE_OPEN, FILE_READ_DATA, FILE_WRITE_DATA, SYNCHRONIZE
 from ...kernel.processes import Process, Thread
+from ...kernel.services import NtCurrentProcess
 from ...kernel.status import NtStatusError
 from ...trace import PERSONALITY, Quoted
 from ..base import CallGate, CallRow, ImageError, ImageInfo, Personality
@@ -129,9 +130,13 @@ class Os2Personality(Personality):
             thread.data = Os2Thread(thread, kernel, os2)
             os2.parent_pid = parent.pid if parent is not None and parent.personality is self else 0
             nt = kernel.services
+            if os2.parent_pid:
+                self._inherit_handles(nt, parent, os2)
             for handle, (stream, access) in enumerate((("Input", FILE_READ_DATA), ("Output", FILE_WRITE_DATA),
                                                        ("Error", FILE_WRITE_DATA))):
-                os2.files[handle] = nt.NtCreateFile(f"\\Device\\ConDrv\\{stream}", access | SYNCHRONIZE, FILE_OPEN)
+                if handle not in os2.files:
+                    os2.files[handle] = nt.NtCreateFile(f"\\Device\\ConDrv\\{stream}", access | SYNCHRONIZE,
+                                                        FILE_OPEN)
             os2.console = ConsoleClient.open(nt)
             os2.port = nt.NtConnectPort(PORT_NAME, PORT_SECTION)
         except (ImageError, NtStatusError, MemoryError, ProcessorError) as error:
@@ -151,6 +156,19 @@ class Os2Personality(Personality):
         thread.context = None
         kernel.start_thread(thread)
         return process
+
+    @staticmethod
+    def _inherit_handles(nt: Any, parent: Process, os2: Any) -> None:
+        """A child of DosExecPgm gets its parent's file handles, by number (but those
+        opened with OPEN_FLAGS_NOINHERIT): a parent that put a pipe on handle 1 reads the
+        child's output from it. Each is an NtDuplicateObject from the parent."""
+        source = nt.NtOpenProcess(0x0040, parent.pid)       # PROCESS_DUP_HANDLE
+        try:
+            for handle, nt_handle in parent.data.files.items():
+                if handle not in parent.data.no_inherit:
+                    os2.files[handle] = nt.NtDuplicateObject(source, nt_handle, NtCurrentProcess)
+        finally:
+            nt.NtClose(source)
 
     def _start_server(self, kernel: Any) -> None:
         """SMSS starts OS2SS (an Optional subsystem) for the first OS/2 program."""

@@ -163,6 +163,7 @@ def _until_end(call, post) -> Any:
 # DosOpen's flags: what to do if the file exists (low nibble) or not (high nibble)
 OPEN_ACTION_FAIL, OPEN_ACTION_OPEN, OPEN_ACTION_REPLACE, OPEN_ACTION_CREATE = 0, 1, 2, 0x10
 FILE_EXISTED, FILE_CREATED, FILE_TRUNCATED = 1, 2, 3
+OPEN_FLAGS_NOINHERIT = 0x80
 ACCESS = {0: FILE_READ_DATA, 1: FILE_WRITE_DATA, 2: FILE_READ_DATA | FILE_WRITE_DATA}
 
 
@@ -203,6 +204,8 @@ def dos_open(caller: Os2Thread, name: int, handle_out: int, action_out: int, siz
     if action != FILE_EXISTED and size:
         nt.NtSetInformationFile(nt_handle, FileEndOfFileInformation, size)
     handle = _new_handle(caller, nt_handle)
+    if mode & OPEN_FLAGS_NOINHERIT:
+        caller.os2.no_inherit.add(handle)
     caller.write_word(handle_out, handle)
     caller.write_word(action_out, action)
     return 0
@@ -211,6 +214,7 @@ def dos_open(caller: Os2Thread, name: int, handle_out: int, action_out: int, siz
 def dos_close(caller: Os2Thread, handle: int) -> int:
     caller.nt.NtClose(_file(caller, handle))
     del caller.os2.files[handle]
+    caller.os2.no_inherit.discard(handle)
     return 0
 
 
@@ -266,6 +270,7 @@ def dos_dup_handle(caller: Os2Thread, handle: int, new_out: int) -> int:
     if old is not None:
         nt.NtClose(old)
     caller.os2.files[wanted] = duplicate
+    caller.os2.no_inherit.discard(wanted)
     return 0
 
 

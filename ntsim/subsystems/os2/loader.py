@@ -39,7 +39,7 @@ TILE = 1 << TILE_SHIFT
 # LDT slots for shared segments (DosAllocShrSeg): the top 1,024, the same in every process,
 # handed out by OS2SS; a slot's tile becomes a view of the segment's section while in use
 FIRST_SHARED, LAST_SHARED = LDT_ENTRIES - 1024, LDT_ENTRIES - 1
-ENVIRONMENT_LIMIT = 0x8000
+ENVIRONMENT_LIMIT = 0x10000                # one segment
 
 
 @dataclass
@@ -58,6 +58,7 @@ class Os2Process:
     autodata: int = 0                                          # DS's selector (0: none)
     autodata_size: int = 0
     files: dict[int, int] = field(default_factory=dict)        # OS/2 handle -> NT handle
+    no_inherit: set[int] = field(default_factory=set)          # handles opened OPEN_FLAGS_NOINHERIT
     searches: dict[int, Any] = field(default_factory=dict)     # DosFindFirst handles
     allocated: dict[int, int] = field(default_factory=dict)    # DosAllocSeg selector -> size
     info_segments: tuple[int, int] | None = None               # (global, local) selectors
