@@ -71,7 +71,8 @@ class Os2Personality(Personality):
             row = ROWS.get(number) if number is not None else next(
                 (r for r in TABLE if r.name.upper() == str(what).upper()
                  and r.number >> 16 == loader.MODULE_IDS[module.upper()]), None)
-            label = f"{module}.{what}" + (f" {row.name}" if row is not None and isinstance(what, int) else "")
+            label = f"{module}.{what}" + ("" if row is None else f" {row.name}" if isinstance(what, int)
+                                          else f" (by name: ordinal {row.number & 0xFFFF})")
             imports.append(label + ("" if row is not None and row.handler else " (not implemented)"))
         ss = image.ss or image.autodata
         return ImageInfo("NE (OS/2 1.x, 16-bit protected mode)", "x86-16 (286 protected mode)",
