@@ -74,7 +74,7 @@ def test_dosallocseg_memory_and_a_freed_selector_is_a_general_protection_fault(r
     assert lines[0].startswith("allocated selector ") and int(lines[0][-4:], 16) & 7 == 7   # LDT, ring 3
     assert lines[1:] == ["written from a DosAllocSeg segment", "grew to 8000 bytes",
                          "freed; loading the selector again"]
-    assert outcome.status == 13
+    assert outcome.status == 0xC0000005 & 0xFF               # STATUS_ACCESS_VIOLATION, as a shell sees it
     [message] = outcome.stderr_lines
     assert "SYS3175" in message and "general protection fault" in message and "CS:IP " in message
 
@@ -287,3 +287,58 @@ def test_a_windows_ne_is_not_an_os2_program(root):
     outcome = run_guest("win.exe", root=root)
     assert (outcome.status, outcome.stdout) == (126, b"")
     assert "16-bit Windows program" in outcome.stderr_lines[0]
+
+
+def _program(nebuild, code: bytes, calls: dict[int, int], data: bytes = bytes(64)) -> bytes:
+    """An NE image from hand-assembled 16-bit code: `calls` maps the offset of each
+    `call far` operand in the code to the DOSCALLS ordinal it calls."""
+    fixups = [nebuild.Fixup(1, nebuild.FAR_POINTER, nebuild.IMPORT_ORDINAL, at, 1, ordinal)
+              for at, ordinal in calls.items()]
+    program = nebuild.Program([nebuild.SegmentSpec(code, 0x50), nebuild.SegmentSpec(data, 0x51)],
+                              ["DOSCALLS"], fixups, cs_ip=(1, 0), ss_sp=(2, 0), autodata=2)
+    return nebuild.link(program)
+
+
+FAR = b"\x9a\x00\x00\x00\x00"
+EXIT_AX = b"\x6a\x01\x50" + FAR                             # push 1; push ax; call far DosExit
+
+
+def test_processor_traps_end_the_program_with_sys3175_naming_cs_ip(root):
+    nebuild = _nebuild()
+    divide = b"\x31\xc0\xf7\xf0"                            # xor ax, ax; div ax
+    (root / "divide.exe").write_bytes(_program(nebuild, divide + EXIT_AX, {len(divide) + 4: 5}))
+    int21 = b"\xb4\x4c\xcd\x21"                             # mov ah, 4Ch; int 21h: DOS, not OS/2
+    (root / "int21.exe").write_bytes(_program(nebuild, int21 + EXIT_AX, {len(int21) + 4: 5}))
+    divided = run_guest("divide.exe", root=root)
+    assert divided.status == 0xC0000094 & 0xFF                # STATUS_INTEGER_DIVIDE_BY_ZERO, as a shell sees it
+    [message] = divided.stderr_lines
+    assert "SYS3175" in message and "divide error (TRAP 0000) at CS:IP 000F:0002" in message
+    dos = run_guest("int21.exe", root=root)                    # no interrupt gate for ring 3: #GP
+    assert dos.status == 0xC0000005 & 0xFF                    # STATUS_ACCESS_VIOLATION
+    [message] = dos.stderr_lines
+    assert "general protection fault (TRAP 000D)" in message and "INT 21h at CS:IP 000F:0002" in message
+
+
+def test_doscwait_without_waiting_for_a_running_child_and_for_a_stranger(root):
+    nebuild = _nebuild()
+    # the child sleeps 300 ms: DosSleep(300); DosExit(1, 5)
+    sleeper = b"\x6a\x00\x68\x2c\x01" + FAR + b"\x6a\x01\x6a\x05" + FAR
+    (root / "SLEEPER.EXE").write_bytes(_program(nebuild, sleeper, {6: 32, 15: 5}))
+    data = bytearray(64)
+    data[0x10:0x1A] = b"SLEEPER\0\0\0"
+    data[0x30:0x3C] = b"SLEEPER.EXE\0"
+    execute = (b"\x1e\x6a\x00" + b"\x6a\x10" + b"\x6a\x01" + b"\x1e\x6a\x10" + b"\x6a\x00\x6a\x00"
+               + b"\x1e\x6a\x20" + b"\x1e\x6a\x30" + FAR)     # DosExecPgm(EXEC_ASYNC)
+    calls = {len(execute) - 4: 144}
+
+    def cwait(pid: bytes) -> bytes:                          # DosCWait(DCWA_PROCESS, DCWW_NOWAIT, ...)
+        return b"\x6a\x00\x6a\x01" + b"\x1e\x6a\x20" + b"\x1e\x6a\x26" + pid + FAR
+
+    running = execute + cwait(b"\xff\x36\x20\x00")           # push word [results]: the child's pid
+    calls_running = {**calls, len(running) - 4: 2, len(running) + 4: 5}
+    (root / "nowait.exe").write_bytes(_program(nebuild, running + EXIT_AX, calls_running, bytes(data)))
+    stranger = execute + cwait(b"\x68\x0f\x27")               # push 9999: nobody's child
+    calls_stranger = {**calls, len(stranger) - 4: 2, len(stranger) + 4: 5}
+    (root / "stranger.exe").write_bytes(_program(nebuild, stranger + EXIT_AX, calls_stranger, bytes(data)))
+    assert run_guest("nowait.exe", root=root).status == 129       # ERROR_CHILD_NOT_COMPLETE
+    assert run_guest("stranger.exe", root=root).status == 303 & 0xFF   # ERROR_INVALID_PROCID (a shell sees 8 bits)

@@ -17,7 +17,12 @@ from ...kernel.cpu import PROTECTED_MODE_16, Fault, ProcessorError
 from ...kernel.io import FILE_OPEN, FILE_READ_DATA, FILE_WRITE_DATA, SYNCHRONIZE
 from ...kernel.processes import Process, Thread
 from ...kernel.services import NtCurrentProcess
-from ...kernel.status import NtStatusError
+from ...kernel.status import (
+    STATUS_ACCESS_VIOLATION,
+    STATUS_ILLEGAL_INSTRUCTION,
+    STATUS_INTEGER_DIVIDE_BY_ZERO,
+    NtStatusError,
+)
 from ...trace import PERSONALITY, Quoted
 from ..base import CallGate, CallRow, ImageError, ImageInfo, Personality
 from ..windows.console_client import ConsoleClient
@@ -30,8 +35,12 @@ from .server import PORT_NAME, TC_TRAP, Os2ss
 __all__ = ["Os2Personality"]
 
 PORT_SECTION = 0x4000          # each client's port section: DosExecPgm's arguments and environment
-TRAPS = {0: ("TRAP 0000", "a divide error"), 6: ("TRAP 0006", "an invalid instruction"),
-         12: ("TRAP 000C", "a stack fault"), 13: ("TRAP 000D", "a general protection fault")}
+# A processor trap in an OS/2 program: how OS/2 named it, and the exception code NT ends
+# a process with when nothing handles it (its exit status, as for any NT program)
+TRAPS = {0: ("TRAP 0000", "a divide error", STATUS_INTEGER_DIVIDE_BY_ZERO),
+         6: ("TRAP 0006", "an invalid instruction", STATUS_ILLEGAL_INSTRUCTION),
+         12: ("TRAP 000C", "a stack fault", STATUS_ACCESS_VIOLATION),
+         13: ("TRAP 000D", "a general protection fault", STATUS_ACCESS_VIOLATION)}
 
 
 class Os2Personality(Personality):
@@ -207,11 +216,13 @@ class Os2Personality(Personality):
 
     def _trap(self, thread: Thread, vector: int, detail: str) -> None:
         """The process ends, as OS/2 ended a program that trapped: SYS3175, naming CS:IP.
-        Its exit status is the trap number (OS2SS records termination code TC_TRAP)."""
+        Its exit status is NT's exception code for the trap (STATUS_ACCESS_VIOLATION for
+        a #GP); OS2SS records termination code TC_TRAP for DosCWait."""
         process = thread.process
-        trap, what = TRAPS.get(vector, (f"TRAP {vector:04X}", f"exception {vector}"))
+        trap, what, status = TRAPS.get(vector, (f"TRAP {vector:04X}", f"exception {vector}",
+                                                STATUS_ACCESS_VIOLATION))
         process.data.termination = TC_TRAP
-        self.kernel.terminate_process(process, vector,
+        self.kernel.terminate_process(process, int(status),
                                       note=f"SYS3175: {process.name} caused {what} ({trap}) {detail}")
 
     def on_console_control(self, event: int) -> bool:
