@@ -53,6 +53,7 @@ lint: $(STAMP)
 examples:
 	$(MAKE) -C examples/linux
 	$(MAKE) -C examples/posix
+	$(MAKE) -C examples os2
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -15,6 +15,9 @@
     address-space clone of a fork): benchmarks/memory.py;
 (i) the POSIX subsystem's two paths (getpid over LPC to PSXSS, write to /dev/null with
     NtWriteFile directly) beside a bare `int 2Fh` hook and LXSS's getpid: benchmarks/posix.py.
+(j)-(k) OS2SS: an OS/2 API call's round trip through the far-call thunk beside a bare
+    unicorn interrupt hook, and what an LPC round trip to the OS2SS server adds:
+    benchmarks/os2.py.
 
 Never run as a timed test: timings depend on the machine; the ratios are what to read.
 """
@@ -36,6 +39,7 @@ sys.path.insert(0, ROOT)
 import importlib.util  # noqa: E402
 
 import memory  # noqa: E402  (benchmarks/memory.py: memory at scale)
+import os2  # noqa: E402  (benchmarks/os2.py: sections (j)-(k), OS2SS)
 import scheduling  # noqa: E402  (benchmarks/scheduling.py: sections (e)-(g))
 import software  # noqa: E402  (benchmarks/software.py: section (d))
 from unicorn import UC_ARCH_X86, UC_HOOK_INSN, UC_MODE_64, Uc  # noqa: E402
@@ -182,6 +186,8 @@ def main() -> None:
     memory.main()
     print()
     posix_benchmark().main()
+    print()
+    os2.main()
 
 
 def posix_benchmark():

@@ -168,6 +168,9 @@ def print_stats(machine, stats, wall: float) -> None:
         print(f"    {process.name:<14} pid {process.pid:<5} {kind:<7} "
               f"{_size(process.reserved_bytes):>10} / {_size(process.committed_bytes):>10} / "
               f"{_size(process.touched_bytes):>10}, {_size(process.shared_bytes):>10} shared", file=out)
+    for personality in machine.personalities.values():     # a personality's own figures
+        for line in getattr(personality, "stats_lines", lambda: [])():
+            print(line, file=out)
 
 
 def print_lpc_stats(stats, out) -> None:

@@ -111,6 +111,7 @@ class Personality:
 _BUILTIN = {
     "lxss": ("ntsim.subsystems.linux", "LinuxPersonality"),
     "posix": ("ntsim.subsystems.posix", "PosixPersonality"),
+    "os2": ("ntsim.subsystems.os2", "Os2Personality"),
 }
 
 
