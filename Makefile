@@ -52,6 +52,8 @@ lint: $(STAMP)
 
 examples:
 	$(MAKE) -C examples/linux
+	$(MAKE) -C examples/posix
+	$(MAKE) -C examples os2
 	$(MAKE) -C examples/dos
 
 clean:

@@ -1,10 +1,10 @@
-"""The VDM at speed: section (i) of benchmarks/run.py.
+"""The VDM at speed: section (l) of benchmarks/run.py.
 
-(i1) a compute-bound DOS program under ntsim's VDM, as a ratio of bare unicorn in 16-bit
+(l1) a compute-bound DOS program under ntsim's VDM, as a ratio of bare unicorn in 16-bit
      real mode running the same instructions (goal >= 0.9): a register-only loop of 20
      million rounds (386 prefixes in 16-bit code: four instructions a translated block,
      the worst case for the quantum counter), and a loop that also loads and stores;
-(i2) an INT 21h round trip (AH=30h, get version: a call that stays inside the VM) under
+(l2) an INT 21h round trip (AH=30h, get version: a call that stays inside the VM) under
      ntsim, against a bare unicorn interrupt hook that writes AX (goal <= 2x).
 
     python benchmarks/vdm.py
@@ -98,13 +98,13 @@ def rows() -> list[tuple[str, str, str]]:
     bare_call = min(bare_unicorn(INT21_LOOP) for _ in range(3)) / CALLS * 1e6
     vdm_call = min(ntsim_vdm(INT21_LOOP) for _ in range(3)) / CALLS * 1e6
     return [
-        ("(i) DOS compute, bare unicorn 16-bit", f"{bare:.3f} s", ""),
-        ("(i) DOS compute, ntsim VDM", f"{vdm:.3f} s", f"{bare / vdm:.2f} of bare speed  (target >= 0.9)"),
-        ("(i) DOS loads/stores, bare unicorn", f"{bare_memory:.3f} s", ""),
-        ("(i) DOS loads/stores, ntsim VDM", f"{vdm_memory:.3f} s",
+        ("(l) DOS compute, bare unicorn 16-bit", f"{bare:.3f} s", ""),
+        ("(l) DOS compute, ntsim VDM", f"{vdm:.3f} s", f"{bare / vdm:.2f} of bare speed  (target >= 0.9)"),
+        ("(l) DOS loads/stores, bare unicorn", f"{bare_memory:.3f} s", ""),
+        ("(l) DOS loads/stores, ntsim VDM", f"{vdm_memory:.3f} s",
          f"{bare_memory / vdm_memory:.2f} of bare speed  (target >= 0.9)"),
-        ("(i) bare unicorn INT hook", f"{bare_call:.2f} µs", ""),
-        ("(i) ntsim INT 21h AH=30h", f"{vdm_call:.2f} µs", f"{vdm_call / bare_call:.2f}x bare  (target <= 2x)"),
+        ("(l) bare unicorn INT hook", f"{bare_call:.2f} µs", ""),
+        ("(l) ntsim INT 21h AH=30h", f"{vdm_call:.2f} µs", f"{vdm_call / bare_call:.2f}x bare  (target <= 2x)"),
     ]
 
 

@@ -194,6 +194,7 @@ def print_stats(machine, stats, wall: float) -> None:
     print(f"instructions         {kernel.instructions_executed():,}", file=out)
     layers = stats.per_layer()
     print("calls per layer      " + ", ".join(f"{layer} {count}" for layer, count in layers.items()), file=out)
+    print_lpc_stats(stats, out)
     print("calls per name       (layer, name, calls, errors)", file=out)
     for (layer, name), count in sorted(stats.calls.items(), key=lambda item: (item[0][0], -item[1], item[0][1])):
         errors = stats.errors.get((layer, name), 0)
@@ -206,10 +207,33 @@ def print_stats(machine, stats, wall: float) -> None:
         print(f"    {process.name:<14} pid {process.pid:<5} {kind:<7} "
               f"{_size(process.reserved_bytes):>10} / {_size(process.committed_bytes):>10} / "
               f"{_size(process.touched_bytes):>10}, {_size(process.shared_bytes):>10} shared", file=out)
-    for process in machine.processes():
-        lines = getattr(process.personality, "stats_lines", None)
-        for line in lines(process) if lines is not None else ():
-            print(f"{process.name} (pid {process.pid}): {line}", file=out)
+    for personality in machine.personalities.values():     # a personality's own figures
+        for line in getattr(personality, "stats_lines", lambda: [])():
+            print(line, file=out)
+
+
+def print_lpc_stats(stats, out) -> None:
+    """LPC messages by kind and port, and the client/server transitions they cost: a
+    request hands the processor to a server thread and its reply hands it back (two);
+    a datagram, one way (one)."""
+    messages = getattr(stats, "messages", None)
+    if not messages:
+        return
+    kinds = {"NtRequestWaitReplyPort": "requests", "NtRequestPort": "datagrams",
+             "NtConnectPort": "connections"}
+    totals: dict[str, int] = {}
+    ports: dict[str, int] = {}
+    for (name, port), count in messages.items():
+        totals[kinds.get(name, name)] = totals.get(kinds.get(name, name), 0) + count
+        if name != "NtConnectPort":
+            ports[port] = ports.get(port, 0) + count
+    print(f"lpc messages         {totals.get('requests', 0) + totals.get('datagrams', 0)} "
+          f"({', '.join(f'{kind} {count}' for kind, count in totals.items())})", file=out)
+    for port, count in sorted(ports.items(), key=lambda item: -item[1]):
+        print(f"    {port:<28} {count:>7}", file=out)
+    transitions = 2 * totals.get("requests", 0) + totals.get("datagrams", 0)
+    print(f"client/server        {transitions} transitions (a request and its reply: 2; a datagram: 1)",
+          file=out)
 
 
 def command_info(args: argparse.Namespace) -> int:
@@ -227,7 +251,8 @@ def command_info(args: argparse.Namespace) -> int:
         return EXIT_CANNOT_EXECUTE
     personality = base.probe(data[:4096], args.program)
     if personality is None:
-        print(f"ntsim: {args.program}: not an image any personality runs", file=sys.stderr)
+        print(f"ntsim: {args.program}: {base.refusal(data[:4096]) or 'not an image any personality runs'}",
+              file=sys.stderr)
         return EXIT_CANNOT_EXECUTE
     try:
         info = personality.describe(data)

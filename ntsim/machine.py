@@ -172,7 +172,8 @@ class Machine:
     def _probe(self, image: bytes, program: str) -> Personality:
         found = base.probe(image[:4096], program)
         if found is None:
-            raise ImageError(f"not an image any personality runs (it starts with {image[:4]!r})")
+            raise ImageError(base.refusal(image[:4096])
+                             or f"not an image any personality runs (it starts with {image[:4]!r})")
         self.personalities.setdefault(found.name, found)
         return self.personalities[found.name]
 

@@ -81,6 +81,11 @@ class Personality:
     def describe(self, data: bytes) -> ImageInfo:
         raise NotImplementedError
 
+    def why_not(self, header: bytes) -> str | None:
+        """When no personality claims an image: why this one does not, if the image is
+        of a kind it knows (a PE image for another subsystem), for the one-line error."""
+        return None
+
     def create_process(self, machine: Any, image: bytes, argv: list[str], env: list[str],
                        *, host_path: str, guest_path: str, parent: Process | None = None) -> Process:
         raise NotImplementedError
@@ -110,6 +115,8 @@ class Personality:
 
 _BUILTIN = {
     "lxss": ("ntsim.subsystems.linux", "LinuxPersonality"),
+    "posix": ("ntsim.subsystems.posix", "PosixPersonality"),
+    "os2": ("ntsim.subsystems.os2", "Os2Personality"),
     "vdm": ("ntsim.vdm", "VdmPersonality"),
 }
 
@@ -171,6 +178,15 @@ def _plugin_names() -> list[str]:
 
 def all_personalities() -> list[Personality]:
     return [load(n) for n in list(_BUILTIN) + _plugin_names()]
+
+
+def refusal(header: bytes) -> str | None:
+    """Why no built-in personality runs an image they recognise (see `why_not`)."""
+    for name in _BUILTIN:
+        reason = load(name).why_not(header)
+        if reason:
+            return reason
+    return None
 
 
 def probe(header: bytes, path: str | None = None) -> Personality | None:

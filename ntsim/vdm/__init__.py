@@ -122,6 +122,7 @@ class VdmPersonality(Personality):
     def __init__(self) -> None:
         self.kernel = None
         self.gates: dict[int, Any] | None = None
+        self.processes: list[Any] = []          # every VDM started (for --stats)
 
     # --- images -----------------------------------------------------------------------------
 
@@ -214,6 +215,7 @@ class VdmPersonality(Personality):
         vm.services = {vector: gate.on_trap for vector, gate in self.gates.items()}
         kernel.start_thread(thread)
         vm.start_timer()
+        self.processes.append(process_object)
         return process_object
 
     def _build_machine(self, vm: VirtualDosMachine) -> None:
@@ -245,19 +247,21 @@ class VdmPersonality(Personality):
 
     # --- figures ----------------------------------------------------------------------------
 
-    def stats_lines(self, process_object: Any) -> list[str]:
-        """What --stats shows of a VDM: the VM's reserved memory, what DOS has given out,
-        and the calls that stayed inside against those that crossed to NT."""
-        vm = process_object.data
-        if not isinstance(vm, VirtualDosMachine):
-            return []
-        peak = vm.peak_paragraphs
-        calls = vm.inside + vm.crossing_calls
-        return [
-            f"VM memory reserved   {RAM_SIZE:,} bytes (1 MiB + HMA, at once, as a VM's RAM)",
-            f"DOS memory used      {peak:,} paragraphs at most ({peak * 16:,} of 655,360 bytes)",
-            f"BIOS/DOS calls       {calls:,}: {vm.inside:,} stayed inside the VM, "
-            f"{vm.crossing_calls:,} crossed to NT",
-            f"Nt* calls            {vm.crossings:,} made by the VM (its files and the console)",
-        ]
+    def stats_lines(self) -> list[str]:
+        """What --stats shows of each VDM: the VM's reserved memory, what DOS has given
+        out, and the calls that stayed inside against those that crossed to NT."""
+        lines = []
+        for process_object in self.processes:
+            vm = process_object.data
+            peak = vm.peak_paragraphs
+            calls = vm.inside + vm.crossing_calls
+            lines += [
+                f"{IMAGE_NAME} (pid {process_object.pid}): {vm.program}",
+                f"    VM memory reserved   {RAM_SIZE:,} bytes (1 MiB + HMA, at once, as a VM's RAM)",
+                f"    DOS memory used      {peak:,} paragraphs at most ({peak * 16:,} of 655,360 bytes)",
+                f"    BIOS/DOS calls       {calls:,}: {vm.inside:,} stayed inside the VM, "
+                f"{vm.crossing_calls:,} crossed to NT",
+                f"    Nt* calls            {vm.crossings:,} made by the VM (its files and the console)",
+            ]
+        return lines
 
