@@ -5,6 +5,8 @@ from __future__ import annotations
 import struct
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ntsim.subsystems.base import ImageError
 from ntsim.vdm import VdmPersonality, image
@@ -67,3 +69,19 @@ def test_com_files_are_claimed_by_name():
     vdm = VdmPersonality()
     assert vdm.probe_file_name("C:/GAMES/ROGUE.COM") and vdm.probe_file_name("x.com")
     assert not vdm.probe_file_name("x.exe") and not vdm.probe(b"\xeb\xfe")
+
+
+
+@settings(max_examples=300, deadline=None)
+@given(fields=st.lists(st.integers(0, 0xFFFF), min_size=13, max_size=13),
+       tail=st.binary(max_size=600))
+def test_any_mz_header_is_refused_cleanly_or_loaded_within_its_module(fields, tail):
+    data = struct.pack("<2s13H", b"MZ", *fields) + tail
+    try:
+        parsed = image.parse(data, is_com=False)
+    except ImageError as error:
+        assert str(error) and "\n" not in str(error)
+        return
+    for segment, offset in parsed.relocations:
+        assert segment * 16 + offset + 2 <= len(parsed.module)
+    assert len(parsed.module) <= len(data)
