@@ -1,20 +1,20 @@
-"""The TUI's speed: section (i) of benchmarks/run.py.
+"""The TUI's speed: section (m) of benchmarks/run.py.
 
     python benchmarks/tui.py
 
-(i-1) the UI's drain rate and lag with a synthetic producer at 20,000 events/s (goal: no
+(m-1) the UI's drain rate and lag with a synthetic producer at 20,000 events/s (goal: no
       backlog, p99 lag < 50 ms): a thread appends rows to the session's buffer as the
       machine's sink would; a 10 ms timer in the UI notes how late it runs;
-(i-2) 100,000 rows in the sequence view and the trace log: time to take them in, and
+(m-2) 100,000 rows in the sequence view and the trace log: time to take them in, and
       to scroll from the end to the top and back (the views draw only visible lines);
-(i-3) time to first paint of `ntsim tui examples/linux/hello` in a real terminal (tmux;
+(m-3) time to first paint of `ntsim tui examples/linux/hello` in a real terminal (tmux;
       goal < 1 s), from the command to the first screen showing the paused machine;
-(i-4) a compute-bound program under the TUI's controller against `ntsim run`'s machine
+(m-4) a compute-bound program under the TUI's controller against `ntsim run`'s machine
       (goal >= 0.5x): examples/linux/compute (the suite's compute program) and
       examples/linux/counter. Both loops are one short translated block per turn, and
       under the TUI every block pays the native hook that makes a pause safe (~5 ns);
       the UI's own thread shares the host's cores too;
-(i-5) pause latency under a compute loop, from the request to the machine paused
+(m-5) pause latency under a compute loop, from the request to the machine paused
       (goal < 100 ms).
 
 Headless timings (Textual's run_test) show the UI's own cost, not a terminal's painting.
@@ -247,29 +247,29 @@ def pause_latency(pauses: int = 30) -> list[float]:
 def main() -> None:
     rows = []
     rate, p99, left, worst = drain_lag()
-    rows.append(("(i) drain at 20,000 events/s", f"{rate:,.0f}/s",
+    rows.append(("(m) drain at 20,000 events/s", f"{rate:,.0f}/s",
                  f"p99 lag {p99:.1f} ms, max {worst:.1f} ms, {left} left undrawn  (goal: none left, p99 < 50 ms)"))
     took, scrolled = hundred_thousand_rows()
-    rows.append(("(i) 100,000 rows: take in", f"{took:.2f} s", ""))
-    rows.append(("(i) 100,000 rows: scroll top and back", f"{scrolled * 1000:.0f} ms", ""))
+    rows.append(("(m) 100,000 rows: take in", f"{took:.2f} s", ""))
+    rows.append(("(m) 100,000 rows: scroll top and back", f"{scrolled * 1000:.0f} ms", ""))
     paint = first_paint()
     if paint is None:
-        rows.append(("(i) ntsim tui hello: first paint", "skipped", "no tmux"))
+        rows.append(("(m) ntsim tui hello: first paint", "skipped", "no tmux"))
     else:
-        rows.append(("(i) ntsim tui hello: first frame", f"{paint[0]:.2f} s",
+        rows.append(("(m) ntsim tui hello: first frame", f"{paint[0]:.2f} s",
                      "(goal < 1 s; tmux, Python's start included)"))
-        rows.append(("(i) ntsim tui hello: machine on screen", f"{paint[1]:.2f} s",
+        rows.append(("(m) ntsim tui hello: machine on screen", f"{paint[1]:.2f} s",
                      "(booted, loaded, paused at the entry point)"))
     plain, tui = compute_under_tui("compute", ("100000000",), None)
-    rows.append(("(i) compute 1e8, ntsim run's machine", f"{plain:.2f} s", ""))
-    rows.append(("(i) compute 1e8, under the TUI", f"{tui:.2f} s",
+    rows.append(("(m) compute 1e8, ntsim run's machine", f"{plain:.2f} s", ""))
+    rows.append(("(m) compute 1e8, under the TUI", f"{tui:.2f} s",
                  f"{plain / tui:.2f}x ntsim run's speed  (goal >= 0.5x)"))
     plain, tui = compute_under_tui()
-    rows.append(("(i) counter 1e8, ntsim run's machine", f"{plain:.2f} s", ""))
-    rows.append(("(i) counter 1e8, under the TUI", f"{tui:.2f} s",
+    rows.append(("(m) counter 1e8, ntsim run's machine", f"{plain:.2f} s", ""))
+    rows.append(("(m) counter 1e8, under the TUI", f"{tui:.2f} s",
                  f"{plain / tui:.2f}x  (a read-modify-write per turn)"))
     latencies = sorted(pause_latency())
-    rows.append(("(i) pause latency, compute loop", f"{statistics.median(latencies) * 1000:.2f} ms",
+    rows.append(("(m) pause latency, compute loop", f"{statistics.median(latencies) * 1000:.2f} ms",
                  f"median; max {latencies[-1] * 1000:.2f} ms over {len(latencies)}  (goal < 100 ms)"))
     width = max(len(r[0]) for r in rows)
     print(f"{'TUI benchmark':<{width}}  {'measured':>10}  ratio")

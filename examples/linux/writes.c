@@ -1,6 +1,6 @@
 /* writes.c - the same work done N times: write one short line with write(2).
  *   writes N [FILE]     (to stdout when no FILE is given)
- * Lesson 5 runs it twice: to the console (each write an LPC round trip to CSRSS, as
+ * Lesson 7 runs it twice: to the console (each write an LPC round trip to CSRSS, as
  * every USER/GDI call was in NT 3.x) and to /dev/null (a device the kernel serves
  * itself, as win32k.sys serves USER/GDI calls since NT 4.0). */
 #include <fcntl.h>
