@@ -1,4 +1,4 @@
-"""Lessons: short Markdown files in docs/lessons/ (and the first three in docs/), each
+"""Lessons: short Markdown files in docs/lessons/ (and the numbered ones in docs/), each
 runnable with `ntsim tui --lesson NAME`.
 
 A lesson says what to run in an HTML comment at its top, which Markdown readers hide:
