@@ -104,6 +104,8 @@ class Machine:
         self.interceptors = Interceptors()
         self.personalities: dict[str, Personality] = {}
         self.first_process: Process | None = None
+        # The directory (a guest path) the programs `load` starts begin in
+        self.start_directory = "/"
         self._sinks: list[Sink] = []
         self.kernel.smss.register_subsystem(
             "Windows", lambda kernel: Csrss(kernel, self.console), required=True)
@@ -134,12 +136,16 @@ class Machine:
         return self.personalities[name]
 
     def load(self, program: str, args: list[str] | None = None, *, personality: str | None = None,
-             env: list[str] | dict[str, str] | None = None, argv0: str | None = None) -> Process:
+             env: list[str] | dict[str, str] | None = None, argv0: str | None = None,
+             cwd: str | None = None) -> Process:
         """Load a program from the host into a new process (not yet run).
 
         `program` is a host path; it may lie outside the root, in which case the guest
-        sees it as /.ntsim/host/<name> (the stand-in for its own path)."""
+        sees it as /.ntsim/host/<name> (the stand-in for its own path). `cwd` is the
+        guest directory it starts in (default `start_directory`, "/")."""
         self.boot()
+        if cwd is not None:
+            self.start_directory = cwd
         if not os.path.exists(program):
             raise NotFound(f"{program}: no such file")
         if os.path.isdir(program):

@@ -174,6 +174,9 @@ class VolumeFile:
     is_symlink: bool
     metadata_only: bool = False     # an O_PATH descriptor: no data access
     lx_type: int = 0                # S_IFIFO, S_IFCHR...: a special file lxfs keeps as a regular one
+    # a host descriptor this file object stands for (a standard stream redirected to a
+    # file): its offset follows the file object's when the file object closes
+    shares_offset_with: int | None = None
 
 
 class HostVolume(Device):
@@ -715,6 +718,11 @@ class HostVolume(Device):
                 self._delete_now(file)
             except OSError:
                 pass
+        if context.shares_offset_with is not None:
+            try:
+                os.lseek(context.shares_offset_with, file.position, os.SEEK_SET)
+            except OSError:
+                pass               # the host descriptor went away meanwhile
         if context.fd is not None:
             os.close(context.fd)
             context.fd = None

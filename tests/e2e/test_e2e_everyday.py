@@ -1,0 +1,141 @@
+"""The host's own programs under `ntsim run --root /`, as a new user tries them (issue 12).
+
+Each test runs the same command natively and under ntsim and compares what a user sees.
+The programs are Debian's (coreutils, python3, sqlite3...): a test skips, saying why,
+where one is missing.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .harness import REPO, TIMEOUT
+
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("native_ok")]
+NTSIM = [sys.executable, "-m", "ntsim", "run", "--root", "/"]
+ENV = {"PATH": "/usr/bin:/bin", "HOME": "/", "LANG": "C.UTF-8", "TZ": "UTC",
+       "PYTHONPATH": str(REPO)}
+
+
+def host(program: str) -> str:
+    path = shutil.which(program, path="/usr/bin:/bin")
+    if path is None:
+        pytest.skip(f"{program} is not installed on this machine")
+    return os.path.realpath(path) if program != "python3" else path
+
+
+def shell(script: str, cwd: Path, **variables: str) -> subprocess.CompletedProcess:
+    """`sh -c SCRIPT` with $NTSIM (the ntsim run command) and VARIABLES set."""
+    env = dict(ENV, NTSIM=" ".join(NTSIM), **variables)
+    return subprocess.run(["/bin/sh", "-c", script], cwd=cwd, env=env, capture_output=True,
+                          timeout=TIMEOUT, check=False)
+
+
+def both(script: str, cwd: Path, program: str) -> tuple[subprocess.CompletedProcess, ...]:
+    """SCRIPT with $RUN the program natively, then with $RUN it under ntsim."""
+    native = shell(script, cwd, RUN=program)
+    simulated = shell(script, cwd, RUN=" ".join(NTSIM) + " " + program)
+    return native, simulated
+
+
+# --- the guest starts where ntsim was started --------------------------------------------------
+
+
+def test_guest_starts_in_the_current_directory(tmp_path: Path) -> None:
+    wc = host("wc")
+    (tmp_path / "lines.txt").write_bytes(b"a\nb\nc\n")
+    native, simulated = both("$RUN -l lines.txt", tmp_path, wc)
+    assert native.returncode == 0
+    assert (simulated.returncode, simulated.stdout, simulated.stderr) == (0, native.stdout, b"")
+
+
+def test_cwd_option_and_a_directory_outside_the_root(tmp_path: Path) -> None:
+    if not os.path.exists("/bin/busybox"):
+        pytest.skip("Debian's busybox-static (/bin/busybox) is not installed")
+    inside = tmp_path / "root" / "sub"
+    inside.mkdir(parents=True)
+    root = str(tmp_path / "root")
+    run = [sys.executable, "-m", "ntsim", "run", "--root", root]
+    env = dict(ENV)
+    shutil.copy2("/bin/busybox", inside / "pwd")     # a static program: the root has no libc
+    started_inside = subprocess.run([*run, "./pwd"], cwd=inside, env=env, capture_output=True,
+                                    timeout=TIMEOUT, check=False)
+    chosen = subprocess.run([*run, "--cwd", "/sub", str(inside / "pwd")],
+                            cwd=tmp_path, env=env, capture_output=True, timeout=TIMEOUT, check=False)
+    outside = subprocess.run([*run, str(inside / "pwd")], cwd=tmp_path, env=env,
+                             capture_output=True, timeout=TIMEOUT, check=False)
+    missing = subprocess.run([*run, "--cwd", "/nowhere", str(inside / "pwd")], cwd=tmp_path, env=env,
+                             capture_output=True, timeout=TIMEOUT, check=False)
+    assert started_inside.stdout == b"/sub\n"      # the current directory, as the guest names it
+    assert chosen.stdout == b"/sub\n"
+    assert outside.stdout == b"/\n"                # outside the root: the root
+    assert missing.returncode != 0 and b"/nowhere" in missing.stderr
+    assert len(missing.stderr.splitlines()) == 1
+
+
+# --- a redirected standard stream is that file --------------------------------------------------
+
+
+def test_two_readers_share_a_redirected_files_offset(tmp_path: Path) -> None:
+    head, wc = host("head"), host("wc")
+    (tmp_path / "numbers").write_bytes(b"".join(b"%d\n" % n for n in range(1, 50001)))
+    script = "{ $RUN -n1; $WC -l; } < numbers"
+    native = shell(script, tmp_path, RUN=head, WC=wc)
+    simulated = shell(script, tmp_path, RUN=" ".join(NTSIM) + " " + head, WC=" ".join(NTSIM) + " " + wc)
+    assert native.stdout == b"1\n49999\n"
+    assert (simulated.stdout, simulated.stderr) == (native.stdout, b"")
+
+
+def test_cat_refuses_to_append_a_file_to_itself(tmp_path: Path) -> None:
+    cat = host("cat")
+    (tmp_path / "f").write_bytes(b"x" * 4000)
+    native = shell("$RUN f >> f", tmp_path, RUN=cat)
+    (tmp_path / "f").write_bytes(b"x" * 4000)
+    simulated = shell("$RUN f >> f", tmp_path, RUN=" ".join(NTSIM) + " " + cat)
+    assert native.returncode == 1 and b"input file is output file" in native.stderr
+    assert simulated.returncode == 1
+    assert simulated.stderr == native.stderr
+    assert (tmp_path / "f").stat().st_size == 4000
+
+
+def test_output_redirected_to_a_file_is_seekable_and_appends(tmp_path: Path) -> None:
+    python = host("python3")
+    program = ("import os, sys; print(os.lseek(1, 0, os.SEEK_CUR), os.fstat(1).st_ino == "
+               "os.stat('out').st_ino, file=sys.stderr); print('line')")
+    script = "echo first > out; $RUN -c \"$P\" >> out 2>err; echo last >> out; cat out err"
+    native = shell(script, tmp_path, RUN=python, P=program)
+    simulated = shell(script, tmp_path, RUN=" ".join(NTSIM) + " " + python, P=program)
+    assert native.stdout == b"first\nline\nlast\n0 True\n"
+    assert simulated.stdout == native.stdout
+
+
+# --- ntsim's own notes stay off the guest's streams --------------------------------------------
+
+
+UNSUPPORTED = """
+import os, sys
+for _ in range(3):
+    try:
+        os.sched_rr_get_interval(0)     # a call ntsim does not model
+    except OSError:
+        pass
+sys.stderr.write("the guest's last line\\n")
+"""
+
+
+def test_an_unsupported_call_is_noted_once_after_the_guests_output(tmp_path: Path) -> None:
+    python = host("python3")
+    loud = subprocess.run([*NTSIM, python, "-c", UNSUPPORTED], cwd=tmp_path, env=ENV,
+                          capture_output=True, timeout=TIMEOUT, check=False)
+    quiet = subprocess.run([*NTSIM, "--quiet", python, "-c", UNSUPPORTED], cwd=tmp_path, env=ENV,
+                           capture_output=True, timeout=TIMEOUT, check=False)
+    lines = loud.stderr.decode().splitlines()
+    assert lines[0] == "the guest's last line"
+    assert len(lines) == 2 and "sched_rr_get_interval" in lines[1] and lines[1].startswith("ntsim: ")
+    assert quiet.stderr == b"the guest's last line\n"
