@@ -139,3 +139,47 @@ def test_an_unsupported_call_is_noted_once_after_the_guests_output(tmp_path: Pat
     assert lines[0] == "the guest's last line"
     assert len(lines) == 2 and "sched_rr_get_interval" in lines[1] and lines[1].startswith("ntsim: ")
     assert quiet.stderr == b"the guest's last line\n"
+
+
+# --- locks: the programs that need them --------------------------------------------------------
+
+
+SQLITE_PROGRAM = """
+import sqlite3
+connection = sqlite3.connect("t.db")
+connection.execute("create table t(a integer, b text)")
+with connection:
+    connection.executemany("insert into t values (?, ?)", [(i, str(i * i)) for i in range(2000)])
+print(connection.execute("select count(*), sum(a), max(b) from t").fetchone())
+connection.close()
+print(sqlite3.connect("t.db").execute("pragma integrity_check").fetchone())
+"""
+
+
+def test_python_sqlite3_on_a_file(tmp_path: Path) -> None:
+    python = host("python3")
+    native = shell('rm -f t.db; $RUN -c "$P"', tmp_path, RUN=python, P=SQLITE_PROGRAM)
+    simulated = shell('rm -f t.db; $RUN -c "$P"', tmp_path, RUN=" ".join(NTSIM) + " " + python,
+                      P=SQLITE_PROGRAM)
+    assert native.stdout == b"(2000, 1999000, '99856')\n('ok',)\n"
+    assert (simulated.returncode, simulated.stdout, simulated.stderr) == (0, native.stdout, b"")
+
+
+def test_the_sqlite3_shell(tmp_path: Path) -> None:
+    sqlite3 = host("sqlite3")
+    script = ('rm -f s.db; $RUN s.db "create table x(a); insert into x values (1), (2); '
+              'begin; insert into x values (3); commit; select sum(a) from x;"; $RUN s.db "pragma integrity_check"')
+    native, simulated = both(script, tmp_path, sqlite3)
+    assert native.stdout == b"6\nok\n"
+    assert (simulated.stdout, simulated.stderr) == (native.stdout, native.stderr)
+
+
+def test_flock_between_two_processes(tmp_path: Path) -> None:
+    flock = host("flock")
+    # the outer flock holds the lock while its command runs; the inner one, another open
+    # file, is refused (-n) and says so with its exit status; after, the lock is free
+    # (the inner one is the guest's own child under ntsim: the two processes share a machine)
+    script = f'$RUN -n lockfile -c "{flock} -n lockfile -c true; echo inner \\$?"; $RUN -n lockfile -c "echo free"'
+    native, simulated = both(script, tmp_path, flock)
+    assert native.stdout == b"inner 1\nfree\n"
+    assert (simulated.stdout, simulated.stderr) == (native.stdout, native.stderr)

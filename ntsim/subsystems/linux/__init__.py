@@ -29,6 +29,7 @@ from ...trace import PERSONALITY, Quoted
 from ..base import CallGate, ImageError, ImageInfo, Personality
 from . import elf, signals, timers
 from .fdtable import O_RDONLY, O_WRONLY, FdEntry, OpenFile
+from .locks import LockTable
 from .lxfs import nt_name
 from .memory import past_end_of_file
 from .process import host_ids, host_umask
@@ -54,6 +55,7 @@ class LinuxPersonality(Personality):
         # a guest shell moves it with tcsetpgrp (TIOCSPGRP).
         self.console_foreground: int | None = None
         self.first_group: int | None = None        # the group of the program ntsim started
+        self.locks = LockTable()                   # every file lock of the machine (locks.py)
 
     # --- images -----------------------------------------------------------------------------
 

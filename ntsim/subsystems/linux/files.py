@@ -44,7 +44,7 @@ from ...kernel.io import (
 )
 from ...kernel.services import DUPLICATE_SAME_ACCESS, NtCurrentProcess
 from ...kernel.status import NtStatusError
-from . import pipes, procfs, signals, sockets, tty
+from . import locks, pipes, procfs, signals, sockets, tty
 from .errno import (
     EACCES,
     EBADF,
@@ -201,7 +201,10 @@ def stat_of_path(task: Task, dirfd: int, path: str, follow: bool):
 
 
 def stat_of_fd(task: Task, fd: int):
-    entry = task.lx.fds.get(fd)
+    return stat_of_fd_entry(task, task.lx.fds.get(fd))
+
+
+def stat_of_fd_entry(task: Task, entry: FdEntry):
     kind = entry.file.kind
     now = task.kernel.clock.now_ns()
     if kind == "console":
@@ -341,6 +344,8 @@ def sys_creat(task: Task, path: int, mode: int) -> int:
 
 def close_fd(task: Task, fd: int) -> None:
     entry = task.lx.fds.remove(fd)
+    if entry.file.inode_key is not None or locks.holds_record_locks(task):
+        locks.fd_closing(task, entry)
     if entry.handle is not None:
         task.nt.NtClose(entry.handle)
     if entry.node is not None:
@@ -931,6 +936,8 @@ def sys_fcntl(task: Task, fd: int, cmd: int, arg: int) -> int:
         return 0
     if cmd in pipes.FCNTL_COMMANDS:
         return pipes.fcntl(task, entry, cmd, arg)
+    if cmd in locks.FCNTL_COMMANDS:
+        return locks.fcntl(task, entry, cmd, arg)
     raise LinuxError(EINVAL, f"fcntl command {cmd} is not supported")
 
 

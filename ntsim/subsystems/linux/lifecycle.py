@@ -29,7 +29,7 @@ from ...kernel.io import FILE_EXECUTE, FILE_OPEN, FILE_READ_DATA, SYNCHRONIZE, F
 from ...kernel.processes import Event, Process, SynchronizationEvent
 from ...kernel.services import NtCurrentProcess, NtCurrentThread
 from ..base import ImageError
-from . import elf, signals
+from . import elf, locks, signals
 from .errno import EACCES, ECHILD, EINVAL, ELOOP, ENOENT, ENOEXEC, EPERM, ESRCH, LinuxError
 from .files import close_fd, guest_path, signed32
 from .lxfs import AT_FDCWD, S_IFDIR, S_IFMT, lexical, nt_name
@@ -194,6 +194,7 @@ def process_exited(process: Process) -> None:
     if lx is None:
         return
     signals.process_exited(lx)
+    locks.process_exiting(process)
     if lx.vfork_done is not None:
         release_vfork_parent(process)
     for child in lx.children:

@@ -53,6 +53,7 @@ from . import (
     identity,
     inodes,
     lifecycle,
+    locks,
     memory,
     pipes,
     poll,
@@ -129,8 +130,10 @@ Whence = Enum({0: "SEEK_SET", 1: "SEEK_CUR", 2: "SEEK_END", 3: "SEEK_DATA", 4: "
 ClockId = Enum(time.CLOCK_NAMES)
 AtFlags = Flags({0x100: "AT_SYMLINK_NOFOLLOW", 0x200: "AT_REMOVEDIR", 0x400: "AT_SYMLINK_FOLLOW",
                  0x800: "AT_NO_AUTOMOUNT", 0x1000: "AT_EMPTY_PATH"})
+FlockOp = Flags({4: "LOCK_NB"}, {1: "LOCK_SH", 2: "LOCK_EX", 8: "LOCK_UN"}, mask=0xB)
 FcntlCmd = Enum({0: "F_DUPFD", 1: "F_GETFD", 2: "F_SETFD", 3: "F_GETFL", 4: "F_SETFL",
-                 5: "F_GETLK", 6: "F_SETLK", 7: "F_SETLKW", 1030: "F_DUPFD_CLOEXEC",
+                 5: "F_GETLK", 6: "F_SETLK", 7: "F_SETLKW", 36: "F_OFD_GETLK", 37: "F_OFD_SETLK",
+                 38: "F_OFD_SETLKW", 1030: "F_DUPFD_CLOEXEC",
                  1031: "F_SETPIPE_SZ", 1032: "F_GETPIPE_SZ"})
 IoctlRequest = Enum({0x5401: "TCGETS", 0x5402: "TCSETS", 0x5403: "TCSETSW", 0x5404: "TCSETSF",
                      0x5413: "TIOCGWINSZ", 0x540F: "TIOCGPGRP", 0x5410: "TIOCSPGRP",
@@ -241,7 +244,13 @@ TABLE: tuple[Call, ...] = (
     call(292, "dup3", files.sys_dup3, ("oldfd", Fd), ("newfd", Fd), ("flags", OpenFlags)),
     call(72, "fcntl", files.sys_fcntl, ("fd", Fd), ("cmd", FcntlCmd), ("arg", Hex()),
          level=PARTIAL, note="F_DUPFD(_CLOEXEC), F_GETFD/F_SETFD, F_GETFL/F_SETFL, F_GETPIPE_SZ; "
-                             "locks and F_SETPIPE_SZ give EINVAL"),
+                             "POSIX record locks F_GETLK/F_SETLK/F_SETLKW and OFD locks "
+                             "F_OFD_GETLK/F_OFD_SETLK/F_OFD_SETLKW (locks.py: shared by every "
+                             "process, waits interruptible, EDEADLK); F_SETPIPE_SZ, leases and "
+                             "F_NOTIFY give EINVAL"),
+    call(73, "flock", locks.sys_flock, ("fd", Fd), ("operation", FlockOp),
+         note="whole-file locks of the open file description (locks.py), LOCK_NB; a wait "
+              "is interruptible"),
     call(16, "ioctl", files.sys_ioctl, ("fd", Fd), ("request", IoctlRequest), ("arg", Pointer),
          level=PARTIAL, note="on the console: TCGETS/TCSETS/TCSETSW/TCSETSF (the host "
                              "terminal's own settings, through CSRSS), TIOCGWINSZ, "
