@@ -183,3 +183,34 @@ def test_flock_between_two_processes(tmp_path: Path) -> None:
     native, simulated = both(script, tmp_path, flock)
     assert native.stdout == b"inner 1\nfree\n"
     assert (simulated.stdout, simulated.stderr) == (native.stdout, native.stderr)
+
+
+# --- python programs that compare themselves: sockets, notifications ----------------------------
+
+PROGRAMS = Path(__file__).parent / "programs"
+
+
+def same_python_program(tmp_path: Path, name: str) -> None:
+    python = host("python3")
+    program = str(PROGRAMS / name)
+    native = subprocess.run([python, program], cwd=tmp_path, env=ENV, capture_output=True,
+                            timeout=TIMEOUT, check=False)
+    simulated = subprocess.run([*NTSIM, python, program], cwd=tmp_path, env=ENV, capture_output=True,
+                               timeout=TIMEOUT, check=False)
+    assert native.returncode == 0, native.stderr
+    assert (simulated.returncode, simulated.stdout, simulated.stderr) == (0, native.stdout, b"")
+
+
+def test_unix_socket_echo_with_names_and_a_passed_descriptor(tmp_path: Path) -> None:
+    same_python_program(tmp_path, "unix_sockets.py")
+
+
+def test_eventfd_with_epoll(tmp_path: Path) -> None:
+    same_python_program(tmp_path, "eventfd_epoll.py")
+
+
+def test_node_runs(tmp_path: Path) -> None:
+    node = host("node")
+    native, simulated = both("$RUN -e 'console.log(1+1)'", tmp_path, node)
+    assert native.stdout == b"2\n"
+    assert (simulated.returncode, simulated.stdout) == (0, native.stdout)

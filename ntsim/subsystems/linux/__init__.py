@@ -56,6 +56,8 @@ class LinuxPersonality(Personality):
         self.console_foreground: int | None = None
         self.first_group: int | None = None        # the group of the program ntsim started
         self.locks = LockTable()                   # every file lock of the machine (locks.py)
+        self.unix_names: dict = {}                 # bound AF_UNIX names -> endpoints (unix.py)
+        self.unix_in_flight: dict = {}             # SCM_RIGHTS fds on their way (unix.py)
 
     # --- images -----------------------------------------------------------------------------
 

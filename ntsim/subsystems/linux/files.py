@@ -44,7 +44,7 @@ from ...kernel.io import (
 )
 from ...kernel.services import DUPLICATE_SAME_ACCESS, NtCurrentProcess
 from ...kernel.status import NtStatusError
-from . import locks, pipes, procfs, signals, sockets, tty
+from . import locks, lxcore, pipes, procfs, signals, sockets, tty
 from .errno import (
     EACCES,
     EBADF,
@@ -380,7 +380,11 @@ def read_bytes(task: Task, entry: FdEntry, count: int, offset: int | None, post)
     """Read up to `count` bytes from an fd's file, then `post(data)`."""
     kind = entry.file.kind
     if kind in ("pipe", "socket"):
+        if kind == "socket":
+            sockets.connected(entry, EINVAL)
         return pipes.read(task, entry, count, post)
+    if kind == "lxcore":
+        return lxcore.read(task, entry, count, post)
     if kind == "synthetic":       # a /proc file: its text was made when it was opened
         state = entry.file
         start = state.position if offset is None else offset
@@ -409,7 +413,11 @@ def read_bytes(task: Task, entry: FdEntry, count: int, offset: int | None, post)
 def write_bytes(task: Task, entry: FdEntry, data: bytes, offset: int | None) -> int:
     kind = entry.file.kind
     if kind in ("pipe", "socket"):
+        if kind == "socket":
+            sockets.connected(entry)
         return pipes.write(task, entry, data)
+    if kind == "lxcore":
+        return lxcore.write(task, entry, data)
     if kind == "synthetic":
         return procfs.write(task, entry.file.path, data)
     if kind in ("zero", "random"):
@@ -497,7 +505,7 @@ def sys_pwritev(task: Task, fd: int, iov: int, iovcnt: int, offset: int) -> int:
 
 def _seekable(task: Task, fd: int) -> FdEntry:
     entry = task.lx.fds.get(fd)
-    if entry.file.kind in ("console", "pipe", "socket"):
+    if entry.file.kind in ("console", "pipe", "socket", "lxcore"):
         raise LinuxError(ESPIPE)
     return entry
 

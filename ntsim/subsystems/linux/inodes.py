@@ -579,6 +579,10 @@ def sys_symlinkat(task: Task, target: int, newdirfd: int, path: int) -> int:
 
 
 def _mknod(task: Task, dirfd: int, path_address: int, mode: int, device: int) -> int:
+    return make_node(task, signed32(dirfd), task.read_string(path_address), mode, device)
+
+
+def make_node(task: Task, dirfd: int, path: str, mode: int, device: int = 0) -> int:
     """A regular file is an ordinary create. A FIFO, socket or device node is a regular
     file on the volume whose $LXMOD says what it is (and $LXDEV which device), as lxfs
     kept them; only CAP_MKNOD may make a device node."""
@@ -590,8 +594,7 @@ def _mknod(task: Task, dirfd: int, path_address: int, mode: int, device: int) ->
     if kind in (S_IFCHR, S_IFBLK) and not capable(task, CAP_MKNOD):
         raise LinuxError(EPERM, "a device node needs CAP_MKNOD")
     permissions = mode & 0o7777 & ~task.lx.umask
-    absolute = volume_path(task, guest_path(task, signed32(dirfd), task.read_string(path_address)),
-                           False, creating=True)
+    absolute = volume_path(task, guest_path(task, dirfd, path), False, creating=True)
     attributes = None
     if kind != S_IFREG:
         attributes = {LX_EA_MODE: _ulong(kind | permissions)}

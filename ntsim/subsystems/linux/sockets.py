@@ -72,13 +72,14 @@ from ...kernel.io import (
     FileStatLxInformation,
 )
 from ...kernel.status import NtStatusError
-from . import files, pipes
+from . import files, pipes, unix
 from .errno import (
     EAFNOSUPPORT,
     EAGAIN,
     EINVAL,
     EISCONN,
     ENOPROTOOPT,
+    ENOTCONN,
     ENOTSOCK,
     ENOTTY,
     EOPNOTSUPP,
@@ -114,6 +115,9 @@ class SocketOptions:
     rcvbuf: int = SOCKET_QUOTA
     passcred: bool = False
     peer: tuple[int, int, int] = (0, 0, 0)       # struct ucred: pid, uid, gid
+    state: str = "connected"    # "unconnected" (an endpoint on lxcore), "connected" (a pipe)
+    name: bytes = b""           # the sockaddr getsockname gives ("" : unnamed)
+    peer_name: bytes = b""      # and getpeername
 
 
 def socket_name(task: Task) -> str:
@@ -123,9 +127,26 @@ def socket_name(task: Task) -> str:
 # --- socket and socketpair ---------------------------------------------------------------------
 
 
-def sys_socket(task: Task, domain: int, *_rest: int) -> int:
-    raise LinuxError(EAFNOSUPPORT, f"address family {domain}: socket() of no family is modelled "
-                                   "(only socketpair(AF_UNIX, SOCK_STREAM))")
+def sys_socket(task: Task, domain: int, kind: int, protocol: int) -> int:
+    """socket(2): AF_UNIX stream sockets (unix.py); other families EAFNOSUPPORT."""
+    domain, kind, protocol = files.signed32(domain), files.signed32(kind), files.signed32(protocol)
+    flags = kind & ~SOCK_TYPE_MASK
+    if flags & ~(SOCK_CLOEXEC | SOCK_NONBLOCK):
+        raise LinuxError(EINVAL, f"socket type flags {flags:#x}")
+    kind &= SOCK_TYPE_MASK
+    if not 0 <= domain < AF_MAX:
+        raise LinuxError(EAFNOSUPPORT, f"address family {domain}")
+    if kind >= SOCK_MAX:
+        raise LinuxError(EINVAL, f"socket type {kind}")
+    if domain != AF_UNIX:
+        raise LinuxError(EAFNOSUPPORT, f"address family {domain} is not modelled")
+    if protocol not in (0, AF_UNIX):
+        raise LinuxError(EPROTONOSUPPORT, f"protocol {protocol}")
+    if kind != SOCK_STREAM:
+        detail = ("message boundaries are not modelled (NPFS here has byte-stream pipes only)"
+                  if kind in (SOCK_DGRAM, SOCK_RAW, SOCK_SEQPACKET) else "no such AF_UNIX type")
+        raise LinuxError(ESOCKTNOSUPPORT, f"socket type {kind}: {detail}")
+    return unix.create(task, flags)
 
 
 def sys_socketpair(task: Task, domain: int, kind: int, protocol: int, sv: int) -> int:
@@ -154,27 +175,43 @@ def sys_socketpair(task: Task, domain: int, kind: int, protocol: int, sv: int) -
     return _make_pair(task, sv, flags)
 
 
-def _make_pair(task: Task, address: int, flags: int) -> int:
+def new_pipe(task: Task, nonblocking: bool, quota: int = SOCKET_QUOTA) -> tuple[int, int, int]:
+    """A connected pair of stream sockets as NT makes them: a full-duplex named pipe,
+    (server end, client end, the pipe's file id). The client end waits unless
+    `nonblocking`; the server end takes the mode too."""
     nt = task.nt
-    mode = FILE_PIPE_COMPLETE_OPERATION if flags & SOCK_NONBLOCK else FILE_PIPE_QUEUE_OPERATION
+    mode = FILE_PIPE_COMPLETE_OPERATION if nonblocking else FILE_PIPE_QUEUE_OPERATION
     name = socket_name(task)
     identity = creds(task)
     access = FILE_READ_DATA | FILE_WRITE_DATA | SYNCHRONIZE
     # Full duplex: each end reads what the other writes, each way with Linux's buffer size
     server = nt.NtCreateNamedPipeFile(
         name, access, FILE_SHARE_READ | FILE_SHARE_WRITE, FILE_CREATE, FILE_SYNCHRONOUS_IO_NONALERT,
-        CompletionMode=mode, MaximumInstances=1, InboundQuota=SOCKET_QUOTA, OutboundQuota=SOCKET_QUOTA,
+        CompletionMode=mode, MaximumInstances=1, InboundQuota=quota, OutboundQuota=quota,
         lx_owner=(identity.euid, identity.egid))
-    handles = [server]
+    try:
+        client = nt.NtOpenFile(name, access, FILE_SYNCHRONOUS_IO_NONALERT)
+    except NtStatusError:
+        nt.NtClose(server)
+        raise
+    if nonblocking:     # NtOpenFile connects an end that waits
+        set_nonblocking(task, client, True)
+    return server, client, nt.NtQueryInformationFile(server, FileInternalInformation)
+
+
+def set_nonblocking(task: Task, handle: int, on: bool) -> None:
+    mode = FILE_PIPE_COMPLETE_OPERATION if on else FILE_PIPE_QUEUE_OPERATION
+    task.nt.NtSetInformationFile(handle, FilePipeInformation, PipeInformation(FILE_PIPE_BYTE_STREAM_MODE, mode))
+
+
+def _make_pair(task: Task, address: int, flags: int) -> int:
+    nt = task.nt
+    identity = creds(task)
+    server, client, inode = new_pipe(task, bool(flags & SOCK_NONBLOCK))
+    handles = [server, client]
     table = task.lx.fds
     installed: list[int] = []
     try:
-        client = nt.NtOpenFile(name, access, FILE_SYNCHRONOUS_IO_NONALERT)
-        handles.append(client)
-        if mode == FILE_PIPE_COMPLETE_OPERATION:     # NtOpenFile connects an end that waits
-            nt.NtSetInformationFile(client, FilePipeInformation,
-                                    PipeInformation(FILE_PIPE_BYTE_STREAM_MODE, mode))
-        inode = nt.NtQueryInformationFile(server, FileInternalInformation)
         quota = nt.NtQueryInformationFile(server, FilePipeLocalInformation).InboundQuota
         peer = (task.pid, identity.euid, identity.egid)
         for handle in handles:
@@ -212,23 +249,26 @@ def not_a_socket(task: Task, fd: int, *_rest: int) -> int:
 
 
 def sys_connect(task: Task, fd: int, addr: int, addrlen: int) -> int:
-    """connect(2) on a socketpair's socket: Linux checks the address first (EINVAL for
-    one that names no AF_UNIX socket), then looks the name up — which is not modelled."""
-    socket_entry(task, fd)
-    addrlen = files.signed32(addrlen)
-    if addrlen <= 2 or addrlen > 110 or int.from_bytes(task.read(addr, 2), "little") != AF_UNIX:
-        raise LinuxError(EINVAL, "not an AF_UNIX address with a name")
-    raise LinuxError(EOPNOTSUPP, "socket names (bind, connect) are not modelled")
+    return unix.connect(task, socket_entry(task, fd), addr, addrlen)
 
 
-def sys_listen(task: Task, fd: int, *_rest: int) -> int:
-    socket_entry(task, fd)
-    raise LinuxError(EINVAL, "an unbound socket cannot listen")
+def sys_bind(task: Task, fd: int, addr: int, addrlen: int) -> int:
+    return unix.bind(task, socket_entry(task, fd), addr, addrlen)
 
 
-def sys_accept(task: Task, fd: int, *_rest: int) -> int:
-    socket_entry(task, fd)
-    raise LinuxError(EINVAL, "the socket is not listening")
+def sys_listen(task: Task, fd: int, backlog: int = 0, *_rest: int) -> int:
+    return unix.listen(task, socket_entry(task, fd), files.signed32(backlog))
+
+
+def sys_accept(task: Task, fd: int, addr: int = 0, addrlen: int = 0, flags: int = 0, *_rest: int) -> int:
+    return unix.accept(task, socket_entry(task, fd), addr, addrlen, flags)
+
+
+def connected(entry: FdEntry, error: int = ENOTCONN) -> FdEntry:
+    """A connected socket's entry; else `error` (Linux: ENOTCONN to send, EINVAL to receive)."""
+    if entry.file.socket.state != "connected":
+        raise LinuxError(error, "the socket is not connected")
+    return entry
 
 
 def pipe_end(task: Task, entry: FdEntry) -> PipeEnd:
@@ -285,6 +325,7 @@ def _for_one_call(task: Task, entry: FdEntry, flags: int, action):
 
 
 def _send(task: Task, entry: FdEntry, data: bytes, flags: int) -> int:
+    connected(entry)
     if flags & MSG_OOB:
         raise LinuxError(EOPNOTSUPP, "out-of-band data (MSG_OOB) is not modelled")
     signal = not flags & MSG_NOSIGNAL
@@ -303,9 +344,10 @@ def sys_sendmsg(task: Task, fd: int, msg: int, flags: int) -> int:
     name, namelen, iov, iovlen, control, controllen, _ = MSGHDR.unpack(task.read(msg, MSGHDR.size))
     if name and namelen:
         raise LinuxError(EISCONN, "a socketpair's socket is connected: no address to send to")
-    if control and controllen >= 16:
-        raise LinuxError(EOPNOTSUPP, "control messages (SCM_RIGHTS, SCM_CREDENTIALS) are not modelled")
     data = b"".join(task.read(base, size) for base, size in files._iovecs(task, iov, iovlen))
+    if control and controllen >= 16:
+        connected(entry)
+        unix.take_control(task, entry, control, controllen, pipe_end(task, entry).outgoing)
     return _send(task, entry, data, flags)
 
 
@@ -313,6 +355,7 @@ def sys_sendmsg(task: Task, fd: int, msg: int, flags: int) -> int:
 
 
 def _receive(task: Task, entry: FdEntry, count: int, flags: int, post):
+    connected(entry, EINVAL)
     if flags & MSG_OOB:
         raise LinuxError(EINVAL, "no out-of-band data (MSG_OOB is not modelled)")
     if flags & MSG_PEEK:
@@ -360,7 +403,7 @@ def sys_recvfrom(task: Task, fd: int, buf: int, length: int, flags: int, src_add
 
 def sys_recvmsg(task: Task, fd: int, msg: int, flags: int) -> int:
     entry = socket_entry(task, fd)
-    name, _namelen, iov, iovlen, _control, _controllen, _ = MSGHDR.unpack(task.read(msg, MSGHDR.size))
+    name, _namelen, iov, iovlen, control, controllen, _ = MSGHDR.unpack(task.read(msg, MSGHDR.size))
     vectors = files._iovecs(task, iov, iovlen)
 
     def scatter(data: bytes) -> int:
@@ -370,9 +413,11 @@ def sys_recvmsg(task: Task, fd: int, msg: int, flags: int) -> int:
             task.write(base, piece)
             done += len(piece)
         if name:
-            task.write_u32(msg + 8, 0)           # msg_namelen: the sender is unnamed
-        task.write(msg + 40, struct.pack("<Q", 0))   # msg_controllen: no control messages
-        task.write_u32(msg + 48, 0)              # msg_flags
+            task.write_u32(msg + 8, 0)           # msg_namelen: a stream's sender is not named
+        used, truncated = unix.give_control(task, entry, msg, control, controllen, flags,
+                                            pipe_end(task, entry).incoming, bool(data))
+        task.write(msg + 40, struct.pack("<Q", used))     # msg_controllen
+        task.write_u32(msg + 48, truncated)               # msg_flags
         return len(data)
 
     return _receive(task, entry, sum(size for _, size in vectors), flags, scatter)
@@ -391,13 +436,19 @@ def sys_shutdown(task: Task, fd: int, how: int) -> int:
 
 
 def sys_getsockname(task: Task, fd: int, addr: int, addrlen: int) -> int:
-    """An unnamed AF_UNIX socket: sa_family only (Linux's address length 2)."""
-    socket_entry(task, fd)
-    _address_out(task, addr, addrlen, struct.pack("<H", AF_UNIX))
+    """The socket's name; an unnamed AF_UNIX socket is sa_family only (length 2)."""
+    options = socket_entry(task, fd).file.socket
+    _address_out(task, addr, addrlen, options.name or struct.pack("<H", AF_UNIX))
     return 0
 
 
-sys_getpeername = sys_getsockname            # the peer of a pair is unnamed too
+def sys_getpeername(task: Task, fd: int, addr: int, addrlen: int) -> int:
+    options = connected(socket_entry(task, fd)).file.socket
+    _address_out(task, addr, addrlen, options.peer_name or struct.pack("<H", AF_UNIX))
+    return 0
+
+
+address_out = _address_out
 
 
 def sys_getsockopt(task: Task, fd: int, level: int, optname: int, optval: int, optlen: int) -> int:
@@ -411,8 +462,9 @@ def sys_getsockopt(task: Task, fd: int, level: int, optname: int, optval: int, o
     if optname == SO_PEERCRED:
         value = struct.pack("<iII", *options.peer)
     else:
+        listening = options.state == "unconnected" and getattr(options, "listener_creds", None) is not None
         numbers = {SO_TYPE: SOCK_STREAM, SO_DOMAIN: AF_UNIX, SO_PROTOCOL: 0, SO_ERROR: 0,
-                   SO_ACCEPTCONN: 0, SO_SNDBUF: options.sndbuf, SO_RCVBUF: options.rcvbuf,
+                   SO_ACCEPTCONN: int(listening), SO_SNDBUF: options.sndbuf, SO_RCVBUF: options.rcvbuf,
                    SO_PASSCRED: int(options.passcred)}
         if optname not in numbers:
             raise LinuxError(ENOPROTOOPT, f"socket option {optname} is not modelled")

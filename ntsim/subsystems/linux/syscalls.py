@@ -54,6 +54,7 @@ from . import (
     inodes,
     lifecycle,
     locks,
+    lxcore,
     memory,
     pipes,
     poll,
@@ -130,6 +131,7 @@ Whence = Enum({0: "SEEK_SET", 1: "SEEK_CUR", 2: "SEEK_END", 3: "SEEK_DATA", 4: "
 ClockId = Enum(time.CLOCK_NAMES)
 AtFlags = Flags({0x100: "AT_SYMLINK_NOFOLLOW", 0x200: "AT_REMOVEDIR", 0x400: "AT_SYMLINK_FOLLOW",
                  0x800: "AT_NO_AUTOMOUNT", 0x1000: "AT_EMPTY_PATH"})
+EventfdFlags = Flags({1: "EFD_SEMAPHORE", 0o4000: "EFD_NONBLOCK", 0o2000000: "EFD_CLOEXEC"})
 FlockOp = Flags({4: "LOCK_NB"}, {1: "LOCK_SH", 2: "LOCK_EX", 8: "LOCK_UN"}, mask=0xB)
 FcntlCmd = Enum({0: "F_DUPFD", 1: "F_GETFD", 2: "F_SETFD", 3: "F_GETFL", 4: "F_SETFL",
                  5: "F_GETLK", 6: "F_SETLK", 7: "F_SETLKW", 36: "F_OFD_GETLK", 37: "F_OFD_SETLK",
@@ -198,18 +200,23 @@ class EpollEvents(ArgType):
 # (number, name, handler, other arguments' names, what a socket fd gets)
 SOCKET_ADDRESS_CALLS = (
     (42, "connect", sockets.sys_connect, ("addr", "addrlen"),
-     "EINVAL for an address with no name, EOPNOTSUPP otherwise (names are not modelled)"),
-    (43, "accept", sockets.sys_accept, ("addr", "addrlen"), "EINVAL (not listening)"),
-    (49, "bind", sockets.not_a_socket, ("addr", "addrlen"),
-     "EOPNOTSUPP: naming a socket is not modelled"),
-    (50, "listen", sockets.sys_listen, ("backlog",), "EINVAL (not bound)"),
-    (288, "accept4", sockets.sys_accept, ("addr", "addrlen", "flags"), "EINVAL (not listening)"),
+     "AF_UNIX: a path or abstract name a listener bound; the connection is a full-duplex NPFS "
+     "pipe (unix.py); ECONNREFUSED where nobody listens, EISCONN when connected"),
+    (43, "accept", sockets.sys_accept, ("addr", "addrlen"),
+     "AF_UNIX: the next connection of the listener's backlog (waits, interruptibly)"),
+    (49, "bind", sockets.sys_bind, ("addr", "addrlen"),
+     "AF_UNIX: a path (a socket file made in the guest's file system) or an abstract name; "
+     "an address of the family alone autobinds; EADDRINUSE if taken"),
+    (50, "listen", sockets.sys_listen, ("backlog",),
+     "AF_UNIX: a bound socket starts taking connections (the backlog is not bounded); EINVAL unbound"),
+    (288, "accept4", sockets.sys_accept, ("addr", "addrlen", "flags"),
+     "as accept, with SOCK_NONBLOCK and SOCK_CLOEXEC"),
     (299, "recvmmsg", sockets.not_a_socket, ("msgvec", "vlen", "flags", "timeout"),
      "EOPNOTSUPP: not modelled (recvmsg is)"),
     (307, "sendmmsg", sockets.not_a_socket, ("msgvec", "vlen", "flags"),
      "EOPNOTSUPP: not modelled (sendmsg is)"),
 )
-SOCKET_ONLY = "socketpair's sockets only; on another fd EBADF if closed, ENOTSOCK if not a socket"
+SOCKET_ONLY = "AF_UNIX stream sockets; on another fd EBADF if closed, ENOTSOCK if not a socket"
 SocketDomain = Enum({1: "AF_UNIX", 2: "AF_INET", 10: "AF_INET6", 16: "AF_NETLINK", 17: "AF_PACKET"})
 SocketType = Flags({0o4000: "SOCK_NONBLOCK", 0o2000000: "SOCK_CLOEXEC"},
                    {1: "SOCK_STREAM", 2: "SOCK_DGRAM", 3: "SOCK_RAW", 5: "SOCK_SEQPACKET"}, mask=0xF)
@@ -248,6 +255,10 @@ TABLE: tuple[Call, ...] = (
                              "F_OFD_GETLK/F_OFD_SETLK/F_OFD_SETLKW (locks.py: shared by every "
                              "process, waits interruptible, EDEADLK); F_SETPIPE_SZ, leases and "
                              "F_NOTIFY give EINVAL"),
+    call(290, "eventfd2", lxcore.sys_eventfd2, ("initval", Int()), ("flags", EventfdFlags),
+         note="an lxcore file object (\\Device\\lxcore\\eventfd); EFD_SEMAPHORE, EFD_NONBLOCK, "
+              "EFD_CLOEXEC; poll/select/epoll"),
+    call(284, "eventfd", lxcore.sys_eventfd, ("initval", Int())),
     call(73, "flock", locks.sys_flock, ("fd", Fd), ("operation", FlockOp),
          note="whole-file locks of the open file description (locks.py), LOCK_NB; a wait "
               "is interruptible"),
@@ -533,8 +544,9 @@ TABLE: tuple[Call, ...] = (
          ("sig", Signal), ("info", Pointer)),
     # sockets (sockets.py): socketpair(AF_UNIX, SOCK_STREAM) on a full-duplex NPFS pipe
     call(41, "socket", sockets.sys_socket, ("domain", SocketDomain), ("type", SocketType), ("protocol", Int()),
-         level=PARTIAL, note="no family is modelled for socket() (WSL1 had AF_UNIX in lxcore and AF_INET "
-                             "on AFD): EAFNOSUPPORT, as from a kernel built without them"),
+         level=PARTIAL, note="AF_UNIX SOCK_STREAM (an lxcore endpoint until it connects; unix.py); "
+                             "AF_UNIX SOCK_DGRAM/SOCK_SEQPACKET give ESOCKTNOSUPPORT; other "
+                             "families EAFNOSUPPORT, as from a kernel built without them"),
     call(53, "socketpair", sockets.sys_socketpair, ("domain", SocketDomain), ("type", SocketType),
          ("protocol", Int()), ("sv", Pointer),
          level=PARTIAL, note="AF_UNIX SOCK_STREAM (with SOCK_NONBLOCK, SOCK_CLOEXEC), on a full-duplex "
@@ -550,18 +562,19 @@ TABLE: tuple[Call, ...] = (
          level=PARTIAL, note="MSG_DONTWAIT, MSG_PEEK (FSCTL_PIPE_PEEK); MSG_WAITALL is a plain read "
                              "(may return less); MSG_OOB EINVAL; " + SOCKET_ONLY),
     call(46, "sendmsg", sockets.sys_sendmsg, ("sockfd", Fd), ("msg", Pointer), ("flags", MsgFlags),
-         level=PARTIAL, note="iovecs, flags as sendto; control messages (SCM_RIGHTS, SCM_CREDENTIALS) "
-                             "give EOPNOTSUPP; " + SOCKET_ONLY),
+         level=PARTIAL, note="iovecs, flags as sendto; SCM_RIGHTS (kernel handles queued for the "
+                             "peer's next recvmsg), SCM_CREDENTIALS (checked); " + SOCKET_ONLY),
     call(47, "recvmsg", sockets.sys_recvmsg, ("sockfd", Fd), ("msg", Pointer), ("flags", MsgFlags),
-         level=PARTIAL, note="iovecs, flags as recvfrom; never a control message (SO_PASSCRED's "
-                             "SCM_CREDENTIALS is not sent): msg_controllen 0; " + SOCKET_ONLY),
+         level=PARTIAL, note="iovecs, flags as recvfrom; SCM_RIGHTS fds passed with the bytes read "
+                             "(MSG_CMSG_CLOEXEC, MSG_CTRUNC), SCM_CREDENTIALS of the peer under "
+                             "SO_PASSCRED; " + SOCKET_ONLY),
     call(48, "shutdown", sockets.sys_shutdown, ("sockfd", Fd), ("how", ShutHow),
          note="FSCTL_PIPE_LX_SHUTDOWN: after SHUT_WR the peer reads end of file, after SHUT_RD "
               "its writes get EPIPE; " + SOCKET_ONLY),
     call(51, "getsockname", sockets.sys_getsockname, ("sockfd", Fd), ("addr", Pointer), ("addrlen", Pointer),
-         note="an unnamed AF_UNIX socket (addrlen 2); " + SOCKET_ONLY),
+         note="the bound name, or an unnamed AF_UNIX socket (addrlen 2); " + SOCKET_ONLY),
     call(52, "getpeername", sockets.sys_getpeername, ("sockfd", Fd), ("addr", Pointer), ("addrlen", Pointer),
-         note="an unnamed AF_UNIX socket (addrlen 2); " + SOCKET_ONLY),
+         note="the peer's name (ENOTCONN before a connection); " + SOCKET_ONLY),
     call(55, "getsockopt", sockets.sys_getsockopt, ("sockfd", Fd), ("level", Int32()),
          ("optname", SockoptName), ("optval", Pointer), ("optlen", Pointer),
          level=PARTIAL, note="SOL_SOCKET: SO_TYPE, SO_DOMAIN, SO_PROTOCOL, SO_ERROR, SO_ACCEPTCONN, "
@@ -572,7 +585,7 @@ TABLE: tuple[Call, ...] = (
          level=PARTIAL, note="SO_SNDBUF/SO_RCVBUF recorded as Linux doubles and clamps them (the pipe's "
                              "capacity stays), SO_PASSCRED recorded; other options ENOPROTOOPT"),
     *(call(number, name, handler, ("sockfd", Fd), *((argument, Hex()) for argument in rest),
-           level=PARTIAL, note=f"on a socketpair's socket {answer}; " + SOCKET_ONLY)
+           level=PARTIAL, note=f"{answer}; " + SOCKET_ONLY)
       for number, name, handler, rest, answer in SOCKET_ADDRESS_CALLS),
     # NUMA memory policies: the modelled machine has one node and no NUMA support, and a
     # Linux kernel built without it (CONFIG_NUMA=n) answers these with ENOSYS
