@@ -37,6 +37,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", "-q", action="store_true",
                      help="no notes about unsupported calls at the end of the run "
                           "(they stay in --trace, --trace-file and --stats)")
+    run.add_argument("--network", action="store_true",
+                     help="let Linux guests' Internet sockets reach other hosts and bind "
+                          "non-loopback addresses (default: loopback only)")
     run.add_argument("--trace", action="store_true", help="strace-style lines on stderr")
     run.add_argument("--trace-file", metavar="FILE", help="write every event as JSON lines")
     run.add_argument("--stats", action="store_true", help="print a summary at exit")
@@ -93,6 +96,7 @@ def command_run(args: argparse.Namespace) -> int:
         return EXIT_NTSIM_FAILED
     machine = Machine(args.root, deterministic=args.deterministic, seed=args.seed,
                       count_instructions=args.stats)
+    machine.kernel.network = args.network
     trace_file = None
     stats = None
     if args.trace:

@@ -57,6 +57,8 @@ class Kernel:
         # notes for the person running ntsim (an unsupported call a guest made), kept
         # off the guest's own streams; `ntsim run` prints them when the run ends
         self.notices: list[str] = []
+        # may guests' sockets (\Device\Afd) reach beyond this machine's loopback?
+        self.network = False
         self.console_device = ConsoleDevice(self)
         self.smss = SessionManager(self)
         self.system: Process | None = None

@@ -214,3 +214,64 @@ def test_node_runs(tmp_path: Path) -> None:
     native, simulated = both("$RUN -e 'console.log(1+1)'", tmp_path, node)
     assert native.stdout == b"2\n"
     assert (simulated.returncode, simulated.stdout) == (0, native.stdout)
+
+
+def test_tcp_and_udp_on_loopback_between_two_guest_processes(tmp_path: Path) -> None:
+    same_python_program(tmp_path, "tcp_loopback.py")
+
+
+GUEST_SERVER = """
+import socket, sys
+listener = socket.socket()
+listener.bind(("127.0.0.1", 0))
+listener.listen(1)
+print(listener.getsockname()[1], flush=True)
+connection, _ = listener.accept()
+connection.sendall(b"echo:" + connection.recv(100))
+"""
+
+
+def test_tcp_between_a_guest_server_and_a_host_client(tmp_path: Path) -> None:
+    import socket
+
+    python = host("python3")
+    guest = subprocess.Popen([*NTSIM, python, "-c", GUEST_SERVER], cwd=tmp_path, env=ENV,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        port = int(guest.stdout.readline())
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as client:
+            client.sendall(b"from the host")
+            assert client.recv(100) == b"echo:from the host"
+        assert guest.wait(timeout=TIMEOUT) == 0
+    finally:
+        guest.kill()
+        guest.wait()
+
+
+def test_curl_fetches_from_a_host_server_and_cannot_leave_loopback(tmp_path: Path) -> None:
+    import http.server
+    import threading
+
+    curl = host("curl")
+    (tmp_path / "page.txt").write_bytes(b"a page on the host\n")
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=str(tmp_path), **kwargs)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/page.txt"
+        fetched = subprocess.run([*NTSIM, curl, "-sS", url], cwd=tmp_path, env=ENV, capture_output=True,
+                                 timeout=TIMEOUT, check=False)
+        assert (fetched.returncode, fetched.stdout) == (0, b"a page on the host\n")
+    finally:
+        server.shutdown()
+    # 192.0.2.1 (TEST-NET-1) is never this machine: without --network the guest is refused
+    outside = subprocess.run([*NTSIM, curl, "-sS", "--connect-timeout", "5", "http://192.0.2.1/"],
+                             cwd=tmp_path, env=ENV, capture_output=True, timeout=TIMEOUT, check=False)
+    assert outside.returncode == 7 and b"Couldn't connect" in outside.stderr

@@ -938,8 +938,10 @@ def sys_fcntl(task: Task, fd: int, cmd: int, arg: int) -> int:
     if cmd == F_GETFL:
         return entry.file.flags
     if cmd == F_SETFL:
-        if entry.file.kind in ("pipe", "socket"):   # O_NONBLOCK is the pipe end's completion mode
+        if entry.file.kind == "pipe":     # O_NONBLOCK is the pipe end's completion mode
             pipes.set_status_flags(task, entry, arg)
+        elif entry.file.kind == "socket":
+            sockets.set_status_flags(task, entry, arg)
         entry.file.flags = (entry.file.flags & ~SETFL_FLAGS) | (arg & SETFL_FLAGS)
         return 0
     if cmd in pipes.FCNTL_COMMANDS:
@@ -956,8 +958,10 @@ def sys_ioctl(task: Task, fd: int, request: int, arg: int) -> int:
         flags = entry.file.flags & ~O_NONBLOCK
         if task.read_u32(arg):
             flags |= O_NONBLOCK
-        if entry.file.kind in ("pipe", "socket"):
+        if entry.file.kind == "pipe":
             pipes.set_status_flags(task, entry, flags)
+        elif entry.file.kind == "socket":
+            sockets.set_status_flags(task, entry, flags)
         entry.file.flags = flags
         return 0
     if entry.file.kind == "pipe":

@@ -72,7 +72,7 @@ from ...kernel.io import (
     FileStatLxInformation,
 )
 from ...kernel.status import NtStatusError
-from . import files, pipes, unix
+from . import files, inet, pipes, unix
 from .errno import (
     EAFNOSUPPORT,
     EAGAIN,
@@ -118,6 +118,8 @@ class SocketOptions:
     state: str = "connected"    # "unconnected" (an endpoint on lxcore), "connected" (a pipe)
     name: bytes = b""           # the sockaddr getsockname gives ("" : unnamed)
     peer_name: bytes = b""      # and getpeername
+    domain: int = 1             # AF_UNIX, or AF_INET/AF_INET6 (state "inet": an AFD endpoint)
+    kind: int = 1               # SOCK_STREAM, SOCK_DGRAM
 
 
 def socket_name(task: Task) -> str:
@@ -138,6 +140,8 @@ def sys_socket(task: Task, domain: int, kind: int, protocol: int) -> int:
         raise LinuxError(EAFNOSUPPORT, f"address family {domain}")
     if kind >= SOCK_MAX:
         raise LinuxError(EINVAL, f"socket type {kind}")
+    if domain in (AF_INET, AF_INET6):
+        return inet.create(task, domain, kind, protocol, flags)
     if domain != AF_UNIX:
         raise LinuxError(EAFNOSUPPORT, f"address family {domain} is not modelled")
     if protocol not in (0, AF_UNIX):
@@ -248,25 +252,44 @@ def not_a_socket(task: Task, fd: int, *_rest: int) -> int:
     raise LinuxError(EOPNOTSUPP, "only socketpair's connected sockets are modelled")
 
 
+def _family(entry: FdEntry):
+    """The module that runs this socket's family: inet.py (on AFD) or unix.py."""
+    return inet if entry.file.socket.state == "inet" else unix
+
+
 def sys_connect(task: Task, fd: int, addr: int, addrlen: int) -> int:
-    return unix.connect(task, socket_entry(task, fd), addr, addrlen)
+    entry = socket_entry(task, fd)
+    return _family(entry).connect(task, entry, addr, addrlen)
 
 
 def sys_bind(task: Task, fd: int, addr: int, addrlen: int) -> int:
-    return unix.bind(task, socket_entry(task, fd), addr, addrlen)
+    entry = socket_entry(task, fd)
+    return _family(entry).bind(task, entry, addr, addrlen)
 
 
 def sys_listen(task: Task, fd: int, backlog: int = 0, *_rest: int) -> int:
-    return unix.listen(task, socket_entry(task, fd), files.signed32(backlog))
+    entry = socket_entry(task, fd)
+    return _family(entry).listen(task, entry, files.signed32(backlog))
 
 
 def sys_accept(task: Task, fd: int, addr: int = 0, addrlen: int = 0, flags: int = 0, *_rest: int) -> int:
-    return unix.accept(task, socket_entry(task, fd), addr, addrlen, flags)
+    entry = socket_entry(task, fd)
+    return _family(entry).accept(task, entry, addr, addrlen, flags)
+
+
+def set_status_flags(task: Task, entry: FdEntry, flags: int) -> None:
+    """F_SETFL or FIONBIO on a socket: O_NONBLOCK is the pipe end's completion mode, or
+    the AFD endpoint's non-blocking mode; an lxcore endpoint reads the fd's flags itself."""
+    state = entry.file.socket.state
+    if state == "inet":
+        inet.set_nonblocking(task, entry.handle, bool(flags & O_NONBLOCK))
+    elif state == "connected":
+        pipes.set_status_flags(task, entry, flags)
 
 
 def connected(entry: FdEntry, error: int = ENOTCONN) -> FdEntry:
     """A connected socket's entry; else `error` (Linux: ENOTCONN to send, EINVAL to receive)."""
-    if entry.file.socket.state != "connected":
+    if entry.file.socket.state not in ("connected", "inet"):
         raise LinuxError(error, "the socket is not connected")
     return entry
 
@@ -334,6 +357,11 @@ def _send(task: Task, entry: FdEntry, data: bytes, flags: int) -> int:
 
 def sys_sendto(task: Task, fd: int, buf: int, length: int, flags: int, dest_addr: int, addrlen: int) -> int:
     entry = socket_entry(task, fd)
+    if entry.file.socket.state == "inet":
+        address = inet.parse(task, entry.file.socket.domain, dest_addr, addrlen) \
+            if dest_addr and files.signed32(addrlen) else None
+        return inet.send(task, entry, task.read(buf, min(length, 0x7FFFF000)), flags, address,
+                         not flags & MSG_NOSIGNAL)
     if dest_addr and files.signed32(addrlen):
         raise LinuxError(EISCONN, "a socketpair's socket is connected: no address to send to")
     return _send(task, entry, task.read(buf, min(length, 0x7FFFF000)), flags)
@@ -342,6 +370,12 @@ def sys_sendto(task: Task, fd: int, buf: int, length: int, flags: int, dest_addr
 def sys_sendmsg(task: Task, fd: int, msg: int, flags: int) -> int:
     entry = socket_entry(task, fd)
     name, namelen, iov, iovlen, control, controllen, _ = MSGHDR.unpack(task.read(msg, MSGHDR.size))
+    if entry.file.socket.state == "inet":
+        if control and controllen >= 16:
+            raise LinuxError(EOPNOTSUPP, "control messages on an Internet socket are not modelled")
+        data = b"".join(task.read(base, size) for base, size in files._iovecs(task, iov, iovlen))
+        address = inet.parse(task, entry.file.socket.domain, name, namelen) if name and namelen else None
+        return inet.send(task, entry, data, flags, address, not flags & MSG_NOSIGNAL)
     if name and namelen:
         raise LinuxError(EISCONN, "a socketpair's socket is connected: no address to send to")
     data = b"".join(task.read(base, size) for base, size in files._iovecs(task, iov, iovlen))
@@ -392,6 +426,14 @@ def _address_out(task: Task, addr: int, addrlen: int, name: bytes) -> None:
 
 def sys_recvfrom(task: Task, fd: int, buf: int, length: int, flags: int, src_addr: int, addrlen: int) -> int:
     entry = socket_entry(task, fd)
+    if entry.file.socket.state == "inet":
+        def delivered(data: bytes, address, _size) -> int:
+            task.write(buf, data[:length])
+            if address is not None:
+                _address_out(task, src_addr, addrlen, inet.sockaddr(entry.file.socket.domain, address))
+            return len(data) if flags & 0x20 else min(len(data), length)
+
+        return inet.receive(task, entry, min(length, 0x7FFFF000), flags, delivered)
 
     def deliver(data: bytes) -> int:
         task.write(buf, data)
@@ -405,6 +447,23 @@ def sys_recvmsg(task: Task, fd: int, msg: int, flags: int) -> int:
     entry = socket_entry(task, fd)
     name, _namelen, iov, iovlen, control, controllen, _ = MSGHDR.unpack(task.read(msg, MSGHDR.size))
     vectors = files._iovecs(task, iov, iovlen)
+    if entry.file.socket.state == "inet":
+        def gathered(data: bytes, address, _size) -> int:
+            done = 0
+            for base, size in vectors:
+                piece = data[done:done + size]
+                task.write(base, piece)
+                done += len(piece)
+            if name:
+                named = inet.sockaddr(entry.file.socket.domain, address) if address is not None else b""
+                room = task.read_u32(msg + 8)
+                task.write(name, named[:room])
+                task.write_u32(msg + 8, len(named))
+            task.write(msg + 40, struct.pack("<Q", 0))
+            task.write_u32(msg + 48, 0x20 if len(data) > done else 0)     # MSG_TRUNC
+            return done
+
+        return inet.receive(task, entry, sum(size for _, size in vectors), flags, gathered)
 
     def scatter(data: bytes) -> int:
         done = 0
@@ -431,19 +490,30 @@ def sys_shutdown(task: Task, fd: int, how: int) -> int:
     how = files.signed32(how)
     if how not in (SHUT_RD, SHUT_WR, SHUT_RDWR):
         raise LinuxError(EINVAL, f"how {how}")
+    if entry.file.socket.state == "inet":
+        return inet.shutdown(task, entry, how)
+    connected(entry)
     task.nt.NtFsControlFile(entry.handle, FSCTL_PIPE_LX_SHUTDOWN, (how != SHUT_WR, how != SHUT_RD))
     return 0
 
 
 def sys_getsockname(task: Task, fd: int, addr: int, addrlen: int) -> int:
     """The socket's name; an unnamed AF_UNIX socket is sa_family only (length 2)."""
-    options = socket_entry(task, fd).file.socket
+    entry = socket_entry(task, fd)
+    options = entry.file.socket
+    if options.state == "inet":
+        _address_out(task, addr, addrlen, inet.name(task, entry, False))
+        return 0
     _address_out(task, addr, addrlen, options.name or struct.pack("<H", AF_UNIX))
     return 0
 
 
 def sys_getpeername(task: Task, fd: int, addr: int, addrlen: int) -> int:
-    options = connected(socket_entry(task, fd)).file.socket
+    entry = connected(socket_entry(task, fd))
+    options = entry.file.socket
+    if options.state == "inet":
+        _address_out(task, addr, addrlen, inet.name(task, entry, True))
+        return 0
     _address_out(task, addr, addrlen, options.peer_name or struct.pack("<H", AF_UNIX))
     return 0
 
@@ -453,6 +523,14 @@ address_out = _address_out
 
 def sys_getsockopt(task: Task, fd: int, level: int, optname: int, optval: int, optlen: int) -> int:
     entry = socket_entry(task, fd)
+    if entry.file.socket.state == "inet":
+        length = files.signed32(task.read_u32(optlen))
+        if length < 0:
+            raise LinuxError(EINVAL, "negative option length")
+        value = inet.getsockopt(task, entry, files.signed32(level), files.signed32(optname), length)
+        task.write(optval, value)
+        task.write_u32(optlen, len(value))
+        return 0
     if files.signed32(level) != SOL_SOCKET:
         raise LinuxError(EOPNOTSUPP, f"level {level}: AF_UNIX has options at SOL_SOCKET only")
     options: SocketOptions = entry.file.socket
@@ -477,6 +555,12 @@ def sys_getsockopt(task: Task, fd: int, level: int, optname: int, optval: int, o
 
 def sys_setsockopt(task: Task, fd: int, level: int, optname: int, optval: int, optlen: int) -> int:
     entry = socket_entry(task, fd)
+    if entry.file.socket.state == "inet":
+        length = files.signed32(optlen)
+        if length < 0:
+            raise LinuxError(EINVAL, "negative option length")
+        return inet.setsockopt(task, entry, files.signed32(level), files.signed32(optname),
+                               task.read(optval, min(length, 256)))
     if files.signed32(level) != SOL_SOCKET:
         raise LinuxError(EOPNOTSUPP, f"level {level}: AF_UNIX has options at SOL_SOCKET only")
     if files.signed32(optlen) < 4:

@@ -216,7 +216,8 @@ SOCKET_ADDRESS_CALLS = (
     (307, "sendmmsg", sockets.not_a_socket, ("msgvec", "vlen", "flags"),
      "EOPNOTSUPP: not modelled (sendmsg is)"),
 )
-SOCKET_ONLY = "AF_UNIX stream sockets; on another fd EBADF if closed, ENOTSOCK if not a socket"
+SOCKET_ONLY = ("AF_UNIX stream sockets, and AF_INET/AF_INET6 through AFD; on another fd EBADF if "
+               "closed, ENOTSOCK if not a socket")
 SocketDomain = Enum({1: "AF_UNIX", 2: "AF_INET", 10: "AF_INET6", 16: "AF_NETLINK", 17: "AF_PACKET"})
 SocketType = Flags({0o4000: "SOCK_NONBLOCK", 0o2000000: "SOCK_CLOEXEC"},
                    {1: "SOCK_STREAM", 2: "SOCK_DGRAM", 3: "SOCK_RAW", 5: "SOCK_SEQPACKET"}, mask=0xF)
@@ -545,8 +546,10 @@ TABLE: tuple[Call, ...] = (
     # sockets (sockets.py): socketpair(AF_UNIX, SOCK_STREAM) on a full-duplex NPFS pipe
     call(41, "socket", sockets.sys_socket, ("domain", SocketDomain), ("type", SocketType), ("protocol", Int()),
          level=PARTIAL, note="AF_UNIX SOCK_STREAM (an lxcore endpoint until it connects; unix.py); "
-                             "AF_UNIX SOCK_DGRAM/SOCK_SEQPACKET give ESOCKTNOSUPPORT; other "
-                             "families EAFNOSUPPORT, as from a kernel built without them"),
+                             "AF_INET/AF_INET6 SOCK_STREAM and SOCK_DGRAM on \\Device\\Afd endpoints over "
+                             "host sockets, loopback only without --network (inet.py, kernel/fs/afd.py); "
+                             "AF_UNIX SOCK_DGRAM/SOCK_SEQPACKET give ESOCKTNOSUPPORT; raw sockets "
+                             "EPROTONOSUPPORT; other families EAFNOSUPPORT"),
     call(53, "socketpair", sockets.sys_socketpair, ("domain", SocketDomain), ("type", SocketType),
          ("protocol", Int()), ("sv", Pointer),
          level=PARTIAL, note="AF_UNIX SOCK_STREAM (with SOCK_NONBLOCK, SOCK_CLOEXEC), on a full-duplex "
