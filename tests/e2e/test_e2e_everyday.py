@@ -275,3 +275,32 @@ def test_curl_fetches_from_a_host_server_and_cannot_leave_loopback(tmp_path: Pat
     outside = subprocess.run([*NTSIM, curl, "-sS", "--connect-timeout", "5", "http://192.0.2.1/"],
                              cwd=tmp_path, env=ENV, capture_output=True, timeout=TIMEOUT, check=False)
     assert outside.returncode == 7 and b"Couldn't connect" in outside.stderr
+
+
+def test_stdout_and_stderr_redirected_to_one_file_share_its_offset(tmp_path: Path) -> None:
+    python = host("python3")
+    program = ('import sys; print("out", flush=True); print("err", file=sys.stderr, flush=True); '
+               'print("out2", flush=True)')
+    native = shell('$RUN -c "$P" > both 2>&1; cat both', tmp_path, RUN=python, P=program)
+    simulated = shell('$RUN -c "$P" > both 2>&1; cat both', tmp_path, RUN=" ".join(NTSIM) + " " + python,
+                      P=program)
+    assert native.stdout == b"out\nerr\nout2\n"
+    assert simulated.stdout == native.stdout
+
+
+POOL = """
+import multiprocessing
+def square(x):
+    return x * x
+if __name__ == "__main__":
+    with multiprocessing.Pool(2) as pool:
+        print(pool.map(square, range(10)))
+"""
+
+
+def test_multiprocessing_pool_map(tmp_path: Path) -> None:
+    python = host("python3")
+    native = shell('$RUN -c "$P"', tmp_path, RUN=python, P=POOL)
+    simulated = shell('$RUN -c "$P"', tmp_path, RUN=" ".join(NTSIM) + " " + python, P=POOL)
+    assert native.stdout == b"[0, 1, 4, 9, 16, 25, 36, 49, 64, 81]\n"
+    assert (simulated.returncode, simulated.stdout, simulated.stderr) == (0, native.stdout, b"")

@@ -24,6 +24,7 @@ from ...kernel.io import (
 )
 from ...kernel.memory import page_ceil, page_floor
 from ...kernel.processes import Process, Thread, ThreadState
+from ...kernel.services import DUPLICATE_SAME_ACCESS, NtCurrentProcess
 from ...kernel.status import NtStatusError
 from ...trace import PERSONALITY, Quoted
 from ..base import CallGate, ImageError, ImageInfo, Personality
@@ -58,6 +59,7 @@ class LinuxPersonality(Personality):
         self.locks = LockTable()                   # every file lock of the machine (locks.py)
         self.unix_names: dict = {}                 # bound AF_UNIX names -> endpoints (unix.py)
         self.unix_in_flight: dict = {}             # SCM_RIGHTS fds on their way (unix.py)
+        self.shared_futexes = None                 # the keyed event of MAP_SHARED futexes (futex.py)
 
     # --- images -----------------------------------------------------------------------------
 
@@ -269,16 +271,43 @@ class LinuxPersonality(Personality):
         back to the host's descriptor when the guest closes it (as a child of a shell
         shares the shell's open file description)."""
         nt = kernel.services
+        seen: dict[tuple, FdEntry] = {}
         for fd, (stream, access, flags) in enumerate((("Input", FILE_READ_DATA, O_RDONLY),
                                                        ("Output", FILE_WRITE_DATA, O_WRONLY),
                                                        ("Error", FILE_WRITE_DATA, O_WRONLY))):
             name = f"/dev/std{('in', 'out', 'err')[fd]}"
-            redirected = self._redirected_file(kernel, console.fds[fd]) if console is not None else None
+            host_fd = console.fds[fd] if console is not None else None
+            same = self._description_key(host_fd)
+            if same is not None and same in seen:
+                # `> f 2>&1`: one open file description on the host, so one here (a dup)
+                first = seen[same]
+                lx.fds.install(FdEntry(nt.NtDuplicateObject(NtCurrentProcess, first.handle, NtCurrentProcess,
+                                                            Options=DUPLICATE_SAME_ACCESS), first.file), fd)
+                continue
+            redirected = self._redirected_file(kernel, host_fd) if host_fd is not None else None
             if redirected is not None:
                 lx.fds.install(redirected, fd)
+                seen[same] = redirected
                 continue
             handle = nt.NtCreateFile(f"\\Device\\ConDrv\\{stream}", access | SYNCHRONIZE, FILE_OPEN)
             lx.fds.install(FdEntry(handle, OpenFile(name, flags, "console")), fd)
+
+    @staticmethod
+    def _description_key(host_fd: int | None) -> tuple | None:
+        """What tells two host descriptors of one regular file apart: the same file, flags
+        and offset are taken as one open file description (as `> f 2>&1` makes)."""
+        import fcntl
+        import stat as stat_module
+
+        if host_fd is None:
+            return None
+        try:
+            info = os.fstat(host_fd)
+            if not stat_module.S_ISREG(info.st_mode):
+                return None
+            return (info.st_dev, info.st_ino, fcntl.fcntl(host_fd, fcntl.F_GETFL), os.lseek(host_fd, 0, os.SEEK_CUR))
+        except OSError:
+            return None
 
     @staticmethod
     def _redirected_file(kernel, host_fd: int) -> FdEntry | None:

@@ -54,6 +54,7 @@ class LinuxProcess:
     orphaned: bool = False           # the parent exited first: getppid() is 1 (init)
     vfork_done: Event | None = None  # set while a vfork parent sleeps until exec or exit
     futexes: int | None = None       # handle of the keyed event futexes wait on
+    shared_futexes: int | None = None  # handle of the machine's keyed event for shared ones
     image: bytes = b""               # the running program's file, for /proc/self/exe
     # credentials, name and scheduling (identity.py, system.py); fork copies them
     creds: Credentials | None = None  # made from uid/gid on first use
