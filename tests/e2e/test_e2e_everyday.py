@@ -304,3 +304,7 @@ def test_multiprocessing_pool_map(tmp_path: Path) -> None:
     simulated = shell('$RUN -c "$P"', tmp_path, RUN=" ".join(NTSIM) + " " + python, P=POOL)
     assert native.stdout == b"[0, 1, 4, 9, 16, 25, 36, 49, 64, 81]\n"
     assert (simulated.returncode, simulated.stdout, simulated.stderr) == (0, native.stdout, b"")
+
+
+def test_timerfd_pidfd_and_close_range(tmp_path: Path) -> None:
+    same_python_program(tmp_path, "notifications.py")

@@ -177,9 +177,9 @@ class Endpoint:
                 self.kernel.dispatcher.signal(self.send)
                 self.send.signalled = False
             elif self.send.wait_blocks:
-                self.kernel.dispatcher.set_timer(self.kernel.clock.monotonic_ns() + SEND_RETRY_NS, look)
+                self.kernel.dispatcher.set_timer(SEND_RETRY_NS, look)
 
-        self.kernel.dispatcher.set_timer(self.kernel.clock.monotonic_ns() + SEND_RETRY_NS, look)
+        self.kernel.dispatcher.set_timer(SEND_RETRY_NS, look)
 
     def readiness(self, read: bool, write: bool) -> Readiness:
         readable, writable, hangup = self._host_ready()

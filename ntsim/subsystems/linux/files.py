@@ -357,6 +357,23 @@ def sys_close(task: Task, fd: int) -> int:
     return 0
 
 
+CLOSE_RANGE_UNSHARE, CLOSE_RANGE_CLOEXEC = 2, 4
+
+
+def sys_close_range(task: Task, first: int, last: int, flags: int) -> int:
+    """Close (or mark close-on-exec) every open fd from `first` to `last`. The fd table
+    is the process's own here, so CLOSE_RANGE_UNSHARE has nothing to unshare."""
+    first, last = first & 0xFFFFFFFF, last & 0xFFFFFFFF
+    if flags & ~(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC) or first > last:
+        raise LinuxError(EINVAL, "flags or range")
+    for fd in [fd for fd in task.lx.fds.entries if first <= fd <= last]:
+        if flags & CLOSE_RANGE_CLOEXEC:
+            task.lx.fds.entries[fd].cloexec = True
+        else:
+            close_fd(task, fd)
+    return 0
+
+
 # --- read and write ----------------------------------------------------------------------------
 
 

@@ -333,7 +333,12 @@ def sys_waitid(task: Task, idtype: int, ident: int, infop: int, options: int, ru
             task.write(rusage, child_rusage(task.kernel, child) if child is not None else bytes(144))
         return 0
 
-    return _wait(task, signed32(idtype), signed32(ident), options, not options & WNOWAIT, report,
+    idtype, ident = signed32(idtype), signed32(ident)
+    if idtype == P_PIDFD:               # the process a pidfd names (lxcore.py)
+        from .lxcore import pidfd_process
+
+        idtype, ident = P_PID, pidfd_process(task, ident).pid
+    return _wait(task, idtype, ident, options, not options & WNOWAIT, report,
                  exited_too=bool(options & WEXITED))
 
 

@@ -221,3 +221,183 @@ def install(task: Task, obj: LxFile, kind: str, status_flags: int, cloexec: bool
     except LinuxError:
         task.nt.NtClose(handle)
         raise
+
+
+# --- pidfd ---------------------------------------------------------------------------------------
+
+PIDFD_NONBLOCK = 0o4000
+
+
+class PidFd(LxFile):
+    """pidfd_open(2): a file that names one process. It is readable (POLLIN) once the
+    process has exited — it waits on the NT process object, which is signalled then."""
+
+    name = "anon_inode:[pidfd]"
+
+    def __init__(self, process: Any) -> None:
+        super().__init__()
+        self.process = process
+
+    def can_read(self) -> bool:
+        return not self.process.alive
+
+    def readiness(self, read: bool, write: bool) -> Readiness:
+        exited = not self.process.alive
+        return Readiness(readable=exited, writable=False, hangup=exited, wait_read=(self.process,),
+                         wait_closed=(self.process,))
+
+
+def sys_pidfd_open(task: Task, pid: int, flags: int) -> int:
+    from .errno import ESRCH
+    from .task import LinuxProcess
+
+    if flags & ~PIDFD_NONBLOCK or pid & 0x80000000 or pid == 0:
+        raise LinuxError(EINVAL, f"pid {pid}, flags {flags:#x}")
+    process = task.kernel.processes.get(pid)
+    if process is None or not isinstance(process.data, LinuxProcess) or not process.alive:
+        raise LinuxError(ESRCH, f"no process {pid}")
+    return install(task, PidFd(process), "pidfd", flags & PIDFD_NONBLOCK, True)
+
+
+def pidfd_process(task: Task, fd: int) -> Any:
+    from .errno import EBADF
+
+    entry = task.lx.fds.get(fd & 0xFFFFFFFF)
+    obj = object_of(task, entry) if entry.file.kind == "lxcore" else None
+    if not isinstance(obj, PidFd):
+        raise LinuxError(EBADF if entry is None else EINVAL, "not a pidfd")
+    return obj.process
+
+
+def sys_pidfd_send_signal(task: Task, pidfd: int, signal: int, info: int, flags: int) -> int:
+    from . import signals
+    from .errno import ESRCH
+
+    if flags:
+        raise LinuxError(EINVAL, f"flags {flags:#x}")
+    process = pidfd_process(task, pidfd)
+    if info:
+        raise LinuxError(EINVAL, "a siginfo_t to send is not modelled (pass NULL)")
+    if not process.alive:
+        raise LinuxError(ESRCH, "the process has exited")
+    signals._check_signal(signal)
+    if signal:
+        signals.generate(process.data, None, signals._user_info(task, signal))
+    return 0
+
+
+# --- timerfd -------------------------------------------------------------------------------------
+
+TFD_NONBLOCK, TFD_CLOEXEC, TFD_TIMER_ABSTIME = 0o4000, 0o2000000, 1
+CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_BOOTTIME = 0, 1, 7
+ITIMERSPEC = struct.Struct("<qqqq")      # it_interval, it_value (timespecs)
+
+
+class TimerFd(LxFile):
+    """timerfd_create(2): a timer whose expirations are read as a count. Armed, it is a
+    dispatcher timer (a KTIMER with its DPC) that counts and wakes the readers."""
+
+    name = "anon_inode:[timerfd]"
+
+    def __init__(self, clock: int) -> None:
+        super().__init__()
+        self.clock = clock
+        self.expirations = 0
+        self.deadline_ns: int | None = None      # on the monotonic clock
+        self.interval_ns = 0
+        self.timer: Any = None
+
+    def can_read(self) -> bool:
+        return self.expirations > 0
+
+    def _now(self) -> int:
+        return self.kernel.clock.monotonic_ns()
+
+    def arm(self, value_ns: int, interval_ns: int) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        self.expirations = 0
+        self.interval_ns = interval_ns
+        self.deadline_ns = None if value_ns == 0 else self._now() + value_ns
+        if self.deadline_ns is not None:
+            self.timer = self.kernel.dispatcher.set_timer(self.deadline_ns - self._now(), self._fire)
+        self.changed()
+
+    def _fire(self) -> None:
+        self.expirations += 1
+        if self.interval_ns:
+            now = self._now()
+            while self.deadline_ns + self.interval_ns <= now:     # missed periods count too
+                self.deadline_ns += self.interval_ns
+                self.expirations += 1
+            self.deadline_ns += self.interval_ns
+            self.timer = self.kernel.dispatcher.set_timer(self.deadline_ns - self._now(), self._fire)
+        else:
+            self.deadline_ns, self.timer = None, None
+        self.changed(again=True)
+
+    def remaining(self) -> tuple[int, int]:
+        if self.deadline_ns is None:
+            return 0, self.interval_ns
+        return max(1, self.deadline_ns - self._now()), self.interval_ns
+
+    def read(self, task: Task, count: int, nonblocking: bool) -> bytes:
+        if count < 8:
+            raise LinuxError(EINVAL, "a timerfd is read 8 bytes at a time")
+        if not self.expirations:
+            raise self.wait_readable(task, count, nonblocking)
+        value, self.expirations = self.expirations, 0
+        self.changed()
+        return struct.pack("<Q", value)
+
+    def closed(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+
+
+def _timespec_ns(seconds: int, nanoseconds: int) -> int:
+    if seconds < 0 or not 0 <= nanoseconds < 1_000_000_000:
+        raise LinuxError(EINVAL, "a timespec out of range")
+    return seconds * 1_000_000_000 + nanoseconds
+
+
+def _pack_itimerspec(value_ns: int, interval_ns: int) -> bytes:
+    return ITIMERSPEC.pack(interval_ns // 10**9, interval_ns % 10**9, value_ns // 10**9, value_ns % 10**9)
+
+
+def sys_timerfd_create(task: Task, clockid: int, flags: int) -> int:
+    if clockid not in (CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_BOOTTIME):
+        raise LinuxError(EINVAL, f"clock {clockid} (real-time, monotonic and boot-time clocks are modelled)")
+    if flags & ~(TFD_NONBLOCK | TFD_CLOEXEC):
+        raise LinuxError(EINVAL, f"flags {flags:#x}")
+    return install(task, TimerFd(clockid), "timerfd", flags & TFD_NONBLOCK, bool(flags & TFD_CLOEXEC))
+
+
+def _timerfd(task: Task, fd: int) -> TimerFd:
+    entry = task.lx.fds.get(fd & 0xFFFFFFFF)
+    obj = object_of(task, entry) if entry.file.kind == "lxcore" else None
+    if not isinstance(obj, TimerFd):
+        raise LinuxError(EINVAL, "not a timerfd")
+    return obj
+
+
+def sys_timerfd_settime(task: Task, fd: int, flags: int, new_value: int, old_value: int) -> int:
+    timer = _timerfd(task, fd)
+    if flags & ~(TFD_TIMER_ABSTIME | 2):
+        raise LinuxError(EINVAL, f"flags {flags:#x}")
+    interval_s, interval_ns, value_s, value_ns = ITIMERSPEC.unpack(task.read(new_value, ITIMERSPEC.size))
+    interval, value = _timespec_ns(interval_s, interval_ns), _timespec_ns(value_s, value_ns)
+    if old_value:
+        task.write(old_value, _pack_itimerspec(*timer.remaining()))
+    if value and flags & TFD_TIMER_ABSTIME:
+        clock = task.kernel.clock
+        now = clock.now_ns() if timer.clock == CLOCK_REALTIME else clock.monotonic_ns()
+        value = max(1, value - now)
+    timer.arm(value, interval)
+    return 0
+
+
+def sys_timerfd_gettime(task: Task, fd: int, curr_value: int) -> int:
+    task.write(curr_value, _pack_itimerspec(*_timerfd(task, fd).remaining()))
+    return 0

@@ -247,6 +247,8 @@ TABLE: tuple[Call, ...] = (
          ("mode", Octal())),
     call(85, "creat", files.sys_creat, ("pathname", Path), ("mode", Octal())),
     call(3, "close", files.sys_close, ("fd", Fd)),
+    call(436, "close_range", files.sys_close_range, ("first", Int()), ("last", Int()),
+         ("flags", Flags({2: "CLOSE_RANGE_UNSHARE", 4: "CLOSE_RANGE_CLOEXEC"}))),
     call(32, "dup", files.sys_dup, ("oldfd", Fd)),
     call(33, "dup2", files.sys_dup2, ("oldfd", Fd), ("newfd", Fd)),
     call(292, "dup3", files.sys_dup3, ("oldfd", Fd), ("newfd", Fd), ("flags", OpenFlags)),
@@ -260,6 +262,20 @@ TABLE: tuple[Call, ...] = (
          note="an lxcore file object (\\Device\\lxcore\\eventfd); EFD_SEMAPHORE, EFD_NONBLOCK, "
               "EFD_CLOEXEC; poll/select/epoll"),
     call(284, "eventfd", lxcore.sys_eventfd, ("initval", Int())),
+    call(434, "pidfd_open", lxcore.sys_pidfd_open, ("pid", Int32()), ("flags", Hex()),
+         note="an lxcore file readable once the process exits (it waits on the NT process); "
+              "PIDFD_NONBLOCK"),
+    call(424, "pidfd_send_signal", lxcore.sys_pidfd_send_signal, ("pidfd", Fd), ("sig", Signal),
+         ("info", Pointer), ("flags", Hex()),
+         level=PARTIAL, note="info must be NULL (a caller-made siginfo gives EINVAL)"),
+    call(283, "timerfd_create", lxcore.sys_timerfd_create, ("clockid", ClockId), ("flags", Hex()),
+         level=PARTIAL, note="real-time, monotonic and boot-time clocks, on a dispatcher timer; "
+                             "TFD_NONBLOCK, TFD_CLOEXEC"),
+    call(286, "timerfd_settime", lxcore.sys_timerfd_settime, ("fd", Fd), ("flags", Hex()),
+         ("new_value", Pointer), ("old_value", Pointer),
+         level=PARTIAL, note="TFD_TIMER_ABSTIME (the deadline taken once, not re-read if the "
+                             "real-time clock is set)"),
+    call(287, "timerfd_gettime", lxcore.sys_timerfd_gettime, ("fd", Fd), ("curr_value", Pointer)),
     call(73, "flock", locks.sys_flock, ("fd", Fd), ("operation", FlockOp),
          note="whole-file locks of the open file description (locks.py), LOCK_NB; a wait "
               "is interruptible"),
@@ -396,7 +412,7 @@ TABLE: tuple[Call, ...] = (
          ("rusage", Pointer)),
     call(247, "waitid", lifecycle.sys_waitid, ("idtype", Int()), ("id", Int32()), ("infop", Pointer),
          ("options", WaitOptions), ("rusage", Pointer),
-         level=PARTIAL, note="P_ALL, P_PID, P_PGID (not P_PIDFD: no pidfds)"),
+         note="P_ALL, P_PID, P_PGID, P_PIDFD"),
     call(202, "futex", futex.sys_futex, ("uaddr", Pointer), ("futex_op", FutexOp), ("val", Int()),
          ("timeout", Pointer), ("uaddr2", Pointer), ("val3", Hex()),
          level=PARTIAL, note="WAIT, WAKE, WAIT_BITSET, WAKE_BITSET, REQUEUE, CMP_REQUEUE; "
