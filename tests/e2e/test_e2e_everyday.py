@@ -308,3 +308,25 @@ def test_multiprocessing_pool_map(tmp_path: Path) -> None:
 
 def test_timerfd_pidfd_and_close_range(tmp_path: Path) -> None:
     same_python_program(tmp_path, "notifications.py")
+
+
+def test_tail_follows_a_line_appended_by_the_host(tmp_path: Path) -> None:
+    import selectors
+
+    tail = host("tail")
+    log = tmp_path / "log.txt"
+    log.write_bytes(b"first\n")
+    follower = subprocess.Popen([*NTSIM, tail, "-f", "log.txt"], cwd=tmp_path, env=ENV,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert follower.stdout.readline() == b"first\n"
+        with log.open("ab") as appending:
+            appending.write(b"appended\n")
+        selector = selectors.DefaultSelector()
+        selector.register(follower.stdout, selectors.EVENT_READ)
+        assert selector.select(timeout=60), "tail -f did not see the appended line"
+        assert follower.stdout.readline() == b"appended\n"
+    finally:
+        follower.terminate()
+        _, errors = follower.communicate(timeout=30)
+    assert b"inotify" not in errors            # no "reverting to polling"

@@ -17,6 +17,7 @@ the NT file object.
 
 from __future__ import annotations
 
+import os
 import struct
 from typing import Any
 
@@ -400,4 +401,148 @@ def sys_timerfd_settime(task: Task, fd: int, flags: int, new_value: int, old_val
 
 def sys_timerfd_gettime(task: Task, fd: int, curr_value: int) -> int:
     task.write(curr_value, _pack_itimerspec(*_timerfd(task, fd).remaining()))
+    return 0
+
+
+# --- inotify -------------------------------------------------------------------------------------
+
+IN_NONBLOCK, IN_CLOEXEC = 0o4000, 0o2000000
+_libc: Any = None
+
+
+def _host_libc() -> Any:
+    global _libc
+    if _libc is None:
+        import ctypes
+
+        _libc = ctypes.CDLL(None, use_errno=True)
+    return _libc
+
+
+class Inotify(LxFile):
+    """inotify_init1(2): change events on watched files and directories.
+
+    The files are the volume's, and the volume's files are the host's: a change may come
+    from a guest or from any host program (`tail -f` following a log another program
+    writes). So the watches are the host's own — an inotify instance of the host, whose
+    descriptor the dispatcher's host-input watch listens on — set on the host paths the
+    volume resolves the guest's paths to (never outside the root). The events read are
+    Linux's, with the watch descriptors this instance gave out. (An NT file system tells
+    the same through NtNotifyChangeDirectoryFile; a Linux host's inotify is where that
+    information comes from here.)"""
+
+    name = "anon_inode:inotify"
+
+    def __init__(self) -> None:
+        super().__init__()
+        import ctypes
+
+        self.host_fd = _host_libc().inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+        if self.host_fd < 0:
+            raise LinuxError(ctypes.get_errno(), "the host has no inotify instance to give")
+        self.watching = False
+
+    def _pending(self) -> bool:
+        import select
+
+        return bool(select.select([self.host_fd], [], [], 0)[0])
+
+    def can_read(self) -> bool:
+        return self.host_fd >= 0 and self._pending()
+
+    def _watch(self) -> None:
+        if self.watching or self.kernel is None:
+            return
+        self.watching = True
+
+        def arrived() -> None:
+            self.kernel.dispatcher.unwatch_host_input(self.host_fd)
+            self.watching = False
+            self.readable.signalled = True
+            self.kernel.dispatcher.signal(self.readable)
+            self.readable.signalled = False
+
+        self.kernel.dispatcher.watch_host_input(self.host_fd, arrived)
+
+    def readiness(self, read: bool, write: bool) -> Readiness:
+        ready = self.can_read()
+        if read and not ready:
+            self._watch()
+        return Readiness(readable=ready, writable=False, wait_read=(self.readable,))
+
+    def changed(self, again: bool = False) -> None:
+        pass                        # readiness is the host descriptor's, asked each time
+
+    def read(self, task: Task, count: int, nonblocking: bool) -> bytes:
+        try:
+            return os.read(self.host_fd, count)
+        except BlockingIOError:
+            if nonblocking:
+                raise LinuxError(EAGAIN) from None
+            self._watch()
+            raise WaitPending([self.readable], lambda _status: self.read(task, count, nonblocking),
+                              reason="inotify") from None
+        except OSError as error:
+            raise LinuxError(error.errno, "inotify read") from None
+
+    def add(self, host_path: str, mask: int) -> int:
+        import ctypes
+
+        wd = _host_libc().inotify_add_watch(self.host_fd, os.fsencode(host_path), mask & 0xFFFFFFFF)
+        if wd < 0:
+            raise LinuxError(ctypes.get_errno(), "inotify_add_watch")
+        return wd
+
+    def remove(self, wd: int) -> None:
+        import ctypes
+
+        if _host_libc().inotify_rm_watch(self.host_fd, wd) < 0:
+            raise LinuxError(ctypes.get_errno(), "inotify_rm_watch")
+
+    def closed(self) -> None:
+        if self.watching:
+            self.kernel.dispatcher.unwatch_host_input(self.host_fd)
+        if self.host_fd >= 0:
+            os.close(self.host_fd)
+            self.host_fd = -1
+
+
+def sys_inotify_init1(task: Task, flags: int) -> int:
+    if flags & ~(IN_NONBLOCK | IN_CLOEXEC):
+        raise LinuxError(EINVAL, f"flags {flags:#x}")
+    return install(task, Inotify(), "inotify", flags & IN_NONBLOCK, bool(flags & IN_CLOEXEC))
+
+
+def sys_inotify_init(task: Task) -> int:
+    return sys_inotify_init1(task, 0)
+
+
+def _inotify(task: Task, fd: int) -> Inotify:
+    entry = task.lx.fds.get(fd & 0xFFFFFFFF)
+    obj = object_of(task, entry) if entry.file.kind == "lxcore" else None
+    if not isinstance(obj, Inotify):
+        raise LinuxError(EINVAL, "not an inotify instance")
+    return obj
+
+
+IN_DONT_FOLLOW, IN_ONLYDIR = 0x02000000, 0x01000000
+
+
+def sys_inotify_add_watch(task: Task, fd: int, pathname: int, mask: int) -> int:
+    from .files import FILE_READ_ATTRIBUTES, file_object, guest_path, nt_open
+
+    instance = _inotify(task, fd)
+    path = guest_path(task, -100, task.read_string(pathname))
+    # the volume resolves the name (links inside the root only): the host path it found
+    options = 0x00200000 if mask & IN_DONT_FOLLOW else 0      # FILE_OPEN_REPARSE_POINT
+    handle = nt_open(task, path, FILE_READ_ATTRIBUTES, 1, options)
+    try:
+        host_path = file_object(task, handle).context.host_path
+    finally:
+        task.nt.NtClose(handle)
+    return instance.add(host_path, mask | IN_DONT_FOLLOW)
+
+
+def sys_inotify_rm_watch(task: Task, fd: int, wd: int) -> int:
+    _inotify(task, fd).remove(wd & 0xFFFFFFFF)
     return 0

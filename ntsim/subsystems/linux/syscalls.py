@@ -268,6 +268,13 @@ TABLE: tuple[Call, ...] = (
     call(424, "pidfd_send_signal", lxcore.sys_pidfd_send_signal, ("pidfd", Fd), ("sig", Signal),
          ("info", Pointer), ("flags", Hex()),
          level=PARTIAL, note="info must be NULL (a caller-made siginfo gives EINVAL)"),
+    call(253, "inotify_init", lxcore.sys_inotify_init),
+    call(294, "inotify_init1", lxcore.sys_inotify_init1, ("flags", Hex()),
+         note="an lxcore file over a host inotify instance: the volume's files are the host's, "
+              "so changes from guests and host programs alike are seen"),
+    call(254, "inotify_add_watch", lxcore.sys_inotify_add_watch, ("fd", Fd), ("pathname", Path),
+         ("mask", Hex()), note="on the host path the volume resolves (inside the root)"),
+    call(255, "inotify_rm_watch", lxcore.sys_inotify_rm_watch, ("fd", Fd), ("wd", Int32())),
     call(283, "timerfd_create", lxcore.sys_timerfd_create, ("clockid", ClockId), ("flags", Hex()),
          level=PARTIAL, note="real-time, monotonic and boot-time clocks, on a dispatcher timer; "
                              "TFD_NONBLOCK, TFD_CLOEXEC"),
