@@ -330,3 +330,7 @@ def test_tail_follows_a_line_appended_by_the_host(tmp_path: Path) -> None:
         follower.terminate()
         _, errors = follower.communicate(timeout=30)
     assert b"inotify" not in errors            # no "reverting to polling"
+
+
+def test_signalfd_with_epoll(tmp_path: Path) -> None:
+    same_python_program(tmp_path, "signalfd_epoll.py")

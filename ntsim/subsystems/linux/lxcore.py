@@ -546,3 +546,90 @@ def sys_inotify_add_watch(task: Task, fd: int, pathname: int, mask: int) -> int:
 def sys_inotify_rm_watch(task: Task, fd: int, wd: int) -> int:
     _inotify(task, fd).remove(wd & 0xFFFFFFFF)
     return 0
+
+
+# --- signalfd ------------------------------------------------------------------------------------
+
+SFD_NONBLOCK, SFD_CLOEXEC = 0o4000, 0o2000000
+SIGNALFD_SIGINFO = struct.Struct("<IiiIIiIIIIiiQQQQ")     # 80 bytes, padded to 128
+
+
+class SignalFd(LxFile):
+    """signalfd(2): the signals of a set that are pending for the reader, read as
+    signalfd_siginfo records instead of delivered (the program keeps them blocked)."""
+
+    name = "anon_inode:[signalfd]"
+
+    def __init__(self, lx: Any, mask: int) -> None:
+        super().__init__()
+        self.lx, self.mask = lx, mask
+
+    def _pending(self) -> int:
+        from .signals import _tasks, bit
+
+        queues = [self.lx.pending_signals] + [task.pending_signals for task in _tasks(self.lx)]
+        bits = 0
+        for queue in queues:
+            for signal in queue:
+                bits |= bit(signal)
+        return bits & self.mask
+
+    def can_read(self) -> bool:
+        return bool(self._pending())
+
+    def read(self, task: Task, count: int, nonblocking: bool) -> bytes:
+        from .signals import _dequeue
+
+        if count < 128:
+            raise LinuxError(EINVAL, "a signalfd is read 128 bytes at a time")
+        records = b""
+        while len(records) + 128 <= count:
+            info = _dequeue(task, self.mask)
+            if info is None:
+                break
+            records += SIGNALFD_SIGINFO.pack(
+                info.signo, info.errno, info.code, info.pid & 0xFFFFFFFF, info.uid, 0, 0, 0, 0,
+                info.trapno, info.status, info.value & 0x7FFFFFFF, info.value, 0, 0,
+                info.addr or 0).ljust(128, b"\0")
+        self.changed()
+        if not records:
+            raise self.wait_readable(task, count, nonblocking)
+        return records
+
+    def closed(self) -> None:
+        listeners = getattr(self.lx, "signalfds", [])
+        if self in listeners:
+            listeners.remove(self)
+
+
+def signal_queued(lx: Any) -> None:
+    """signals.generate queued a signal: the process's signalfds may have become readable."""
+    for listener in getattr(lx, "signalfds", ()):
+        listener.changed(again=True)
+
+
+def sys_signalfd4(task: Task, fd: int, mask: int, sizemask: int, flags: int) -> int:
+    from .signals import UNBLOCKABLE
+
+    if sizemask != 8 or flags & ~(SFD_NONBLOCK | SFD_CLOEXEC):
+        raise LinuxError(EINVAL, f"sizemask {sizemask}, flags {flags:#x}")
+    bits = task.read_u64(mask) & ~UNBLOCKABLE
+    fd = fd & 0xFFFFFFFF
+    fd = fd - (1 << 32) if fd & 0x80000000 else fd
+    if fd != -1:
+        entry = task.lx.fds.get(fd)
+        obj = object_of(task, entry) if entry.file.kind == "lxcore" else None
+        if not isinstance(obj, SignalFd):
+            raise LinuxError(EINVAL, "not a signalfd")
+        obj.mask = bits
+        obj.changed()
+        return fd
+    listener = SignalFd(task.lx, bits)
+    if not hasattr(task.lx, "signalfds"):
+        task.lx.signalfds = []
+    task.lx.signalfds.append(listener)
+    return install(task, listener, "signalfd", flags & SFD_NONBLOCK, bool(flags & SFD_CLOEXEC))
+
+
+def sys_signalfd(task: Task, fd: int, mask: int, sizemask: int) -> int:
+    return sys_signalfd4(task, fd, mask, sizemask, 0)

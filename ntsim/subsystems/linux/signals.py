@@ -361,6 +361,10 @@ def generate(lx: LinuxProcess, task: Task | None, info: SigInfo) -> None:
     queue.setdefault(signal, []).append(info)
     for each in ([task] if task is not None else _tasks(lx)):
         recalc(each)
+    if getattr(lx, "signalfds", None):       # a signalfd (lxcore.py) may read it now
+        from .lxcore import signal_queued
+
+        signal_queued(lx)
     wake = task if task is not None else _choose_thread(lx, signal)
     if wake is not None and not wake.signal_mask & bit(signal):
         _wake(wake, signal)

@@ -268,6 +268,10 @@ TABLE: tuple[Call, ...] = (
     call(424, "pidfd_send_signal", lxcore.sys_pidfd_send_signal, ("pidfd", Fd), ("sig", Signal),
          ("info", Pointer), ("flags", Hex()),
          level=PARTIAL, note="info must be NULL (a caller-made siginfo gives EINVAL)"),
+    call(289, "signalfd4", lxcore.sys_signalfd4, ("fd", Fd), ("mask", Pointer), ("sizemask", Size),
+         ("flags", Hex()), note="an lxcore file; the reader's pending signals of the set "
+                                "(the thread's and the process's), SFD_NONBLOCK, SFD_CLOEXEC"),
+    call(282, "signalfd", lxcore.sys_signalfd, ("fd", Fd), ("mask", Pointer), ("sizemask", Size)),
     call(253, "inotify_init", lxcore.sys_inotify_init),
     call(294, "inotify_init1", lxcore.sys_inotify_init1, ("flags", Hex()),
          note="an lxcore file over a host inotify instance: the volume's files are the host's, "
