@@ -334,3 +334,7 @@ def test_tail_follows_a_line_appended_by_the_host(tmp_path: Path) -> None:
 
 def test_signalfd_with_epoll(tmp_path: Path) -> None:
     same_python_program(tmp_path, "signalfd_epoll.py")
+
+
+def test_extended_attributes_of_the_guests_own(tmp_path: Path) -> None:
+    same_python_program(tmp_path, "xattrs.py")

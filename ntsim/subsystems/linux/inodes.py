@@ -18,7 +18,6 @@ Each is an NT call on a handle to the file:
 from __future__ import annotations
 
 import struct
-from typing import NoReturn
 
 from ...kernel.dispatcher import UNIX_TO_NT_EPOCH_100NS
 from ...kernel.io import (
@@ -56,11 +55,9 @@ from .errno import (
     EFAULT,
     EINVAL,
     EISDIR,
-    ENODATA,
     ENOENT,
     EOPNOTSUPP,
     EPERM,
-    ERANGE,
     ESPIPE,
     EXDEV,
     LinuxError,
@@ -80,7 +77,6 @@ from .files import (
     read_bytes,
     signed32,
     stat_of_fd,
-    stat_of_path,
     then,
     volume_path,
     write_bytes,
@@ -459,55 +455,6 @@ def sys_fadvise64(task: Task, fd: int, offset: int, length: int, advice: int) ->
         raise LinuxError(ESPIPE, "a pipe")
     if not 0 <= advice <= POSIX_FADV_NOREUSE or length >= 1 << 63:
         raise LinuxError(EINVAL, f"advice {advice}, length {length:#x}")
-    return 0
-
-
-# --- extended attributes -----------------------------------------------------------------------
-#
-# lxfs keeps each file's Linux metadata in extended attributes ($LXUID, $LXGID, $LXMOD,
-# $LXDEV), but those belong to the file system, not to the guest: WSL1 never showed them
-# as xattrs. No attribute a guest could set is modelled, so every name reads as absent
-# (ENODATA, what Linux says for a file with no ACL or security label) and every list is
-# empty. The file is still looked up, so a missing one is ENOENT as on Linux. `ls -l`
-# asks for security.selinux and system.posix_acl_access of every file it lists.
-
-XATTR_NAME_MAX = 255
-
-
-def _no_xattr(task: Task, name_address: int) -> NoReturn:
-    name = task.read_string(name_address)
-    if not name or len(name.encode()) > XATTR_NAME_MAX:
-        raise LinuxError(ERANGE, f"attribute name of {len(name)} characters")
-    raise LinuxError(ENODATA, f"{name}: no such attribute")
-
-
-def sys_getxattr(task: Task, path: int, name: int, value: int, size: int) -> int:
-    stat_of_path(task, AT_FDCWD, task.read_string(path), True)
-    return _no_xattr(task, name)
-
-
-def sys_lgetxattr(task: Task, path: int, name: int, value: int, size: int) -> int:
-    stat_of_path(task, AT_FDCWD, task.read_string(path), False)
-    return _no_xattr(task, name)
-
-
-def sys_fgetxattr(task: Task, fd: int, name: int, value: int, size: int) -> int:
-    stat_of_fd(task, fd)
-    return _no_xattr(task, name)
-
-
-def sys_listxattr(task: Task, path: int, names: int, size: int) -> int:
-    stat_of_path(task, AT_FDCWD, task.read_string(path), True)
-    return 0
-
-
-def sys_llistxattr(task: Task, path: int, names: int, size: int) -> int:
-    stat_of_path(task, AT_FDCWD, task.read_string(path), False)
-    return 0
-
-
-def sys_flistxattr(task: Task, fd: int, names: int, size: int) -> int:
-    stat_of_fd(task, fd)
     return 0
 
 

@@ -64,6 +64,7 @@ from . import (
     system,
     time,
     timers,
+    xattrs,
 )
 from .errno import ENOSYS, ERRNO_NAMES, LinuxError, errno_from_status
 from .syscall_names import SYSCALL_NAMES
@@ -190,6 +191,8 @@ class EpollEvents(ArgType):
             return shown[0]
         return "[" + ", ".join(shown + (["..."] if count > self.LIMIT else [])) + "]"
 
+
+XATTR_NOTE = ("the guest's own attributes, as EAs \"LXX:<name>\" kept apart from lxfs's metadata (xattrs.py); user.*, and trusted.*/security.* with CAP_SYS_ADMIN; write permission is the host's")
 
 # --- the table ---------------------------------------------------------------------------------
 #
@@ -343,18 +346,18 @@ TABLE: tuple[Call, ...] = (
     call(76, "truncate", inodes.sys_truncate, ("path", Path), ("length", Int())),
     call(77, "ftruncate", inodes.sys_ftruncate, ("fd", Fd), ("length", Int())),
     call(95, "umask", inodes.sys_umask, ("mask", Octal())),
-    call(191, "getxattr", inodes.sys_getxattr, ("pathname", Path), ("name", Path), ("value", Pointer),
-         ("size", Size), level=PARTIAL, note="no attribute is kept for the guest: every name gives ENODATA"),
-    call(192, "lgetxattr", inodes.sys_lgetxattr, ("pathname", Path), ("name", Path), ("value", Pointer),
-         ("size", Size), level=PARTIAL, note="no attribute is kept for the guest: every name gives ENODATA"),
-    call(193, "fgetxattr", inodes.sys_fgetxattr, ("fd", Fd), ("name", Path), ("value", Pointer),
-         ("size", Size), level=PARTIAL, note="no attribute is kept for the guest: every name gives ENODATA"),
-    call(194, "listxattr", inodes.sys_listxattr, ("pathname", Path), ("list", Pointer), ("size", Size),
-         level=PARTIAL, note="no attribute is kept for the guest: every list is empty"),
-    call(195, "llistxattr", inodes.sys_llistxattr, ("pathname", Path), ("list", Pointer), ("size", Size),
-         level=PARTIAL, note="as listxattr"),
-    call(196, "flistxattr", inodes.sys_flistxattr, ("fd", Fd), ("list", Pointer), ("size", Size),
-         level=PARTIAL, note="as listxattr"),
+    call(188, "setxattr", xattrs.sys_setxattr, ("pathname", Path), ("name", Path), ("value", Pointer), ("size", Size), ("flags", Hex()), level=PARTIAL, note=XATTR_NOTE),
+    call(189, "lsetxattr", xattrs.sys_lsetxattr, ("pathname", Path), ("name", Path), ("value", Pointer), ("size", Size), ("flags", Hex()), level=PARTIAL, note="as setxattr"),
+    call(190, "fsetxattr", xattrs.sys_fsetxattr, ("fd", Fd), ("name", Path), ("value", Pointer), ("size", Size), ("flags", Hex()), level=PARTIAL, note="as setxattr"),
+    call(191, "getxattr", xattrs.sys_getxattr, ("pathname", Path), ("name", Path), ("value", Pointer), ("size", Size), level=PARTIAL, note="as setxattr"),
+    call(192, "lgetxattr", xattrs.sys_lgetxattr, ("pathname", Path), ("name", Path), ("value", Pointer), ("size", Size), level=PARTIAL, note="as setxattr"),
+    call(193, "fgetxattr", xattrs.sys_fgetxattr, ("fd", Fd), ("name", Path), ("value", Pointer), ("size", Size), level=PARTIAL, note="as setxattr"),
+    call(194, "listxattr", xattrs.sys_listxattr, ("pathname", Path), ("list", Pointer), ("size", Size), level=PARTIAL, note="as setxattr"),
+    call(195, "llistxattr", xattrs.sys_llistxattr, ("pathname", Path), ("list", Pointer), ("size", Size), level=PARTIAL, note="as setxattr"),
+    call(196, "flistxattr", xattrs.sys_flistxattr, ("fd", Fd), ("list", Pointer), ("size", Size), level=PARTIAL, note="as setxattr"),
+    call(197, "removexattr", xattrs.sys_removexattr, ("pathname", Path), ("name", Path), level=PARTIAL, note="as setxattr"),
+    call(198, "lremovexattr", xattrs.sys_lremovexattr, ("pathname", Path), ("name", Path), level=PARTIAL, note="as setxattr"),
+    call(199, "fremovexattr", xattrs.sys_fremovexattr, ("fd", Fd), ("name", Path), level=PARTIAL, note="as setxattr"),
     call(137, "statfs", inodes.sys_statfs, ("path", Path), ("buf", Pointer)),
     call(138, "fstatfs", inodes.sys_fstatfs, ("fd", Fd), ("buf", Pointer)),
     # files: directories and names
