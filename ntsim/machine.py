@@ -155,6 +155,7 @@ class Machine:
                 image = stream.read()
         except OSError as error:
             raise ImageError(error.strerror) from None
+        image, program, args, argv0 = self._follow_interpreter_lines(image, program, list(args or []), argv0)
         chosen = self.personality(personality) if personality else self._probe(image, program)
         guest_path = self.kernel.volume.guest_path(program) or f"/.ntsim/host/{os.path.basename(program)}"
         if env is None:
@@ -169,6 +170,25 @@ class Machine:
         if self.first_process is None:
             self.first_process = process
         return process
+
+    def _follow_interpreter_lines(self, image: bytes, program: str, args: list[str],
+                                  argv0: str | None) -> tuple[bytes, str, list[str], str | None]:
+        """A script (`#!interpreter [argument]`) runs its interpreter, as execve does: the
+        interpreter is a path in the guest's file system (under the root), and gets the
+        argument, then the script's path, then the script's arguments."""
+        for _ in range(4):
+            if not image.startswith(b"#!"):
+                return image, program, args, argv0
+            line = image[2:image.find(b"\n") if b"\n" in image[:256] else 256]
+            interpreter, _, argument = line.decode("utf-8", "surrogateescape").strip().partition(" ")
+            host = os.path.realpath(os.path.join(self.root, interpreter.lstrip("/")))
+            if not interpreter or self.kernel.volume.guest_path(host) is None or not os.path.isfile(host):
+                raise NotFound(f"{program}: interpreter {interpreter or '(none)'} not found under the root")
+            args = ([argument.strip()] if argument.strip() else []) + [argv0 or program] + args
+            program, argv0 = host, interpreter
+            with open(program, "rb") as stream:
+                image = stream.read()
+        raise ImageError("too many #! interpreters")
 
     def _probe(self, image: bytes, program: str) -> Personality:
         found = base.probe(image[:4096])

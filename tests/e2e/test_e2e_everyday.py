@@ -338,3 +338,17 @@ def test_signalfd_with_epoll(tmp_path: Path) -> None:
 
 def test_extended_attributes_of_the_guests_own(tmp_path: Path) -> None:
     same_python_program(tmp_path, "xattrs.py")
+
+
+def test_ldd_lists_what_the_native_ldd_lists(tmp_path: Path) -> None:
+    import re
+
+    ldd, ls = host("ldd"), host("ls")
+    native = subprocess.run([ldd, ls], cwd=tmp_path, env=ENV, capture_output=True, timeout=TIMEOUT)
+    simulated = subprocess.run([*NTSIM, ldd, ls], cwd=tmp_path, env=ENV, capture_output=True, timeout=TIMEOUT)
+
+    def masked(output: bytes) -> bytes:       # load addresses differ from run to run (ASLR)
+        return re.sub(rb"0x[0-9a-f]+", b"ADDRESS", output)
+
+    assert b"linux-vdso.so.1" in native.stdout
+    assert (simulated.returncode, masked(simulated.stdout)) == (native.returncode, masked(native.stdout))

@@ -140,8 +140,9 @@ class LinuxPersonality(Personality):
             self._load_interpreter(kernel, loaded)
         lx = task.lx
         lx.brk_start = lx.brk = page_ceil(loaded.brk)
+        vdso = elf.map_vdso(kernel.services)
         stack = elf.build_stack(kernel.services, loaded, argv, env, guest_path,
-                                kernel.random_bytes(16), (lx.uid, lx.uid, lx.gid, lx.gid))
+                                kernel.random_bytes(16), (lx.uid, lx.uid, lx.gid, lx.gid), vdso)
         cpu = process.cpu
         cpu.write_register("rsp", stack)
         cpu.pc = loaded.entry
