@@ -12,7 +12,10 @@
 (e)-(g) scheduling at speed (compute under --deterministic, two computes at once, a
     pipeline beside its parts): benchmarks/scheduling.py;
 (h) memory at scale (256 MiB touched, strided reads, `file`, python3 importing ssl, the
-    address-space clone of a fork): benchmarks/memory.py.
+    address-space clone of a fork): benchmarks/memory.py;
+(i) sockets and a database (an AF_UNIX and a TCP round trip, sqlite3 inserting 20,000
+    rows): benchmarks/sockets.py. (benchmarks/everyday.py, the README's table of everyday
+    programs, is run by itself.)
 
 Never run as a timed test: timings depend on the machine; the ratios are what to read.
 """
@@ -33,6 +36,7 @@ sys.path.insert(0, ROOT)
 
 import memory  # noqa: E402  (benchmarks/memory.py: memory at scale)
 import scheduling  # noqa: E402  (benchmarks/scheduling.py: sections (e)-(g))
+import sockets  # noqa: E402  (benchmarks/sockets.py: section (i))
 import software  # noqa: E402  (benchmarks/software.py: section (d))
 from unicorn import UC_ARCH_X86, UC_HOOK_INSN, UC_MODE_64, Uc  # noqa: E402
 from unicorn.x86_const import (  # noqa: E402
@@ -176,6 +180,8 @@ def main() -> None:
     scheduling.main()
     print()
     memory.main()
+    print()
+    sockets.main()
 
 
 if __name__ == "__main__":

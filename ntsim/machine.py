@@ -183,7 +183,7 @@ class Machine:
             interpreter, _, argument = line.decode("utf-8", "surrogateescape").strip().partition(" ")
             host = os.path.realpath(os.path.join(self.root, interpreter.lstrip("/")))
             if not interpreter or self.kernel.volume.guest_path(host) is None or not os.path.isfile(host):
-                raise NotFound(f"{program}: interpreter {interpreter or '(none)'} not found under the root")
+                raise ImageError(f"bad interpreter {interpreter or '(none)'}: not found under the root")
             args = ([argument.strip()] if argument.strip() else []) + [argv0 or program] + args
             program, argv0 = host, interpreter
             with open(program, "rb") as stream:
