@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -43,6 +44,12 @@ static void show_getlk(const char *what, int fd, int cmd, short type, off_t star
 
 static void on_alarm(int sig) { (void)sig; }
 
+/* SIGALRM in 200 ms: what interrupts a blocked lock request */
+static void alarm_soon(void) {
+    struct itimerval soon = {.it_value = {.tv_sec = 0, .tv_usec = 200000}};
+    setitimer(ITIMER_REAL, &soon, NULL);
+}
+
 /* run `body` in a child, wait for it; the child's output comes first */
 static void in_child(void (*body)(void)) {
     fflush(stdout);
@@ -69,7 +76,7 @@ static void child_flock_waits(void) {
     int fd = open(FILE_A, O_RDWR);
     struct sigaction sa = {.sa_handler = on_alarm};
     sigaction(SIGALRM, &sa, NULL);
-    alarm(1);
+    alarm_soon();
     int r = flock(fd, LOCK_EX);
     printf("child: blocking flock interrupted by a signal: %s\n", err(r));
 }
@@ -84,7 +91,7 @@ static void child_posix_tries(void) {
     printf("child: F_SETLK F_WRLCK 10..19: %s\n", err(lk(fd, F_SETLK, F_WRLCK, 10, 10)));
     struct sigaction sa = {.sa_handler = on_alarm};
     sigaction(SIGALRM, &sa, NULL);
-    alarm(1);
+    alarm_soon();
     printf("child: F_SETLKW F_WRLCK 50..59 interrupted by a signal: %s\n",
            err(lk(fd, F_SETLKW, F_WRLCK, 50, 10)));
     show_getlk("child: F_OFD_GETLK F_WRLCK 50..59", fd, F_OFD_GETLK, F_WRLCK, 50, 10);
