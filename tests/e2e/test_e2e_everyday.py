@@ -352,3 +352,33 @@ def test_ldd_lists_what_the_native_ldd_lists(tmp_path: Path) -> None:
 
     assert b"linux-vdso.so.1" in native.stdout
     assert (simulated.returncode, masked(simulated.stdout)) == (native.returncode, masked(native.stdout))
+
+
+def test_tar_extracts_directories_with_their_modes(tmp_path: Path) -> None:
+    """GNU tar sets a directory's mode through /proc/self/fd/N of an O_PATH descriptor."""
+    tar = host("tar")
+    source = tmp_path / "source" / "d1" / "d2"
+    source.mkdir(parents=True)
+    (source / "f").write_bytes(b"x\n")
+    for directory in (source, source.parent):
+        directory.chmod(0o755)
+    subprocess.run([tar, "cf", "../a.tar", "d1"], cwd=tmp_path / "source", check=True)
+    modes = {}
+    for name, command in (("native", [tar]), ("ntsim", [*NTSIM, tar])):
+        target = tmp_path / name
+        target.mkdir()
+        done = subprocess.run([*command, "xf", "../a.tar"], cwd=target, env=ENV, capture_output=True,
+                              timeout=TIMEOUT)
+        modes[name] = (done.returncode, done.stderr, oct((target / "d1").stat().st_mode),
+                       oct((target / "d1" / "d2").stat().st_mode))
+    assert modes["ntsim"] == modes["native"]
+
+
+def test_chmod_through_proc_self_fd(tmp_path: Path) -> None:
+    python = host("python3")
+    program = ('import os; f = os.open("f", os.O_CREAT | os.O_WRONLY, 0o600); '
+               'os.chmod(f"/proc/self/fd/{f}", 0o640); print(oct(os.stat("f").st_mode))')
+    native = shell('rm -f f; $RUN -c "$P"', tmp_path, RUN=python, P=program)
+    simulated = shell('rm -f f; $RUN -c "$P"', tmp_path, RUN=" ".join(NTSIM) + " " + python, P=program)
+    assert native.stdout == b"0o100640\n"
+    assert (simulated.stdout, simulated.stderr) == (native.stdout, native.stderr)

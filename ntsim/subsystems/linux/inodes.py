@@ -17,6 +17,7 @@ Each is an NT call on a handle to the file:
 
 from __future__ import annotations
 
+import re
 import struct
 
 from ...kernel.dispatcher import UNIX_TO_NT_EPOCH_100NS
@@ -131,7 +132,15 @@ class Target:
         return self.task.nt.NtQueryInformationFile(self.handle, FileStatLxInformation)
 
 
+_OWN_FD_LINK = re.compile(r"/proc/(?:self|thread-self|(\d+))/fd/(\d+)")
+
+
 def _by_path(task: Task, absolute: str, follow: bool, access: int = FILE_READ_ATTRIBUTES) -> Target:
+    own_fd = _OWN_FD_LINK.fullmatch(lexical(absolute)) if follow else None
+    if own_fd and own_fd.group(1) in (None, str(task.lx.process.pid)):
+        # /proc/self/fd/N is a magic link to the open file itself, renamed or unlinked or
+        # not (what GNU tar's chmod of an O_PATH descriptor goes through)
+        return _by_fd(task, int(own_fd.group(2)))
     if lexical(absolute) in MODELLED_DEVICES:
         # ntsim's own devices have no file on the volume to keep metadata in
         raise LinuxError(EPERM, f"{absolute}: a device ntsim models cannot be changed")
