@@ -382,3 +382,7 @@ def test_chmod_through_proc_self_fd(tmp_path: Path) -> None:
     simulated = shell('rm -f f; $RUN -c "$P"', tmp_path, RUN=" ".join(NTSIM) + " " + python, P=program)
     assert native.stdout == b"0o100640\n"
     assert (simulated.stdout, simulated.stderr) == (native.stdout, native.stderr)
+
+
+def test_a_stopped_sleep_sleeps_on_when_continued(tmp_path: Path) -> None:
+    same_python_program(tmp_path, "restart_sleep.py")

@@ -499,20 +499,35 @@ def _restart_for_handler(task: Task, where: int, syscall: int, action: Action) -
     if error in (ERESTART_RESTARTBLOCK, ERESTARTNOHAND) or \
             (error == ERESTARTSYS and not action.flags & SA_RESTART):
         registers.write(UC_X86_REG_RAX, -EINTR)
+        task.restart_block = None
     elif error in (ERESTARTSYS, ERESTARTNOINTR):
         _rewind(task, where, syscall)
 
 
 def _restart_without_handler(task: Task, where: int, syscall: int) -> None:
     """No handler ran (the signal was ignored, or stopped the process): the interrupted
-    call runs again. restart_syscall is not modelled, so a sleep cut short this way
-    ends with EINTR instead of sleeping on for the time it had left."""
+    call runs again — a sleep as restart_syscall, which sleeps for the time it had left
+    (the call's restart block)."""
     registers = task.cpu.registers
     error = -_signed(registers.read(UC_X86_REG_RAX))
     if error in (ERESTARTNOHAND, ERESTARTSYS, ERESTARTNOINTR):
         _rewind(task, where, syscall)
     elif error == ERESTART_RESTARTBLOCK:
-        registers.write(UC_X86_REG_RAX, -EINTR)
+        if task.restart_block is not None:
+            _rewind(task, where, NR_RESTART_SYSCALL)
+        else:
+            registers.write(UC_X86_REG_RAX, -EINTR)
+
+
+NR_RESTART_SYSCALL = 219
+
+
+def sys_restart_syscall(task: Task) -> int:
+    """Go on with the call a signal cut short, from its restart block (EINTR if none)."""
+    block, task.restart_block = task.restart_block, None
+    if block is None:
+        raise LinuxError(EINTR, "nothing to restart")
+    return block()
 
 
 def _rewind(task: Task, where: int, syscall: int) -> None:

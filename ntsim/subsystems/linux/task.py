@@ -87,7 +87,7 @@ class Task:
 
     __slots__ = ("thread", "lx", "kernel", "nt", "memory", "cpu", "tid_address",
                  "robust_list", "signal_mask", "linux_tid", "pending_signals", "sigpending",
-                 "alt_stack", "saved_mask", "real_blocked", "parked_call")
+                 "alt_stack", "saved_mask", "real_blocked", "parked_call", "restart_block")
 
     def __init__(self, thread: Thread, lx: LinuxProcess, kernel: Kernel) -> None:
         self.thread = thread
@@ -109,6 +109,8 @@ class Task:
         self.saved_mask: int | None = None
         self.real_blocked = 0               # rt_sigtimedwait: the mask it unblocked its set from
         self.parked_call = None
+        # how restart_syscall goes on with a sleep a stop or an ignored signal cut short
+        self.restart_block = None
         # Linux numbers a process's first thread with the process id (NT does not).
         self.linux_tid = thread.process.pid if not lx.process.threads[:-1] else thread.tid
 
