@@ -386,3 +386,7 @@ def test_chmod_through_proc_self_fd(tmp_path: Path) -> None:
 
 def test_a_stopped_sleep_sleeps_on_when_continued(tmp_path: Path) -> None:
     same_python_program(tmp_path, "restart_sleep.py")
+
+
+def test_cpu_time_interval_timers(tmp_path: Path) -> None:
+    same_python_program(tmp_path, "cpu_timers.py")

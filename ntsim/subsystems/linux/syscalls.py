@@ -644,9 +644,10 @@ TABLE: tuple[Call, ...] = (
     call(37, "alarm", signals.sys_alarm, ("seconds", Int())),
     call(38, "setitimer", signals.sys_setitimer, ("which", ItimerWhich), ("new_value", Pointer),
          ("old_value", Pointer), level=PARTIAL,
-         note="ITIMER_REAL; ITIMER_VIRTUAL and ITIMER_PROF give EINVAL (CPU time is not accounted)"),
+         note="ITIMER_REAL; ITIMER_VIRTUAL and ITIMER_PROF both count the process's whole "
+              "processor time (no user/system split), checked at a 4 ms tick"),
     call(36, "getitimer", signals.sys_getitimer, ("which", ItimerWhich), ("curr_value", Pointer),
-         level=PARTIAL, note="ITIMER_REAL, as setitimer"),
+         level=PARTIAL, note="as setitimer"),
 )
 
 BY_NUMBER: dict[int, Call] = {row.number: row for row in TABLE}

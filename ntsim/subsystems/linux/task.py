@@ -38,6 +38,7 @@ class LinuxProcess:
     # block them; a fork child starts with none (signals.py).
     pending_signals: dict[int, list[Any]] = field(default_factory=dict)
     itimer_real: Any = None          # the ITIMER_REAL / alarm() timer, if armed (signals.py)
+    cpu_itimers: dict[int, tuple[int, int]] = field(default_factory=dict)   # ITIMER_VIRTUAL/PROF
     posix_timers: dict[int, Any] = field(default_factory=dict)   # timer_create's (timers.py)
     stopped: Any = None              # the event a stopped process waits on for SIGCONT
     # job control: a stop or continue the parent's wait has not reported yet, as
