@@ -561,9 +561,9 @@ TABLE: tuple[Call, ...] = (
                              "halves (YMM/ZMM) are not saved"),
     call(131, "sigaltstack", signals.sys_sigaltstack, ("ss", Pointer), ("old_ss", Pointer)),
     call(34, "pause", signals.sys_pause),
-    call(219, "restart_syscall", signals.sys_restart_syscall,
+    call(219, "restart_syscall", signals.sys_restart_syscall, level=PARTIAL,
          note="goes on with a sleep (nanosleep, clock_nanosleep) a stop or an ignored signal "
-              "cut short, to its deadline; after others, EINTR"),
+              "cut short, to its deadline; poll cut short so ends with EINTR"),
     call(130, "rt_sigsuspend", signals.sys_rt_sigsuspend, ("mask", Pointer), ("sigsetsize", Size)),
     call(128, "rt_sigtimedwait", signals.sys_rt_sigtimedwait, ("set", Pointer), ("info", Pointer),
          ("timeout", Pointer), ("sigsetsize", Size)),
