@@ -390,3 +390,7 @@ def test_a_stopped_sleep_sleeps_on_when_continued(tmp_path: Path) -> None:
 
 def test_cpu_time_interval_timers(tmp_path: Path) -> None:
     same_python_program(tmp_path, "cpu_timers.py")
+
+
+def test_unix_datagram_and_seqpacket_sockets(tmp_path: Path) -> None:
+    same_python_program(tmp_path, "unix_messages.py")

@@ -396,6 +396,13 @@ def _writable(task: Task, fd: int) -> FdEntry:
 def read_bytes(task: Task, entry: FdEntry, count: int, offset: int | None, post):
     """Read up to `count` bytes from an fd's file, then `post(data)`."""
     kind = entry.file.kind
+    if kind == "socket" and entry.file.socket.state == "message":
+        def message(data: bytes, held, _size: int):
+            if held is not None:
+                sockets._drop_rights(task, held)
+            return post(data)
+
+        return sockets.unixmsg.receive(task, entry, count, 0, message)
     if kind in ("pipe", "socket"):
         if kind == "socket":
             sockets.connected(entry, EINVAL)
@@ -429,6 +436,8 @@ def read_bytes(task: Task, entry: FdEntry, count: int, offset: int | None, post)
 
 def write_bytes(task: Task, entry: FdEntry, data: bytes, offset: int | None) -> int:
     kind = entry.file.kind
+    if kind == "socket" and entry.file.socket.state == "message":
+        return sockets.unixmsg.send(task, entry, data, 0, 0, 0, [], True)
     if kind in ("pipe", "socket"):
         if kind == "socket":
             sockets.connected(entry)

@@ -72,7 +72,7 @@ from ...kernel.io import (
     FileStatLxInformation,
 )
 from ...kernel.status import NtStatusError
-from . import files, inet, pipes, unix
+from . import files, inet, pipes, unix, unixmsg
 from .errno import (
     EAFNOSUPPORT,
     EAGAIN,
@@ -146,10 +146,10 @@ def sys_socket(task: Task, domain: int, kind: int, protocol: int) -> int:
         raise LinuxError(EAFNOSUPPORT, f"address family {domain} is not modelled")
     if protocol not in (0, AF_UNIX):
         raise LinuxError(EPROTONOSUPPORT, f"protocol {protocol}")
+    if kind in (SOCK_DGRAM, SOCK_RAW, SOCK_SEQPACKET):     # Linux makes SOCK_RAW a datagram one
+        return unixmsg.create(task, SOCK_DGRAM if kind == SOCK_RAW else kind, flags)
     if kind != SOCK_STREAM:
-        detail = ("message boundaries are not modelled (NPFS here has byte-stream pipes only)"
-                  if kind in (SOCK_DGRAM, SOCK_RAW, SOCK_SEQPACKET) else "no such AF_UNIX type")
-        raise LinuxError(ESOCKTNOSUPPORT, f"socket type {kind}: {detail}")
+        raise LinuxError(ESOCKTNOSUPPORT, f"socket type {kind}: no such AF_UNIX type")
     return unix.create(task, flags)
 
 
@@ -172,10 +172,17 @@ def sys_socketpair(task: Task, domain: int, kind: int, protocol: int, sv: int) -
         raise LinuxError(EAFNOSUPPORT, f"address family {domain} is not modelled")
     if protocol not in (0, AF_UNIX):
         raise LinuxError(EPROTONOSUPPORT, f"protocol {protocol}")
+    if kind in (SOCK_DGRAM, SOCK_RAW, SOCK_SEQPACKET):
+        first, second = unixmsg.pair(task, SOCK_DGRAM if kind == SOCK_RAW else kind, flags)
+        try:
+            task.write(sv, struct.pack("<ii", first, second))
+        except LinuxError:
+            files.close_fd(task, first)
+            files.close_fd(task, second)
+            raise
+        return 0
     if kind != SOCK_STREAM:
-        detail = ("message boundaries are not modelled (NPFS here has byte-stream pipes only)"
-                  if kind in (SOCK_DGRAM, SOCK_RAW, SOCK_SEQPACKET) else "no such AF_UNIX type")
-        raise LinuxError(ESOCKTNOSUPPORT, f"socket type {kind}: {detail}")
+        raise LinuxError(ESOCKTNOSUPPORT, f"socket type {kind}: no such AF_UNIX type")
     return _make_pair(task, sv, flags)
 
 
@@ -254,7 +261,8 @@ def not_a_socket(task: Task, fd: int, *_rest: int) -> int:
 
 def _family(entry: FdEntry):
     """The module that runs this socket's family: inet.py (on AFD) or unix.py."""
-    return inet if entry.file.socket.state == "inet" else unix
+    state = entry.file.socket.state
+    return inet if state == "inet" else unixmsg if state == "message" else unix
 
 
 def sys_connect(task: Task, fd: int, addr: int, addrlen: int) -> int:
@@ -357,6 +365,9 @@ def _send(task: Task, entry: FdEntry, data: bytes, flags: int) -> int:
 
 def sys_sendto(task: Task, fd: int, buf: int, length: int, flags: int, dest_addr: int, addrlen: int) -> int:
     entry = socket_entry(task, fd)
+    if entry.file.socket.state == "message":
+        return unixmsg.send(task, entry, task.read(buf, min(length, 0x7FFFF000)), flags, dest_addr,
+                            files.signed32(addrlen), [], not flags & MSG_NOSIGNAL)
     if entry.file.socket.state == "inet":
         address = inet.parse(task, entry.file.socket.domain, dest_addr, addrlen) \
             if dest_addr and files.signed32(addrlen) else None
@@ -370,6 +381,11 @@ def sys_sendto(task: Task, fd: int, buf: int, length: int, flags: int, dest_addr
 def sys_sendmsg(task: Task, fd: int, msg: int, flags: int) -> int:
     entry = socket_entry(task, fd)
     name, namelen, iov, iovlen, control, controllen, _ = MSGHDR.unpack(task.read(msg, MSGHDR.size))
+    if entry.file.socket.state == "message":
+        data = b"".join(task.read(base, size) for base, size in files._iovecs(task, iov, iovlen))
+        rights = unix.take_control(task, entry, control, controllen, None) if control and controllen >= 16 else []
+        return unixmsg.send(task, entry, data, flags, name, files.signed32(namelen), rights,
+                            not flags & MSG_NOSIGNAL)
     if entry.file.socket.state == "inet":
         if control and controllen >= 16:
             raise LinuxError(EOPNOTSUPP, "control messages on an Internet socket are not modelled")
@@ -426,6 +442,15 @@ def _address_out(task: Task, addr: int, addrlen: int, name: bytes) -> None:
 
 def sys_recvfrom(task: Task, fd: int, buf: int, length: int, flags: int, src_addr: int, addrlen: int) -> int:
     entry = socket_entry(task, fd)
+    if entry.file.socket.state == "message":
+        def took(data: bytes, message, size: int) -> int:
+            task.write(buf, data)
+            if message is not None:
+                _drop_rights(task, message)
+                _address_out(task, src_addr, addrlen, message.sender)
+            return size if flags & 0x20 else len(data)          # MSG_TRUNC: the real length
+
+        return unixmsg.receive(task, entry, min(length, 0x7FFFF000), flags, took)
     if entry.file.socket.state == "inet":
         def delivered(data: bytes, address, _size) -> int:
             task.write(buf, data[:length])
@@ -447,6 +472,29 @@ def sys_recvmsg(task: Task, fd: int, msg: int, flags: int) -> int:
     entry = socket_entry(task, fd)
     name, _namelen, iov, iovlen, control, controllen, _ = MSGHDR.unpack(task.read(msg, MSGHDR.size))
     vectors = files._iovecs(task, iov, iovlen)
+    if entry.file.socket.state == "message":
+        def scattered(data: bytes, message, size: int) -> int:
+            done = 0
+            for base, length in vectors:
+                piece = data[done:done + length]
+                task.write(base, piece)
+                done += len(piece)
+            sender, record, ucred = (message.sender, message.rights, message.ucred) if message else (b"", [], None)
+            if name:
+                room = task.read_u32(msg + 8)
+                task.write(name, sender[:room])
+                task.write_u32(msg + 8, len(sender))
+            if message is not None and flags & 0x2:
+                record = []                      # MSG_PEEK: the descriptors stay with the message
+            elif message is not None:
+                message.rights = []
+            used, truncated = unix.give_control(task, entry, msg, control, controllen, flags, None,
+                                                True, record, ucred)
+            task.write(msg + 40, struct.pack("<Q", used))
+            task.write_u32(msg + 48, truncated | (0x20 if size > done else 0))   # MSG_TRUNC
+            return size if flags & 0x20 else done
+
+        return unixmsg.receive(task, entry, sum(size for _, size in vectors), flags, scattered)
     if entry.file.socket.state == "inet":
         def gathered(data: bytes, address, _size) -> int:
             done = 0
@@ -492,6 +540,14 @@ def sys_shutdown(task: Task, fd: int, how: int) -> int:
         raise LinuxError(EINVAL, f"how {how}")
     if entry.file.socket.state == "inet":
         return inet.shutdown(task, entry, how)
+    if entry.file.socket.state == "message":
+        peer = unixmsg.socket_of(task, entry).peer
+        if peer is None:
+            raise LinuxError(ENOTCONN, "not connected")
+        if how != SHUT_RD:                      # the peer reads end of file after what was sent
+            peer.peer_gone = True
+            peer.changed(again=True)
+        return 0
     connected(entry)
     task.nt.NtFsControlFile(entry.handle, FSCTL_PIPE_LX_SHUTDOWN, (how != SHUT_WR, how != SHUT_RD))
     return 0
@@ -509,8 +565,14 @@ def sys_getsockname(task: Task, fd: int, addr: int, addrlen: int) -> int:
 
 
 def sys_getpeername(task: Task, fd: int, addr: int, addrlen: int) -> int:
-    entry = connected(socket_entry(task, fd))
+    entry = socket_entry(task, fd)
     options = entry.file.socket
+    if options.state == "message":
+        if unixmsg.socket_of(task, entry).peer is None:
+            raise LinuxError(ENOTCONN, "not connected")
+        _address_out(task, addr, addrlen, options.peer_name or struct.pack("<H", AF_UNIX))
+        return 0
+    connected(entry)
     if options.state == "inet":
         _address_out(task, addr, addrlen, inet.name(task, entry, True))
         return 0
@@ -519,6 +581,15 @@ def sys_getpeername(task: Task, fd: int, addr: int, addrlen: int) -> int:
 
 
 address_out = _address_out
+
+
+def _drop_rights(task: Task, message) -> None:
+    """recv/read of a message with descriptors and no room for them: they are closed."""
+    for handle, node, _ in message.rights or ():
+        for each in (handle, node):
+            if each is not None:
+                task.kernel.system.handles.remove(each)
+    message.rights = []
 
 
 def sys_getsockopt(task: Task, fd: int, level: int, optname: int, optval: int, optlen: int) -> int:
@@ -540,8 +611,9 @@ def sys_getsockopt(task: Task, fd: int, level: int, optname: int, optval: int, o
     if optname == SO_PEERCRED:
         value = struct.pack("<iII", *options.peer)
     else:
-        listening = options.state == "unconnected" and getattr(options, "listener_creds", None) is not None
-        numbers = {SO_TYPE: SOCK_STREAM, SO_DOMAIN: AF_UNIX, SO_PROTOCOL: 0, SO_ERROR: 0,
+        listening = options.state in ("unconnected", "message") and \
+            getattr(options, "listener_creds", None) is not None
+        numbers = {SO_TYPE: options.kind, SO_DOMAIN: AF_UNIX, SO_PROTOCOL: 0, SO_ERROR: 0,
                    SO_ACCEPTCONN: int(listening), SO_SNDBUF: options.sndbuf, SO_RCVBUF: options.rcvbuf,
                    SO_PASSCRED: int(options.passcred)}
         if optname not in numbers:

@@ -581,13 +581,14 @@ TABLE: tuple[Call, ...] = (
          level=PARTIAL, note="AF_UNIX SOCK_STREAM (an lxcore endpoint until it connects; unix.py); "
                              "AF_INET/AF_INET6 SOCK_STREAM and SOCK_DGRAM on \\Device\\Afd endpoints over "
                              "host sockets, loopback only without --network (inet.py, kernel/fs/afd.py); "
-                             "AF_UNIX SOCK_DGRAM/SOCK_SEQPACKET give ESOCKTNOSUPPORT; raw sockets "
-                             "EPROTONOSUPPORT; other families EAFNOSUPPORT"),
+                             "AF_UNIX SOCK_DGRAM/SOCK_SEQPACKET as lxcore message sockets "
+                             "(unixmsg.py); raw Internet sockets EPROTONOSUPPORT; other "
+                             "families EAFNOSUPPORT"),
     call(53, "socketpair", sockets.sys_socketpair, ("domain", SocketDomain), ("type", SocketType),
          ("protocol", Int()), ("sv", Pointer),
          level=PARTIAL, note="AF_UNIX SOCK_STREAM (with SOCK_NONBLOCK, SOCK_CLOEXEC), on a full-duplex "
-                             "\\Device\\NamedPipe pipe; SOCK_DGRAM/SOCK_SEQPACKET give ESOCKTNOSUPPORT "
-                             "(message boundaries not modelled); AF_INET/AF_INET6 EOPNOTSUPP as on "
+                             "\\Device\\NamedPipe pipe; SOCK_DGRAM/SOCK_SEQPACKET as connected "
+                             "lxcore message sockets (unixmsg.py); AF_INET/AF_INET6 EOPNOTSUPP as on "
                              "Linux; other families EAFNOSUPPORT"),
     call(44, "sendto", sockets.sys_sendto, ("sockfd", Fd), ("buf", Buffer("len")), ("len", Size),
          ("flags", MsgFlags), ("dest_addr", Pointer), ("addrlen", Int32()),

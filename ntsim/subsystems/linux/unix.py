@@ -46,6 +46,7 @@ from .errno import (
     EISCONN,
     ENOENT,
     EPERM,
+    EPROTOTYPE,
     LinuxError,
     errno_from_status,
 )
@@ -157,14 +158,12 @@ def endpoint_of(task: Task, entry: FdEntry) -> UnixEndpoint | None:
     return context if isinstance(context, UnixEndpoint) else None
 
 
-def bind(task: Task, entry: FdEntry, addr: int, addrlen: int) -> int:
-    options = entry.file.socket
-    kind, name = parse_address(task, addr, addrlen)
-    endpoint = endpoint_of(task, entry)
-    if options.name or endpoint is None:
-        raise LinuxError(EINVAL, "the socket already has a name")
+def claim_name(task: Task, kind: str, name: bytes) -> tuple[Any, bytes]:
+    """Take a name for a socket: (its key in the machine's table, the sockaddr it shows).
+    An address of the family alone autobinds an abstract name of five hex digits; a path
+    makes the socket file."""
     table = names(task)
-    if kind == "unnamed":                      # autobind: an abstract name of five hex digits
+    if kind == "unnamed":
         number = 0
         while ("abstract", b"%05x" % number) in table:
             number += 1
@@ -173,20 +172,41 @@ def bind(task: Task, entry: FdEntry, addr: int, addrlen: int) -> int:
         key = ("abstract", name)
         if key in table:
             raise LinuxError(EADDRINUSE, "the abstract name is taken")
-    else:
-        path = name.decode("utf-8", "surrogateescape")
-        from .inodes import make_node
+        return key, sockaddr(kind, name)
+    path = name.decode("utf-8", "surrogateescape")
+    from .inodes import make_node
 
-        try:
-            make_node(task, files.AT_FDCWD, path, S_IFSOCK | 0o777)
-        except NtStatusError as error:
-            if errno_from_status(error.status) == 17:        # EEXIST
-                raise LinuxError(EADDRINUSE, f"{path} exists") from None
-            raise
-        key = _inode_key(task, path)
+    try:
+        make_node(task, files.AT_FDCWD, path, S_IFSOCK | 0o777)
+    except NtStatusError as error:
+        if errno_from_status(error.status) == 17:        # EEXIST
+            raise LinuxError(EADDRINUSE, f"{path} exists") from None
+        raise
+    return _inode_key(task, path), sockaddr(kind, name)
+
+
+def name_key(task: Task, kind: str, name: bytes) -> Any:
+    """The table key a connect or sendto address names (ENOENT for a missing path)."""
+    if kind == "abstract":
+        return ("abstract", name)
+    try:
+        return _inode_key(task, name.decode("utf-8", "surrogateescape"))
+    except NtStatusError as error:
+        if errno_from_status(error.status) == ENOENT:
+            raise LinuxError(ENOENT, "no such socket") from None
+        raise
+
+
+def bind(task: Task, entry: FdEntry, addr: int, addrlen: int) -> int:
+    options = entry.file.socket
+    kind, name = parse_address(task, addr, addrlen)
+    endpoint = endpoint_of(task, entry)
+    if options.name or endpoint is None:
+        raise LinuxError(EINVAL, "the socket already has a name")
+    key, options.name = claim_name(task, kind, name)
+    table = names(task)
     table[key] = endpoint
     endpoint.bound, endpoint.table = key, table
-    options.name = sockaddr(kind, name)
     return 0
 
 
@@ -240,16 +260,10 @@ def connect(task: Task, entry: FdEntry, addr: int, addrlen: int) -> int:
         raise LinuxError(EINVAL, "an address with no name")
     if options.state == "connected":
         raise LinuxError(EISCONN, "the socket is connected")
-    if kind == "abstract":
-        key = ("abstract", name)
-    else:
-        try:
-            key = _inode_key(task, name.decode("utf-8", "surrogateescape"))
-        except NtStatusError as error:
-            if errno_from_status(error.status) == ENOENT:
-                raise LinuxError(ENOENT, "no such socket") from None
-            raise
+    key = name_key(task, kind, name)
     listener = names(task).get(key)
+    if listener is not None and not isinstance(listener, UnixEndpoint):
+        raise LinuxError(EPROTOTYPE, "a socket of another type has that name")
     if listener is None or not listener.listening:
         raise LinuxError(ECONNREFUSED, "nobody listens there")
     mine, theirs, _ = new_pipe(task, nonblocking=bool(entry.file.flags & O_NONBLOCK), quota=SOCKET_QUOTA)
@@ -352,7 +366,7 @@ def take_control(task: Task, entry: FdEntry, control: int, controllen: int, queu
             raise LinuxError(EINVAL, f"control message type {kind}")
         offset += _align(length)
     if not passed:
-        return
+        return [] if queue_key is None else None
     record = []
     for other, _fd in passed:
         handle = task.nt.NtDuplicateObject(NtCurrentProcess, other.handle, NtCurrentProcess,
@@ -361,22 +375,29 @@ def take_control(task: Task, entry: FdEntry, control: int, controllen: int, queu
                                          Options=DUPLICATE_SAME_ACCESS) if other.node is not None else None
         record.append((to_kernel_handle(task, handle) if handle is not None else None,
                        to_kernel_handle(task, node) if node is not None else None, other.file))
+    if queue_key is None:
+        return record                  # a message socket keeps them with the message
     in_flight(task).setdefault(queue_key, deque()).append(record)
+    return None
 
 
 def give_control(task: Task, entry: FdEntry, msg: int, control: int, controllen: int, flags: int,
-                 queue_key: Any, got_data: bool) -> tuple[int, int]:
-    """recvmsg's control messages: (bytes written to msg_control, MSG_CTRUNC or 0)."""
+                 queue_key: Any, got_data: bool, record: list | None = None,
+                 ucred: tuple[int, int, int] | None = None) -> tuple[int, int]:
+    """recvmsg's control messages: (bytes written to msg_control, MSG_CTRUNC or 0). A
+    message socket passes the message's own `record` of descriptors and its sender's
+    `ucred`; a stream socket's come from the queue beside its bytes."""
     out = b""
     truncated = 0
     options = entry.file.socket
     if options.passcred:
-        body = struct.pack("<iII", *options.peer)
+        body = struct.pack("<iII", *(ucred or options.peer))
         out += CMSGHDR.pack(CMSGHDR.size + len(body), SOL_SOCKET, SCM_CREDENTIALS) + body
         out += b"\0" * (_align(len(out)) - len(out))
-    waiting = in_flight(task).get(queue_key)
+    waiting = in_flight(task).get(queue_key) if queue_key is not None else None
     if waiting and got_data:
         record = waiting.popleft()
+    if record:
         fds = []
         for handle, node, opened in record:
             fds.append(task.lx.fds.install(FdEntry(
