@@ -13,7 +13,14 @@
     pipeline beside its parts): benchmarks/scheduling.py;
 (h) memory at scale (256 MiB touched, strided reads, `file`, python3 importing ssl, the
     address-space clone of a fork): benchmarks/memory.py;
-(i) sockets and a database (an AF_UNIX and a TCP round trip, sqlite3 inserting 20,000
+(i) the POSIX subsystem's two paths (getpid over LPC to PSXSS, write to /dev/null with
+    NtWriteFile directly) beside a bare `int 2Fh` hook and LXSS's getpid: benchmarks/posix.py.
+(j)-(k) OS2SS: an OS/2 API call's round trip through the far-call thunk beside a bare
+    unicorn interrupt hook, and what an LPC round trip to the OS2SS server adds:
+    benchmarks/os2.py.
+(l) the VDM: a compute-bound DOS program beside bare unicorn in 16-bit mode, and an
+    INT 21h round trip beside a bare interrupt hook: benchmarks/vdm.py;
+(m) sockets and a database (an AF_UNIX and a TCP round trip, sqlite3 inserting 20,000
     rows): benchmarks/sockets.py. (benchmarks/everyday.py, the README's table of everyday
     programs, is run by itself.)
 
@@ -34,10 +41,14 @@ ROOT = os.path.dirname(HERE)
 EXAMPLES = os.path.join(ROOT, "examples", "linux")
 sys.path.insert(0, ROOT)
 
+import importlib.util  # noqa: E402
+
 import memory  # noqa: E402  (benchmarks/memory.py: memory at scale)
+import os2  # noqa: E402  (benchmarks/os2.py: sections (j)-(k), OS2SS)
 import scheduling  # noqa: E402  (benchmarks/scheduling.py: sections (e)-(g))
-import sockets  # noqa: E402  (benchmarks/sockets.py: section (i))
+import sockets  # noqa: E402  (benchmarks/sockets.py: section (m))
 import software  # noqa: E402  (benchmarks/software.py: section (d))
+import vdm  # noqa: E402  (benchmarks/vdm.py: section (l), the VDM)
 from unicorn import UC_ARCH_X86, UC_HOOK_INSN, UC_MODE_64, Uc  # noqa: E402
 from unicorn.x86_const import (  # noqa: E402
     UC_X86_INS_SYSCALL,
@@ -181,7 +192,21 @@ def main() -> None:
     print()
     memory.main()
     print()
+    posix_benchmark().main()
+    print()
+    os2.main()
+    print()
+    vdm.main()
+    print()
     sockets.main()
+
+
+def posix_benchmark():
+    """benchmarks/posix.py, section (i) (loaded by path: `posix` is also a module of Python's own)."""
+    spec = importlib.util.spec_from_file_location("posix_benchmark", os.path.join(HERE, "posix.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 if __name__ == "__main__":
