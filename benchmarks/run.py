@@ -22,6 +22,9 @@
     INT 21h round trip beside a bare interrupt hook: benchmarks/vdm.py;
 (m) the TUI: drain rate and lag at 20,000 events/s, 100,000 rows, first paint, compute
     under the TUI, pause latency: benchmarks/tui.py.
+(n) sockets and a database (an AF_UNIX and a TCP round trip, sqlite3 inserting 20,000
+    rows): benchmarks/sockets.py. (benchmarks/everyday.py, the README's table of everyday
+    programs, is run by itself.)
 
 Never run as a timed test: timings depend on the machine; the ratios are what to read.
 """
@@ -45,6 +48,7 @@ import importlib.util  # noqa: E402
 import memory  # noqa: E402  (benchmarks/memory.py: memory at scale)
 import os2  # noqa: E402  (benchmarks/os2.py: sections (j)-(k), OS2SS)
 import scheduling  # noqa: E402  (benchmarks/scheduling.py: sections (e)-(g))
+import sockets  # noqa: E402  (benchmarks/sockets.py: section (n))
 import software  # noqa: E402  (benchmarks/software.py: section (d))
 import tui  # noqa: E402  (benchmarks/tui.py: section (m), the TUI)
 import vdm  # noqa: E402  (benchmarks/vdm.py: section (l), the VDM)
@@ -198,6 +202,8 @@ def main() -> None:
     vdm.main()
     print()
     tui.main()
+    print()
+    sockets.main()
 
 
 def posix_benchmark():

@@ -32,6 +32,15 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--personality", "-p", metavar="NAME", help="force a personality (default: probe)")
     run.add_argument("--root", metavar="DIR", default=".",
                      help="host directory backing the guest's / or C:\\ (default: current directory)")
+    run.add_argument("--cwd", metavar="DIR",
+                     help="guest directory the program starts in (default: the current "
+                          "directory when it lies inside --root, else the root itself)")
+    run.add_argument("--quiet", "-q", action="store_true",
+                     help="no notes about unsupported calls at the end of the run "
+                          "(they stay in --trace, --trace-file and --stats)")
+    run.add_argument("--network", action="store_true",
+                     help="let Linux guests' Internet sockets reach other hosts and bind "
+                          "non-loopback addresses (default: loopback only)")
     run.add_argument("--trace", action="store_true", help="strace-style lines on stderr")
     run.add_argument("--trace-file", metavar="FILE", help="write every event as JSON lines")
     run.add_argument("--stats", action="store_true", help="print a summary at exit")
@@ -118,12 +127,20 @@ def command_run(args: argparse.Namespace) -> int:
     from .trace import JsonLinesSink, StatsSink, StraceSink
 
     started = time.perf_counter()
+    # The machine's long-lived state (page tables, VADs, handle tables) is large and the
+    # dispatcher allocates on every switch: with CPython's default gen-0 threshold (700)
+    # the collector ran so often it took two thirds of a socket round trip between two
+    # guests (benchmarks/sockets.py). Rarer collections; cycles are still found.
+    import gc
+
+    gc.set_threshold(50_000, 50, 100)
     if not os.path.isdir(args.root):
         print(f"ntsim: --root {args.root}: not a directory", file=sys.stderr)
         return EXIT_NTSIM_FAILED
     machine = Machine(args.root, deterministic=args.deterministic, seed=args.seed,
                       count_instructions=args.stats, max_instructions=args.max_instructions,
                       timeout=args.timeout)
+    machine.kernel.network = args.network
     trace_file = None
     stats = None
     if args.trace:
@@ -145,8 +162,14 @@ def command_run(args: argparse.Namespace) -> int:
             print(f"ntsim: no personality named {args.personality!r} (try: ntsim personalities)",
                   file=sys.stderr)
             return EXIT_NTSIM_FAILED
+    start = args.cwd
+    if start is None:      # where ntsim was started, if the guest can see it
+        start = machine.kernel.volume.guest_path(os.getcwd()) or "/"
+    elif not start.startswith("/"):
+        print(f"ntsim: --cwd {start}: not an absolute guest path", file=sys.stderr)
+        return EXIT_NTSIM_FAILED
     try:
-        process = machine.load(args.program, args.args, personality=args.personality)
+        process = machine.load(args.program, args.args, personality=args.personality, cwd=start)
         with CtrlKeys(machine) as keys:      # Ctrl+C goes to the guest, through CSRSS
             machine.run()
         if keys.interrupted:
@@ -170,6 +193,9 @@ def command_run(args: argparse.Namespace) -> int:
     finally:
         machine.console.restore()      # the host terminal as it was, whatever the guest did
         machine.kernel.tracer.close_sinks()
+        if not args.quiet:             # after the guest's own output, never inside it
+            for notice in machine.kernel.notices:
+                print(notice, file=sys.stderr)
         if trace_file is not None:
             trace_file.close()
     if args.screen:
@@ -212,6 +238,10 @@ def print_stats(machine, stats, wall: float) -> None:
     for (layer, name), count in sorted(stats.calls.items(), key=lambda item: (item[0][0], -item[1], item[0][1])):
         errors = stats.errors.get((layer, name), 0)
         print(f"    {layer:<12} {name:<28} {count:>7} {errors:>7}", file=out)
+    if kernel.notices:
+        print("unsupported calls    " + str(len(kernel.notices)), file=out)
+        for notice in kernel.notices:
+            print("    " + notice.removeprefix("ntsim: "), file=out)
     print("memory               (reserved / committed / touched, of which shared with other processes)", file=out)
     for process in machine.processes():
         kind = "server" if process.is_server else process.subsystem

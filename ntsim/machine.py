@@ -110,6 +110,8 @@ class Machine:
         self.interceptors = Interceptors()
         self.personalities: dict[str, Personality] = {}
         self.first_process: Process | None = None
+        # The directory (a guest path) the programs `load` starts begin in
+        self.start_directory = "/"
         self._sinks: list[Sink] = []
         self.kernel.smss.register_subsystem(
             "Windows", lambda kernel: Csrss(kernel, self.console), required=True)
@@ -140,12 +142,16 @@ class Machine:
         return self.personalities[name]
 
     def load(self, program: str, args: list[str] | None = None, *, personality: str | None = None,
-             env: list[str] | dict[str, str] | None = None, argv0: str | None = None) -> Process:
+             env: list[str] | dict[str, str] | None = None, argv0: str | None = None,
+             cwd: str | None = None) -> Process:
         """Load a program from the host into a new process (not yet run).
 
         `program` is a host path; it may lie outside the root, in which case the guest
-        sees it as /.ntsim/host/<name> (the stand-in for its own path)."""
+        sees it as /.ntsim/host/<name> (the stand-in for its own path). `cwd` is the
+        guest directory it starts in (default `start_directory`, "/")."""
         self.boot()
+        if cwd is not None:
+            self.start_directory = cwd
         if not os.path.exists(program):
             raise NotFound(f"{program}: no such file")
         if os.path.isdir(program):
@@ -155,6 +161,7 @@ class Machine:
                 image = stream.read()
         except OSError as error:
             raise ImageError(error.strerror) from None
+        image, program, args, argv0 = self._follow_interpreter_lines(image, program, list(args or []), argv0)
         chosen = self.personality(personality) if personality else self._probe(image, program)
         guest_path = self.kernel.volume.guest_path(program) or f"/.ntsim/host/{os.path.basename(program)}"
         if env is None:
@@ -169,6 +176,25 @@ class Machine:
         if self.first_process is None:
             self.first_process = process
         return process
+
+    def _follow_interpreter_lines(self, image: bytes, program: str, args: list[str],
+                                  argv0: str | None) -> tuple[bytes, str, list[str], str | None]:
+        """A script (`#!interpreter [argument]`) runs its interpreter, as execve does: the
+        interpreter is a path in the guest's file system (under the root), and gets the
+        argument, then the script's path, then the script's arguments."""
+        for _ in range(4):
+            if not image.startswith(b"#!"):
+                return image, program, args, argv0
+            line = image[2:image.find(b"\n") if b"\n" in image[:256] else 256]
+            interpreter, _, argument = line.decode("utf-8", "surrogateescape").strip().partition(" ")
+            host = os.path.realpath(os.path.join(self.root, interpreter.lstrip("/")))
+            if not interpreter or self.kernel.volume.guest_path(host) is None or not os.path.isfile(host):
+                raise ImageError(f"bad interpreter {interpreter or '(none)'}: not found under the root")
+            args = ([argument.strip()] if argument.strip() else []) + [argv0 or program] + args
+            program, argv0 = host, interpreter
+            with open(program, "rb") as stream:
+                image = stream.read()
+        raise ImageError("too many #! interpreters")
 
     def _probe(self, image: bytes, program: str) -> Personality:
         found = base.probe(image[:4096], program)

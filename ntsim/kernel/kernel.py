@@ -54,6 +54,11 @@ class Kernel:
         self._client_ids = itertools.count(4, 4)   # process and thread ids share one space
         self.current_thread: Thread | None = None
         self.volume = HostVolume(root)
+        # notes for the person running ntsim (an unsupported call a guest made), kept
+        # off the guest's own streams; `ntsim run` prints them when the run ends
+        self.notices: list[str] = []
+        # may guests' sockets (\Device\Afd) reach beyond this machine's loopback?
+        self.network = False
         self.console_device = ConsoleDevice(self)
         self.smss = SessionManager(self)
         self.system: Process | None = None

@@ -26,7 +26,6 @@ public objects. Third parties add one through the `ntsim.personalities` entry po
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -443,7 +442,7 @@ class CallGate:
         # events other host threads posted (a Ctrl+C): a trap is a safe point to take them
         self.host_events = kernel.dispatcher.host_events
         self.tracer = kernel.tracer
-        self._warned: set[tuple[int, int]] = set()          # (pid, number) already reported
+        self._warned: set[tuple[str, str]] = set()          # calls already reported
         self._figures: dict[int, tuple[int, int, int]] = {}  # pid -> memory figures last shown
 
     def on_trap(self, uc: Any, _user_data: Any = None) -> None:
@@ -603,10 +602,13 @@ class CallGate:
         errors = self.errors
         name = row.name if row is not None else errors.unknown_name(number)
         process = caller.thread.process
-        if (process.pid, number) not in self._warned:
-            self._warned.add((process.pid, number))
-            print(f"ntsim: {self.personality}: "
-                  f"{errors.warning(process, number, name, row.note if row else '')}", file=sys.stderr)
+        if (self.personality, name) not in self._warned:
+            # Once per call a run, on ntsim's own channel (the kernel's notices, which
+            # `ntsim run` prints when the run ends), never into the guest's stderr: a
+            # program's screen or output is the program's.
+            self._warned.add((self.personality, name))
+            self.kernel.notices.append(
+                f"ntsim: {self.personality}: {errors.warning(process, number, name, row.note if row else '')}")
         result = errors.not_implemented
         tracer = self.tracer
         if tracer.enabled:

@@ -32,7 +32,9 @@ def i386_header(image: bytes) -> bytes:
 
 BAD_IMAGES: dict[str, tuple[Callable[[Path], None], str]] = {
     # name: (make it at the path, what the one line must mention)
-    "text file": (lambda p: p.write_text("#!/bin/sh\necho hi\n"), "not an image"),
+    "text file": (lambda p: p.write_text("echo hi\n"), "not an image"),
+    # a script runs its interpreter, as execve does; one the root lacks, as bash says it
+    "script without its interpreter": (lambda p: p.write_text("#!/bin/sh\necho hi\n"), "bad interpreter"),
     "empty file": (lambda p: p.write_bytes(b""), "not an image"),
     "truncated ELF": (lambda p: p.write_bytes(HELLO[:100]), "truncated"),
     "ELF header only": (lambda p: p.write_bytes(HELLO[:64]), "truncated"),
@@ -64,6 +66,8 @@ def test_bad_image_cannot_execute(kind: str, root: Path) -> None:
 @pytest.mark.parametrize("kind", [k for k in BAD_IMAGES if k != "directory"])
 def test_info_on_bad_image(kind: str, root: Path) -> None:
     make, mention = BAD_IMAGES[kind]
+    if kind == "script without its interpreter":
+        mention = "not an image"          # info describes images; a script is none
     make(root / "program")
     outcome = ntsim("info", "program", cwd=root)
     assert outcome.status == 126

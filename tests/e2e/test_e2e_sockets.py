@@ -31,16 +31,13 @@ def test_matches_native(options: tuple[str, ...], root: Path) -> None:
     assert simulated == native
 
 
-def test_message_sockets_are_refused_by_name(root: Path) -> None:
-    """SOCK_DGRAM and SOCK_SEQPACKET pairs: Linux makes them, ntsim does not model
-    message boundaries and says so with ESOCKTNOSUPPORT (the one place they differ)."""
+def test_message_socket_pairs_match_native(root: Path) -> None:
+    """SOCK_DGRAM and SOCK_SEQPACKET pairs (lxcore message sockets, unixmsg.py)."""
     name = install(root, "sockets")
     native = run_native(name, ("dgram",), cwd=root)
     simulated = run_guest(name, ("dgram",), root=root)
     assert native.stdout.count(b": ok\n") == 2
-    assert simulated.status == 0
-    assert simulated.stdout == (b"socketpair AF_UNIX SOCK_DGRAM: Socket type not supported\n"
-                                b"socketpair AF_UNIX SOCK_SEQPACKET: Socket type not supported\n")
+    assert simulated == native
 
 
 @pytest.mark.skipif(not os.access(PYTHON, os.X_OK), reason=f"{PYTHON} is not installed on this machine")

@@ -103,6 +103,7 @@ from ..status import (
     STATUS_INVALID_PARAMETER,
     STATUS_IO_REPARSE_DATA_INVALID,
     STATUS_NAME_TOO_LONG,
+    STATUS_NONEXISTENT_EA_ENTRY,
     STATUS_NOT_A_DIRECTORY,
     STATUS_NOT_A_REPARSE_POINT,
     STATUS_NOT_SAME_DEVICE,
@@ -126,6 +127,11 @@ NT_TIME_EPOCH_OFFSET = 116_444_736_000_000_000
 BACKSLASH_STAND_IN = "\uf05c"
 
 # lxfs's extended attributes and the host attributes that hold them
+# A Linux guest's own extended attributes (setxattr) are EAs named "LXX:<name>", kept
+# apart from lxfs's metadata in host attributes "user.lxss.x.<name>"; an EA's value is
+# the attribute's after one marker byte (an empty EA value means "remove", an empty
+# attribute does not).
+GUEST_XATTR_EA, GUEST_XATTR_HOST = "LXX:", "user.lxss.x."
 LX_XATTRS = {LX_EA_MODE: "user.lxss.mode", LX_EA_UID: "user.lxss.uid",
              LX_EA_GID: "user.lxss.gid", LX_EA_DEVICE: "user.lxss.dev"}
 HOST_HAS_XATTRS = hasattr(os, "getxattr")      # Linux hosts
@@ -174,6 +180,9 @@ class VolumeFile:
     is_symlink: bool
     metadata_only: bool = False     # an O_PATH descriptor: no data access
     lx_type: int = 0                # S_IFIFO, S_IFCHR...: a special file lxfs keeps as a regular one
+    # a host descriptor this file object stands for (a standard stream redirected to a
+    # file): its offset follows the file object's when the file object closes
+    shares_offset_with: int | None = None
 
 
 class HostVolume(Device):
@@ -629,6 +638,12 @@ class HostVolume(Device):
                     found[name] = os.getxattr(target, xattr)
                 except OSError:
                     pass
+        for xattr in present:
+            if xattr.startswith(GUEST_XATTR_HOST):
+                try:
+                    found[GUEST_XATTR_EA + xattr[len(GUEST_XATTR_HOST):]] = b"\x01" + os.getxattr(target, xattr)
+                except OSError:
+                    pass
         return found
 
     @staticmethod
@@ -647,6 +662,9 @@ class HostVolume(Device):
 
     def _write_eas(self, target: int | str, is_symlink: bool, attributes: dict[str, bytes]) -> None:
         for name, value in attributes.items():
+            if name.startswith(GUEST_XATTR_EA):
+                self._write_guest_xattr(target, is_symlink, name[len(GUEST_XATTR_EA):], value)
+                continue
             xattr = LX_XATTRS.get(name)
             if xattr is None:
                 raise NtStatusError(STATUS_EAS_NOT_SUPPORTED, f"{name}: only lxfs's attributes are kept")
@@ -671,6 +689,23 @@ class HostVolume(Device):
                 self._host_owner(target, is_symlink, name, int.from_bytes(value, "little"))
             elif not stored and value:
                 raise NtStatusError(STATUS_EAS_NOT_SUPPORTED, f"{name}: the host keeps no attributes here")
+
+    @staticmethod
+    def _write_guest_xattr(target: int | str, is_symlink: bool, name: str, value: bytes) -> None:
+        if not HOST_HAS_XATTRS or is_symlink:
+            raise NtStatusError(STATUS_EAS_NOT_SUPPORTED, f"{name}: no attributes here")
+        xattr = GUEST_XATTR_HOST + name
+        try:
+            if value:
+                os.setxattr(target, xattr, value[1:])
+            else:
+                os.removexattr(target, xattr)
+        except OSError as error:
+            if error.errno == errno.ENODATA:
+                raise NtStatusError(STATUS_NONEXISTENT_EA_ENTRY, name) from None
+            if error.errno in NO_XATTRS:
+                raise NtStatusError(STATUS_EAS_NOT_SUPPORTED, f"{name}: the host keeps no attributes here") from None
+            raise host_error(error, name) from None
 
     @staticmethod
     def _host_mode(target: int | str, is_symlink: bool, mode: int, required: bool) -> None:
@@ -728,6 +763,11 @@ class HostVolume(Device):
                 self._delete_now(file)
             except OSError:
                 pass
+        if context.shares_offset_with is not None:
+            try:
+                os.lseek(context.shares_offset_with, file.position, os.SEEK_SET)
+            except OSError:
+                pass               # the host descriptor went away meanwhile
         if context.fd is not None:
             os.close(context.fd)
             context.fd = None

@@ -15,14 +15,22 @@ import os
 from typing import Any
 
 from ...kernel.cpu import PAGE_NOACCESS, Fault
-from ...kernel.io import FILE_OPEN, FILE_READ_DATA, FILE_WRITE_DATA, SYNCHRONIZE
+from ...kernel.io import (
+    FILE_DIRECTORY_FILE,
+    FILE_OPEN,
+    FILE_READ_DATA,
+    FILE_WRITE_DATA,
+    SYNCHRONIZE,
+)
 from ...kernel.memory import page_ceil, page_floor
 from ...kernel.processes import Process, Thread, ThreadState
+from ...kernel.services import DUPLICATE_SAME_ACCESS, NtCurrentProcess
 from ...kernel.status import NtStatusError
 from ...trace import PERSONALITY, Quoted
 from ..base import CallGate, ImageError, ImageInfo, Personality
 from . import elf, signals, timers
 from .fdtable import O_RDONLY, O_WRONLY, FdEntry, OpenFile
+from .locks import LockTable
 from .lxfs import nt_name
 from .memory import past_end_of_file
 from .process import host_ids, host_umask
@@ -48,6 +56,10 @@ class LinuxPersonality(Personality):
         # a guest shell moves it with tcsetpgrp (TIOCSPGRP).
         self.console_foreground: int | None = None
         self.first_group: int | None = None        # the group of the program ntsim started
+        self.locks = LockTable()                   # every file lock of the machine (locks.py)
+        self.unix_names: dict = {}                 # bound AF_UNIX names -> endpoints (unix.py)
+        self.unix_in_flight: dict = {}             # SCM_RIGHTS fds on their way (unix.py)
+        self.shared_futexes = None                 # the keyed event of MAP_SHARED futexes (futex.py)
 
     # --- images -----------------------------------------------------------------------------
 
@@ -99,7 +111,8 @@ class LinuxPersonality(Personality):
             "pathname": Quoted(guest_path), "argv": argv}) if tracer.enabled else None
         try:
             self.load_image(thread.data, image, argv, env, guest_path)
-            self._open_standard_streams(kernel, lx)
+            self._enter_start_directory(thread.data, getattr(machine, "start_directory", "/"))
+            self._open_standard_streams(kernel, lx, getattr(machine, "console", None))
         except (ImageError, NtStatusError) as error:
             if event is not None:
                 tracer.close(thread, event, -8, "ENOEXEC")
@@ -127,8 +140,9 @@ class LinuxPersonality(Personality):
             self._load_interpreter(kernel, loaded)
         lx = task.lx
         lx.brk_start = lx.brk = page_ceil(loaded.brk)
+        vdso = elf.map_vdso(kernel.services)
         stack = elf.build_stack(kernel.services, loaded, argv, env, guest_path,
-                                kernel.random_bytes(16), (lx.uid, lx.uid, lx.gid, lx.gid))
+                                kernel.random_bytes(16), (lx.uid, lx.uid, lx.gid, lx.gid), vdso)
         cpu = process.cpu
         cpu.write_register("rsp", stack)
         cpu.pc = loaded.entry
@@ -235,15 +249,106 @@ class LinuxPersonality(Personality):
         loaded.interpreter_base = interpreter.base
         loaded.entry = interpreter.entry
 
-    def _open_standard_streams(self, kernel, lx: LinuxProcess) -> None:
-        """fds 0, 1, 2: handles to the console device's three streams."""
+    def _enter_start_directory(self, task: Task, path: str) -> None:
+        """The directory the first program starts in: `ntsim run` passes the host's current
+        directory when it lies inside the root (or --cwd). Resolved as chdir resolves."""
+        from .files import FILE_TRAVERSE, canonical_path, nt_open
+
+        if path in ("", "/"):
+            return
+        try:
+            handle = nt_open(task, path, FILE_TRAVERSE, FILE_OPEN, FILE_DIRECTORY_FILE)
+        except NtStatusError as error:
+            raise ImageError(f"cannot start in {path}: {error.status.name}") from None
+        try:
+            task.lx.cwd = canonical_path(task, handle)
+        finally:
+            task.nt.NtClose(handle)
+
+    def _open_standard_streams(self, kernel, lx: LinuxProcess, console: Any = None) -> None:
+        """fds 0, 1, 2: handles to the console device's three streams — or, where the host
+        stream is a regular file inside the root (`< file`, `> file`, `>> file`), that
+        file, opened on the volume: seekable, with its own inode, and its offset given
+        back to the host's descriptor when the guest closes it (as a child of a shell
+        shares the shell's open file description)."""
         nt = kernel.services
+        seen: dict[tuple, FdEntry] = {}
         for fd, (stream, access, flags) in enumerate((("Input", FILE_READ_DATA, O_RDONLY),
                                                        ("Output", FILE_WRITE_DATA, O_WRONLY),
                                                        ("Error", FILE_WRITE_DATA, O_WRONLY))):
+            name = f"/dev/std{('in', 'out', 'err')[fd]}"
+            host_fd = console.fds[fd] if console is not None else None
+            same = self._description_key(host_fd)
+            if same is not None and same in seen:
+                # `> f 2>&1`: one open file description on the host, so one here (a dup)
+                first = seen[same]
+                lx.fds.install(FdEntry(nt.NtDuplicateObject(NtCurrentProcess, first.handle, NtCurrentProcess,
+                                                            Options=DUPLICATE_SAME_ACCESS), first.file), fd)
+                continue
+            redirected = self._redirected_file(kernel, host_fd) if host_fd is not None else None
+            if redirected is not None:
+                lx.fds.install(redirected, fd)
+                seen[same] = redirected
+                continue
             handle = nt.NtCreateFile(f"\\Device\\ConDrv\\{stream}", access | SYNCHRONIZE, FILE_OPEN)
-            lx.fds.install(FdEntry(handle, OpenFile(f"/dev/std{('in', 'out', 'err')[fd]}", flags,
-                                                    "console")), fd)
+            lx.fds.install(FdEntry(handle, OpenFile(name, flags, "console")), fd)
+
+    @staticmethod
+    def _description_key(host_fd: int | None) -> tuple | None:
+        """What tells two host descriptors of one regular file apart: the same file, flags
+        and offset are taken as one open file description (as `> f 2>&1` makes)."""
+        import fcntl
+        import stat as stat_module
+
+        if host_fd is None:
+            return None
+        try:
+            info = os.fstat(host_fd)
+            if not stat_module.S_ISREG(info.st_mode):
+                return None
+            return (info.st_dev, info.st_ino, fcntl.fcntl(host_fd, fcntl.F_GETFL), os.lseek(host_fd, 0, os.SEEK_CUR))
+        except OSError:
+            return None
+
+    @staticmethod
+    def _redirected_file(kernel, host_fd: int) -> FdEntry | None:
+        """An fd on the file a host stream was redirected to, if it is a regular file the
+        guest may see (inside the root); None otherwise (the stream stays the console's)."""
+        import fcntl
+        import stat as stat_module
+
+        from ...kernel.io import FILE_APPEND_DATA, FILE_SYNCHRONOUS_IO_NONALERT, FileObject
+        from .fdtable import O_APPEND, O_RDWR
+
+        try:
+            info = os.fstat(host_fd)
+            if not stat_module.S_ISREG(info.st_mode):
+                return None
+            host_flags = fcntl.fcntl(host_fd, fcntl.F_GETFL)
+            position = os.lseek(host_fd, 0, os.SEEK_CUR)
+            host_path = os.readlink(f"/proc/self/fd/{host_fd}")
+        except OSError:
+            return None
+        path = kernel.volume.guest_path(host_path)
+        if path is None or not os.path.exists(host_path) or os.stat(host_path).st_ino != info.st_ino:
+            return None            # outside the root, or deleted or replaced since
+        mode = host_flags & os.O_ACCMODE
+        access = {os.O_RDONLY: FILE_READ_DATA, os.O_WRONLY: FILE_WRITE_DATA}.get(
+            mode, FILE_READ_DATA | FILE_WRITE_DATA)
+        flags = {os.O_RDONLY: O_RDONLY, os.O_WRONLY: O_WRONLY}.get(mode, O_RDWR)
+        if host_flags & os.O_APPEND and mode != os.O_RDONLY:
+            access = (access & ~FILE_WRITE_DATA) | FILE_APPEND_DATA
+            flags |= O_APPEND
+        nt = kernel.services
+        try:
+            handle = nt.NtCreateFile(nt_name(path), access | SYNCHRONIZE, FILE_OPEN,
+                                     FILE_SYNCHRONOUS_IO_NONALERT, 0)
+        except NtStatusError:
+            return None
+        file = kernel.current_thread.process.handles.lookup(handle, FileObject)
+        file.position = position
+        file.context.shares_offset_with = host_fd
+        return FdEntry(handle, OpenFile(path, flags, "file"))
 
     # --- faults -----------------------------------------------------------------------------
 

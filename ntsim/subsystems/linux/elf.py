@@ -16,6 +16,7 @@ records, `struct`); pyelftools parses for `describe` (ntsim info), which wants n
 from __future__ import annotations
 
 import io
+import os
 import struct
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -43,6 +44,7 @@ PIE_BASE = 0x5555_5555_4000        # where Linux puts a PIE (ET_DYN) executable
 INTERPRETER_BASE = 0x7F00_0000_0000
 STACK_TOP = 0x7FFF_FFFF_F000
 STACK_SIZE = 8 * 1024 * 1024       # RLIMIT_STACK's usual 8 MiB
+VDSO_BASE = 0x7FFF_F700_0000       # below the stack, as Linux places its vDSO near it
 
 PF_X, PF_W, PF_R = 1, 2, 4
 
@@ -261,8 +263,21 @@ def _union(old: int | None, new: int) -> int:
     return PAGE_READWRITE if writable else max(old, new, key=rank.index)
 
 
+def map_vdso(nt) -> int:
+    """Map the vDSO (vdso/vdso.so: linux-vdso.so.1, whose functions make the system calls
+    they stand for) and return its base, for AT_SYSINFO_EHDR."""
+    global _VDSO
+    if _VDSO is None:
+        with open(os.path.join(os.path.dirname(__file__), "vdso", "vdso.so"), "rb") as stream:
+            _VDSO = stream.read()
+    return map_image(nt, _VDSO, VDSO_BASE).base
+
+
+_VDSO: bytes | None = None
+
+
 def build_stack(nt, image: LoadedImage, argv: list[str], envp: list[str], execfn: str,
-                random_bytes: bytes, ids: tuple[int, int, int, int]) -> int:
+                random_bytes: bytes, ids: tuple[int, int, int, int], vdso: int = 0) -> int:
     """Reserve the stack, lay out argc/argv/envp/auxv at its top; returns the initial RSP."""
     base = STACK_TOP - STACK_SIZE
     # Reserved whole, committed as it is touched (MAP_GROWSDOWN), as Linux grows stacks.
@@ -287,14 +302,14 @@ def build_stack(nt, image: LoadedImage, argv: list[str], envp: list[str], execfn
     cursor &= ~0xF
     uid, euid, gid, egid = ids
     auxv = [
-        (AT_SYSINFO_EHDR, 0), (AT_MINSIGSTKSZ, 2048), (AT_HWCAP, HWCAP_X86_64),
+        (AT_SYSINFO_EHDR, vdso), (AT_MINSIGSTKSZ, 2048), (AT_HWCAP, HWCAP_X86_64),
         (AT_PAGESZ, PAGE_SIZE), (AT_CLKTCK, 100), (AT_PHDR, image.phdr), (AT_PHENT, image.phent),
         (AT_PHNUM, image.phnum), (AT_BASE, image.interpreter_base), (AT_FLAGS, 0),
         (AT_ENTRY, image.program_entry), (AT_UID, uid), (AT_EUID, euid), (AT_GID, gid),
         (AT_EGID, egid), (AT_SECURE, 0), (AT_RANDOM, random_address), (AT_HWCAP2, 0),
         (AT_EXECFN, execfn_address), (AT_PLATFORM, platform), (AT_NULL, 0),
     ]
-    auxv = [(k, v) for k, v in auxv if k != AT_SYSINFO_EHDR]   # no vDSO: time calls trap
+    auxv = [(k, v) for k, v in auxv if k != AT_SYSINFO_EHDR or v]   # none without a vDSO
     words = [len(argv), *arg_addresses, 0, *env_addresses, 0]
     for key, value in auxv:
         words += [key, value]

@@ -40,6 +40,7 @@ class OpenFile:
     position: int = 0           # for synthetic files and character devices ntsim models itself
     directory_done: bool = False
     socket: Any = None          # a socket's options (sockets.SocketOptions), for kind "socket"
+    inode_key: Any = None       # (volume serial, file id), once a lock was taken through it (locks.py)
 
 
 @dataclass

@@ -44,7 +44,7 @@ from ...kernel.io import (
 )
 from ...kernel.services import DUPLICATE_SAME_ACCESS, NtCurrentProcess
 from ...kernel.status import NtStatusError
-from . import pipes, procfs, signals, sockets, tty
+from . import locks, lxcore, pipes, procfs, signals, sockets, tty
 from .errno import (
     EACCES,
     EBADF,
@@ -201,7 +201,10 @@ def stat_of_path(task: Task, dirfd: int, path: str, follow: bool):
 
 
 def stat_of_fd(task: Task, fd: int):
-    entry = task.lx.fds.get(fd)
+    return stat_of_fd_entry(task, task.lx.fds.get(fd))
+
+
+def stat_of_fd_entry(task: Task, entry: FdEntry):
     kind = entry.file.kind
     now = task.kernel.clock.now_ns()
     if kind == "console":
@@ -341,6 +344,8 @@ def sys_creat(task: Task, path: int, mode: int) -> int:
 
 def close_fd(task: Task, fd: int) -> None:
     entry = task.lx.fds.remove(fd)
+    if entry.file.inode_key is not None or locks.holds_record_locks(task):
+        locks.fd_closing(task, entry)
     if entry.handle is not None:
         task.nt.NtClose(entry.handle)
     if entry.node is not None:
@@ -349,6 +354,23 @@ def close_fd(task: Task, fd: int) -> None:
 
 def sys_close(task: Task, fd: int) -> int:
     close_fd(task, fd)
+    return 0
+
+
+CLOSE_RANGE_UNSHARE, CLOSE_RANGE_CLOEXEC = 2, 4
+
+
+def sys_close_range(task: Task, first: int, last: int, flags: int) -> int:
+    """Close (or mark close-on-exec) every open fd from `first` to `last`. The fd table
+    is the process's own here, so CLOSE_RANGE_UNSHARE has nothing to unshare."""
+    first, last = first & 0xFFFFFFFF, last & 0xFFFFFFFF
+    if flags & ~(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC) or first > last:
+        raise LinuxError(EINVAL, "flags or range")
+    for fd in [fd for fd in task.lx.fds.entries if first <= fd <= last]:
+        if flags & CLOSE_RANGE_CLOEXEC:
+            task.lx.fds.entries[fd].cloexec = True
+        else:
+            close_fd(task, fd)
     return 0
 
 
@@ -374,8 +396,19 @@ def _writable(task: Task, fd: int) -> FdEntry:
 def read_bytes(task: Task, entry: FdEntry, count: int, offset: int | None, post):
     """Read up to `count` bytes from an fd's file, then `post(data)`."""
     kind = entry.file.kind
+    if kind == "socket" and entry.file.socket.state == "message":
+        def message(data: bytes, held, _size: int):
+            if held is not None:
+                sockets._drop_rights(task, held)
+            return post(data)
+
+        return sockets.unixmsg.receive(task, entry, count, 0, message)
     if kind in ("pipe", "socket"):
+        if kind == "socket":
+            sockets.connected(entry, EINVAL)
         return pipes.read(task, entry, count, post)
+    if kind == "lxcore":
+        return lxcore.read(task, entry, count, post)
     if kind == "synthetic":       # a /proc file: its text was made when it was opened
         state = entry.file
         start = state.position if offset is None else offset
@@ -403,8 +436,14 @@ def read_bytes(task: Task, entry: FdEntry, count: int, offset: int | None, post)
 
 def write_bytes(task: Task, entry: FdEntry, data: bytes, offset: int | None) -> int:
     kind = entry.file.kind
+    if kind == "socket" and entry.file.socket.state == "message":
+        return sockets.unixmsg.send(task, entry, data, 0, 0, 0, [], True)
     if kind in ("pipe", "socket"):
+        if kind == "socket":
+            sockets.connected(entry)
         return pipes.write(task, entry, data)
+    if kind == "lxcore":
+        return lxcore.write(task, entry, data)
     if kind == "synthetic":
         return procfs.write(task, entry.file.path, data)
     if kind in ("zero", "random"):
@@ -492,7 +531,7 @@ def sys_pwritev(task: Task, fd: int, iov: int, iovcnt: int, offset: int) -> int:
 
 def _seekable(task: Task, fd: int) -> FdEntry:
     entry = task.lx.fds.get(fd)
-    if entry.file.kind in ("console", "pipe", "socket"):
+    if entry.file.kind in ("console", "pipe", "socket", "lxcore"):
         raise LinuxError(ESPIPE)
     return entry
 
@@ -925,12 +964,16 @@ def sys_fcntl(task: Task, fd: int, cmd: int, arg: int) -> int:
     if cmd == F_GETFL:
         return entry.file.flags
     if cmd == F_SETFL:
-        if entry.file.kind in ("pipe", "socket"):   # O_NONBLOCK is the pipe end's completion mode
+        if entry.file.kind == "pipe":     # O_NONBLOCK is the pipe end's completion mode
             pipes.set_status_flags(task, entry, arg)
+        elif entry.file.kind == "socket":
+            sockets.set_status_flags(task, entry, arg)
         entry.file.flags = (entry.file.flags & ~SETFL_FLAGS) | (arg & SETFL_FLAGS)
         return 0
     if cmd in pipes.FCNTL_COMMANDS:
         return pipes.fcntl(task, entry, cmd, arg)
+    if cmd in locks.FCNTL_COMMANDS:
+        return locks.fcntl(task, entry, cmd, arg)
     raise LinuxError(EINVAL, f"fcntl command {cmd} is not supported")
 
 
@@ -941,8 +984,10 @@ def sys_ioctl(task: Task, fd: int, request: int, arg: int) -> int:
         flags = entry.file.flags & ~O_NONBLOCK
         if task.read_u32(arg):
             flags |= O_NONBLOCK
-        if entry.file.kind in ("pipe", "socket"):
+        if entry.file.kind == "pipe":
             pipes.set_status_flags(task, entry, flags)
+        elif entry.file.kind == "socket":
+            sockets.set_status_flags(task, entry, flags)
         entry.file.flags = flags
         return 0
     if entry.file.kind == "pipe":

@@ -6,6 +6,14 @@ sections and SRW locks sleep on one). Each Linux process gets one keyed event; t
 is the futex's address. FUTEX_WAIT checks the word and sleeps on its key
 (NtWaitForKeyedEvent); FUTEX_WAKE releases waiters on it (NtReleaseKeyedEvent).
 
+A futex without FUTEX_PRIVATE_FLAG in a MAP_SHARED mapping (a file, /dev/shm,
+memfd_create, shared anonymous memory) is keyed on the shared *page*, not the address:
+processes map it at different addresses, and Linux keys such a futex on the inode and
+offset. Here the key is the section's pages (the segment) and the offset in it, on one
+keyed event the provider keeps for the whole machine, opened in each process that
+needs it. So POSIX semaphores in /dev/shm, and Python's multiprocessing, work across
+processes.
+
 The check-then-sleep is atomic here for free: every guest thread runs on the one host
 thread, and no other guest instruction runs inside a system call.
 """
@@ -36,6 +44,30 @@ def _keyed_event(task: Task) -> int:
     return lx.futexes
 
 
+def _shared_key(task: Task, address: int) -> int | None:
+    """The key of a futex word in a shared view of a section (its pages and the offset
+    in them), or None if the word is in private memory."""
+    vad = task.thread.process.memory.find(address)
+    if vad is None or vad.segment is None or vad.copy_on_write:
+        return None
+    return id(vad.segment) << 40 | (vad.offset + address - vad.base)
+
+
+def _queue(task: Task, address: int, op: int) -> tuple[int | None, int]:
+    """(keyed event handle or None if nobody ever waited here, key) for a futex word."""
+    key = None if op & FUTEX_PRIVATE_FLAG else _shared_key(task, address)
+    if key is None:
+        return task.lx.futexes, address
+    personality = task.thread.process.personality
+    if personality.shared_futexes is None:
+        personality.shared_futexes = KeyedEvent("LxssSharedFutexes")
+    lx = task.lx
+    if lx.shared_futexes is None:
+        # ObOpenObjectByPointer: the provider's machine-wide keyed event, in this process
+        lx.shared_futexes = task.thread.process.handles.insert(personality.shared_futexes)
+    return lx.shared_futexes, key
+
+
 def _word(task: Task, address: int) -> int:
     if address & 3:
         raise LinuxError(EINVAL, "futex word not aligned")
@@ -56,7 +88,7 @@ def _timeout_ns(task: Task, timeout: int, absolute: bool, realtime: bool) -> int
     return ns
 
 
-def wait(task: Task, address: int, expected: int, timeout_ns: int | None, bitset: int) -> int:
+def wait(task: Task, address: int, expected: int, timeout_ns: int | None, bitset: int, op: int = 0) -> int:
     if _word(task, address) != expected:
         raise LinuxError(EAGAIN)
 
@@ -65,41 +97,52 @@ def wait(task: Task, address: int, expected: int, timeout_ns: int | None, bitset
             raise LinuxError(ETIMEDOUT)
         return 0
 
-    keyed = _keyed_event(task)
-    return then(lambda: task.nt.NtWaitForKeyedEvent(keyed, address, False, timeout_ns, bitset), done)
+    keyed, key = _queue(task, address, op)
+    if keyed is None:
+        keyed = _keyed_event(task)
+    return then(lambda: task.nt.NtWaitForKeyedEvent(keyed, key, False, timeout_ns, bitset), done)
 
 
-def wake(task: Task, address: int, count: int, bitset: int = FUTEX_BITSET_MATCH_ANY) -> int:
-    if task.lx.futexes is None:
+def wake(task: Task, address: int, count: int, bitset: int = FUTEX_BITSET_MATCH_ANY, op: int = 0) -> int:
+    keyed, key = _queue(task, address, op)
+    if keyed is None:
         return 0      # nobody ever waited in this process
-    return task.nt.NtReleaseKeyedEvent(task.lx.futexes, address, count, bitset)
+    woken = task.nt.NtReleaseKeyedEvent(keyed, key, count, bitset)
+    if woken:
+        # The woken thread runs next, as NT's wait boost (and Linux's wake-up preemption)
+        # would have it: a lock handed over is taken at once, not after the waker's whole
+        # quantum (Python's GIL, handed between threads this way, depends on it).
+        task.nt.NtYieldExecution()
+    return woken
 
 
 def sys_futex(task: Task, uaddr: int, op: int, val: int, timeout: int, uaddr2: int, val3: int) -> int:
     command = op & ~(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME)
     val &= 0xFFFFFFFF
     if command == FUTEX_WAIT:
-        return wait(task, uaddr, val, _timeout_ns(task, timeout, False, False), FUTEX_BITSET_MATCH_ANY)
+        return wait(task, uaddr, val, _timeout_ns(task, timeout, False, False), FUTEX_BITSET_MATCH_ANY, op)
     if command == FUTEX_WAIT_BITSET:
         if not val3 & 0xFFFFFFFF:
             raise LinuxError(EINVAL, "empty bitset")
         return wait(task, uaddr, val, _timeout_ns(task, timeout, True, bool(op & FUTEX_CLOCK_REALTIME)),
-                    val3 & 0xFFFFFFFF)
+                    val3 & 0xFFFFFFFF, op)
     if command == FUTEX_WAKE:
-        return wake(task, uaddr, val)
+        return wake(task, uaddr, val, op=op)
     if command == FUTEX_WAKE_BITSET:
         if not val3 & 0xFFFFFFFF:
             raise LinuxError(EINVAL, "empty bitset")
-        return wake(task, uaddr, val, val3 & 0xFFFFFFFF)
+        return wake(task, uaddr, val, val3 & 0xFFFFFFFF, op)
     if command in (FUTEX_REQUEUE, FUTEX_CMP_REQUEUE):
         if command == FUTEX_CMP_REQUEUE and _word(task, uaddr) != val3 & 0xFFFFFFFF:
             raise LinuxError(EAGAIN)
-        woken = wake(task, uaddr, val)
+        woken = wake(task, uaddr, val, op=op)
         # `timeout` carries val2, the number to move, for the requeue operations.
         limit = timeout & 0x7FFFFFFF
         moved = 0
-        if task.lx.futexes is not None:
-            keyed = task.thread.process.handles.lookup(task.lx.futexes, KeyedEvent)
-            moved = keyed.requeue(uaddr, uaddr2, limit)
+        source, source_key = _queue(task, uaddr, op)
+        target, target_key = _queue(task, uaddr2, op)
+        if source is not None and source == target:
+            keyed = task.thread.process.handles.lookup(source, KeyedEvent)
+            moved = keyed.requeue(source_key, target_key, limit)
         return woken + moved
     raise LinuxError(ENOSYS, f"futex operation {OPERATIONS.get(command, command)} is not modelled")

@@ -17,8 +17,8 @@ Each is an NT call on a handle to the file:
 
 from __future__ import annotations
 
+import re
 import struct
-from typing import NoReturn
 
 from ...kernel.dispatcher import UNIX_TO_NT_EPOCH_100NS
 from ...kernel.io import (
@@ -56,11 +56,9 @@ from .errno import (
     EFAULT,
     EINVAL,
     EISDIR,
-    ENODATA,
     ENOENT,
     EOPNOTSUPP,
     EPERM,
-    ERANGE,
     ESPIPE,
     EXDEV,
     LinuxError,
@@ -80,7 +78,6 @@ from .files import (
     read_bytes,
     signed32,
     stat_of_fd,
-    stat_of_path,
     then,
     volume_path,
     write_bytes,
@@ -135,7 +132,15 @@ class Target:
         return self.task.nt.NtQueryInformationFile(self.handle, FileStatLxInformation)
 
 
+_OWN_FD_LINK = re.compile(r"/proc/(?:self|thread-self|(\d+))/fd/(\d+)")
+
+
 def _by_path(task: Task, absolute: str, follow: bool, access: int = FILE_READ_ATTRIBUTES) -> Target:
+    own_fd = _OWN_FD_LINK.fullmatch(lexical(absolute)) if follow else None
+    if own_fd and own_fd.group(1) in (None, str(task.lx.process.pid)):
+        # /proc/self/fd/N is a magic link to the open file itself, renamed or unlinked or
+        # not (what GNU tar's chmod of an O_PATH descriptor goes through)
+        return _by_fd(task, int(own_fd.group(2)))
     if lexical(absolute) in MODELLED_DEVICES:
         # ntsim's own devices have no file on the volume to keep metadata in
         raise LinuxError(EPERM, f"{absolute}: a device ntsim models cannot be changed")
@@ -462,55 +467,6 @@ def sys_fadvise64(task: Task, fd: int, offset: int, length: int, advice: int) ->
     return 0
 
 
-# --- extended attributes -----------------------------------------------------------------------
-#
-# lxfs keeps each file's Linux metadata in extended attributes ($LXUID, $LXGID, $LXMOD,
-# $LXDEV), but those belong to the file system, not to the guest: WSL1 never showed them
-# as xattrs. No attribute a guest could set is modelled, so every name reads as absent
-# (ENODATA, what Linux says for a file with no ACL or security label) and every list is
-# empty. The file is still looked up, so a missing one is ENOENT as on Linux. `ls -l`
-# asks for security.selinux and system.posix_acl_access of every file it lists.
-
-XATTR_NAME_MAX = 255
-
-
-def _no_xattr(task: Task, name_address: int) -> NoReturn:
-    name = task.read_string(name_address)
-    if not name or len(name.encode()) > XATTR_NAME_MAX:
-        raise LinuxError(ERANGE, f"attribute name of {len(name)} characters")
-    raise LinuxError(ENODATA, f"{name}: no such attribute")
-
-
-def sys_getxattr(task: Task, path: int, name: int, value: int, size: int) -> int:
-    stat_of_path(task, AT_FDCWD, task.read_string(path), True)
-    return _no_xattr(task, name)
-
-
-def sys_lgetxattr(task: Task, path: int, name: int, value: int, size: int) -> int:
-    stat_of_path(task, AT_FDCWD, task.read_string(path), False)
-    return _no_xattr(task, name)
-
-
-def sys_fgetxattr(task: Task, fd: int, name: int, value: int, size: int) -> int:
-    stat_of_fd(task, fd)
-    return _no_xattr(task, name)
-
-
-def sys_listxattr(task: Task, path: int, names: int, size: int) -> int:
-    stat_of_path(task, AT_FDCWD, task.read_string(path), True)
-    return 0
-
-
-def sys_llistxattr(task: Task, path: int, names: int, size: int) -> int:
-    stat_of_path(task, AT_FDCWD, task.read_string(path), False)
-    return 0
-
-
-def sys_flistxattr(task: Task, fd: int, names: int, size: int) -> int:
-    stat_of_fd(task, fd)
-    return 0
-
-
 # --- new names ---------------------------------------------------------------------------------
 
 
@@ -579,6 +535,10 @@ def sys_symlinkat(task: Task, target: int, newdirfd: int, path: int) -> int:
 
 
 def _mknod(task: Task, dirfd: int, path_address: int, mode: int, device: int) -> int:
+    return make_node(task, signed32(dirfd), task.read_string(path_address), mode, device)
+
+
+def make_node(task: Task, dirfd: int, path: str, mode: int, device: int = 0) -> int:
     """A regular file is an ordinary create. A FIFO, socket or device node is a regular
     file on the volume whose $LXMOD says what it is (and $LXDEV which device), as lxfs
     kept them; only CAP_MKNOD may make a device node."""
@@ -590,8 +550,7 @@ def _mknod(task: Task, dirfd: int, path_address: int, mode: int, device: int) ->
     if kind in (S_IFCHR, S_IFBLK) and not capable(task, CAP_MKNOD):
         raise LinuxError(EPERM, "a device node needs CAP_MKNOD")
     permissions = mode & 0o7777 & ~task.lx.umask
-    absolute = volume_path(task, guest_path(task, signed32(dirfd), task.read_string(path_address)),
-                           False, creating=True)
+    absolute = volume_path(task, guest_path(task, dirfd, path), False, creating=True)
     attributes = None
     if kind != S_IFREG:
         attributes = {LX_EA_MODE: _ulong(kind | permissions)}

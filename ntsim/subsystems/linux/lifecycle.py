@@ -29,7 +29,7 @@ from ...kernel.io import FILE_EXECUTE, FILE_OPEN, FILE_READ_DATA, SYNCHRONIZE, F
 from ...kernel.processes import Event, Process, SynchronizationEvent
 from ...kernel.services import NtCurrentProcess, NtCurrentThread
 from ..base import ImageError
-from . import elf, signals
+from . import elf, locks, signals
 from .errno import EACCES, ECHILD, EINVAL, ELOOP, ENOENT, ENOEXEC, EPERM, ESRCH, LinuxError
 from .files import close_fd, guest_path, signed32
 from .lxfs import AT_FDCWD, S_IFDIR, S_IFMT, lexical, nt_name
@@ -194,6 +194,7 @@ def process_exited(process: Process) -> None:
     if lx is None:
         return
     signals.process_exited(lx)
+    locks.process_exiting(process)
     if lx.vfork_done is not None:
         release_vfork_parent(process)
     for child in lx.children:
@@ -332,7 +333,12 @@ def sys_waitid(task: Task, idtype: int, ident: int, infop: int, options: int, ru
             task.write(rusage, child_rusage(task.kernel, child) if child is not None else bytes(144))
         return 0
 
-    return _wait(task, signed32(idtype), signed32(ident), options, not options & WNOWAIT, report,
+    idtype, ident = signed32(idtype), signed32(ident)
+    if idtype == P_PIDFD:               # the process a pidfd names (lxcore.py)
+        from .lxcore import pidfd_process
+
+        idtype, ident = P_PID, pidfd_process(task, ident).pid
+    return _wait(task, idtype, ident, options, not options & WNOWAIT, report,
                  exited_too=bool(options & WEXITED))
 
 

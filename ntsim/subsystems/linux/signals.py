@@ -361,6 +361,10 @@ def generate(lx: LinuxProcess, task: Task | None, info: SigInfo) -> None:
     queue.setdefault(signal, []).append(info)
     for each in ([task] if task is not None else _tasks(lx)):
         recalc(each)
+    if getattr(lx, "signalfds", None):       # a signalfd (lxcore.py) may read it now
+        from .lxcore import signal_queued
+
+        signal_queued(lx)
     wake = task if task is not None else _choose_thread(lx, signal)
     if wake is not None and not wake.signal_mask & bit(signal):
         _wake(wake, signal)
@@ -495,20 +499,35 @@ def _restart_for_handler(task: Task, where: int, syscall: int, action: Action) -
     if error in (ERESTART_RESTARTBLOCK, ERESTARTNOHAND) or \
             (error == ERESTARTSYS and not action.flags & SA_RESTART):
         registers.write(UC_X86_REG_RAX, -EINTR)
+        task.restart_block = None
     elif error in (ERESTARTSYS, ERESTARTNOINTR):
         _rewind(task, where, syscall)
 
 
 def _restart_without_handler(task: Task, where: int, syscall: int) -> None:
     """No handler ran (the signal was ignored, or stopped the process): the interrupted
-    call runs again. restart_syscall is not modelled, so a sleep cut short this way
-    ends with EINTR instead of sleeping on for the time it had left."""
+    call runs again — a sleep as restart_syscall, which sleeps for the time it had left
+    (the call's restart block)."""
     registers = task.cpu.registers
     error = -_signed(registers.read(UC_X86_REG_RAX))
     if error in (ERESTARTNOHAND, ERESTARTSYS, ERESTARTNOINTR):
         _rewind(task, where, syscall)
     elif error == ERESTART_RESTARTBLOCK:
-        registers.write(UC_X86_REG_RAX, -EINTR)
+        if task.restart_block is not None:
+            _rewind(task, where, NR_RESTART_SYSCALL)
+        else:
+            registers.write(UC_X86_REG_RAX, -EINTR)
+
+
+NR_RESTART_SYSCALL = 219
+
+
+def sys_restart_syscall(task: Task) -> int:
+    """Go on with the call a signal cut short, from its restart block (EINTR if none)."""
+    block, task.restart_block = task.restart_block, None
+    if block is None:
+        raise LinuxError(EINTR, "nothing to restart")
+    return block()
 
 
 def _rewind(task: Task, where: int, syscall: int) -> None:
@@ -1103,21 +1122,68 @@ def _pack_itimerval(value_ns: int, interval_ns: int) -> bytes:
 
 
 def _check_itimer(which: int) -> None:
-    if which in (ITIMER_VIRTUAL, ITIMER_PROF):
-        raise LinuxError(EINVAL, f"{ITIMER_NAMES[which]}: CPU-time timers are not modelled "
-                                 "(ntsim does not account user and system time)")
-    if which != ITIMER_REAL:
+    if which not in (ITIMER_REAL, ITIMER_VIRTUAL, ITIMER_PROF):
         raise LinuxError(EINVAL, f"which {which}")
 
 
+# ITIMER_VIRTUAL and ITIMER_PROF count the process's processor time, as Linux checks its
+# CPU timers at each scheduler tick (run_posix_cpu_timers): here a dispatcher timer ticks
+# every 4 ms (HZ=250) while one is armed, and compares the threads' summed run time. The
+# model keeps no user/system split, so both count all of it; SIGVTALRM and SIGPROF.
+CPU_TICK_NS = 4_000_000
+CPU_TIMER_SIGNALS = {ITIMER_VIRTUAL: 26, ITIMER_PROF: 27}
+
+
+def _process_cpu_ns(lx: LinuxProcess) -> int:
+    dispatcher = lx.process.personality.kernel.dispatcher
+    return sum(dispatcher.thread_time_ns(thread) for thread in lx.process.threads)
+
+
+def _cpu_itimer_remaining(lx: LinuxProcess, which: int) -> tuple[int, int]:
+    armed = lx.cpu_itimers.get(which)
+    if armed is None:
+        return 0, 0
+    expires, interval = armed
+    return max(expires - _process_cpu_ns(lx), NS_PER_US), interval
+
+
+def _arm_cpu_itimer(lx: LinuxProcess, which: int, value_ns: int, interval_ns: int) -> None:
+    lx.cpu_itimers.pop(which, None)
+    if value_ns <= 0:
+        return
+    ticking = bool(lx.cpu_itimers)
+    lx.cpu_itimers[which] = (_process_cpu_ns(lx) + value_ns, interval_ns)
+    if not ticking:
+        lx.process.personality.kernel.dispatcher.set_timer(CPU_TICK_NS, partial(_cpu_tick, lx))
+
+
+def _cpu_tick(lx: LinuxProcess) -> None:
+    if not lx.process.alive or not lx.cpu_itimers:
+        return
+    used = _process_cpu_ns(lx)
+    for which, (expires, interval) in list(lx.cpu_itimers.items()):
+        if used < expires:
+            continue
+        if interval:
+            lx.cpu_itimers[which] = (expires + interval * ((used - expires) // interval + 1), interval)
+        else:
+            del lx.cpu_itimers[which]
+        generate(lx, None, SigInfo(CPU_TIMER_SIGNALS[which], SI_KERNEL))
+    if lx.cpu_itimers:
+        lx.process.personality.kernel.dispatcher.set_timer(CPU_TICK_NS, partial(_cpu_tick, lx))
+
+
 def sys_getitimer(task: Task, which: int, curr_value: int) -> int:
-    _check_itimer(_signed32(which))
-    task.write(curr_value, _pack_itimerval(*_itimer_remaining(task.lx)))
+    which = _signed32(which)
+    _check_itimer(which)
+    remaining = _itimer_remaining(task.lx) if which == ITIMER_REAL else _cpu_itimer_remaining(task.lx, which)
+    task.write(curr_value, _pack_itimerval(*remaining))
     return 0
 
 
 def sys_setitimer(task: Task, which: int, new_value: int, old_value: int) -> int:
-    _check_itimer(_signed32(which))
+    which = _signed32(which)
+    _check_itimer(which)
     value_ns = interval_ns = 0
     if new_value:       # NULL disarms, as Linux still accepts
         interval_s, interval_us, value_s, value_us = _ITIMERVAL.unpack(task.read(new_value, 32))
@@ -1126,8 +1192,12 @@ def sys_setitimer(task: Task, which: int, new_value: int, old_value: int) -> int
                 raise LinuxError(EINVAL, "bad timeval")
         value_ns = value_s * NS_PER_S + value_us * NS_PER_US
         interval_ns = interval_s * NS_PER_S + interval_us * NS_PER_US
-    old = _itimer_remaining(task.lx)
-    _arm_itimer(task.lx, value_ns, interval_ns)
+    if which != ITIMER_REAL:
+        old = _cpu_itimer_remaining(task.lx, which)
+        _arm_cpu_itimer(task.lx, which, value_ns, interval_ns)
+    else:
+        old = _itimer_remaining(task.lx)
+        _arm_itimer(task.lx, value_ns, interval_ns)
     if old_value:
         task.write(old_value, _pack_itimerval(*old))
     return 0

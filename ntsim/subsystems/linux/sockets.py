@@ -72,13 +72,14 @@ from ...kernel.io import (
     FileStatLxInformation,
 )
 from ...kernel.status import NtStatusError
-from . import files, pipes
+from . import files, inet, pipes, unix, unixmsg
 from .errno import (
     EAFNOSUPPORT,
     EAGAIN,
     EINVAL,
     EISCONN,
     ENOPROTOOPT,
+    ENOTCONN,
     ENOTSOCK,
     ENOTTY,
     EOPNOTSUPP,
@@ -114,6 +115,11 @@ class SocketOptions:
     rcvbuf: int = SOCKET_QUOTA
     passcred: bool = False
     peer: tuple[int, int, int] = (0, 0, 0)       # struct ucred: pid, uid, gid
+    state: str = "connected"    # "unconnected" (an endpoint on lxcore), "connected" (a pipe)
+    name: bytes = b""           # the sockaddr getsockname gives ("" : unnamed)
+    peer_name: bytes = b""      # and getpeername
+    domain: int = 1             # AF_UNIX, or AF_INET/AF_INET6 (state "inet": an AFD endpoint)
+    kind: int = 1               # SOCK_STREAM, SOCK_DGRAM
 
 
 def socket_name(task: Task) -> str:
@@ -123,9 +129,28 @@ def socket_name(task: Task) -> str:
 # --- socket and socketpair ---------------------------------------------------------------------
 
 
-def sys_socket(task: Task, domain: int, *_rest: int) -> int:
-    raise LinuxError(EAFNOSUPPORT, f"address family {domain}: socket() of no family is modelled "
-                                   "(only socketpair(AF_UNIX, SOCK_STREAM))")
+def sys_socket(task: Task, domain: int, kind: int, protocol: int) -> int:
+    """socket(2): AF_UNIX stream sockets (unix.py); other families EAFNOSUPPORT."""
+    domain, kind, protocol = files.signed32(domain), files.signed32(kind), files.signed32(protocol)
+    flags = kind & ~SOCK_TYPE_MASK
+    if flags & ~(SOCK_CLOEXEC | SOCK_NONBLOCK):
+        raise LinuxError(EINVAL, f"socket type flags {flags:#x}")
+    kind &= SOCK_TYPE_MASK
+    if not 0 <= domain < AF_MAX:
+        raise LinuxError(EAFNOSUPPORT, f"address family {domain}")
+    if kind >= SOCK_MAX:
+        raise LinuxError(EINVAL, f"socket type {kind}")
+    if domain in (AF_INET, AF_INET6):
+        return inet.create(task, domain, kind, protocol, flags)
+    if domain != AF_UNIX:
+        raise LinuxError(EAFNOSUPPORT, f"address family {domain} is not modelled")
+    if protocol not in (0, AF_UNIX):
+        raise LinuxError(EPROTONOSUPPORT, f"protocol {protocol}")
+    if kind in (SOCK_DGRAM, SOCK_RAW, SOCK_SEQPACKET):     # Linux makes SOCK_RAW a datagram one
+        return unixmsg.create(task, SOCK_DGRAM if kind == SOCK_RAW else kind, flags)
+    if kind != SOCK_STREAM:
+        raise LinuxError(ESOCKTNOSUPPORT, f"socket type {kind}: no such AF_UNIX type")
+    return unix.create(task, flags)
 
 
 def sys_socketpair(task: Task, domain: int, kind: int, protocol: int, sv: int) -> int:
@@ -147,34 +172,57 @@ def sys_socketpair(task: Task, domain: int, kind: int, protocol: int, sv: int) -
         raise LinuxError(EAFNOSUPPORT, f"address family {domain} is not modelled")
     if protocol not in (0, AF_UNIX):
         raise LinuxError(EPROTONOSUPPORT, f"protocol {protocol}")
+    if kind in (SOCK_DGRAM, SOCK_RAW, SOCK_SEQPACKET):
+        first, second = unixmsg.pair(task, SOCK_DGRAM if kind == SOCK_RAW else kind, flags)
+        try:
+            task.write(sv, struct.pack("<ii", first, second))
+        except LinuxError:
+            files.close_fd(task, first)
+            files.close_fd(task, second)
+            raise
+        return 0
     if kind != SOCK_STREAM:
-        detail = ("message boundaries are not modelled (NPFS here has byte-stream pipes only)"
-                  if kind in (SOCK_DGRAM, SOCK_RAW, SOCK_SEQPACKET) else "no such AF_UNIX type")
-        raise LinuxError(ESOCKTNOSUPPORT, f"socket type {kind}: {detail}")
+        raise LinuxError(ESOCKTNOSUPPORT, f"socket type {kind}: no such AF_UNIX type")
     return _make_pair(task, sv, flags)
 
 
-def _make_pair(task: Task, address: int, flags: int) -> int:
+def new_pipe(task: Task, nonblocking: bool, quota: int = SOCKET_QUOTA) -> tuple[int, int, int]:
+    """A connected pair of stream sockets as NT makes them: a full-duplex named pipe,
+    (server end, client end, the pipe's file id). The client end waits unless
+    `nonblocking`; the server end takes the mode too."""
     nt = task.nt
-    mode = FILE_PIPE_COMPLETE_OPERATION if flags & SOCK_NONBLOCK else FILE_PIPE_QUEUE_OPERATION
+    mode = FILE_PIPE_COMPLETE_OPERATION if nonblocking else FILE_PIPE_QUEUE_OPERATION
     name = socket_name(task)
     identity = creds(task)
     access = FILE_READ_DATA | FILE_WRITE_DATA | SYNCHRONIZE
     # Full duplex: each end reads what the other writes, each way with Linux's buffer size
     server = nt.NtCreateNamedPipeFile(
         name, access, FILE_SHARE_READ | FILE_SHARE_WRITE, FILE_CREATE, FILE_SYNCHRONOUS_IO_NONALERT,
-        CompletionMode=mode, MaximumInstances=1, InboundQuota=SOCKET_QUOTA, OutboundQuota=SOCKET_QUOTA,
+        CompletionMode=mode, MaximumInstances=1, InboundQuota=quota, OutboundQuota=quota,
         lx_owner=(identity.euid, identity.egid))
-    handles = [server]
+    try:
+        client = nt.NtOpenFile(name, access, FILE_SYNCHRONOUS_IO_NONALERT)
+    except NtStatusError:
+        nt.NtClose(server)
+        raise
+    if nonblocking:     # NtOpenFile connects an end that waits
+        set_nonblocking(task, client, True)
+    return server, client, nt.NtQueryInformationFile(server, FileInternalInformation)
+
+
+def set_nonblocking(task: Task, handle: int, on: bool) -> None:
+    mode = FILE_PIPE_COMPLETE_OPERATION if on else FILE_PIPE_QUEUE_OPERATION
+    task.nt.NtSetInformationFile(handle, FilePipeInformation, PipeInformation(FILE_PIPE_BYTE_STREAM_MODE, mode))
+
+
+def _make_pair(task: Task, address: int, flags: int) -> int:
+    nt = task.nt
+    identity = creds(task)
+    server, client, inode = new_pipe(task, bool(flags & SOCK_NONBLOCK))
+    handles = [server, client]
     table = task.lx.fds
     installed: list[int] = []
     try:
-        client = nt.NtOpenFile(name, access, FILE_SYNCHRONOUS_IO_NONALERT)
-        handles.append(client)
-        if mode == FILE_PIPE_COMPLETE_OPERATION:     # NtOpenFile connects an end that waits
-            nt.NtSetInformationFile(client, FilePipeInformation,
-                                    PipeInformation(FILE_PIPE_BYTE_STREAM_MODE, mode))
-        inode = nt.NtQueryInformationFile(server, FileInternalInformation)
         quota = nt.NtQueryInformationFile(server, FilePipeLocalInformation).InboundQuota
         peer = (task.pid, identity.euid, identity.egid)
         for handle in handles:
@@ -211,24 +259,47 @@ def not_a_socket(task: Task, fd: int, *_rest: int) -> int:
     raise LinuxError(EOPNOTSUPP, "only socketpair's connected sockets are modelled")
 
 
+def _family(entry: FdEntry):
+    """The module that runs this socket's family: inet.py (on AFD) or unix.py."""
+    state = entry.file.socket.state
+    return inet if state == "inet" else unixmsg if state == "message" else unix
+
+
 def sys_connect(task: Task, fd: int, addr: int, addrlen: int) -> int:
-    """connect(2) on a socketpair's socket: Linux checks the address first (EINVAL for
-    one that names no AF_UNIX socket), then looks the name up — which is not modelled."""
-    socket_entry(task, fd)
-    addrlen = files.signed32(addrlen)
-    if addrlen <= 2 or addrlen > 110 or int.from_bytes(task.read(addr, 2), "little") != AF_UNIX:
-        raise LinuxError(EINVAL, "not an AF_UNIX address with a name")
-    raise LinuxError(EOPNOTSUPP, "socket names (bind, connect) are not modelled")
+    entry = socket_entry(task, fd)
+    return _family(entry).connect(task, entry, addr, addrlen)
 
 
-def sys_listen(task: Task, fd: int, *_rest: int) -> int:
-    socket_entry(task, fd)
-    raise LinuxError(EINVAL, "an unbound socket cannot listen")
+def sys_bind(task: Task, fd: int, addr: int, addrlen: int) -> int:
+    entry = socket_entry(task, fd)
+    return _family(entry).bind(task, entry, addr, addrlen)
 
 
-def sys_accept(task: Task, fd: int, *_rest: int) -> int:
-    socket_entry(task, fd)
-    raise LinuxError(EINVAL, "the socket is not listening")
+def sys_listen(task: Task, fd: int, backlog: int = 0, *_rest: int) -> int:
+    entry = socket_entry(task, fd)
+    return _family(entry).listen(task, entry, files.signed32(backlog))
+
+
+def sys_accept(task: Task, fd: int, addr: int = 0, addrlen: int = 0, flags: int = 0, *_rest: int) -> int:
+    entry = socket_entry(task, fd)
+    return _family(entry).accept(task, entry, addr, addrlen, flags)
+
+
+def set_status_flags(task: Task, entry: FdEntry, flags: int) -> None:
+    """F_SETFL or FIONBIO on a socket: O_NONBLOCK is the pipe end's completion mode, or
+    the AFD endpoint's non-blocking mode; an lxcore endpoint reads the fd's flags itself."""
+    state = entry.file.socket.state
+    if state == "inet":
+        inet.set_nonblocking(task, entry.handle, bool(flags & O_NONBLOCK))
+    elif state == "connected":
+        pipes.set_status_flags(task, entry, flags)
+
+
+def connected(entry: FdEntry, error: int = ENOTCONN) -> FdEntry:
+    """A connected socket's entry; else `error` (Linux: ENOTCONN to send, EINVAL to receive)."""
+    if entry.file.socket.state not in ("connected", "inet"):
+        raise LinuxError(error, "the socket is not connected")
+    return entry
 
 
 def pipe_end(task: Task, entry: FdEntry) -> PipeEnd:
@@ -285,6 +356,7 @@ def _for_one_call(task: Task, entry: FdEntry, flags: int, action):
 
 
 def _send(task: Task, entry: FdEntry, data: bytes, flags: int) -> int:
+    connected(entry)
     if flags & MSG_OOB:
         raise LinuxError(EOPNOTSUPP, "out-of-band data (MSG_OOB) is not modelled")
     signal = not flags & MSG_NOSIGNAL
@@ -293,6 +365,14 @@ def _send(task: Task, entry: FdEntry, data: bytes, flags: int) -> int:
 
 def sys_sendto(task: Task, fd: int, buf: int, length: int, flags: int, dest_addr: int, addrlen: int) -> int:
     entry = socket_entry(task, fd)
+    if entry.file.socket.state == "message":
+        return unixmsg.send(task, entry, task.read(buf, min(length, 0x7FFFF000)), flags, dest_addr,
+                            files.signed32(addrlen), [], not flags & MSG_NOSIGNAL)
+    if entry.file.socket.state == "inet":
+        address = inet.parse(task, entry.file.socket.domain, dest_addr, addrlen) \
+            if dest_addr and files.signed32(addrlen) else None
+        return inet.send(task, entry, task.read(buf, min(length, 0x7FFFF000)), flags, address,
+                         not flags & MSG_NOSIGNAL)
     if dest_addr and files.signed32(addrlen):
         raise LinuxError(EISCONN, "a socketpair's socket is connected: no address to send to")
     return _send(task, entry, task.read(buf, min(length, 0x7FFFF000)), flags)
@@ -301,11 +381,23 @@ def sys_sendto(task: Task, fd: int, buf: int, length: int, flags: int, dest_addr
 def sys_sendmsg(task: Task, fd: int, msg: int, flags: int) -> int:
     entry = socket_entry(task, fd)
     name, namelen, iov, iovlen, control, controllen, _ = MSGHDR.unpack(task.read(msg, MSGHDR.size))
+    if entry.file.socket.state == "message":
+        data = b"".join(task.read(base, size) for base, size in files._iovecs(task, iov, iovlen))
+        rights = unix.take_control(task, entry, control, controllen, None) if control and controllen >= 16 else []
+        return unixmsg.send(task, entry, data, flags, name, files.signed32(namelen), rights,
+                            not flags & MSG_NOSIGNAL)
+    if entry.file.socket.state == "inet":
+        if control and controllen >= 16:
+            raise LinuxError(EOPNOTSUPP, "control messages on an Internet socket are not modelled")
+        data = b"".join(task.read(base, size) for base, size in files._iovecs(task, iov, iovlen))
+        address = inet.parse(task, entry.file.socket.domain, name, namelen) if name and namelen else None
+        return inet.send(task, entry, data, flags, address, not flags & MSG_NOSIGNAL)
     if name and namelen:
         raise LinuxError(EISCONN, "a socketpair's socket is connected: no address to send to")
-    if control and controllen >= 16:
-        raise LinuxError(EOPNOTSUPP, "control messages (SCM_RIGHTS, SCM_CREDENTIALS) are not modelled")
     data = b"".join(task.read(base, size) for base, size in files._iovecs(task, iov, iovlen))
+    if control and controllen >= 16:
+        connected(entry)
+        unix.take_control(task, entry, control, controllen, pipe_end(task, entry).outgoing)
     return _send(task, entry, data, flags)
 
 
@@ -313,6 +405,7 @@ def sys_sendmsg(task: Task, fd: int, msg: int, flags: int) -> int:
 
 
 def _receive(task: Task, entry: FdEntry, count: int, flags: int, post):
+    connected(entry, EINVAL)
     if flags & MSG_OOB:
         raise LinuxError(EINVAL, "no out-of-band data (MSG_OOB is not modelled)")
     if flags & MSG_PEEK:
@@ -349,6 +442,23 @@ def _address_out(task: Task, addr: int, addrlen: int, name: bytes) -> None:
 
 def sys_recvfrom(task: Task, fd: int, buf: int, length: int, flags: int, src_addr: int, addrlen: int) -> int:
     entry = socket_entry(task, fd)
+    if entry.file.socket.state == "message":
+        def took(data: bytes, message, size: int) -> int:
+            task.write(buf, data)
+            if message is not None:
+                _drop_rights(task, message)
+                _address_out(task, src_addr, addrlen, message.sender)
+            return size if flags & 0x20 else len(data)          # MSG_TRUNC: the real length
+
+        return unixmsg.receive(task, entry, min(length, 0x7FFFF000), flags, took)
+    if entry.file.socket.state == "inet":
+        def delivered(data: bytes, address, _size) -> int:
+            task.write(buf, data[:length])
+            if address is not None:
+                _address_out(task, src_addr, addrlen, inet.sockaddr(entry.file.socket.domain, address))
+            return len(data) if flags & 0x20 else min(len(data), length)
+
+        return inet.receive(task, entry, min(length, 0x7FFFF000), flags, delivered)
 
     def deliver(data: bytes) -> int:
         task.write(buf, data)
@@ -360,8 +470,48 @@ def sys_recvfrom(task: Task, fd: int, buf: int, length: int, flags: int, src_add
 
 def sys_recvmsg(task: Task, fd: int, msg: int, flags: int) -> int:
     entry = socket_entry(task, fd)
-    name, _namelen, iov, iovlen, _control, _controllen, _ = MSGHDR.unpack(task.read(msg, MSGHDR.size))
+    name, _namelen, iov, iovlen, control, controllen, _ = MSGHDR.unpack(task.read(msg, MSGHDR.size))
     vectors = files._iovecs(task, iov, iovlen)
+    if entry.file.socket.state == "message":
+        def scattered(data: bytes, message, size: int) -> int:
+            done = 0
+            for base, length in vectors:
+                piece = data[done:done + length]
+                task.write(base, piece)
+                done += len(piece)
+            sender, record, ucred = (message.sender, message.rights, message.ucred) if message else (b"", [], None)
+            if name:
+                room = task.read_u32(msg + 8)
+                task.write(name, sender[:room])
+                task.write_u32(msg + 8, len(sender))
+            if message is not None and flags & 0x2:
+                record = []                      # MSG_PEEK: the descriptors stay with the message
+            elif message is not None:
+                message.rights = []
+            used, truncated = unix.give_control(task, entry, msg, control, controllen, flags, None,
+                                                True, record, ucred)
+            task.write(msg + 40, struct.pack("<Q", used))
+            task.write_u32(msg + 48, truncated | (0x20 if size > done else 0))   # MSG_TRUNC
+            return size if flags & 0x20 else done
+
+        return unixmsg.receive(task, entry, sum(size for _, size in vectors), flags, scattered)
+    if entry.file.socket.state == "inet":
+        def gathered(data: bytes, address, _size) -> int:
+            done = 0
+            for base, size in vectors:
+                piece = data[done:done + size]
+                task.write(base, piece)
+                done += len(piece)
+            if name:
+                named = inet.sockaddr(entry.file.socket.domain, address) if address is not None else b""
+                room = task.read_u32(msg + 8)
+                task.write(name, named[:room])
+                task.write_u32(msg + 8, len(named))
+            task.write(msg + 40, struct.pack("<Q", 0))
+            task.write_u32(msg + 48, 0x20 if len(data) > done else 0)     # MSG_TRUNC
+            return done
+
+        return inet.receive(task, entry, sum(size for _, size in vectors), flags, gathered)
 
     def scatter(data: bytes) -> int:
         done = 0
@@ -370,9 +520,11 @@ def sys_recvmsg(task: Task, fd: int, msg: int, flags: int) -> int:
             task.write(base, piece)
             done += len(piece)
         if name:
-            task.write_u32(msg + 8, 0)           # msg_namelen: the sender is unnamed
-        task.write(msg + 40, struct.pack("<Q", 0))   # msg_controllen: no control messages
-        task.write_u32(msg + 48, 0)              # msg_flags
+            task.write_u32(msg + 8, 0)           # msg_namelen: a stream's sender is not named
+        used, truncated = unix.give_control(task, entry, msg, control, controllen, flags,
+                                            pipe_end(task, entry).incoming, bool(data))
+        task.write(msg + 40, struct.pack("<Q", used))     # msg_controllen
+        task.write_u32(msg + 48, truncated)               # msg_flags
         return len(data)
 
     return _receive(task, entry, sum(size for _, size in vectors), flags, scatter)
@@ -386,22 +538,70 @@ def sys_shutdown(task: Task, fd: int, how: int) -> int:
     how = files.signed32(how)
     if how not in (SHUT_RD, SHUT_WR, SHUT_RDWR):
         raise LinuxError(EINVAL, f"how {how}")
+    if entry.file.socket.state == "inet":
+        return inet.shutdown(task, entry, how)
+    if entry.file.socket.state == "message":
+        peer = unixmsg.socket_of(task, entry).peer
+        if peer is None:
+            raise LinuxError(ENOTCONN, "not connected")
+        if how != SHUT_RD:                      # the peer reads end of file after what was sent
+            peer.peer_gone = True
+            peer.changed(again=True)
+        return 0
+    connected(entry)
     task.nt.NtFsControlFile(entry.handle, FSCTL_PIPE_LX_SHUTDOWN, (how != SHUT_WR, how != SHUT_RD))
     return 0
 
 
 def sys_getsockname(task: Task, fd: int, addr: int, addrlen: int) -> int:
-    """An unnamed AF_UNIX socket: sa_family only (Linux's address length 2)."""
-    socket_entry(task, fd)
-    _address_out(task, addr, addrlen, struct.pack("<H", AF_UNIX))
+    """The socket's name; an unnamed AF_UNIX socket is sa_family only (length 2)."""
+    entry = socket_entry(task, fd)
+    options = entry.file.socket
+    if options.state == "inet":
+        _address_out(task, addr, addrlen, inet.name(task, entry, False))
+        return 0
+    _address_out(task, addr, addrlen, options.name or struct.pack("<H", AF_UNIX))
     return 0
 
 
-sys_getpeername = sys_getsockname            # the peer of a pair is unnamed too
+def sys_getpeername(task: Task, fd: int, addr: int, addrlen: int) -> int:
+    entry = socket_entry(task, fd)
+    options = entry.file.socket
+    if options.state == "message":
+        if unixmsg.socket_of(task, entry).peer is None:
+            raise LinuxError(ENOTCONN, "not connected")
+        _address_out(task, addr, addrlen, options.peer_name or struct.pack("<H", AF_UNIX))
+        return 0
+    connected(entry)
+    if options.state == "inet":
+        _address_out(task, addr, addrlen, inet.name(task, entry, True))
+        return 0
+    _address_out(task, addr, addrlen, options.peer_name or struct.pack("<H", AF_UNIX))
+    return 0
+
+
+address_out = _address_out
+
+
+def _drop_rights(task: Task, message) -> None:
+    """recv/read of a message with descriptors and no room for them: they are closed."""
+    for handle, node, _ in message.rights or ():
+        for each in (handle, node):
+            if each is not None:
+                task.kernel.system.handles.remove(each)
+    message.rights = []
 
 
 def sys_getsockopt(task: Task, fd: int, level: int, optname: int, optval: int, optlen: int) -> int:
     entry = socket_entry(task, fd)
+    if entry.file.socket.state == "inet":
+        length = files.signed32(task.read_u32(optlen))
+        if length < 0:
+            raise LinuxError(EINVAL, "negative option length")
+        value = inet.getsockopt(task, entry, files.signed32(level), files.signed32(optname), length)
+        task.write(optval, value)
+        task.write_u32(optlen, len(value))
+        return 0
     if files.signed32(level) != SOL_SOCKET:
         raise LinuxError(EOPNOTSUPP, f"level {level}: AF_UNIX has options at SOL_SOCKET only")
     options: SocketOptions = entry.file.socket
@@ -411,8 +611,10 @@ def sys_getsockopt(task: Task, fd: int, level: int, optname: int, optval: int, o
     if optname == SO_PEERCRED:
         value = struct.pack("<iII", *options.peer)
     else:
-        numbers = {SO_TYPE: SOCK_STREAM, SO_DOMAIN: AF_UNIX, SO_PROTOCOL: 0, SO_ERROR: 0,
-                   SO_ACCEPTCONN: 0, SO_SNDBUF: options.sndbuf, SO_RCVBUF: options.rcvbuf,
+        listening = options.state in ("unconnected", "message") and \
+            getattr(options, "listener_creds", None) is not None
+        numbers = {SO_TYPE: options.kind, SO_DOMAIN: AF_UNIX, SO_PROTOCOL: 0, SO_ERROR: 0,
+                   SO_ACCEPTCONN: int(listening), SO_SNDBUF: options.sndbuf, SO_RCVBUF: options.rcvbuf,
                    SO_PASSCRED: int(options.passcred)}
         if optname not in numbers:
             raise LinuxError(ENOPROTOOPT, f"socket option {optname} is not modelled")
@@ -425,6 +627,12 @@ def sys_getsockopt(task: Task, fd: int, level: int, optname: int, optval: int, o
 
 def sys_setsockopt(task: Task, fd: int, level: int, optname: int, optval: int, optlen: int) -> int:
     entry = socket_entry(task, fd)
+    if entry.file.socket.state == "inet":
+        length = files.signed32(optlen)
+        if length < 0:
+            raise LinuxError(EINVAL, "negative option length")
+        return inet.setsockopt(task, entry, files.signed32(level), files.signed32(optname),
+                               task.read(optval, min(length, 256)))
     if files.signed32(level) != SOL_SOCKET:
         raise LinuxError(EOPNOTSUPP, f"level {level}: AF_UNIX has options at SOL_SOCKET only")
     if files.signed32(optlen) < 4:

@@ -53,6 +53,8 @@ from . import (
     identity,
     inodes,
     lifecycle,
+    locks,
+    lxcore,
     memory,
     pipes,
     poll,
@@ -62,6 +64,7 @@ from . import (
     system,
     time,
     timers,
+    xattrs,
 )
 from .errno import ENOSYS, ERRNO_NAMES, LinuxError, errno_from_status
 from .syscall_names import SYSCALL_NAMES
@@ -129,8 +132,11 @@ Whence = Enum({0: "SEEK_SET", 1: "SEEK_CUR", 2: "SEEK_END", 3: "SEEK_DATA", 4: "
 ClockId = Enum(time.CLOCK_NAMES)
 AtFlags = Flags({0x100: "AT_SYMLINK_NOFOLLOW", 0x200: "AT_REMOVEDIR", 0x400: "AT_SYMLINK_FOLLOW",
                  0x800: "AT_NO_AUTOMOUNT", 0x1000: "AT_EMPTY_PATH"})
+EventfdFlags = Flags({1: "EFD_SEMAPHORE", 0o4000: "EFD_NONBLOCK", 0o2000000: "EFD_CLOEXEC"})
+FlockOp = Flags({4: "LOCK_NB"}, {1: "LOCK_SH", 2: "LOCK_EX", 8: "LOCK_UN"}, mask=0xB)
 FcntlCmd = Enum({0: "F_DUPFD", 1: "F_GETFD", 2: "F_SETFD", 3: "F_GETFL", 4: "F_SETFL",
-                 5: "F_GETLK", 6: "F_SETLK", 7: "F_SETLKW", 1030: "F_DUPFD_CLOEXEC",
+                 5: "F_GETLK", 6: "F_SETLK", 7: "F_SETLKW", 36: "F_OFD_GETLK", 37: "F_OFD_SETLK",
+                 38: "F_OFD_SETLKW", 1030: "F_DUPFD_CLOEXEC",
                  1031: "F_SETPIPE_SZ", 1032: "F_GETPIPE_SZ"})
 IoctlRequest = Enum({0x5401: "TCGETS", 0x5402: "TCSETS", 0x5403: "TCSETSW", 0x5404: "TCSETSF",
                      0x5413: "TIOCGWINSZ", 0x540F: "TIOCGPGRP", 0x5410: "TIOCSPGRP",
@@ -186,6 +192,8 @@ class EpollEvents(ArgType):
         return "[" + ", ".join(shown + (["..."] if count > self.LIMIT else [])) + "]"
 
 
+XATTR_NOTE = ("the guest's own attributes, as EAs \"LXX:<name>\" kept apart from lxfs's metadata (xattrs.py); user.*, and trusted.*/security.* with CAP_SYS_ADMIN; write permission is the host's")
+
 # --- the table ---------------------------------------------------------------------------------
 #
 # Rows are `call(number, name, handler, (argument, type)...)` and `unsupported(number,
@@ -195,18 +203,24 @@ class EpollEvents(ArgType):
 # (number, name, handler, other arguments' names, what a socket fd gets)
 SOCKET_ADDRESS_CALLS = (
     (42, "connect", sockets.sys_connect, ("addr", "addrlen"),
-     "EINVAL for an address with no name, EOPNOTSUPP otherwise (names are not modelled)"),
-    (43, "accept", sockets.sys_accept, ("addr", "addrlen"), "EINVAL (not listening)"),
-    (49, "bind", sockets.not_a_socket, ("addr", "addrlen"),
-     "EOPNOTSUPP: naming a socket is not modelled"),
-    (50, "listen", sockets.sys_listen, ("backlog",), "EINVAL (not bound)"),
-    (288, "accept4", sockets.sys_accept, ("addr", "addrlen", "flags"), "EINVAL (not listening)"),
+     "AF_UNIX: a path or abstract name a listener bound; the connection is a full-duplex NPFS "
+     "pipe (unix.py); ECONNREFUSED where nobody listens, EISCONN when connected"),
+    (43, "accept", sockets.sys_accept, ("addr", "addrlen"),
+     "AF_UNIX: the next connection of the listener's backlog (waits, interruptibly)"),
+    (49, "bind", sockets.sys_bind, ("addr", "addrlen"),
+     "AF_UNIX: a path (a socket file made in the guest's file system) or an abstract name; "
+     "an address of the family alone autobinds; EADDRINUSE if taken"),
+    (50, "listen", sockets.sys_listen, ("backlog",),
+     "AF_UNIX: a bound socket starts taking connections (the backlog is not bounded); EINVAL unbound"),
+    (288, "accept4", sockets.sys_accept, ("addr", "addrlen", "flags"),
+     "as accept, with SOCK_NONBLOCK and SOCK_CLOEXEC"),
     (299, "recvmmsg", sockets.not_a_socket, ("msgvec", "vlen", "flags", "timeout"),
      "EOPNOTSUPP: not modelled (recvmsg is)"),
     (307, "sendmmsg", sockets.not_a_socket, ("msgvec", "vlen", "flags"),
      "EOPNOTSUPP: not modelled (sendmsg is)"),
 )
-SOCKET_ONLY = "socketpair's sockets only; on another fd EBADF if closed, ENOTSOCK if not a socket"
+SOCKET_ONLY = ("AF_UNIX stream sockets, and AF_INET/AF_INET6 through AFD; on another fd EBADF if "
+               "closed, ENOTSOCK if not a socket")
 SocketDomain = Enum({1: "AF_UNIX", 2: "AF_INET", 10: "AF_INET6", 16: "AF_NETLINK", 17: "AF_PACKET"})
 SocketType = Flags({0o4000: "SOCK_NONBLOCK", 0o2000000: "SOCK_CLOEXEC"},
                    {1: "SOCK_STREAM", 2: "SOCK_DGRAM", 3: "SOCK_RAW", 5: "SOCK_SEQPACKET"}, mask=0xF)
@@ -236,12 +250,49 @@ TABLE: tuple[Call, ...] = (
          ("mode", Octal())),
     call(85, "creat", files.sys_creat, ("pathname", Path), ("mode", Octal())),
     call(3, "close", files.sys_close, ("fd", Fd)),
+    call(436, "close_range", files.sys_close_range, ("first", Int()), ("last", Int()),
+         ("flags", Flags({2: "CLOSE_RANGE_UNSHARE", 4: "CLOSE_RANGE_CLOEXEC"}))),
     call(32, "dup", files.sys_dup, ("oldfd", Fd)),
     call(33, "dup2", files.sys_dup2, ("oldfd", Fd), ("newfd", Fd)),
     call(292, "dup3", files.sys_dup3, ("oldfd", Fd), ("newfd", Fd), ("flags", OpenFlags)),
     call(72, "fcntl", files.sys_fcntl, ("fd", Fd), ("cmd", FcntlCmd), ("arg", Hex()),
          level=PARTIAL, note="F_DUPFD(_CLOEXEC), F_GETFD/F_SETFD, F_GETFL/F_SETFL, F_GETPIPE_SZ; "
-                             "locks and F_SETPIPE_SZ give EINVAL"),
+                             "POSIX record locks F_GETLK/F_SETLK/F_SETLKW and OFD locks "
+                             "F_OFD_GETLK/F_OFD_SETLK/F_OFD_SETLKW (locks.py: shared by every "
+                             "process, waits interruptible, EDEADLK); F_SETPIPE_SZ, leases and "
+                             "F_NOTIFY give EINVAL"),
+    call(290, "eventfd2", lxcore.sys_eventfd2, ("initval", Int()), ("flags", EventfdFlags),
+         note="an lxcore file object (\\Device\\lxcore\\eventfd); EFD_SEMAPHORE, EFD_NONBLOCK, "
+              "EFD_CLOEXEC; poll/select/epoll"),
+    call(284, "eventfd", lxcore.sys_eventfd, ("initval", Int())),
+    call(434, "pidfd_open", lxcore.sys_pidfd_open, ("pid", Int32()), ("flags", Hex()),
+         note="an lxcore file readable once the process exits (it waits on the NT process); "
+              "PIDFD_NONBLOCK"),
+    call(424, "pidfd_send_signal", lxcore.sys_pidfd_send_signal, ("pidfd", Fd), ("sig", Signal),
+         ("info", Pointer), ("flags", Hex()),
+         level=PARTIAL, note="info must be NULL (a caller-made siginfo gives EINVAL)"),
+    call(289, "signalfd4", lxcore.sys_signalfd4, ("fd", Fd), ("mask", Pointer), ("sizemask", Size),
+         ("flags", Hex()), note="an lxcore file; the reader's pending signals of the set "
+                                "(the thread's and the process's), SFD_NONBLOCK, SFD_CLOEXEC"),
+    call(282, "signalfd", lxcore.sys_signalfd, ("fd", Fd), ("mask", Pointer), ("sizemask", Size)),
+    call(253, "inotify_init", lxcore.sys_inotify_init),
+    call(294, "inotify_init1", lxcore.sys_inotify_init1, ("flags", Hex()),
+         note="an lxcore file over a host inotify instance: the volume's files are the host's, "
+              "so changes from guests and host programs alike are seen"),
+    call(254, "inotify_add_watch", lxcore.sys_inotify_add_watch, ("fd", Fd), ("pathname", Path),
+         ("mask", Hex()), note="on the host path the volume resolves (inside the root)"),
+    call(255, "inotify_rm_watch", lxcore.sys_inotify_rm_watch, ("fd", Fd), ("wd", Int32())),
+    call(283, "timerfd_create", lxcore.sys_timerfd_create, ("clockid", ClockId), ("flags", Hex()),
+         level=PARTIAL, note="real-time, monotonic and boot-time clocks, on a dispatcher timer; "
+                             "TFD_NONBLOCK, TFD_CLOEXEC"),
+    call(286, "timerfd_settime", lxcore.sys_timerfd_settime, ("fd", Fd), ("flags", Hex()),
+         ("new_value", Pointer), ("old_value", Pointer),
+         level=PARTIAL, note="TFD_TIMER_ABSTIME (the deadline taken once, not re-read if the "
+                             "real-time clock is set)"),
+    call(287, "timerfd_gettime", lxcore.sys_timerfd_gettime, ("fd", Fd), ("curr_value", Pointer)),
+    call(73, "flock", locks.sys_flock, ("fd", Fd), ("operation", FlockOp),
+         note="whole-file locks of the open file description (locks.py), LOCK_NB; a wait "
+              "is interruptible"),
     call(16, "ioctl", files.sys_ioctl, ("fd", Fd), ("request", IoctlRequest), ("arg", Pointer),
          level=PARTIAL, note="on the console: TCGETS/TCSETS/TCSETSW/TCSETSF (the host "
                              "terminal's own settings, through CSRSS), TIOCGWINSZ, "
@@ -295,18 +346,18 @@ TABLE: tuple[Call, ...] = (
     call(76, "truncate", inodes.sys_truncate, ("path", Path), ("length", Int())),
     call(77, "ftruncate", inodes.sys_ftruncate, ("fd", Fd), ("length", Int())),
     call(95, "umask", inodes.sys_umask, ("mask", Octal())),
-    call(191, "getxattr", inodes.sys_getxattr, ("pathname", Path), ("name", Path), ("value", Pointer),
-         ("size", Size), level=PARTIAL, note="no attribute is kept for the guest: every name gives ENODATA"),
-    call(192, "lgetxattr", inodes.sys_lgetxattr, ("pathname", Path), ("name", Path), ("value", Pointer),
-         ("size", Size), level=PARTIAL, note="no attribute is kept for the guest: every name gives ENODATA"),
-    call(193, "fgetxattr", inodes.sys_fgetxattr, ("fd", Fd), ("name", Path), ("value", Pointer),
-         ("size", Size), level=PARTIAL, note="no attribute is kept for the guest: every name gives ENODATA"),
-    call(194, "listxattr", inodes.sys_listxattr, ("pathname", Path), ("list", Pointer), ("size", Size),
-         level=PARTIAL, note="no attribute is kept for the guest: every list is empty"),
-    call(195, "llistxattr", inodes.sys_llistxattr, ("pathname", Path), ("list", Pointer), ("size", Size),
-         level=PARTIAL, note="as listxattr"),
-    call(196, "flistxattr", inodes.sys_flistxattr, ("fd", Fd), ("list", Pointer), ("size", Size),
-         level=PARTIAL, note="as listxattr"),
+    call(188, "setxattr", xattrs.sys_setxattr, ("pathname", Path), ("name", Path), ("value", Pointer), ("size", Size), ("flags", Hex()), level=PARTIAL, note=XATTR_NOTE),
+    call(189, "lsetxattr", xattrs.sys_lsetxattr, ("pathname", Path), ("name", Path), ("value", Pointer), ("size", Size), ("flags", Hex()), level=PARTIAL, note="as setxattr"),
+    call(190, "fsetxattr", xattrs.sys_fsetxattr, ("fd", Fd), ("name", Path), ("value", Pointer), ("size", Size), ("flags", Hex()), level=PARTIAL, note="as setxattr"),
+    call(191, "getxattr", xattrs.sys_getxattr, ("pathname", Path), ("name", Path), ("value", Pointer), ("size", Size), level=PARTIAL, note="as setxattr"),
+    call(192, "lgetxattr", xattrs.sys_lgetxattr, ("pathname", Path), ("name", Path), ("value", Pointer), ("size", Size), level=PARTIAL, note="as setxattr"),
+    call(193, "fgetxattr", xattrs.sys_fgetxattr, ("fd", Fd), ("name", Path), ("value", Pointer), ("size", Size), level=PARTIAL, note="as setxattr"),
+    call(194, "listxattr", xattrs.sys_listxattr, ("pathname", Path), ("list", Pointer), ("size", Size), level=PARTIAL, note="as setxattr"),
+    call(195, "llistxattr", xattrs.sys_llistxattr, ("pathname", Path), ("list", Pointer), ("size", Size), level=PARTIAL, note="as setxattr"),
+    call(196, "flistxattr", xattrs.sys_flistxattr, ("fd", Fd), ("list", Pointer), ("size", Size), level=PARTIAL, note="as setxattr"),
+    call(197, "removexattr", xattrs.sys_removexattr, ("pathname", Path), ("name", Path), level=PARTIAL, note="as setxattr"),
+    call(198, "lremovexattr", xattrs.sys_lremovexattr, ("pathname", Path), ("name", Path), level=PARTIAL, note="as setxattr"),
+    call(199, "fremovexattr", xattrs.sys_fremovexattr, ("fd", Fd), ("name", Path), level=PARTIAL, note="as setxattr"),
     call(137, "statfs", inodes.sys_statfs, ("path", Path), ("buf", Pointer)),
     call(138, "fstatfs", inodes.sys_fstatfs, ("fd", Fd), ("buf", Pointer)),
     # files: directories and names
@@ -375,7 +426,7 @@ TABLE: tuple[Call, ...] = (
          ("rusage", Pointer)),
     call(247, "waitid", lifecycle.sys_waitid, ("idtype", Int()), ("id", Int32()), ("infop", Pointer),
          ("options", WaitOptions), ("rusage", Pointer),
-         level=PARTIAL, note="P_ALL, P_PID, P_PGID (not P_PIDFD: no pidfds)"),
+         note="P_ALL, P_PID, P_PGID, P_PIDFD"),
     call(202, "futex", futex.sys_futex, ("uaddr", Pointer), ("futex_op", FutexOp), ("val", Int()),
          ("timeout", Pointer), ("uaddr2", Pointer), ("val3", Hex()),
          level=PARTIAL, note="WAIT, WAKE, WAIT_BITSET, WAKE_BITSET, REQUEUE, CMP_REQUEUE; "
@@ -510,6 +561,9 @@ TABLE: tuple[Call, ...] = (
                              "halves (YMM/ZMM) are not saved"),
     call(131, "sigaltstack", signals.sys_sigaltstack, ("ss", Pointer), ("old_ss", Pointer)),
     call(34, "pause", signals.sys_pause),
+    call(219, "restart_syscall", signals.sys_restart_syscall, level=PARTIAL,
+         note="goes on with a sleep (nanosleep, clock_nanosleep) a stop or an ignored signal "
+              "cut short, to its deadline; poll cut short so ends with EINTR"),
     call(130, "rt_sigsuspend", signals.sys_rt_sigsuspend, ("mask", Pointer), ("sigsetsize", Size)),
     call(128, "rt_sigtimedwait", signals.sys_rt_sigtimedwait, ("set", Pointer), ("info", Pointer),
          ("timeout", Pointer), ("sigsetsize", Size)),
@@ -524,13 +578,17 @@ TABLE: tuple[Call, ...] = (
          ("sig", Signal), ("info", Pointer)),
     # sockets (sockets.py): socketpair(AF_UNIX, SOCK_STREAM) on a full-duplex NPFS pipe
     call(41, "socket", sockets.sys_socket, ("domain", SocketDomain), ("type", SocketType), ("protocol", Int()),
-         level=PARTIAL, note="no family is modelled for socket() (WSL1 had AF_UNIX in lxcore and AF_INET "
-                             "on AFD): EAFNOSUPPORT, as from a kernel built without them"),
+         level=PARTIAL, note="AF_UNIX SOCK_STREAM (an lxcore endpoint until it connects; unix.py); "
+                             "AF_INET/AF_INET6 SOCK_STREAM and SOCK_DGRAM on \\Device\\Afd endpoints over "
+                             "host sockets, loopback only without --network (inet.py, kernel/fs/afd.py); "
+                             "AF_UNIX SOCK_DGRAM/SOCK_SEQPACKET as lxcore message sockets "
+                             "(unixmsg.py); raw Internet sockets EPROTONOSUPPORT; other "
+                             "families EAFNOSUPPORT"),
     call(53, "socketpair", sockets.sys_socketpair, ("domain", SocketDomain), ("type", SocketType),
          ("protocol", Int()), ("sv", Pointer),
          level=PARTIAL, note="AF_UNIX SOCK_STREAM (with SOCK_NONBLOCK, SOCK_CLOEXEC), on a full-duplex "
-                             "\\Device\\NamedPipe pipe; SOCK_DGRAM/SOCK_SEQPACKET give ESOCKTNOSUPPORT "
-                             "(message boundaries not modelled); AF_INET/AF_INET6 EOPNOTSUPP as on "
+                             "\\Device\\NamedPipe pipe; SOCK_DGRAM/SOCK_SEQPACKET as connected "
+                             "lxcore message sockets (unixmsg.py); AF_INET/AF_INET6 EOPNOTSUPP as on "
                              "Linux; other families EAFNOSUPPORT"),
     call(44, "sendto", sockets.sys_sendto, ("sockfd", Fd), ("buf", Buffer("len")), ("len", Size),
          ("flags", MsgFlags), ("dest_addr", Pointer), ("addrlen", Int32()),
@@ -541,18 +599,19 @@ TABLE: tuple[Call, ...] = (
          level=PARTIAL, note="MSG_DONTWAIT, MSG_PEEK (FSCTL_PIPE_PEEK); MSG_WAITALL is a plain read "
                              "(may return less); MSG_OOB EINVAL; " + SOCKET_ONLY),
     call(46, "sendmsg", sockets.sys_sendmsg, ("sockfd", Fd), ("msg", Pointer), ("flags", MsgFlags),
-         level=PARTIAL, note="iovecs, flags as sendto; control messages (SCM_RIGHTS, SCM_CREDENTIALS) "
-                             "give EOPNOTSUPP; " + SOCKET_ONLY),
+         level=PARTIAL, note="iovecs, flags as sendto; SCM_RIGHTS (kernel handles queued for the "
+                             "peer's next recvmsg), SCM_CREDENTIALS (checked); " + SOCKET_ONLY),
     call(47, "recvmsg", sockets.sys_recvmsg, ("sockfd", Fd), ("msg", Pointer), ("flags", MsgFlags),
-         level=PARTIAL, note="iovecs, flags as recvfrom; never a control message (SO_PASSCRED's "
-                             "SCM_CREDENTIALS is not sent): msg_controllen 0; " + SOCKET_ONLY),
+         level=PARTIAL, note="iovecs, flags as recvfrom; SCM_RIGHTS fds passed with the bytes read "
+                             "(MSG_CMSG_CLOEXEC, MSG_CTRUNC), SCM_CREDENTIALS of the peer under "
+                             "SO_PASSCRED; " + SOCKET_ONLY),
     call(48, "shutdown", sockets.sys_shutdown, ("sockfd", Fd), ("how", ShutHow),
          note="FSCTL_PIPE_LX_SHUTDOWN: after SHUT_WR the peer reads end of file, after SHUT_RD "
               "its writes get EPIPE; " + SOCKET_ONLY),
     call(51, "getsockname", sockets.sys_getsockname, ("sockfd", Fd), ("addr", Pointer), ("addrlen", Pointer),
-         note="an unnamed AF_UNIX socket (addrlen 2); " + SOCKET_ONLY),
+         note="the bound name, or an unnamed AF_UNIX socket (addrlen 2); " + SOCKET_ONLY),
     call(52, "getpeername", sockets.sys_getpeername, ("sockfd", Fd), ("addr", Pointer), ("addrlen", Pointer),
-         note="an unnamed AF_UNIX socket (addrlen 2); " + SOCKET_ONLY),
+         note="the peer's name (ENOTCONN before a connection); " + SOCKET_ONLY),
     call(55, "getsockopt", sockets.sys_getsockopt, ("sockfd", Fd), ("level", Int32()),
          ("optname", SockoptName), ("optval", Pointer), ("optlen", Pointer),
          level=PARTIAL, note="SOL_SOCKET: SO_TYPE, SO_DOMAIN, SO_PROTOCOL, SO_ERROR, SO_ACCEPTCONN, "
@@ -563,7 +622,7 @@ TABLE: tuple[Call, ...] = (
          level=PARTIAL, note="SO_SNDBUF/SO_RCVBUF recorded as Linux doubles and clamps them (the pipe's "
                              "capacity stays), SO_PASSCRED recorded; other options ENOPROTOOPT"),
     *(call(number, name, handler, ("sockfd", Fd), *((argument, Hex()) for argument in rest),
-           level=PARTIAL, note=f"on a socketpair's socket {answer}; " + SOCKET_ONLY)
+           level=PARTIAL, note=f"{answer}; " + SOCKET_ONLY)
       for number, name, handler, rest, answer in SOCKET_ADDRESS_CALLS),
     # NUMA memory policies: the modelled machine has one node and no NUMA support, and a
     # Linux kernel built without it (CONFIG_NUMA=n) answers these with ENOSYS
@@ -586,9 +645,10 @@ TABLE: tuple[Call, ...] = (
     call(37, "alarm", signals.sys_alarm, ("seconds", Int())),
     call(38, "setitimer", signals.sys_setitimer, ("which", ItimerWhich), ("new_value", Pointer),
          ("old_value", Pointer), level=PARTIAL,
-         note="ITIMER_REAL; ITIMER_VIRTUAL and ITIMER_PROF give EINVAL (CPU time is not accounted)"),
+         note="ITIMER_REAL; ITIMER_VIRTUAL and ITIMER_PROF both count the process's whole "
+              "processor time (no user/system split), checked at a 4 ms tick"),
     call(36, "getitimer", signals.sys_getitimer, ("which", ItimerWhich), ("curr_value", Pointer),
-         level=PARTIAL, note="ITIMER_REAL, as setitimer"),
+         level=PARTIAL, note="as setitimer"),
 )
 
 BY_NUMBER: dict[int, Call] = {row.number: row for row in TABLE}

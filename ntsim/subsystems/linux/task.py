@@ -38,6 +38,7 @@ class LinuxProcess:
     # block them; a fork child starts with none (signals.py).
     pending_signals: dict[int, list[Any]] = field(default_factory=dict)
     itimer_real: Any = None          # the ITIMER_REAL / alarm() timer, if armed (signals.py)
+    cpu_itimers: dict[int, tuple[int, int]] = field(default_factory=dict)   # ITIMER_VIRTUAL/PROF
     posix_timers: dict[int, Any] = field(default_factory=dict)   # timer_create's (timers.py)
     stopped: Any = None              # the event a stopped process waits on for SIGCONT
     # job control: a stop or continue the parent's wait has not reported yet, as
@@ -54,6 +55,7 @@ class LinuxProcess:
     orphaned: bool = False           # the parent exited first: getppid() is 1 (init)
     vfork_done: Event | None = None  # set while a vfork parent sleeps until exec or exit
     futexes: int | None = None       # handle of the keyed event futexes wait on
+    shared_futexes: int | None = None  # handle of the machine's keyed event for shared ones
     image: bytes = b""               # the running program's file, for /proc/self/exe
     # credentials, name and scheduling (identity.py, system.py); fork copies them
     creds: Credentials | None = None  # made from uid/gid on first use
@@ -86,7 +88,7 @@ class Task:
 
     __slots__ = ("thread", "lx", "kernel", "nt", "memory", "cpu", "tid_address",
                  "robust_list", "signal_mask", "linux_tid", "pending_signals", "sigpending",
-                 "alt_stack", "saved_mask", "real_blocked", "parked_call")
+                 "alt_stack", "saved_mask", "real_blocked", "parked_call", "restart_block")
 
     def __init__(self, thread: Thread, lx: LinuxProcess, kernel: Kernel) -> None:
         self.thread = thread
@@ -108,6 +110,8 @@ class Task:
         self.saved_mask: int | None = None
         self.real_blocked = 0               # rt_sigtimedwait: the mask it unblocked its set from
         self.parked_call = None
+        # how restart_syscall goes on with a sleep a stop or an ignored signal cut short
+        self.restart_block = None
         # Linux numbers a process's first thread with the process id (NT does not).
         self.linux_tid = thread.process.pid if not lx.process.threads[:-1] else thread.tid
 

@@ -79,9 +79,12 @@ def sys_time(task: Task, tloc: int) -> int:
     return seconds
 
 
-def _sleep(task: Task, ns: int, rem: int) -> int:
+def _sleep(task: Task, ns: int, rem: int, deadline: int | None = None) -> int:
     clock = task.kernel.clock
-    deadline = clock.monotonic_ns() + ns
+    if deadline is None:
+        deadline = clock.monotonic_ns() + ns
+    else:                           # restart_syscall: what was left of it
+        ns = max(0, deadline - clock.monotonic_ns())
 
     def done(_status) -> int:
         if rem:
@@ -89,7 +92,9 @@ def _sleep(task: Task, ns: int, rem: int) -> int:
         return 0
 
     def interrupted() -> None:
-        # A signal cut the sleep short: Linux leaves the time not slept in *rem.
+        # A signal cut the sleep short: Linux leaves the time not slept in *rem, and a
+        # restart block that sleeps on to the same deadline (restart_syscall).
+        task.restart_block = lambda: _sleep(task, 0, rem, deadline)
         if rem:
             try:
                 task.write(rem, _timespec(max(0, deadline - clock.monotonic_ns())))

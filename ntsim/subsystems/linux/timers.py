@@ -10,7 +10,7 @@ count as overruns instead (timer_getoverrun). Timers belong to the process: a fo
 child has none, and execve deletes them.
 
 CPU-time clocks (CLOCK_PROCESS_CPUTIME_ID, CLOCK_THREAD_CPUTIME_ID) are not modelled
-for timers, as ITIMER_VIRTUAL and ITIMER_PROF are not: they give EINVAL.
+for these timers (EINVAL); ITIMER_VIRTUAL and ITIMER_PROF are (signals.py).
 """
 
 from __future__ import annotations
