@@ -13,19 +13,31 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	@echo '$$ ntsim run --trace examples/linux/hello-asm     # one Linux write, end to end'
+	@echo '$$ ntsim run --trace examples/linux/hello-asm     # LXSS: one Linux write, end to end'
 	@$(VENV)/bin/ntsim run --trace examples/linux/hello-asm
 	@echo
-	@echo '$$ ntsim run --stats examples/linux/family        # fork, exec, wait, threads: what each costs'
-	@$(VENV)/bin/ntsim run --stats examples/linux/family
+	@echo '$$ ntsim run --trace examples/posix/fork          # PSXSS: fork is a message to a server, which asks NT for a clone'
+	@$(VENV)/bin/ntsim run --trace examples/posix/fork 2>&1 \
+	  | grep -E '^(fork|parent|child)|PsxFork|NtCreateProcessEx|PsxDuplicate' | head -7 | cut -c1-150
 	@echo
-	@echo '$$ ntsim run --stats examples/linux/bigmem lazy 256   # 256 MiB reserved and committed, 6 pages touched'
+	@echo '$$ ntsim run --trace examples/os2/hello.exe       # OS2SS: a 16-bit far call into DOSCALLS becomes NtWriteFile'
+	@$(VENV)/bin/ntsim run --trace examples/os2/hello.exe 2>&1 | grep -E 'DosWrite|NtWriteFile|^Hello' | cut -c1-150
+	@echo
+	@echo '$$ ntsim run --stats examples/dos/hello.com       # NTVDM: a whole machine; only its edges reach NT'
+	@cd examples/dos && ../../$(VENV)/bin/ntsim run --stats --root . hello.com 2>&1 | grep -E '^Hello|ntvdm.exe \(|VM memory|BIOS/DOS|Nt\* calls'
+	@echo
+	@echo '$$ ntsim run --stats examples/linux/bigmem lazy 256   # 256 MiB reserved and committed, a few pages touched'
 	@cd examples/linux && ../../$(VENV)/bin/ntsim run --stats --root . ./bigmem lazy 256 2>&1 | grep -E '^(mapped|the|an)|memory|bigmem'
 
 	@[ -x /bin/dash ] || exit 0; echo; \
 	  echo '$$ ntsim run --root / --trace /bin/dash -c "echo hi | tr a-z A-Z"   # the host'"'"'s own shell: a pipe is NPFS, a fork an NT process'; \
 	  $(VENV)/bin/ntsim run --root / --trace /bin/dash -c 'echo hi | tr a-z A-Z' 2>&1 \
 	  | grep -E '^(\[pid +[0-9]+\] )?(clone|pipe2|execve)|NtCreateProcessEx|NtCreateNamedPipeFile|\+\+\+|^HI' | cut -c1-120
+	@echo
+	@echo "$$ ntsim tui --root examples --compare 'examples/linux/hello' 'examples/dos/hello.com'   # a subsystem beside a VM"
+	@if [ -t 0 ] && [ -t 1 ]; then \
+	  $(VENV)/bin/ntsim tui --root examples --compare 'examples/linux/hello' 'examples/dos/hello.com'; \
+	else echo '(not a terminal: run that line yourself, or ntsim tui --lesson list)'; fi
 
 test: $(STAMP)
 	$(PY) -m pytest

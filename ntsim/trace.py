@@ -47,6 +47,7 @@ class Event:
     parent: int | None = None
     depth = 0
     pending = False
+    instant = False          # a note: nothing ran, so nothing returned (no "= ?")
     _decode: Any = None
 
     def __init__(self, seq: int, clock: int, pid: int, tid: int, layer: str, name: str,
@@ -373,6 +374,7 @@ class Tracer:
                       layer, name, args or {}, thread.trace_parent if thread else None)
         event._outer = None
         event.result = result
+        event.instant = True
         for deliver in self._deliver:
             deliver(event)
         return event
@@ -595,7 +597,7 @@ class StraceSink(Sink):
         if event.name.startswith("--- "):
             return event.name        # a delivered signal, already in strace's words
         text = format_call(event, event.layer != PERSONALITY)
-        if event.layer == KERNEL and event.result is None:
+        if event.result is None and (event.layer == KERNEL or event.instant):
             return text
         return f"{text} = {format_result(event)}"
 

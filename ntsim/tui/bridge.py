@@ -45,7 +45,8 @@ class Row:
     @classmethod
     def of(cls, event: Event, phase: str) -> Row:
         args = ", ".join(f"{k}={_short(v)}" for k, v in event.args.items()) if event.args else ""
-        result = "" if phase == "start" else format_result(event)
+        silent = phase == "start" or (event.instant and event.result is None)
+        result = "" if silent else format_result(event)
         return cls(event.seq, phase, event.pid, event.tid, event.layer, event.name, args,
                    result, event.error, event.parent, event.depth, event.clock)
 
