@@ -29,7 +29,7 @@ from ...kernel.io import FILE_EXECUTE, FILE_OPEN, FILE_READ_DATA, SYNCHRONIZE, F
 from ...kernel.processes import Event, Process, SynchronizationEvent
 from ...kernel.services import NtCurrentProcess, NtCurrentThread
 from ..base import ImageError
-from . import elf, locks, signals
+from . import elf, locks, ptrace, signals
 from .errno import EACCES, ECHILD, EINVAL, ELOOP, ENOENT, ENOEXEC, EPERM, ESRCH, LinuxError
 from .files import close_fd, guest_path, signed32
 from .lxfs import AT_FDCWD, S_IFDIR, S_IFMT, lexical, nt_name
@@ -136,6 +136,8 @@ def clone_process(task: Task, flags: int, stack: int, parent_tid: int, child_tid
     if flags & CLONE_PARENT_SETTID:
         task.write_u32(parent_tid, child.pid)
     lx.children.append(child)
+    if task.ptrace is not None:
+        ptrace.forked(task, child_task, flags)
     if flags & CLONE_VFORK:
         done = Event(event_type=SynchronizationEvent)
         child_lx.vfork_done = done
@@ -194,6 +196,7 @@ def process_exited(process: Process) -> None:
     if lx is None:
         return
     signals.process_exited(lx)
+    ptrace.tracer_exited(lx)
     locks.process_exiting(process)
     if lx.vfork_done is not None:
         release_vfork_parent(process)
@@ -258,13 +261,28 @@ def _wait(task: Task, idtype: int, ident: int, options: int, reap: bool, report,
 
     def attempt(_status: int = 0) -> int:
         children = _matching_children(task, idtype, ident)
+        # a tracer waits for its tracees too, children or not (ptrace.py); their stops
+        # are reported whatever the options
+        traced = [t for t in ptrace.tracees(task.lx)
+                  if _matches(task, t.thread.process, idtype, ident)]
+        for tracee in traced:
+            stop = ptrace.stop_report(tracee)
+            if stop is not None:
+                if reap:
+                    tracee.ptrace.report = None
+                return report(tracee.thread.process, (signals.CLD_TRAPPED, stop >> 8))
+        children += [t.thread.process for t in traced if t.thread.process not in children]
         if not children:
             raise LinuxError(ECHILD)
         exited = [c for c in children if not c.alive] if exited_too else []
         if exited:
             exited.sort(key=lambda c: task.kernel.exited.index(c) if c in task.kernel.exited else 0)
             child = exited[0]
+            if reap and child not in task.lx.children:      # a tracee, not a child
+                ptrace.reaped(task.lx, child)
+                return report(child)
             if reap:
+                ptrace.reaped(task.lx, child)
                 task.lx.children.remove(child)
                 result = report(child)
                 task.kernel.recycle_processor(child)     # nothing can look at it now
@@ -279,11 +297,21 @@ def _wait(task: Task, idtype: int, ident: int, options: int, reap: bool, report,
         if options & WNOHANG:
             return report(None)
         objects = list(children) if exited_too else []
+        objects.append(ptrace.wait_event(task.lx))   # a child may become a tracee meanwhile
         if options & (WUNTRACED | WCONTINUED):
             objects += [signals.job_event(c.data) for c in children if c.alive and c.data is not None]
         raise WaitPending(objects, attempt, reason="a child to exit" if exited_too else "a child to stop")
 
     return attempt()
+
+
+def _matches(task: Task, process: Process, idtype: int, ident: int) -> bool:
+    if idtype == P_ALL:
+        return True
+    if idtype == P_PID:
+        return process.pid == ident
+    group = task.lx.pgid if ident == 0 else ident
+    return process.data is not None and process.data.pgid == group
 
 
 def sys_wait4(task: Task, pid: int, wstatus: int, options: int, rusage: int) -> int:
@@ -497,6 +525,8 @@ def execute(task: Task, dirfd: int, path: str, argv: list[str], env: list[str]) 
     except ImageError:
         raise LinuxError(ENOEXEC, f"{program}: not an executable this personality runs") from None
     task.lx.process.personality.replace_image(task, image, argv, env, program)
+    if task.ptrace is not None and task.thread.process.alive:
+        ptrace.exec_done(task)
     # A successful execve returns 0, in the new image (strace shows "= 0"; the new
     # program starts with RAX 0). If loading failed past the point of no return, the
     # process is dead and the call has no result.

@@ -285,7 +285,8 @@ def pending_set(task: Task) -> int:
 def recalc(task: Task) -> None:
     """Keep `task.sigpending` true while an unblocked signal is pending (recalc_sigpending):
     the system-call exit path reads only this flag, so it costs nothing when it is false."""
-    task.sigpending = bool(pending_set(task) & ~task.signal_mask)
+    task.sigpending = bool(pending_set(task) & ~task.signal_mask) or (
+        task.ptrace is not None and (task.ptrace.exit_stop_due or bool(task.ptrace.events)))
 
 
 def set_mask(task: Task, mask: int) -> None:
@@ -353,8 +354,8 @@ def generate(lx: LinuxProcess, task: Task | None, info: SigInfo) -> None:
     # A blocked signal is kept even if ignored now: the handler may change before it is
     # unblocked (sig_ignored) — and so is one rt_sigtimedwait waits for.
     if not (receiver.signal_mask | receiver.real_blocked) & bit(signal) and \
-            _ignored_by_action(lx, signal):
-        return
+            _ignored_by_action(lx, signal) and receiver.ptrace is None:
+        return                             # (a tracer hears of ignored signals too)
     queue = task.pending_signals if task is not None else lx.pending_signals
     if signal < SIGRTMIN and signal in queue:
         return                             # ordinary signals do not queue: one is enough
@@ -419,6 +420,11 @@ def deliver(task: Task, where: int, syscall: int | None = None) -> None:
             info = _dequeue(task)
             if info is None:
                 break
+            if task.ptrace is not None:
+                from .ptrace import signal_stop
+
+                if signal_stop(task, info, syscall):
+                    return                 # the tracer decides; delivery goes on after
             _note(task, info)              # every signal taken shows, even one then ignored
             action = action_of(task.lx, info.signo)
             if action.handler == SIG_IGN:
@@ -621,6 +627,11 @@ def _stop(task: Task, info: SigInfo, syscall: int | None) -> None:
     SIGCONT (or SIGKILL). Only the thread that took the signal stops; its parent hears
     of it (SIGCHLD, CLD_STOPPED)."""
     lx = task.lx
+    if task.ptrace is not None:
+        from .ptrace import group_stop
+
+        group_stop(task, info.signo, syscall)     # its tracer ends the stop
+        return
     if lx.stopped is None:
         lx.stopped = Event(event_type=NotificationEvent)
         _job_changed(lx, CLD_STOPPED, info.signo)
@@ -630,7 +641,12 @@ def _stop(task: Task, info: SigInfo, syscall: int | None) -> None:
 
     def on_continue(_status: int) -> None:
         # Back to user mode: more signals may be pending, and a call the stop cut short
-        # runs again.
+        # runs again. (A tracer that seized the stopped process hears of it first.)
+        if task.ptrace is not None:
+            from .ptrace import group_stop_ended
+
+            if group_stop_ended(task, syscall):
+                return
         deliver(task, AT_INSTRUCTION, syscall)
 
     task.parked_call = None

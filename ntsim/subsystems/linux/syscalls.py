@@ -59,6 +59,7 @@ from . import (
     pipes,
     poll,
     process,
+    ptrace,
     signals,
     sockets,
     system,
@@ -144,6 +145,7 @@ IoctlRequest = Enum({0x5401: "TCGETS", 0x5402: "TCSETS", 0x5403: "TCSETSW", 0x54
 ArchCode = Enum({0x1001: "ARCH_SET_GS", 0x1002: "ARCH_SET_FS", 0x1003: "ARCH_GET_FS",
                  0x1004: "ARCH_GET_GS"})
 Resource = Enum(process.RLIMIT_NAMES)
+PtraceRequest = Enum(ptrace.REQUEST_NAMES)
 CloneFlags = Flags({0x100: "CLONE_VM", 0x200: "CLONE_FS", 0x400: "CLONE_FILES", 0x800: "CLONE_SIGHAND",
                     0x4000: "CLONE_VFORK", 0x8000: "CLONE_PARENT", 0x10000: "CLONE_THREAD",
                     0x40000: "CLONE_SYSVSEM", 0x80000: "CLONE_SETTLS", 0x100000: "CLONE_PARENT_SETTID",
@@ -427,6 +429,21 @@ TABLE: tuple[Call, ...] = (
     call(247, "waitid", lifecycle.sys_waitid, ("idtype", Int()), ("id", Int32()), ("infop", Pointer),
          ("options", WaitOptions), ("rusage", Pointer),
          note="P_ALL, P_PID, P_PGID, P_PIDFD"),
+    # ptrace (ptrace.py): a tracer stops and steers a tracee; wait4 reports the stops
+    call(101, "ptrace", ptrace.sys_ptrace, ("request", PtraceRequest), ("pid", Int32()),
+         ("addr", Hex()), ("data", Hex()), level=PARTIAL,
+         note="TRACEME, ATTACH, SEIZE, INTERRUPT, LISTEN, CONT, SYSCALL, DETACH, KILL, "
+              "PEEK/POKE TEXT/DATA/USER, GETREGS/SETREGS, GETFPREGS, GETREGSET/SETREGSET "
+              "(NT_PRSTATUS; NT_PRFPREG read), SETOPTIONS (every option; seccomp stops never "
+              "come), GETEVENTMSG, GETSIGINFO/SETSIGINFO, GET_SYSCALL_INFO; syscall, signal, "
+              "exec, fork/vfork/clone, exit and group stops; a process's first thread only "
+              "(no CLONE_THREAD tracing); no SINGLESTEP, no hardware breakpoints: EIO"),
+    call(310, "process_vm_readv", ptrace.sys_process_vm_readv, ("pid", Int32()), ("local_iov", Pointer),
+         ("liovcnt", Size), ("remote_iov", Pointer), ("riovcnt", Size), ("flags", Hex()),
+         note="another process's memory, for the same user or root"),
+    call(311, "process_vm_writev", ptrace.sys_process_vm_writev, ("pid", Int32()), ("local_iov", Pointer),
+         ("liovcnt", Size), ("remote_iov", Pointer), ("riovcnt", Size), ("flags", Hex()),
+         note="as process_vm_readv"),
     call(202, "futex", futex.sys_futex, ("uaddr", Pointer), ("futex_op", FutexOp), ("val", Int()),
          ("timeout", Pointer), ("uaddr2", Pointer), ("val3", Hex()),
          level=PARTIAL, note="WAIT, WAKE, WAIT_BITSET, WAKE_BITSET, REQUEUE, CMP_REQUEUE; "
@@ -677,6 +694,8 @@ class LinuxAbi(RegisterAbi):
     signals = True                         # Task.sigpending: an unblocked signal waits
 
     def returning(self, task: Any, row: Call | None, trap: Any, interrupted: bool) -> None:
+        if task.ptrace is not None and ptrace.returning(task, row, trap):
+            return                       # stopped for its tracer, who hears first
         if row is None:
             return
         if trap is not None:
@@ -735,4 +754,4 @@ LINUX_ERRORS = LinuxErrors()
 
 def make_gate(kernel: Any, interceptors: Any = None) -> CallGate:
     """LXSS's call gate: installed as the `syscall` trap of each Linux process's CPU."""
-    return CallGate(kernel, "lxss", TABLE, LINUX_ABI, LINUX_ERRORS, interceptors)
+    return ptrace.TracingGate(kernel, "lxss", TABLE, LINUX_ABI, LINUX_ERRORS, interceptors)

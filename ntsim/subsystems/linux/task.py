@@ -63,6 +63,7 @@ class LinuxProcess:
     personality: int = 0             # personality(2)'s execution domain and flags
     nice: int = 0                    # setpriority(PRIO_PROCESS)
     locked_pages: set[int] = field(default_factory=set)   # mlock'ed pages (RLIMIT_MEMLOCK)
+    ptrace: Any = None               # as a tracer: its tracees (ptrace.py's Tracer)
 
     def __post_init__(self) -> None:
         self.pgid = self.pgid or self.process.pid
@@ -88,7 +89,7 @@ class Task:
 
     __slots__ = ("thread", "lx", "kernel", "nt", "memory", "cpu", "tid_address",
                  "robust_list", "signal_mask", "linux_tid", "pending_signals", "sigpending",
-                 "alt_stack", "saved_mask", "real_blocked", "parked_call", "restart_block")
+                 "alt_stack", "saved_mask", "real_blocked", "parked_call", "restart_block", "ptrace")
 
     def __init__(self, thread: Thread, lx: LinuxProcess, kernel: Kernel) -> None:
         self.thread = thread
@@ -112,6 +113,7 @@ class Task:
         self.parked_call = None
         # how restart_syscall goes on with a sleep a stop or an ignored signal cut short
         self.restart_block = None
+        self.ptrace = None                  # traced: the tracer and the stop state (ptrace.py)
         # Linux numbers a process's first thread with the process id (NT does not).
         self.linux_tid = thread.process.pid if not lx.process.threads[:-1] else thread.tid
 
