@@ -274,7 +274,8 @@ def _wait(task: Task, idtype: int, ident: int, options: int, reap: bool, report,
         children += [t.thread.process for t in traced if t.thread.process not in children]
         if not children:
             raise LinuxError(ECHILD)
-        exited = [c for c in children if not c.alive] if exited_too else []
+        held = [c for c in children if not c.alive and ptrace.held_by_tracer(task.lx, c)]
+        exited = [c for c in children if not c.alive and c not in held] if exited_too else []
         if exited:
             exited.sort(key=lambda c: task.kernel.exited.index(c) if c in task.kernel.exited else 0)
             child = exited[0]
@@ -296,7 +297,7 @@ def _wait(task: Task, idtype: int, ident: int, options: int, reap: bool, report,
                 return report(child, job)
         if options & WNOHANG:
             return report(None)
-        objects = list(children) if exited_too else []
+        objects = [c for c in children if c not in held] if exited_too else []
         objects.append(ptrace.wait_event(task.lx))   # a child may become a tracee meanwhile
         if options & (WUNTRACED | WCONTINUED):
             objects += [signals.job_event(c.data) for c in children if c.alive and c.data is not None]

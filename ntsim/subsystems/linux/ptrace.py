@@ -440,6 +440,7 @@ def tracer_exited(lx: LinuxProcess) -> None:
         tracee = task.ptrace
         _detach(task)
         if tracee is None or not task.thread.process.alive:
+            _wake_parent(task.thread.process)
             continue
         if tracee.options & O_EXITKILL:
             signals.send_signal(task.thread.process, signals.SIGKILL, code=signals.SI_KERNEL)
@@ -466,13 +467,35 @@ def wait_event(lx: LinuxProcess) -> Event:
     return tracer_of(lx).changed
 
 
+def held_by_tracer(waiter: LinuxProcess, process: Any) -> bool:
+    """A dead child its parent may not reap yet: another process traces it, and has not
+    collected its exit (the real parent hears of it after the tracer)."""
+    for thread in process.threads:
+        task = thread.data
+        if isinstance(task, Task) and task.ptrace is not None and task.ptrace.tracer is not waiter \
+                and task.ptrace.tracer.process.alive:
+            return True
+    return False
+
+
 def reaped(tracer: LinuxProcess, process: Any) -> None:
-    """The tracer's wait took a tracee's exit."""
+    """The tracer's wait took a tracee's exit: the tracee is free, and its real parent's
+    wait may now take it."""
     if tracer.ptrace is None:
         return
     for task in list(tracer.ptrace.tracees):
         if task.thread.process is process:
-            tracer.ptrace.tracees.remove(task)
+            _detach(task)
+    _wake_parent(process)
+
+
+def _wake_parent(process: Any) -> None:
+    parent = process.parent
+    if parent is not None and parent.alive and isinstance(parent.data, LinuxProcess):
+        event = wait_event(parent.data)
+        event.signalled = True
+        parent.personality.kernel.dispatcher.signal(event)
+        event.signalled = False
 
 
 # --- the system call ---------------------------------------------------------------------------
