@@ -233,6 +233,9 @@ class Process(DispatcherObject):
         self.exit_note: str = ""           # why it ended, for people ("killed by SIGSEGV")
         self.exit_reason: str = ""         # how it ended, for the trace ("killed by SIGABRT")
         self.data: Any = None              # the personality's per-process state
+        # the directory its file names are resolved under, as the volume's path parts
+        # (a pico provider's chroot; () is the volume's root); children inherit it
+        self.root_parts: tuple[str, ...] = parent.root_parts if parent is not None else ()
         self.retired_instructions = 0      # counted on a processor it no longer has
         self.create_time_ns = 0            # monotonic clock at creation (CreateTime)
         if parent is not None:

@@ -183,6 +183,8 @@ class VolumeFile:
     # a host descriptor this file object stands for (a standard stream redirected to a
     # file): its offset follows the file object's when the file object closes
     shares_offset_with: int | None = None
+    # the directory the opener's names are resolved under (its chroot), as parts
+    floor: tuple[str, ...] = ()
 
 
 class HostVolume(Device):
@@ -236,12 +238,15 @@ class HostVolume(Device):
             return None
         return None
 
-    def resolve(self, path: str, case_sensitive: bool, follow_final: bool = True) -> Resolved:
-        """Walk `path` ('\\a\\b') from the root, resolving links inside the root."""
+    def resolve(self, path: str, case_sensitive: bool, follow_final: bool = True,
+                floor: tuple[str, ...] = ()) -> Resolved:
+        """Walk `path` ('\\a\\b') from the root, resolving links inside the root.
+        `floor` is a directory under the root the walk treats as the root (a process's
+        chroot): `..` stops there, and an absolute link starts again from it."""
         pending = [self.host_name(p) for p in path.split("\\") if p]
-        parts: list[str] = []
+        parts: list[str] = list(floor)
         links = 0
-        info: os.stat_result | None = os.lstat(self.root)
+        info: os.stat_result | None = os.lstat(os.path.join(self.root, *parts))
         while pending:
             name = pending.pop(0)
             if name == "":
@@ -252,7 +257,7 @@ class HostVolume(Device):
             if name == ".":
                 continue
             if name == "..":
-                if parts:
+                if len(parts) > len(floor):
                     parts.pop()
                 info = os.lstat(os.path.join(self.root, *parts))
                 continue
@@ -271,7 +276,7 @@ class HostVolume(Device):
                     raise NtStatusError(STATUS_REPARSE_POINT_NOT_RESOLVED, "too many links")
                 target = os.readlink(host)
                 if target.startswith("/"):
-                    parts = []
+                    parts = list(floor)
                 pending = target.split("/") + pending
                 info = os.lstat(os.path.join(self.root, *parts))
                 continue
@@ -283,7 +288,8 @@ class HostVolume(Device):
     def create(self, file: FileObject, request: CreateRequest) -> None:
         case_sensitive = not request.attributes & OBJ_CASE_INSENSITIVE
         follow = not request.options & FILE_OPEN_REPARSE_POINT
-        resolved = self.resolve(file.file_name, case_sensitive, follow)
+        floor = tuple(getattr(request.process, "root_parts", ()) or ())
+        resolved = self.resolve(file.file_name, case_sensitive, follow, floor)
         want_directory = bool(request.options & FILE_DIRECTORY_FILE)
         access = request.access
         reads = bool(access & (FILE_READ_DATA | GENERIC_READ | GENERIC_ALL))
@@ -351,7 +357,7 @@ class HostVolume(Device):
         if is_directory:
             file.options |= FILE_DIRECTORY_FILE
         file.context = VolumeFile(fd, host, resolved.parts, is_directory, is_symlink,
-                                  metadata_only=bool(flags & os.O_PATH))
+                                  metadata_only=bool(flags & os.O_PATH), floor=floor)
         if not (is_directory or is_symlink) and (reads or writes):
             # A FIFO or device node lxfs made is a regular host file: say what it really
             # is, so that nobody mistakes its (empty) host data for the node's.
@@ -451,7 +457,11 @@ class HostVolume(Device):
         if info_class == FileInternalInformation:
             return lx.FileId
         if info_class == FileNameInformation:
-            return "\\" + "\\".join(self.nt_name(p) for p in file.context.parts)
+            # the name as its opener sees it: under its chroot, from there
+            context = file.context
+            shown = context.parts[len(context.floor):] if context.parts[:len(context.floor)] == \
+                list(context.floor) else context.parts
+            return "\\" + "\\".join(self.nt_name(p) for p in shown)
         if info_class == FileAllInformation:
             return lx
         raise NtStatusError(STATUS_INVALID_INFO_CLASS, f"class {info_class}")
@@ -470,7 +480,7 @@ class HostVolume(Device):
                 self._rename(file, *value)
             elif info_class == FileLinkInformation:
                 target_path, replace, case_sensitive = value
-                target = self.resolve(target_path, case_sensitive, follow_final=False)
+                target = self.resolve(target_path, case_sensitive, False, context.floor)
                 if target.exists:
                     raise NtStatusError(STATUS_OBJECT_NAME_COLLISION, target_path)
                 os.link(context.host_path, target.host_path, follow_symlinks=False)
@@ -490,7 +500,7 @@ class HostVolume(Device):
         context: VolumeFile = file.context
         if not context.parts:
             raise NtStatusError(STATUS_ACCESS_DENIED, "cannot rename the root")
-        target = self.resolve(target_path, case_sensitive, follow_final=False)
+        target = self.resolve(target_path, case_sensitive, False, context.floor)
         if target.exists and not replace:
             raise NtStatusError(STATUS_OBJECT_NAME_COLLISION, target_path)
         if not os.path.isdir(os.path.dirname(target.host_path)):

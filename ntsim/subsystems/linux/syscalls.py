@@ -49,6 +49,7 @@ from ..base import (
 from . import (
     epoll,
     files,
+    fsroot,
     futex,
     identity,
     inodes,
@@ -389,6 +390,10 @@ TABLE: tuple[Call, ...] = (
          level=PARTIAL, note="RENAME_NOREPLACE; RENAME_EXCHANGE gives EINVAL"),
     call(79, "getcwd", files.sys_getcwd, ("buf", Pointer), ("size", Size)),
     call(80, "chdir", files.sys_chdir, ("path", Path)),
+    call(161, "chroot", fsroot.sys_chroot, ("path", Path), level=PARTIAL,
+         note="the process's root, which the volume's name walk honours (.. stops there, "
+              "absolute links start there); CAP_SYS_CHROOT or EPERM; a working directory "
+              "outside the new root becomes the new root (Linux leaves it outside)"),
     call(81, "fchdir", files.sys_fchdir, ("fd", Fd)),
     # memory
     call(12, "brk", memory.sys_brk, ("addr", Pointer)),
