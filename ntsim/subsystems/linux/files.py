@@ -409,6 +409,8 @@ def read_bytes(task: Task, entry: FdEntry, count: int, offset: int | None, post)
         return pipes.read(task, entry, count, post)
     if kind == "lxcore":
         return lxcore.read(task, entry, count, post)
+    if kind == "procmem":         # /proc/PID/mem
+        return post(procfs.read_mem(entry, count, offset))
     if kind == "synthetic":       # a /proc file: its text was made when it was opened
         state = entry.file
         start = state.position if offset is None else offset
@@ -446,6 +448,8 @@ def write_bytes(task: Task, entry: FdEntry, data: bytes, offset: int | None) -> 
         return lxcore.write(task, entry, data)
     if kind == "synthetic":
         return procfs.write(task, entry.file.path, data)
+    if kind == "procmem":
+        return procfs.write_mem(entry, data, offset)
     if kind in ("zero", "random"):
         return len(data)
     if kind == "full":
@@ -560,7 +564,7 @@ def sys_pwrite64(task: Task, fd: int, buf: int, count: int, offset: int) -> int:
 def sys_lseek(task: Task, fd: int, offset: int, whence: int) -> int:
     entry = _seekable(task, fd)
     offset = offset - (1 << 64) if offset >= 1 << 63 else offset
-    if entry.file.kind == "synthetic":
+    if entry.file.kind in ("synthetic", "procmem"):
         # /proc files are made as they are read (seq_file): no end to seek from
         if whence not in (SEEK_SET, SEEK_CUR):
             raise LinuxError(EINVAL, "a /proc file seeks with SEEK_SET and SEEK_CUR only")

@@ -40,7 +40,7 @@ from ...kernel.memory import PAGE_SIZE
 from ...kernel.services import DUPLICATE_SAME_ACCESS, NtCurrentProcess
 from ...kernel.status import NtStatusError
 from . import files, pipes, system, time
-from .errno import EACCES, EEXIST, EINVAL, EISDIR, ELOOP, ENOENT, ENOTDIR, ENXIO, LinuxError
+from .errno import EACCES, EBADF, EEXIST, EIO, EINVAL, EISDIR, ELOOP, ENOENT, ENOTDIR, ENXIO, LinuxError
 from .fdtable import (
     O_ACCMODE,
     O_CLOEXEC,
@@ -141,6 +141,7 @@ def process_dir(task: Task, lx: LinuxProcess, path: str, tid: int | None = None)
         for name, make in (("cmdline", cmdline), ("stat", stat), ("statm", statm),
                            ("status", status), ("maps", maps), ("mounts", mounts)):
             nodes[name] = _file(f"{path}/{name}", lx, lambda make=make: make(task, lx))
+        nodes["mem"] = Node(f"{path}/mem", "mem", lx, mode=0o600)
         nodes["environ"] = _file(f"{path}/environ", lx, lambda: environ(task, lx), mode=0o400)
         nodes["comm"] = _file(f"{path}/comm", lx, lambda: comm(task, lx), mode=0o644,
                               write=lambda data: rename(lx, data))
@@ -220,7 +221,8 @@ def resolve(task: Task, path: str, follow: bool) -> Node | str:
 def node_stat(task: Task, node: Node) -> FileStatLx:
     """Directories 0555, files 0444 with size 0, links 0777, owned by the process they
     describe (by root for the rest), as procfs shows them."""
-    mode = {"dir": S_IFDIR | 0o555, "file": S_IFREG | 0o444, "link": S_IFLNK | 0o777}[node.kind]
+    mode = {"dir": S_IFDIR | 0o555, "file": S_IFREG | 0o444, "link": S_IFLNK | 0o777,
+            "mem": S_IFREG | 0o600}[node.kind]
     if node.mode is not None:
         mode = mode & S_IFMT | node.mode
     if node.owner is not None:
@@ -268,6 +270,8 @@ def open_path(task: Task, path: str, flags: int, mode: int, wants_directory: boo
     if (flags & O_DIRECTORY or wants_directory) and node.kind != "dir":
         raise LinuxError(ENOTDIR, node.path)
     accmode = flags & O_ACCMODE
+    if node.kind == "mem":
+        return _open_mem(task, node, flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_CLOEXEC), flags)
     if node.kind == "dir" and (accmode != O_RDONLY or flags & O_CREAT) and not flags & O_PATH:
         raise LinuxError(EISDIR, node.path)
     if accmode != O_RDONLY and not flags & O_PATH and not capable(task, CAP_DAC_OVERRIDE):
@@ -285,6 +289,60 @@ def open_path(task: Task, path: str, flags: int, mode: int, wants_directory: boo
     else:
         opened = OpenFile(node.path, kept, "synthetic", synthetic=b"" if flags & O_PATH else node.content())
     return task.lx.fds.install(FdEntry(None, opened, bool(flags & O_CLOEXEC)))
+
+
+# --- /proc/PID/mem: another process's memory as a file --------------------------------------
+
+
+def _open_mem(task: Task, node: Node, kept: int, flags: int) -> int:
+    """/proc/PID/mem: the process's address space, the offset an address (what gdb reads
+    and writes a tracee through). Opening needs ptrace's access: the same user, or root."""
+    owner = node.owner
+    if not owner.process.alive:
+        raise LinuxError(ENOENT, node.path)
+    if creds(task).euid not in (0, process_creds(owner).euid):
+        raise LinuxError(EACCES, f"{node.path}: another user's process")
+    opened = OpenFile(node.path, kept, "procmem")
+    opened.memory_of = owner
+    return task.lx.fds.install(FdEntry(None, opened, bool(flags & O_CLOEXEC)))
+
+
+def read_mem(entry: FdEntry, count: int, offset: int | None) -> bytes:
+    """Read at an address; stops short at the first page that cannot be read (EIO if it
+    is the first), as mem_rw does."""
+    state = entry.file
+    start = state.position if offset is None else offset
+    memory = state.memory_of.process.memory
+    if not state.memory_of.process.alive or memory is None:
+        return b""
+    data = b""
+    address = start
+    while len(data) < count:
+        size = min(count - len(data), PAGE_SIZE - (address & (PAGE_SIZE - 1)))
+        try:
+            data += memory.read(address, size)
+        except Exception:
+            if not data:
+                raise LinuxError(EIO, f"{address:#x} is not readable") from None
+            break
+        address += size
+    if offset is None:
+        state.position = start + len(data)
+    return data
+
+
+def write_mem(entry: FdEntry, data: bytes, offset: int | None) -> int:
+    state = entry.file
+    if state.flags & O_ACCMODE == O_RDONLY:
+        raise LinuxError(EBADF, "not open for writing")
+    start = state.position if offset is None else offset
+    try:
+        state.memory_of.process.memory.write(start, data)
+    except Exception:
+        raise LinuxError(EIO, f"{start:#x} is not writable") from None
+    if offset is None:
+        state.position = start + len(data)
+    return len(data)
 
 
 def write(task: Task, path: str, data: bytes) -> int:
@@ -339,7 +397,7 @@ def entries(task: Task, path: str) -> list[tuple[int, str, int]]:
     parent = path.rsplit("/", 1)[0] or "/"
     listing = [(node.inode, ".", DT_DIR), (zlib.crc32(parent.encode()) | 1 << 32, "..", DT_DIR)]
     for name, child in node.children().items():
-        listing.append((child.inode, name, {"dir": DT_DIR, "file": DT_REG, "link": DT_LNK}[child.kind]))
+        listing.append((child.inode, name, {"dir": DT_DIR, "file": DT_REG, "link": DT_LNK, "mem": DT_REG}[child.kind]))
     return listing
 
 

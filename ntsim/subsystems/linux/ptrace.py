@@ -120,6 +120,8 @@ USER_REGS = (("r15", UC_X86_REG_R15), ("r14", UC_X86_REG_R14), ("r13", UC_X86_RE
              ("ds", UC_X86_REG_DS), ("es", UC_X86_REG_ES), ("fs", UC_X86_REG_FS), ("gs", UC_X86_REG_GS))
 USER_REGS_SIZE = 8 * len(USER_REGS)            # 216
 U_DEBUGREG, USER_SIZE = 848, 912               # offsetof(struct user, u_debugreg), sizeof(struct user)
+SELECTORS = {"cs": 0x33, "ss": 0x2B, "ds": 0, "es": 0, "fs": 0, "gs": 0}   # __USER_CS, __USER_DS
+EFLAGS_TF = 0x100
 ARGUMENT_REGISTERS = (UC_X86_REG_RDI, UC_X86_REG_RSI, UC_X86_REG_RDX, UC_X86_REG_R10,
                       UC_X86_REG_R8, UC_X86_REG_R9)
 
@@ -160,6 +162,7 @@ class Tracee:
         self.in_call = False           # between entry and exit (GET_SYSCALL_INFO)
         self.group_stopped = False     # seized while in a group stop (parked on lx.stopped)
         self.rewound = False           # RIP is on the `syscall` (shown two bytes on, as Linux does)
+        self.stepping = False          # resumed with PTRACE_SINGLESTEP: EFLAGS.TF is ours
 
 
 def tracer_of(lx: LinuxProcess) -> Tracer:
@@ -227,9 +230,16 @@ def _stop(task: Task, status_signal: int, kind: str, then, *, event: int = 0,
     task.cpu.request_stop()
 
 
-def _resume(task: Task, syscalls: bool, signal: int) -> None:
+def _resume(task: Task, syscalls: bool, signal: int, step: bool = False) -> None:
     tracee = task.ptrace
     tracee.syscalls = syscalls
+    if step or tracee.stepping:
+        # single-stepping is the processor's trap flag: a debug trap (SIGTRAP) after
+        # one instruction, which the tracee's signal stop reports
+        registers = _registers(task)
+        flags = registers.read(UC_X86_REG_EFLAGS)
+        registers.write(UC_X86_REG_EFLAGS, flags | EFLAGS_TF if step else flags & ~EFLAGS_TF)
+        tracee.stepping = step
     tracee.resume_signal = signal
     tracee.report = None
     if tracee.group_stopped:
@@ -530,7 +540,12 @@ def _user_regs(target: Task) -> list[int]:
         if register is None:
             values.append(tracee.orig_rax & MASK64 if tracee.in_call or tracee.entered else MASK64)
             continue
+        if name in SELECTORS:
+            values.append(SELECTORS[name])   # a 64-bit user thread's (gdb tells 64 from 32 bits by CS)
+            continue
         value = registers.read(register)
+        if name == "eflags":
+            value &= ~EFLAGS_TF if tracee.stepping else MASK64
         if name == "rip" and tracee.rewound:
             value += 2                   # Linux shows RIP past the `syscall` at every stop
         values.append(value & MASK64)
@@ -543,7 +558,7 @@ def _set_user_regs(target: Task, values: list[int]) -> None:
     for (name, register), value in zip(USER_REGS, values, strict=True):
         if register is None:
             tracee.orig_rax = value
-        elif name in ("cs", "ss", "ds", "es", "fs", "gs"):
+        elif name in SELECTORS:
             continue                    # the selectors of a 64-bit user thread stay
         elif name == "rip" and tracee.rewound:
             registers.write(register, value - 2)
@@ -567,10 +582,7 @@ def _poke(target: Task, address: int, data: int) -> int:
         target.memory.write(address, (data & MASK64).to_bytes(8, "little"))
     except Exception:
         raise LinuxError(EIO, f"{address:#x} is not writable in the tracee") from None
-    flush = getattr(target.cpu, "code_changed", None)
-    if flush is not None:
-        flush(address, 8)
-    return 0
+    return 0                            # (the memory manager drops code translated from there)
 
 
 def _peek_user(task: Task, target: Task, offset: int, data: int) -> int:
@@ -691,12 +703,12 @@ def _listen(task: Task, pid: int, _addr: int, _data: int) -> int:
     return 0
 
 
-def _restart(syscalls: bool):
+def _restart(syscalls: bool, step: bool = False):
     def handler(task: Task, pid: int, _addr: int, data: int) -> int:
         target = _tracee(task, pid)
         if not 0 <= data <= signals.NSIG:
             raise LinuxError(EIO, f"signal {data}")
-        _resume(target, syscalls, data)
+        _resume(target, syscalls, data, step)
         return 0
     return handler
 
@@ -837,7 +849,8 @@ def _get_syscall_info(task: Task, pid: int, addr: int, data: int) -> int:
 _REQUESTS = {
     PTRACE_TRACEME: _traceme, PTRACE_ATTACH: _attach_request, PTRACE_SEIZE: _seize,
     PTRACE_INTERRUPT: _interrupt, PTRACE_LISTEN: _listen,
-    PTRACE_CONT: _restart(False), PTRACE_SYSCALL: _restart(True), PTRACE_DETACH: _detach_request,
+    PTRACE_CONT: _restart(False), PTRACE_SYSCALL: _restart(True),
+    PTRACE_SINGLESTEP: _restart(False, step=True), PTRACE_DETACH: _detach_request,
     PTRACE_KILL: _kill, PTRACE_SETOPTIONS: _setoptions, PTRACE_GETEVENTMSG: _geteventmsg,
     PTRACE_GETSIGINFO: _getsiginfo, PTRACE_SETSIGINFO: _setsiginfo,
     PTRACE_PEEKTEXT: _peekdata, PTRACE_PEEKDATA: _peekdata, PTRACE_POKETEXT: _pokedata,
