@@ -10,7 +10,8 @@ like any file. WSL1's lxcore did the same with its own procfs.
 The tree (for each live Linux process, by pid; `self` is a link to the caller's):
 
     /proc/{meminfo, cpuinfo, uptime, version, loadavg, mounts, self, thread-self}
-    /proc/PID/{cmdline, environ, comm, stat, statm, status, maps, mounts}
+    /proc/PID/{cmdline, environ, comm, stat, statm, status, maps, mounts, auxv}
+    /proc/PID/mem                      the address space, read and written at addresses
     /proc/PID/{exe, cwd, root}         links
     /proc/PID/fd/N                     "magic" links: opening one reopens what fd N is
     /proc/PID/task/TID/...             the same files, per thread
@@ -142,6 +143,7 @@ def process_dir(task: Task, lx: LinuxProcess, path: str, tid: int | None = None)
                            ("status", status), ("maps", maps), ("mounts", mounts)):
             nodes[name] = _file(f"{path}/{name}", lx, lambda make=make: make(task, lx))
         nodes["mem"] = Node(f"{path}/mem", "mem", lx, mode=0o600)
+        nodes["auxv"] = _file(f"{path}/auxv", lx, lambda: lx.saved_auxv, mode=0o400)
         nodes["environ"] = _file(f"{path}/environ", lx, lambda: environ(task, lx), mode=0o400)
         nodes["comm"] = _file(f"{path}/comm", lx, lambda: comm(task, lx), mode=0o644,
                               write=lambda data: rename(lx, data))

@@ -64,6 +64,7 @@ class LinuxProcess:
     nice: int = 0                    # setpriority(PRIO_PROCESS)
     locked_pages: set[int] = field(default_factory=set)   # mlock'ed pages (RLIMIT_MEMLOCK)
     ptrace: Any = None               # as a tracer: its tracees (ptrace.py's Tracer)
+    saved_auxv: bytes = b""          # the auxiliary vector exec gave it (/proc/PID/auxv)
 
     def __post_init__(self) -> None:
         self.pgid = self.pgid or self.process.pid
@@ -77,7 +78,8 @@ class LinuxProcess:
                             signal_actions=dict(self.signal_actions), rlimits=dict(self.rlimits),
                             uid=self.uid, gid=self.gid, pgid=self.pgid, sid=self.sid,
                             image=self.image, creds=self.creds, comm=self.comm,
-                            personality=self.personality, nice=self.nice)
+                            personality=self.personality, nice=self.nice,
+                            saved_auxv=self.saved_auxv)
         copy.fds.limit = self.fds.limit
         for fd, entry in self.fds.items():
             copy.fds.install(FdEntry(entry.handle, entry.file, entry.cloexec, entry.node), fd)
