@@ -124,6 +124,9 @@ CASES: list[tuple[str, str, list[str], bytes]] = [
     ("strings", "strings", ["-n", "8", "/bin/true"], b""),
     ("size", "size", ["/bin/true"], b""),
     ("busybox sha256sum", "busybox", ["sha256sum", "text.txt"], b""),
+    ("strace /bin/true", "strace", ["/bin/true"], b""),
+    ("strace -f sh -c", "strace", ["-f", "/bin/sh", "-c", "echo x; /bin/true"], b""),
+    ("chroot / echo", "/usr/sbin/chroot", ["/", "/bin/echo", "jailed"], b""),
 ]
 
 

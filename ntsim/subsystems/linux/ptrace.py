@@ -21,7 +21,7 @@ they own: the gate (`TracingGate`), signal delivery (signals.py), fork and exec 
 (lifecycle.py), wait4 (which reports tracees' stops to their tracer).
 
 Not modelled: tracing threads other than a process's first (PTRACE_O_TRACECLONE of a
-CLONE_THREAD), PTRACE_SINGLESTEP, seccomp stops, hardware breakpoints.
+CLONE_THREAD), seccomp stops, hardware breakpoints.
 """
 
 from __future__ import annotations

@@ -393,7 +393,8 @@ TABLE: tuple[Call, ...] = (
     call(161, "chroot", fsroot.sys_chroot, ("path", Path), level=PARTIAL,
          note="the process's root, which the volume's name walk honours (.. stops there, "
               "absolute links start there); CAP_SYS_CHROOT or EPERM; a working directory "
-              "outside the new root becomes the new root (Linux leaves it outside)"),
+              "outside the new root becomes the new root (Linux leaves it outside); /proc stays "
+              "visible inside"),
     call(81, "fchdir", files.sys_fchdir, ("fd", Fd)),
     # memory
     call(12, "brk", memory.sys_brk, ("addr", Pointer)),
@@ -437,12 +438,12 @@ TABLE: tuple[Call, ...] = (
     # ptrace (ptrace.py): a tracer stops and steers a tracee; wait4 reports the stops
     call(101, "ptrace", ptrace.sys_ptrace, ("request", PtraceRequest), ("pid", Int32()),
          ("addr", Hex()), ("data", Hex()), level=PARTIAL,
-         note="TRACEME, ATTACH, SEIZE, INTERRUPT, LISTEN, CONT, SYSCALL, DETACH, KILL, "
+         note="TRACEME, ATTACH, SEIZE, INTERRUPT, LISTEN, CONT, SYSCALL, SINGLESTEP, DETACH, KILL, "
               "PEEK/POKE TEXT/DATA/USER, GETREGS/SETREGS, GETFPREGS, GETREGSET/SETREGSET "
               "(NT_PRSTATUS; NT_PRFPREG read), SETOPTIONS (every option; seccomp stops never "
               "come), GETEVENTMSG, GETSIGINFO/SETSIGINFO, GET_SYSCALL_INFO; syscall, signal, "
               "exec, fork/vfork/clone, exit and group stops; a process's first thread only "
-              "(no CLONE_THREAD tracing); no SINGLESTEP, no hardware breakpoints: EIO"),
+              "(no CLONE_THREAD tracing); no hardware breakpoints (EIO)"),
     call(310, "process_vm_readv", ptrace.sys_process_vm_readv, ("pid", Int32()), ("local_iov", Pointer),
          ("liovcnt", Size), ("remote_iov", Pointer), ("riovcnt", Size), ("flags", Hex()),
          note="another process's memory, for the same user or root"),
