@@ -145,3 +145,40 @@ def test_ptrace_alone_is_refused_where_linux_refuses(tmp_path: Path) -> None:
     assert native.stdout == b"-1 -3\n0 -1\n"      # EPERM, ESRCH; then 0 and EPERM
     assert (simulated.returncode, simulated.stdout) == (0, native.stdout)
 
+
+
+# --- gdb ---------------------------------------------------------------------------------------
+
+SQUARE = "int square(int x) { return x * x; }\nint main(void) { return square(7) - 49; }\n"
+GDB_SESSION = ["-batch", "-ex", "break square", "-ex", "run", "-ex", "bt", "-ex", "print x",
+               "-ex", "finish", "-ex", "continue"]
+
+
+def _gdb_output(completed: subprocess.CompletedProcess) -> bytes:
+    """gdb's output less what differs legitimately: the inferior's pid, and (for a
+    dynamically linked program) the load addresses of its libraries."""
+    text = re.sub(rb"process \d+", b"process N", completed.stdout + completed.stderr)
+    return re.sub(rb"0x[0-9a-f]{8,}", b"ADDR", text)
+
+
+@pytest.mark.parametrize("compiler, flags", [("musl-gcc", ["-static"]), ("gcc", [])],
+                         ids=["static", "dynamic-pie"])
+def test_gdb_breakpoint_backtrace_finish(tmp_path: Path, compiler: str, flags: list[str]) -> None:
+    """gdb as the tracer: a breakpoint (POKEDATA of int3, a SIGTRAP stop), a backtrace and
+    `print` (PEEKDATA, /proc/PID/mem), `finish` (stepping over the breakpoint:
+    SINGLESTEP), and the exit. For a PIE, gdb finds the load address in /proc/PID/auxv,
+    reads the vDSO's section headers from memory, and libthread_db takes."""
+    gdb, cc = host("gdb"), host(compiler)
+    (tmp_path / "square.c").write_text(SQUARE)
+    subprocess.run([cc, "-g", "-O0", *flags, "-o", "square", "square.c"], cwd=tmp_path, check=True,
+                   timeout=TIMEOUT)
+    program = str(tmp_path / "square")
+    native = subprocess.run([gdb, *GDB_SESSION, program], cwd=tmp_path, env=ENV,
+                            capture_output=True, timeout=TIMEOUT, check=False)
+    if b"ptrace" in native.stderr:
+        pytest.skip(f"gdb cannot trace natively here: {native.stderr.decode()[:200]}")
+    simulated = subprocess.run([*NTSIM, gdb, *GDB_SESSION, program], cwd=tmp_path, env=ENV,
+                               capture_output=True, timeout=TIMEOUT, check=False)
+    assert b"Breakpoint 1, square (x=7)" in native.stdout
+    assert simulated.returncode == 0
+    assert _gdb_output(simulated).decode() == _gdb_output(native).decode()

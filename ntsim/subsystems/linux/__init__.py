@@ -145,7 +145,7 @@ class LinuxPersonality(Personality):
                                 kernel.random_bytes(16), (lx.uid, lx.uid, lx.gid, lx.gid), vdso)
         # mm->saved_auxv: the vector as exec laid it out, past argc, argv and envp
         start = stack + 8 * (len(argv) + len(env) + 3)
-        words = process.memory.read(start, 8 * 2 * 40)
+        words = process.memory.read(start, min(8 * 2 * 40, elf.STACK_TOP - start))
         end = next(i for i in range(0, len(words), 16) if not int.from_bytes(words[i:i + 8], "little"))
         lx.saved_auxv = words[:end + 16]
         cpu = process.cpu

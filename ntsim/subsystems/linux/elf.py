@@ -270,7 +270,11 @@ def map_vdso(nt) -> int:
     if _VDSO is None:
         with open(os.path.join(os.path.dirname(__file__), "vdso", "vdso.so"), "rb") as stream:
             _VDSO = stream.read()
-    return map_image(nt, _VDSO, VDSO_BASE).base
+    base = map_image(nt, _VDSO, VDSO_BASE).base
+    # Linux's vDSO pages hold the whole image, section headers too (a debugger reads
+    # them from memory): the segments end before them, so the rest is written in
+    nt.kernel.current_thread.process.memory.write(base, _VDSO)
+    return base
 
 
 _VDSO: bytes | None = None
