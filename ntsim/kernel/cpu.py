@@ -712,8 +712,18 @@ class Cpu:
 
     def hook_syscall(self, handler) -> None:
         """x86-64 `syscall`: the Linux (pico process) trap."""
-        self._traps.append(self.uc.hook_add(unicorn.UC_HOOK_INSN, handler, None, 1, 0,
-                                            x86.UC_X86_INS_SYSCALL))
+        self._syscall_trap = self.uc.hook_add(unicorn.UC_HOOK_INSN, handler, None, 1, 0,
+                                              x86.UC_X86_INS_SYSCALL)
+        self._traps.append(self._syscall_trap)
+
+    def rehook_syscall(self, handler) -> None:
+        """Give the `syscall` trap another handler, even from inside it (LXSS sends a
+        traced process's calls through ptrace, and only a traced process's)."""
+        old = getattr(self, "_syscall_trap", None)
+        if old is not None and old in self._traps:
+            self._traps.remove(old)
+            self.uc.hook_del(old)
+        self.hook_syscall(handler)
 
     def hook_interrupt(self, handler) -> None:
         """Every `INT n` and CPU exception (divide error is interrupt 0), raw:

@@ -161,7 +161,9 @@ class LinuxPersonality(Personality):
 
     def attach_cpu(self, process: Process) -> None:
         """Install the traps on a process's processor: `syscall`, and CPU exceptions."""
-        process.cpu.hook_syscall(self.gate.on_trap)
+        from .ptrace import syscall_trap
+
+        process.cpu.hook_syscall(syscall_trap(self.gate, process))
         process.cpu.hook_interrupt(self._on_interrupt)
 
     def replace_image(self, task: Task, image: bytes, argv: list[str], env: list[str],

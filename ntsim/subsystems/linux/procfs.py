@@ -41,7 +41,19 @@ from ...kernel.memory import PAGE_SIZE
 from ...kernel.services import DUPLICATE_SAME_ACCESS, NtCurrentProcess
 from ...kernel.status import NtStatusError
 from . import files, pipes, system, time
-from .errno import EACCES, EBADF, EEXIST, EIO, EINVAL, EISDIR, ELOOP, ENOENT, ENOTDIR, ENXIO, LinuxError
+from .errno import (
+    EACCES,
+    EBADF,
+    EEXIST,
+    EINVAL,
+    EIO,
+    EISDIR,
+    ELOOP,
+    ENOENT,
+    ENOTDIR,
+    ENXIO,
+    LinuxError,
+)
 from .fdtable import (
     O_ACCMODE,
     O_CLOEXEC,

@@ -17,7 +17,8 @@ signals that event, and the tracee goes on with a continuation: the call that fo
 syscall-entry stop, the signal delivery that follows a signal stop. A syscall-entry stop
 leaves RIP on the `syscall` instruction, so that resuming runs the call — with the
 registers the tracer may have changed. The kernel's other parts call in at the points
-they own: the gate (`TracingGate`), signal delivery (signals.py), fork and exec and exit
+they own: the `syscall` trap (`syscall_trap`: only a traced process's goes through
+here), signal delivery (signals.py), fork and exec and exit
 (lifecycle.py), wait4 (which reports tracees' stops to their tracer).
 
 Not modelled: tracing threads other than a process's first (PTRACE_O_TRACECLONE of a
@@ -182,6 +183,7 @@ def _attach(tracer: LinuxProcess, task: Task, *, seized: bool, options: int = 0)
     tracee = Tracee(tracer, seized=seized, options=options)
     task.ptrace = tracee
     tracer_of(tracer).tracees.append(task)
+    _rehook(task)
     return tracee
 
 
@@ -189,6 +191,8 @@ def _detach(task: Task) -> None:
     tracee, task.ptrace = task.ptrace, None
     if tracee is not None and tracee.tracer.ptrace is not None and task in tracee.tracer.ptrace.tracees:
         tracee.tracer.ptrace.tracees.remove(task)
+    if task.thread.process.alive:
+        _rehook(task)
 
 
 # --- stops -------------------------------------------------------------------------------------
@@ -247,7 +251,7 @@ def _resume(task: Task, syscalls: bool, signal: int, step: bool = False) -> None
         tracee.group_stopped = False
         task.kernel.dispatcher.alert(task.thread, 0)
         return
-    stopped = tracee.stopped
+    stopped, tracee.stopped = tracee.stopped, None     # running from now on (ESRCH to requests)
     if stopped is not None:
         stopped.signalled = True
         task.kernel.dispatcher.signal(stopped)
@@ -257,16 +261,28 @@ def _sysgood(tracee: Tracee) -> int:
     return signals.SIGTRAP | (0x80 if tracee.options & O_TRACESYSGOOD else 0)
 
 
-class TracingGate(CallGate):
-    """LXSS's call gate: the shared one, with a detour for a traced thread (one check of
-    one attribute per call when nobody traces)."""
+def syscall_trap(gate: CallGate, process: Any):
+    """The `syscall` hook of a process's processor: the gate's own, or, while one of its
+    threads is traced, a detour through ptrace (so an untraced process pays nothing)."""
+    if not any(isinstance(t.data, Task) and t.data.ptrace is not None for t in process.threads):
+        return gate.on_trap
 
-    def on_trap(self, uc: Any, user_data: Any = None) -> None:
-        task = self.kernel.current_thread.data
+    def on_trap(uc: Any, user_data: Any = None) -> None:
+        task = gate.kernel.current_thread.data
         if task.ptrace is None:
-            CallGate.on_trap(self, uc, user_data)
-            return
-        traced_trap(self, task, uc, user_data)
+            gate.on_trap(uc, user_data)
+        else:
+            traced_trap(gate, task, uc, user_data)
+
+    return on_trap
+
+
+def _rehook(task: Task) -> None:
+    """The tracee's process took or lost a tracer: its `syscall` hook follows."""
+    process = task.thread.process
+    gate = process.personality.gate
+    if process.cpu is not None and gate is not None:
+        process.cpu.rehook_syscall(syscall_trap(gate, process))
 
 
 def _rewind(task: Task) -> None:

@@ -760,4 +760,4 @@ LINUX_ERRORS = LinuxErrors()
 
 def make_gate(kernel: Any, interceptors: Any = None) -> CallGate:
     """LXSS's call gate: installed as the `syscall` trap of each Linux process's CPU."""
-    return ptrace.TracingGate(kernel, "lxss", TABLE, LINUX_ABI, LINUX_ERRORS, interceptors)
+    return CallGate(kernel, "lxss", TABLE, LINUX_ABI, LINUX_ERRORS, interceptors)
