@@ -182,3 +182,21 @@ def test_gdb_breakpoint_backtrace_finish(tmp_path: Path, compiler: str, flags: l
     assert b"Breakpoint 1, square (x=7)" in native.stdout
     assert simulated.returncode == 0
     assert _gdb_output(simulated).decode() == _gdb_output(native).decode()
+
+
+def test_strace_attaches_to_a_sleeping_process(tmp_path: Path) -> None:
+    """strace -p: PTRACE_SEIZE and PTRACE_INTERRUPT of a process that is not the tracer's
+    child, asleep in clock_nanosleep: the interrupt cuts the sleep short, and the sleep
+    goes on as restart_syscall; the tracer's wait4 sees a non-child's stops and exit."""
+    strace_path = host("strace")
+    script = f"/bin/sleep 2 & /bin/sleep 1; {strace_path} -p $! 2>&1; wait"
+    native = subprocess.run(["/bin/sh", "-c", script], cwd=tmp_path, env=ENV, capture_output=True,
+                            timeout=TIMEOUT, check=False)
+    if b"Operation not permitted" in native.stdout:
+        pytest.skip("strace -p is not permitted natively here")
+    simulated = subprocess.run([*NTSIM, "/bin/sh", "-c", script], cwd=tmp_path, env=ENV,
+                               capture_output=True, timeout=TIMEOUT, check=False)
+    assert simulated.returncode == native.returncode == 0
+    traced = calls(simulated.stdout)
+    assert traced == calls(native.stdout)
+    assert traced[0][0] == ("restart_syscall", "0")

@@ -61,6 +61,7 @@ from unicorn.x86_const import (
 
 from ...kernel.dispatcher import WaitPending
 from ...kernel.processes import Event, NotificationEvent, ThreadState
+from ...kernel.status import STATUS_USER_APC
 from ..base import CallGate
 from . import signals
 from .errno import EFAULT, EINVAL, EIO, ENOSYS, EPERM, ESRCH, LinuxError
@@ -701,10 +702,17 @@ def _interrupt(task: Task, pid: int, _addr: int, _data: int) -> int:
     if not tracee.seized:
         raise LinuxError(EIO, "PTRACE_INTERRUPT needs PTRACE_SEIZE")
     if tracee.stopped is None and not tracee.group_stopped:
-        target.kernel.dispatcher.queue_user_apc(
+        dispatcher = target.kernel.dispatcher
+        dispatcher.queue_user_apc(
             target.thread,
             lambda: None if tracee.stopped is not None or target.ptrace is not tracee else
             _stop(target, signals.SIGTRAP, "event", lambda: None, event=EVENT_STOP))
+        # a sleeping call is cut short, as a signal would cut it (it restarts after the
+        # stop: a sleep as restart_syscall)
+        call = target.parked_call
+        if target.thread.state == ThreadState.WAITING and call is not None and \
+                call.name not in signals.UNINTERRUPTIBLE:
+            dispatcher.alert(target.thread, STATUS_USER_APC)
     return 0
 
 
