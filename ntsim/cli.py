@@ -8,7 +8,8 @@
 
 Exit status of `run`: the guest's own; 128+N when signal N killed it; 125 when ntsim
 failed, 126 when the image cannot be executed, 127 when it is not found. Errors are one
-line on stderr, never a traceback (set NTSIM_DEBUG=1 to see one).
+line on stderr, never a traceback: an internal error writes its traceback to a report
+file and names it (`--debug`, or NTSIM_DEBUG=1, prints it instead).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ EXIT_INTERRUPTED = 128 + 2          # stopped by Ctrl+C, as a shell reports SIGI
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ntsim", description="Run real guest programs under a modelled Windows NT kernel.")
+    parser.add_argument("--debug", action="store_true",
+                        help="print an internal error's traceback instead of writing a report file")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     run = commands.add_parser("run", help="run a guest program")
@@ -37,12 +40,16 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--deterministic", action="store_true",
                      help="virtual clock and fixed seeds: the same run gives the same trace")
     run.add_argument("--seed", type=int, metavar="N", help="seed for getrandom and AT_RANDOM")
+    run.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                     help="print an internal error's traceback instead of writing a report file")
     run.add_argument("--dump-namespace", action="store_true",
                      help="print the object namespace when the run ends")
     run.add_argument("program", metavar="PROGRAM")
     run.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS")
 
     info = commands.add_parser("info", help="describe an image")
+    info.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                      help="print an internal error's traceback instead of writing a report file")
     info.add_argument("program", metavar="PROGRAM")
 
     calls = commands.add_parser("calls", help="print a personality's call table (or 'nt')")
@@ -69,10 +76,42 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         return 141
     except Exception as error:  # the last line of defence: one line, never a traceback
-        if os.environ.get("NTSIM_DEBUG"):
+        if args.debug or os.environ.get("NTSIM_DEBUG"):
             raise
-        print(f"ntsim: internal error: {type(error).__name__}: {error}", file=sys.stderr)
+        report = write_crash_report(argv if argv is not None else sys.argv[1:])
+        where = f" (details in {report})" if report else ""
+        print(f"ntsim: internal error: {type(error).__name__}: {_first_line(error)}{where}",
+              file=sys.stderr)
         return EXIT_NTSIM_FAILED
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0][:200] if text else ""
+
+
+def write_crash_report(argv: list[str]) -> str | None:
+    """The traceback of the exception being handled, with the command line and versions,
+    in a new file in the temporary directory: its path, or None if none could be written."""
+    import platform
+    import tempfile
+    import traceback
+
+    try:
+        import unicorn
+        unicorn_version = unicorn.__version__
+    except Exception:  # noqa: BLE001 - a report is best effort
+        unicorn_version = "?"
+    try:
+        descriptor, path = tempfile.mkstemp(prefix="ntsim-crash-", suffix=".txt")
+        with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
+            stream.write(f"ntsim internal error\ncommand: ntsim {' '.join(argv)}\n"
+                         f"python {platform.python_version()}, unicorn {unicorn_version}, "
+                         f"{platform.platform()}\n\n")
+            traceback.print_exc(file=stream)
+        return path
+    except OSError:
+        return None
 
 
 def command_run(args: argparse.Namespace) -> int:

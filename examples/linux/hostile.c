@@ -1,0 +1,195 @@
+/* Hostile guest: each argument names one thing a misbehaving program does.
+ * ntsim must treat each as native Linux does (tests compare with a native run):
+ * privileged instructions fault, limits end in errors, never in a host crash. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static void on_signal(int sig, siginfo_t *info, void *ctx)
+{
+    (void)ctx;
+    /* one line, async-signal-safe enough for a test program */
+    char line[96];
+    int n = snprintf(line, sizeof line, "caught signal %d code %d\n", sig, info->si_code);
+    write(1, line, n);
+    _exit(3);
+}
+
+static void catch_faults(void)
+{
+    struct sigaction action = {0};
+    action.sa_sigaction = on_signal;
+    action.sa_flags = SA_SIGINFO;
+    int signals[] = {SIGSEGV, SIGILL, SIGBUS, SIGFPE, SIGTRAP};
+    for (unsigned i = 0; i < sizeof signals / sizeof *signals; i++)
+        sigaction(signals[i], &action, 0);
+}
+
+static void *idle(void *arg) { (void)arg; pause(); return 0; }
+
+static int report(const char *what, long result)
+{
+    if (result < 0)
+        printf("%s: %s\n", what, strerror(errno));
+    else
+        printf("%s: ok\n", what);
+    return 0;
+}
+
+static int run(const char *what)
+{
+    volatile long zero = 0;
+    if (!strcmp(what, "hlt"))        __asm__ volatile("hlt");
+    else if (!strcmp(what, "cli"))   __asm__ volatile("cli");
+    else if (!strcmp(what, "sti"))   __asm__ volatile("sti");
+    else if (!strcmp(what, "in"))    __asm__ volatile("inb $0x60, %%al" ::: "al");
+    else if (!strcmp(what, "out"))   __asm__ volatile("outb %%al, $0x80" ::: "al");
+    else if (!strcmp(what, "indx"))  __asm__ volatile("mov $0x3f8, %%dx; inb %%dx, %%al" ::: "al", "dx");
+    else if (!strcmp(what, "rdmsr")) __asm__ volatile("xor %%ecx, %%ecx; rdmsr" ::: "eax", "ecx", "edx");
+    else if (!strcmp(what, "wrmsr")) __asm__ volatile("xor %%ecx, %%ecx; xor %%eax, %%eax; xor %%edx, %%edx; wrmsr" ::: "eax", "ecx", "edx");
+    else if (!strcmp(what, "movcr0")) __asm__ volatile("mov %%cr0, %%rax" ::: "rax");
+    else if (!strcmp(what, "tocr3")) __asm__ volatile("xor %%eax, %%eax; mov %%rax, %%cr3" ::: "rax");
+    else if (!strcmp(what, "lgdt")) { char t[10] = {0}; __asm__ volatile("lgdt %0" :: "m"(t)); }
+    else if (!strcmp(what, "lidt")) { char t[10] = {0}; __asm__ volatile("lidt %0" :: "m"(t)); }
+    else if (!strcmp(what, "invlpg")) __asm__ volatile("invlpg (%%rsp)" ::: "memory");
+    else if (!strcmp(what, "wbinvd")) __asm__ volatile("wbinvd");
+    else if (!strcmp(what, "ud2"))   __asm__ volatile("ud2");
+    else if (!strcmp(what, "int3"))  __asm__ volatile("int3");
+    else if (!strcmp(what, "int81")) __asm__ volatile("int $0x81");
+    else if (!strcmp(what, "swapgs")) __asm__ volatile("swapgs");
+    else if (!strcmp(what, "div0"))  __asm__ volatile("xor %%ecx, %%ecx; mov $1, %%eax; cdq; idiv %%ecx" ::: "eax", "ecx", "edx");
+    else if (!strcmp(what, "null"))  { printf("%d\n", *(volatile int *)(long)zero); }
+    else if (!strcmp(what, "kernel")) { printf("%d\n", *(volatile int *)0xffffffff81000000UL); }
+    else if (!strcmp(what, "noncanonical")) { printf("%d\n", *(volatile int *)0x0000900000000000UL); }
+    else if (!strcmp(what, "jumpnull")) { void (*f)(void) = (void (*)(void))(long)zero; f(); }
+    else if (!strcmp(what, "catch")) { catch_faults(); return 0; }
+    else if (!strcmp(what, "mmap-huge")) {
+        /* reserve ~8 TiB in 64 GiB pieces, touch none of it */
+        long mapped = 0;
+        for (int i = 0; i < 128; i++) {
+            void *p = mmap(0, 64UL << 30, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+            if (p == MAP_FAILED) break;
+            mapped += 64;
+        }
+        printf("mapped %ld GiB\n", mapped);
+    }
+    else if (!strcmp(what, "mmap-touch")) {
+        /* touch 1 GiB: more than a small --max-memory allows */
+        char *p = mmap(0, 1UL << 30, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED) return report("mmap", -1);
+        for (long i = 0; i < (1L << 30); i += 4096) p[i] = 1;
+        printf("touched 1 GiB\n");
+    }
+    else if (!strcmp(what, "mlock-huge")) {
+        void *p = mmap(0, 1UL << 40, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (p == MAP_FAILED) return report("mmap 1 TiB", -1);
+        report("mlock 1 TiB", mlock(p, 1UL << 40));
+    }
+    else if (!strcmp(what, "malloc-huge")) {
+        void *p = malloc(1UL << 42);
+        printf("malloc 4 TiB: %s\n", p ? "ok" : "null");
+    }
+    else if (!strcmp(what, "forkbomb")) {
+        /* children wait; the parent forks until refused, then kills them all */
+        int n = 0;
+        for (;;) {
+            pid_t pid = fork();
+            if (pid < 0) { printf("fork refused after %s: %s\n", n >= 10 ? "many" : "few", strerror(errno)); break; }
+            if (pid == 0) { pause(); _exit(0); }
+            if (++n >= 100000) { printf("fork never refused\n"); break; }
+        }
+        signal(SIGTERM, SIG_IGN);
+        kill(0, SIGTERM);
+        while (wait(0) > 0) ;
+    }
+    else if (!strcmp(what, "threadbomb")) {
+        int n = 0;
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setstacksize(&attr, 16384);
+        for (;;) {
+            pthread_t t;
+            int e = pthread_create(&t, &attr, idle, 0);
+            if (e) { printf("thread refused after %s: %s\n", n >= 10 ? "many" : "few", strerror(e)); break; }
+            if (++n >= 100000) { printf("threads never refused\n"); break; }
+        }
+    }
+    else if (!strcmp(what, "nofile")) {
+        struct rlimit limit;
+        getrlimit(RLIMIT_NOFILE, &limit);
+        int n = 0, last = 0;
+        for (;;) {
+            int fd = open("/", O_RDONLY | O_DIRECTORY);
+            if (fd < 0) { last = errno; break; }
+            n++;
+        }
+        printf("open refused: %s (%s)\n", strerror(last), (rlim_t)n + 3 >= limit.rlim_cur ? "at the limit" : "before the limit");
+    }
+    else if (!strcmp(what, "longpath")) {
+        char path[4200];
+        memset(path, 'a', sizeof path - 1);
+        path[sizeof path - 1] = 0;
+        report("open 4199-byte name O_CREAT", open(path, O_CREAT | O_WRONLY, 0644));
+        path[300] = 0;
+        report("open 300-byte name O_CREAT", open(path, O_CREAT | O_WRONLY, 0644));
+        for (int i = 0; i < 4199; i += 2) path[i] = '/';
+        memset(path, 'a', sizeof path - 1);
+        for (int i = 1; i < 4199; i += 2) path[i] = '/';
+        path[4199] = 0;
+        report("stat 4199-byte path", access(path, F_OK));
+        struct stat st;
+        report("stat . ", stat(".", &st));
+    }
+    else if (!strcmp(what, "e2big")) {
+        size_t size = 200 * 1024;
+        char *big = malloc(size + 1);
+        memset(big, 'x', size); big[size] = 0;
+        char *argv[] = {"/hostile", big, 0};
+        execv("/hostile", argv);
+        report("execve 200 KiB argument", -1);
+        size = 100 * 1024;
+        big[size] = 0;
+        char *many[64];
+        many[0] = "/hostile";
+        for (int i = 1; i < 63; i++) many[i] = big;
+        many[63] = 0;
+        execv("/hostile", many);
+        report("execve 6 MiB of arguments", -1);
+    }
+    else if (!strcmp(what, "exec-noexec")) {
+        int fd = open("plain", O_CREAT | O_WRONLY | O_TRUNC, 0644);
+        write(fd, "#!/bin/sh\n", 10); close(fd);
+        char *argv[] = {"plain", 0};
+        execv("plain", argv);
+        report("execve 0644 file", -1);
+        execv("/", argv);
+        report("execve directory", -1);
+        execv("/dev/null", argv);
+        report("execve /dev/null", -1);
+        unlink("plain");
+    }
+    else { fprintf(stderr, "hostile: unknown case %s\n", what); return 2; }
+    printf("%s: survived\n", what);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    setvbuf(stdout, 0, _IONBF, 0);
+    for (int i = 1; i < argc; i++) {
+        int status = run(argv[i]);
+        if (status) return status;
+    }
+    return 0;
+}
