@@ -44,6 +44,7 @@ def _parser() -> argparse.ArgumentParser:
                      help="print an internal error's traceback instead of writing a report file")
     run.add_argument("--dump-namespace", action="store_true",
                      help="print the object namespace when the run ends")
+    _limit_options(run)
     run.add_argument("program", metavar="PROGRAM")
     run.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS")
 
@@ -60,6 +61,89 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("personalities", help="list the personalities")
     commands.add_parser("objects", help="print the object namespace of a booted machine")
     return parser
+
+
+def _limit_options(run: argparse.ArgumentParser) -> None:
+    """The limits a hostile or runaway guest meets (kernel/limits.py; README: Safety)."""
+    from .kernel.limits import (
+        DEFAULT_MAX_PROCESSES,
+        DEFAULT_MAX_THREADS,
+        DEFAULT_MAX_TRACE_SIZE,
+        default_max_memory,
+        default_max_open_files,
+        describe_size,
+        parse_size,
+    )
+
+    def size(text: str) -> int:
+        try:
+            return parse_size(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a size (try 512M, 4G)") from None
+
+    def count(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if value < 1:
+            raise argparse.ArgumentTypeError("must be at least 1")
+        return value
+
+    limits = run.add_argument_group("limits (what a runaway guest meets: README, Safety)")
+    limits.add_argument("--max-memory", type=size, metavar="SIZE",
+                        help="guest memory touched, all processes together; past it a touch is "
+                             "the OOM killer's SIGKILL and a call that needs memory ENOMEM "
+                             f"(default: a quarter of the host's, here {describe_size(default_max_memory())})")
+    limits.add_argument("--max-processes", type=count, metavar="N",
+                        help=f"guest processes not yet reaped; fork past it is EAGAIN "
+                             f"(default {DEFAULT_MAX_PROCESSES})")
+    limits.add_argument("--max-threads", type=count, metavar="N",
+                        help=f"guest threads, all processes together; clone past it is EAGAIN "
+                             f"(default {DEFAULT_MAX_THREADS})")
+    limits.add_argument("--max-open-files", type=count, metavar="N",
+                        help="the most a guest's RLIMIT_NOFILE may be (open past it is EMFILE); "
+                             "never more than the host gives ntsim "
+                             f"(default: 1024 or the host's limit, here {default_max_open_files()})")
+    limits.add_argument("--max-trace-size", type=size, metavar="SIZE",
+                        help="--trace-file stops growing here, with a last line saying so "
+                             f"(default {describe_size(DEFAULT_MAX_TRACE_SIZE)})")
+
+
+def _limits(args: argparse.Namespace):
+    from .kernel.limits import Limits
+
+    limits = Limits()
+    for name in ("max_memory", "max_processes", "max_threads", "max_open_files", "max_trace_size"):
+        value = getattr(args, name, None)
+        if value is not None:
+            setattr(limits, name, value)
+    limits.__post_init__()
+    return limits
+
+
+class CappedFile:
+    """A trace file that stops growing at a size: the rest of the run is not written,
+    and a last line says where it stopped (the guest runs on regardless)."""
+
+    def __init__(self, stream, limit: int) -> None:
+        self.stream, self.limit, self.written, self.full = stream, limit, 0, False
+
+    def write(self, text: str) -> int:
+        if self.full:
+            return len(text)
+        if self.written + len(text) > self.limit:
+            self.full = True
+            self.stream.write('{"truncated": "the trace reached --max-trace-size"}\n')
+            return len(text)
+        self.written += len(text)
+        return self.stream.write(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def close(self) -> None:
+        self.stream.close()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -124,15 +208,17 @@ def command_run(args: argparse.Namespace) -> int:
     if not os.path.isdir(args.root):
         print(f"ntsim: --root {args.root}: not a directory", file=sys.stderr)
         return EXIT_NTSIM_FAILED
+    limits = _limits(args)
     machine = Machine(args.root, deterministic=args.deterministic, seed=args.seed,
-                      count_instructions=args.stats)
+                      count_instructions=args.stats, limits=limits)
     trace_file = None
     stats = None
     if args.trace:
         machine.add_sink(StraceSink(sys.stderr))
     if args.trace_file:
         try:
-            trace_file = open(args.trace_file, "w", encoding="utf-8")  # noqa: SIM115
+            trace_file = CappedFile(open(args.trace_file, "w", encoding="utf-8"),  # noqa: SIM115
+                                    limits.max_trace_size)
         except OSError as error:
             print(f"ntsim: --trace-file {args.trace_file}: {error.strerror}", file=sys.stderr)
             return EXIT_NTSIM_FAILED
@@ -171,6 +257,9 @@ def command_run(args: argparse.Namespace) -> int:
         machine.kernel.tracer.close_sinks()
         if trace_file is not None:
             trace_file.close()
+    if trace_file is not None and trace_file.full:
+        print(f"ntsim: --trace-file {args.trace_file}: stopped at {trace_file.written:,} bytes "
+              "(--max-trace-size)", file=sys.stderr)
     if stats is not None:
         print_stats(machine, stats, time.perf_counter() - started)
     if args.dump_namespace:
@@ -212,14 +301,15 @@ def command_info(args: argparse.Namespace) -> int:
     from .subsystems import base
     from .subsystems.base import ImageError
 
-    if not os.path.exists(args.program):
+    from .machine import NotFound, read_image
+
+    try:
+        data = read_image(args.program, executable=False)
+    except NotFound:
         print(f"ntsim: {args.program}: no such file", file=sys.stderr)
         return EXIT_NOT_FOUND
-    try:
-        with open(args.program, "rb") as stream:
-            data = stream.read()
-    except OSError as error:
-        print(f"ntsim: {args.program}: {error.strerror}", file=sys.stderr)
+    except ImageError as error:
+        print(f"ntsim: {args.program}: {error}", file=sys.stderr)
         return EXIT_CANNOT_EXECUTE
     personality = base.probe(data[:4096])
     if personality is None:

@@ -20,6 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .kernel.kernel import Kernel
+from .kernel.limits import Limits
+from .kernel.physical import PAGE_SIZE, ram
 from .kernel.processes import Process, ThreadState
 from .subsystems import base
 from .subsystems.base import ImageError, Personality
@@ -94,12 +96,16 @@ class Machine:
     """A booted NT machine with its subsystems, ready to load guest programs."""
 
     def __init__(self, root: str = ".", *, deterministic: bool = False, seed: int | None = None,
-                 console: HostConsole | None = None, count_instructions: bool = False) -> None:
+                 console: HostConsole | None = None, count_instructions: bool = False,
+                 limits: Limits | None = None) -> None:
         if not os.path.isdir(root):
             raise NotFound(f"root directory {root} does not exist")
         self.root = os.path.realpath(root)
+        self.limits = limits or Limits()
         self.kernel = Kernel(self.root, deterministic=deterministic, seed=seed,
-                             count_instructions=count_instructions)
+                             count_instructions=count_instructions, limits=self.limits)
+        # the RAM every processor maps: no more frames in use than --max-memory allows
+        ram().frame_limit = min(ram().frame_count, self.limits.max_memory // PAGE_SIZE)
         self.console = console or HostConsole()
         self.interceptors = Interceptors()
         self.personalities: dict[str, Personality] = {}
@@ -140,15 +146,7 @@ class Machine:
         `program` is a host path; it may lie outside the root, in which case the guest
         sees it as /.ntsim/host/<name> (the stand-in for its own path)."""
         self.boot()
-        if not os.path.exists(program):
-            raise NotFound(f"{program}: no such file")
-        if os.path.isdir(program):
-            raise ImageError("it is a directory")
-        try:
-            with open(program, "rb") as stream:
-                image = stream.read()
-        except OSError as error:
-            raise ImageError(error.strerror) from None
+        image = read_image(program)
         chosen = self.personality(personality) if personality else self._probe(image, program)
         guest_path = self.kernel.volume.guest_path(program) or f"/.ntsim/host/{os.path.basename(program)}"
         if env is None:
@@ -308,6 +306,51 @@ class Machine:
         return "every thread is waiting and nothing can wake them: " + "; ".join(waits)
 
 
+# No image any personality runs is this large; reading stops here (a device or a
+# FIFO named as the program is refused before any read).
+MAX_IMAGE_SIZE = 256 << 20
+
+
+def read_image(program: str, *, executable: bool = True) -> bytes:
+    """A program's bytes, refused as execve refuses it: NotFound if it does not exist,
+    ImageError (exit 126) for a directory, a device, a FIFO or a socket, a file without
+    execute permission (when `executable`), or one larger than MAX_IMAGE_SIZE. The file
+    is opened without blocking (a FIFO with no writer would wait forever) and checked
+    by its descriptor, so what is checked is what is read."""
+    import stat
+
+    try:
+        described = os.stat(program)
+    except FileNotFoundError:
+        raise NotFound(f"{program}: no such file") from None
+    except OSError as error:
+        raise ImageError(error.strerror) from None
+    if stat.S_ISDIR(described.st_mode):
+        raise ImageError("it is a directory (EACCES)")
+    if not stat.S_ISREG(described.st_mode):
+        raise ImageError("not a regular file: a device, FIFO or socket cannot be executed (EACCES)")
+    if executable and not described.st_mode & 0o111:
+        raise ImageError("permission denied: the file has no execute permission (EACCES)")
+    try:
+        descriptor = os.open(program, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    except OSError as error:
+        raise ImageError(error.strerror) from None
+    try:
+        opened = os.fstat(descriptor)
+        if not stat.S_ISREG(opened.st_mode):
+            raise ImageError("not a regular file (EACCES)")
+        if opened.st_size > MAX_IMAGE_SIZE:
+            raise ImageError(f"{opened.st_size:,} bytes: larger than any image ntsim loads "
+                             f"({MAX_IMAGE_SIZE >> 20} MiB)")
+        with os.fdopen(descriptor, "rb", closefd=False) as stream:
+            image = stream.read(MAX_IMAGE_SIZE + 1)
+        if len(image) > MAX_IMAGE_SIZE:
+            raise ImageError(f"larger than any image ntsim loads ({MAX_IMAGE_SIZE >> 20} MiB)")
+        return image
+    finally:
+        os.close(descriptor)
+
+
 def host_environment() -> list[str]:
     """The environment ntsim itself was started with, for the guest. Python may have
     changed os.environ at startup (locale coercion adds LC_CTYPE=C.UTF-8 when LANG is C
@@ -324,4 +367,4 @@ class Deadlock(Exception):
     """Every guest thread waits and nothing can wake them."""
 
 
-__all__ = ["Machine", "NotFound", "ImageError", "Deadlock", "StoppedAt", "ThreadState"]
+__all__ = ["Machine", "NotFound", "ImageError", "Deadlock", "StoppedAt", "ThreadState", "Limits"]

@@ -155,16 +155,16 @@ static int run(const char *what)
         size_t size = 200 * 1024;
         char *big = malloc(size + 1);
         memset(big, 'x', size); big[size] = 0;
-        char *argv[] = {"/hostile", big, 0};
-        execv("/hostile", argv);
+        char *argv[] = {"/proc/self/exe", big, 0};
+        execv("/proc/self/exe", argv);
         report("execve 200 KiB argument", -1);
         size = 100 * 1024;
         big[size] = 0;
         char *many[64];
-        many[0] = "/hostile";
+        many[0] = "/proc/self/exe";
         for (int i = 1; i < 63; i++) many[i] = big;
         many[63] = 0;
-        execv("/hostile", many);
+        execv("/proc/self/exe", many);
         report("execve 6 MiB of arguments", -1);
     }
     else if (!strcmp(what, "exec-noexec")) {
@@ -175,9 +175,11 @@ static int run(const char *what)
         report("execve 0644 file", -1);
         execv("/", argv);
         report("execve directory", -1);
-        execv("/dev/null", argv);
-        report("execve /dev/null", -1);
+        mkfifo("fifo", 0755);
+        execv("fifo", argv);
+        report("execve FIFO", -1);
         unlink("plain");
+        unlink("fifo");
     }
     else { fprintf(stderr, "hostile: unknown case %s\n", what); return 2; }
     printf("%s: survived\n", what);

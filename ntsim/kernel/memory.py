@@ -32,6 +32,7 @@ from .cpu import (
     PAGE_READWRITE,
     PAGE_WRITECOPY,
     Cpu,
+    Fault,
 )
 from .pagetable import PageTable
 from .status import (
@@ -78,6 +79,163 @@ def page_ceil(address: int) -> int:
     return (address + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1)
 
 
+class PageRuns:
+    """Which pages of a region are committed, and with what protection: a dict of page
+    address -> PAGE_* kept as sorted runs of pages with the same protection. A mapping
+    of a terabyte committed in one call is one run, not 268 million entries: host memory
+    follows what the guest touches, never what it reserves or commits (the per-page
+    work is left to the pages that get frames, `Vad.mapped`)."""
+
+    __slots__ = ("_starts", "_ends", "_values", "_pages")
+
+    def __init__(self, items=None) -> None:
+        self._starts: list[int] = []
+        self._ends: list[int] = []
+        self._values: list[int] = []
+        self._pages = 0
+        if items:
+            for page, value in (items.items() if hasattr(items, "items") else items):
+                self[page] = value
+
+    # --- the dict operations the memory manager uses -------------------------------------
+
+    def _run(self, page: int) -> int:
+        index = bisect.bisect_right(self._starts, page) - 1
+        return index if index >= 0 and page < self._ends[index] else -1
+
+    def get(self, page: int, default=None):
+        index = self._run(page)
+        return self._values[index] if index >= 0 else default
+
+    def __contains__(self, page: int) -> bool:
+        return self._run(page) >= 0
+
+    def __getitem__(self, page: int) -> int:
+        index = self._run(page)
+        if index < 0:
+            raise KeyError(page)
+        return self._values[index]
+
+    def __setitem__(self, page: int, value: int) -> None:
+        self.set_range(page, page + PAGE_SIZE, value)
+
+    def pop(self, page: int, default=None):
+        value = self.get(page, default)
+        self.clear_range(page, page + PAGE_SIZE)
+        return value
+
+    def __len__(self) -> int:
+        return self._pages
+
+    def __bool__(self) -> bool:
+        return self._pages > 0
+
+    def __iter__(self):
+        for start, end in zip(self._starts, self._ends, strict=True):
+            yield from range(start, end, PAGE_SIZE)
+
+    def keys(self):
+        return iter(self)
+
+    def items(self):
+        for start, end, value in self.runs():
+            for page in range(start, end, PAGE_SIZE):
+                yield page, value
+
+    def runs(self):
+        """(first page, end, protection) for each run, in address order."""
+        return zip(self._starts, self._ends, self._values, strict=True)
+
+    def copy(self) -> PageRuns:
+        other = PageRuns()
+        other._starts, other._ends, other._values = list(self._starts), list(self._ends), list(self._values)
+        other._pages = self._pages
+        return other
+
+    def __eq__(self, other) -> bool:
+        return dict(self.items()) == dict(other.items() if hasattr(other, "items") else other)
+
+    def __repr__(self) -> str:
+        return "PageRuns(" + ", ".join(f"{a:#x}-{b:#x}:{v:#x}" for a, b, v in self.runs()) + ")"
+
+    # --- ranges -----------------------------------------------------------------------------
+
+    def clear_range(self, start: int, end: int) -> None:
+        """Forget [start, end): runs across its edges are cut."""
+        if start >= end:
+            return
+        first = bisect.bisect_right(self._starts, start) - 1
+        first = max(first, 0)
+        index = first
+        keep_starts, keep_ends, keep_values = [], [], []
+        while index < len(self._starts) and self._starts[index] < end:
+            run_start, run_end, value = self._starts[index], self._ends[index], self._values[index]
+            if run_end <= start:
+                keep_starts.append(run_start)
+                keep_ends.append(run_end)
+                keep_values.append(value)
+                index += 1
+                continue
+            self._pages -= (min(run_end, end) - max(run_start, start)) // PAGE_SIZE
+            if run_start < start:
+                keep_starts.append(run_start)
+                keep_ends.append(start)
+                keep_values.append(value)
+            if run_end > end:
+                keep_starts.append(end)
+                keep_ends.append(run_end)
+                keep_values.append(value)
+            index += 1
+        self._starts[first:index] = keep_starts
+        self._ends[first:index] = keep_ends
+        self._values[first:index] = keep_values
+
+    def set_range(self, start: int, end: int, value: int) -> None:
+        """Every page of [start, end) gets `value` (runs of one value are merged)."""
+        if start >= end:
+            return
+        self.clear_range(start, end)
+        index = bisect.bisect_left(self._starts, start)
+        self._starts.insert(index, start)
+        self._ends.insert(index, end)
+        self._values.insert(index, value)
+        self._pages += (end - start) // PAGE_SIZE
+        # merge with the neighbours when they touch and agree
+        if index + 1 < len(self._starts) and self._starts[index + 1] == end \
+                and self._values[index + 1] == value:
+            self._ends[index] = self._ends[index + 1]
+            del self._starts[index + 1], self._ends[index + 1], self._values[index + 1]
+        if index > 0 and self._ends[index - 1] == start and self._values[index - 1] == value:
+            self._ends[index - 1] = self._ends[index]
+            del self._starts[index], self._ends[index], self._values[index]
+
+    def slice(self, start: int, end: int, delta: int = 0) -> PageRuns:
+        """The runs within [start, end), moved by `delta`."""
+        other = PageRuns()
+        for run_start, run_end, value in self.runs():
+            low, high = max(run_start, start), min(run_end, end)
+            if low < high:
+                other._starts.append(low + delta)
+                other._ends.append(high + delta)
+                other._values.append(value)
+                other._pages += (high - low) // PAGE_SIZE
+        return other
+
+    def run_at(self, page: int) -> tuple[int, int, int] | None:
+        """(first page, end, protection) of the run holding `page`, or None."""
+        index = self._run(page)
+        return None if index < 0 else (self._starts[index], self._ends[index], self._values[index])
+
+
+def _any_within(pages: set[int], start: int, end: int) -> bool:
+    """Does the set hold a page of [start, end)? (whichever is smaller is walked)"""
+    if not pages:
+        return False
+    if len(pages) < (end - start) // PAGE_SIZE:
+        return any(start <= page < end for page in pages)
+    return any(page in pages for page in range(start, end, PAGE_SIZE))
+
+
 @dataclass
 class Vad:
     """A virtual address descriptor: one reserved range and the state of its pages."""
@@ -87,7 +245,7 @@ class Vad:
     protect: int                      # protection given at reservation
     kind: int = MEM_PRIVATE           # MEM_PRIVATE, MEM_MAPPED or MEM_IMAGE
     tag: str = ""                     # what it holds, for people: "stack", "heap", "image"
-    committed: dict[int, int] = field(default_factory=dict)   # page address -> PAGE_*
+    committed: PageRuns = field(default_factory=PageRuns)   # page address -> PAGE_*
     mapped: set[int] = field(default_factory=set)              # pages given real memory
     # A view of a section (kind MEM_MAPPED): its pages are the section's pages.
     section: Any = None               # the Section object (one reference per VAD)
@@ -260,14 +418,16 @@ class AddressSpace:
         pages = range(start, end, PAGE_SIZE)
         vad = self.find(start)
         if vad is not None and vad.segment is None and end <= vad.end \
-                and not any(page in vad.mapped for page in pages):
+                and not _any_within(vad.mapped, start, end):
             # the common case, a fresh range of private memory (mmap, a heap growing):
             # nothing to check or to tell the processor, page by page
-            vad.committed.update(dict.fromkeys(pages, protect))
+            vad.committed.set_range(start, end, protect)
             if protect & EXECUTABLE:
                 self.code_pages.update(pages)
             self.peak_committed = max(self.peak_committed, self.committed_bytes)
             return start, end - start
+        if end - start > self.highest + 1:
+            raise NtStatusError(STATUS_INVALID_PARAMETER, f"{size:#x} bytes is more than user space")
         # Committing outside a reservation is STATUS_CONFLICTING_ADDRESSES in NT
         # (VirtualAlloc's ERROR_INVALID_ADDRESS), not "not allocated".
         vads = [self._vad_for_page(page, STATUS_CONFLICTING_ADDRESSES) for page in pages]
@@ -353,7 +513,7 @@ class AddressSpace:
                     section=vad.section, segment=vad.segment,
                     offset=vad.offset + (start - vad.base), copy_on_write=vad.copy_on_write,
                     grows_down=vad.grows_down)
-        piece.committed = {p: v for p, v in vad.committed.items() if start <= p < end}
+        piece.committed = vad.committed.slice(start, end)
         piece.mapped = {p for p in vad.mapped if start <= p < end}
         piece.shared = {p for p in vad.shared if start <= p < end}
         if piece.section is not None:
@@ -365,6 +525,19 @@ class AddressSpace:
         first page (NtProtectVirtualMemory's OldProtect)."""
         _check_protection(protect)
         start, end = page_floor(base), page_ceil(base + size)
+        vad = self.find(start)
+        if vad is not None and vad.segment is None and end <= vad.end:
+            # private memory: whole runs at once, page by page only where frames are
+            first = vad.committed.run_at(start)
+            if first is None or len(vad.committed.slice(start, end)) != (end - start) // PAGE_SIZE:
+                raise NtStatusError(STATUS_NOT_COMMITTED, f"{start:#x}+{end - start:#x} is not all committed")
+            for page in sorted(p for p in vad.mapped if start <= p < end):
+                self._set_protection(vad, page, protect)
+            if protect & EXECUTABLE and not vad.committed.get(start, 0) & EXECUTABLE:
+                self.code_pages.update(range(start, end, PAGE_SIZE))
+            vad.committed.set_range(start, end, protect)
+            self.cpu.flush_tlb_if_stale()
+            return first[2] or PAGE_NOACCESS
         pages = [(page, self._vad_for_page(page)) for page in range(start, end, PAGE_SIZE)]
         # Check every page before changing any: NT fails the whole call with
         # STATUS_NOT_COMMITTED and leaves the range as it was.
@@ -428,7 +601,8 @@ class AddressSpace:
         first = state(page)
         end = page + PAGE_SIZE
         while end < vad.end and state(end) == first:
-            end += PAGE_SIZE
+            run = vad.committed.run_at(end)    # a run of one protection: skip it whole
+            end = min(run[1], vad.end) if run else end + PAGE_SIZE
         return MemoryInformation(page, vad.base, vad.protect, end - page, first[0], first[1],
                                  vad.kind)
 
@@ -444,7 +618,21 @@ class AddressSpace:
         """The processor found no usable entry for `address`. Resolve what the memory
         manager can — a committed page touched for the first time (demand-zero, or a view's
         page), a copy-on-write page written — and return True to run the instruction
-        again; False is a real access violation."""
+        again; False is a real access violation. With no frame left (the machine's
+        --max-memory), the run stops on an "out-of-memory" fault: the personality decides
+        (Linux: the OOM killer's SIGKILL)."""
+        try:
+            return self._resolve_fault(address, write, fetch)
+        except NtStatusError as error:
+            if error.status != STATUS_NO_MEMORY:
+                raise
+            cpu = self.cpu
+            pc = cpu.linear_pc
+            cpu.pending_fault = Fault("out-of-memory", address, pc, error.detail)
+            cpu.uc.emu_stop()
+            return True
+
+    def _resolve_fault(self, address: int, write: bool, fetch: bool) -> bool:
         page = page_floor(address)
         vad = self.find(page)
         if vad is None:
@@ -707,7 +895,7 @@ class AddressSpace:
         for vad in self.vads:
             copy = child.reserve(vad.base, vad.size, vad.protect, kind=vad.kind, tag=vad.tag,
                                  alignment=PAGE_SIZE)
-            copy.committed = dict(vad.committed)
+            copy.committed = vad.committed.copy()
             copy.grows_down = vad.grows_down       # the child's stack still grows on touch
             if vad.segment is not None:
                 # A view stays a view of the same section: what is shared with the file
@@ -771,7 +959,7 @@ class AddressSpace:
             start, end = max(vad.base, old), min(vad.end, old + size)
             moved = self._piece(vad, start, end)
             moved.base += delta
-            moved.committed = {p + delta: v for p, v in moved.committed.items()}
+            moved.committed = moved.committed.slice(moved.base - delta, moved.base - delta + moved.size, delta)
             moved.mapped, moved.shared = set(), set()
             position = bisect.bisect_left(self._bases, moved.base)
             self.vads.insert(position, moved)

@@ -26,7 +26,7 @@ from .fdtable import O_RDONLY, O_WRONLY, FdEntry, OpenFile
 from .lxfs import nt_name
 from .memory import past_end_of_file
 from .process import host_ids, host_umask
-from .signals import SIGBUS, SIGFPE, SIGILL, SIGSEGV, SIGSYS, SIGTRAP
+from .signals import SIGBUS, SIGFPE, SIGILL, SIGKILL, SIGSEGV, SIGSYS, SIGTRAP
 from .syscalls import call_rows, make_gate
 from .task import LinuxProcess, Task
 
@@ -111,6 +111,11 @@ class LinuxPersonality(Personality):
         lx = LinuxProcess(process, exe=guest_path, argv=list(argv), env=list(env), uid=uid, gid=gid,
                           image=image, umask=host_umask())
         process.data = lx
+        # RLIMIT_NOFILE: Linux's usual soft 1,024, and never more than the machine's
+        # --max-open-files (itself under what the host gives ntsim)
+        most = kernel.limits.max_open_files
+        lx.rlimits[7] = (min(1024, most), most)
+        lx.fds.limit = min(1024, most)
         thread.data = Task(thread, lx, kernel)
         if self.console_foreground is None:
             self.console_foreground = self.first_group = lx.pgid
@@ -306,6 +311,10 @@ class LinuxPersonality(Personality):
             signals.force_fault(task, SIGILL, signals.ILL_ILLOPN, signals.AT_INSTRUCTION,
                                 addr=fault.pc, trapno=6,
                                 detail=f"invalid instruction at {fault.pc:#x}")
+            return
+        if fault.kind == "out-of-memory":
+            # no frame for a page the guest touched: Linux's OOM killer ends it (SIGKILL)
+            self.kill(thread, SIGKILL, f"{fault.detail} (touching {fault.address:#x}, pc {fault.pc:#x})")
             return
         if fault.vector is not None and fault.vector != 14:
             # a processor exception the run stopped on (#GP from port I/O, ...)
