@@ -34,6 +34,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--personality", "-p", metavar="NAME", help="force a personality (default: probe)")
     run.add_argument("--root", metavar="DIR", default=".",
                      help="host directory backing the guest's / or C:\\ (default: current directory)")
+    run.add_argument("--read-only", action="store_true",
+                     help="the root is write-protected: every change is refused "
+                          "(EROFS, STATUS_MEDIA_WRITE_PROTECTED)")
     run.add_argument("--trace", action="store_true", help="strace-style lines on stderr")
     run.add_argument("--trace-file", metavar="FILE", help="write every event as JSON lines")
     run.add_argument("--stats", action="store_true", help="print a summary at exit")
@@ -210,7 +213,7 @@ def command_run(args: argparse.Namespace) -> int:
         return EXIT_NTSIM_FAILED
     limits = _limits(args)
     machine = Machine(args.root, deterministic=args.deterministic, seed=args.seed,
-                      count_instructions=args.stats, limits=limits)
+                      count_instructions=args.stats, limits=limits, read_only=args.read_only)
     trace_file = None
     stats = None
     if args.trace:

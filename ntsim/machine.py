@@ -97,13 +97,14 @@ class Machine:
 
     def __init__(self, root: str = ".", *, deterministic: bool = False, seed: int | None = None,
                  console: HostConsole | None = None, count_instructions: bool = False,
-                 limits: Limits | None = None) -> None:
+                 limits: Limits | None = None, read_only: bool = False) -> None:
         if not os.path.isdir(root):
             raise NotFound(f"root directory {root} does not exist")
         self.root = os.path.realpath(root)
         self.limits = limits or Limits()
         self.kernel = Kernel(self.root, deterministic=deterministic, seed=seed,
-                             count_instructions=count_instructions, limits=self.limits)
+                             count_instructions=count_instructions, limits=self.limits,
+                             read_only=read_only)
         # the RAM every processor maps: no more frames in use than --max-memory allows
         ram().frame_limit = min(ram().frame_count, self.limits.max_memory // PAGE_SIZE)
         self.console = console or HostConsole()

@@ -181,6 +181,21 @@ static int run(const char *what)
         unlink("plain");
         unlink("fifo");
     }
+    else if (!strcmp(what, "writes")) {
+        /* every way to change a file system: under --read-only each is EROFS */
+        report("creat new", open("new-file", O_CREAT | O_WRONLY, 0644));
+        report("open existing for writing", open("hostile", O_WRONLY));
+        report("open existing O_TRUNC", open("hostile", O_RDONLY | O_TRUNC));
+        report("unlink", unlink("hostile"));
+        report("mkdir", mkdir("new-dir", 0755));
+        report("rename", rename("hostile", "renamed"));
+        report("chmod", chmod("hostile", 0600));
+        report("symlink", symlink("hostile", "link"));
+        report("link", link("hostile", "hard"));
+        report("truncate", truncate("hostile", 0));
+        report("mkfifo", mkfifo("fifo", 0644));
+        report("open for reading", open("hostile", O_RDONLY));
+    }
     else { fprintf(stderr, "hostile: unknown case %s\n", what); return 2; }
     printf("%s: survived\n", what);
     return 0;

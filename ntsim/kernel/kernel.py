@@ -37,7 +37,8 @@ SYSTEM_VOLUME = "\\Device\\HarddiskVolume1"
 
 class Kernel:
     def __init__(self, root: str = ".", *, deterministic: bool = False, seed: int | None = None,
-                 count_instructions: bool = False, limits: Limits | None = None) -> None:
+                 count_instructions: bool = False, limits: Limits | None = None,
+                 read_only: bool = False) -> None:
         self.clock = Clock(deterministic)
         self.limits = limits or Limits()
         # guest processes not yet reaped, and guest threads not yet ended: what the
@@ -60,7 +61,7 @@ class Kernel:
         self._spare_processors: dict[str, list[Cpu]] = {}   # emptied, for new processes
         self._client_ids = itertools.count(4, 4)   # process and thread ids share one space
         self.current_thread: Thread | None = None
-        self.volume = HostVolume(root)
+        self.volume = HostVolume(root, read_only=read_only)
         self.console_device = ConsoleDevice(self)
         self.smss = SessionManager(self)
         self.system: Process | None = None

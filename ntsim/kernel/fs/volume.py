@@ -186,9 +186,12 @@ class HostVolume(Device):
     device_type = FILE_DEVICE_DISK_FILE_SYSTEM
     caches_files = True     # its files back sections: read and write go through their pages
 
-    def __init__(self, root: str) -> None:
+    def __init__(self, root: str, *, read_only: bool = False) -> None:
         super().__init__()
         self.root = os.path.realpath(root)
+        # --read-only: a write-protected medium; every change is refused before the host
+        # is asked (STATUS_MEDIA_WRITE_PROTECTED: a Linux guest's EROFS)
+        self.read_only = read_only
         root_stat = os.stat(self.root)
         if not stat.S_ISDIR(root_stat.st_mode):
             raise NotADirectoryError(self.root)
@@ -288,6 +291,9 @@ class HostVolume(Device):
         disposition = request.disposition
         mode = request.lx_mode if request.lx_mode is not None else (0o777 if want_directory else 0o666)
         host = resolved.host_path
+        if self.read_only and (writes or (disposition in (FILE_SUPERSEDE, FILE_OVERWRITE, FILE_OVERWRITE_IF)
+                                          if resolved.exists else disposition not in (FILE_OPEN, FILE_OVERWRITE))):
+            self.refuse_write(file)
         try:
             if resolved.exists:
                 kind = stat.S_IFMT(resolved.stat.st_mode)
@@ -370,7 +376,12 @@ class HostVolume(Device):
             file.position += len(data)
         return data
 
+    def refuse_write(self, file: FileObject) -> None:
+        raise NtStatusError(STATUS_MEDIA_WRITE_PROTECTED, f"{file.file_name}: the root is read-only (--read-only)")
+
     def write(self, file: FileObject, data: bytes, offset: int | None) -> int:
+        if self.read_only:
+            self.refuse_write(file)
         context: VolumeFile = file.context
         append_only = file.access & FILE_APPEND_DATA and not file.access & (FILE_WRITE_DATA | GENERIC_WRITE)
         if offset == FILE_WRITE_TO_END_OF_FILE:
@@ -454,6 +465,8 @@ class HostVolume(Device):
         raise NtStatusError(STATUS_INVALID_INFO_CLASS, f"class {info_class}")
 
     def set_information(self, file: FileObject, info_class: int, value) -> None:
+        if self.read_only:
+            self.refuse_write(file)
         context: VolumeFile = file.context
         try:
             if info_class == FileEndOfFileInformation:
@@ -544,6 +557,8 @@ class HostVolume(Device):
         FILE_OPEN_REPARSE_POINT (what a Linux readlink needs)."""
         context: VolumeFile = file.context
         if code == FSCTL_SET_REPARSE_POINT:
+            if self.read_only:
+                self.refuse_write(file)
             return self._make_symlink(file, *data)
         if code != FSCTL_GET_REPARSE_POINT:
             return super().device_control(file, code, data)
@@ -696,6 +711,8 @@ class HostVolume(Device):
         return self._read_eas(file.context)
 
     def set_ea(self, file: FileObject, attributes: dict[str, bytes]) -> None:
+        if self.read_only:
+            self.refuse_write(file)
         context: VolumeFile = file.context
         target = self._xattr_target(context)
         self._write_eas(context.host_path if target is None else target, context.is_symlink, attributes)

@@ -310,7 +310,8 @@ class LinuxPersonality(Personality):
         if fault.kind == "invalid-instruction":
             signals.force_fault(task, SIGILL, signals.ILL_ILLOPN, signals.AT_INSTRUCTION,
                                 addr=fault.pc, trapno=6,
-                                detail=f"invalid instruction at {fault.pc:#x}")
+                                detail=f"invalid instruction: `{thread.process.cpu.instruction_at(fault.pc)}` "
+                                       f"at pc {fault.pc:#x}")
             return
         if fault.kind == "out-of-memory":
             # no frame for a page the guest touched: Linux's OOM killer ends it (SIGKILL)
