@@ -209,6 +209,9 @@ def read_layout(data: bytes) -> Layout:
 
 def _interpreter_path(data: bytes, segment: Segment) -> str:
     raw = data[segment.offset:segment.offset + segment.filesz]
+    # Linux's checks: at least two bytes, at most PATH_MAX, ending in NUL (ENOEXEC)
+    if not 2 <= len(raw) <= 4096 or raw[-1] != 0 or b"\0" in raw[:-1].rstrip(b"\0"):
+        raise ImageError("damaged ELF: the interpreter's name (PT_INTERP) is not a NUL-terminated path")
     return raw.rstrip(b"\0").decode("utf-8", "replace")
 
 
