@@ -14,6 +14,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static void on_signal(int sig, siginfo_t *info, void *ctx)
@@ -195,6 +196,26 @@ static int run(const char *what)
         report("truncate", truncate("hostile", 0));
         report("mkfifo", mkfifo("fifo", 0644));
         report("open for reading", open("hostile", O_RDONLY));
+    }
+    else if (!strcmp(what, "stamp")) {
+        /* what a file the program just wrote says about the host's clock and inodes */
+        int fd = open("stamped", O_CREAT | O_WRONLY | O_TRUNC, 0644);
+        write(fd, "x", 1);
+        struct stat st;
+        fstat(fd, &st);
+        close(fd);
+        struct tm *when = gmtime(&st.st_mtime);
+        printf("mtime %04d-%02d-%02d %02d:%02d:%02d.%09ld ctime %ld.%09ld inode %lu\n",
+               when->tm_year + 1900, when->tm_mon + 1, when->tm_mday, when->tm_hour,
+               when->tm_min, when->tm_sec, st.st_mtim.tv_nsec, (long)st.st_ctime,
+               st.st_ctim.tv_nsec, (unsigned long)st.st_ino);
+        int pipes[2];
+        pipe(pipes);
+        fstat(pipes[0], &st);
+        printf("pipe inode %lu, dev %lu\n", (unsigned long)st.st_ino, (unsigned long)st.st_dev);
+        stat("/", &st);
+        printf("root inode %lu dev %lu\n", (unsigned long)st.st_ino, (unsigned long)st.st_dev);
+        unlink("stamped");
     }
     else { fprintf(stderr, "hostile: unknown case %s\n", what); return 2; }
     printf("%s: survived\n", what);

@@ -62,6 +62,8 @@ class Kernel:
         self._client_ids = itertools.count(4, 4)   # process and thread ids share one space
         self.current_thread: Thread | None = None
         self.volume = HostVolume(root, read_only=read_only)
+        if deterministic:
+            self.volume.make_deterministic(self.clock.now_ns)
         self.console_device = ConsoleDevice(self)
         self.smss = SessionManager(self)
         self.system: Process | None = None

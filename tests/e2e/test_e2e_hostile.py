@@ -224,3 +224,24 @@ def test_read_only_root_refuses_every_change(root: Path) -> None:
     assert len(lines) == 13
     assert all(line.endswith(": Read-only file system") for line in lines[:-2])
     assert {name: (root / name).stat().st_mtime_ns for name in os.listdir(root)} == before
+
+
+# --- determinism ---------------------------------------------------------------------------------
+
+def test_deterministic_runs_show_no_host_time_or_inode(tmp_path: Path) -> None:
+    """A file the guest just wrote carries the virtual clock's time (2024), and its inode
+    number and the volume's device are the run's own: two runs agree to the nanosecond."""
+    outputs, traces = [], []
+    for run in ("one", "two"):
+        root = tmp_path / run
+        root.mkdir()
+        outcome = run_guest(install(root, "hostile"), ("stamp",), root=root,
+                            options=("--deterministic", "--trace-file", str(tmp_path / f"{run}.jsonl")))
+        assert outcome.status == 0
+        outputs.append(outcome.stdout)
+        traces.append((tmp_path / f"{run}.jsonl").read_bytes())
+    assert outputs[0] == outputs[1] and traces[0] == traces[1]
+    first = outputs[0].decode().splitlines()[0]
+    assert first.startswith("mtime 2024-01-01 ") and " ctime 17040672" in first
+    host_inode = os.stat(tmp_path).st_ino
+    assert str(host_inode).encode() not in traces[0] + outputs[0]

@@ -192,10 +192,52 @@ class HostVolume(Device):
         # --read-only: a write-protected medium; every change is refused before the host
         # is asked (STATUS_MEDIA_WRITE_PROTECTED: a Linux guest's EROFS)
         self.read_only = read_only
+        # --deterministic (`make_deterministic`): nothing of the host's clock or inode
+        # numbers reaches the guest. Files the guest changes get their times from the
+        # virtual clock; inode numbers and the serial number are numbered in the order
+        # the guest first meets them.
+        self.clock_ns = None                     # the virtual clock, when deterministic
+        self._virtual_times: dict[int, list[int]] = {}   # host inode -> [atime, mtime, ctime]
+        self._virtual_ids: dict[int, int] = {}           # host inode -> the guest's
         root_stat = os.stat(self.root)
         if not stat.S_ISDIR(root_stat.st_mode):
             raise NotADirectoryError(self.root)
         self.serial_number = root_stat.st_dev & 0xFFFFFFFF
+
+    def make_deterministic(self, clock_ns) -> None:
+        self.clock_ns = clock_ns
+        self.serial_number = 0x4E54_5349      # "NTSI": the same volume every run
+
+    def file_id(self, host_inode: int) -> int:
+        """The inode number the guest sees: the host's, or under --deterministic one
+        numbered from 2 (the root first) in the order the guest meets files."""
+        if self.clock_ns is None:
+            return host_inode
+        return self._virtual_ids.setdefault(host_inode, len(self._virtual_ids) + 2)
+
+    def _changed(self, host_inode: int, *, data: bool = True, accessed: bool = False) -> None:
+        """Under --deterministic, the guest changed a file now (its data: mtime and ctime;
+        else only ctime): the virtual clock's time is what stat will show."""
+        if self.clock_ns is None:
+            return
+        now = self.clock_ns()
+        times = self._virtual_times.get(host_inode)
+        if times is None:
+            times = self._virtual_times[host_inode] = [now, now, now]
+        if data:
+            times[1] = now
+        if accessed:
+            times[0] = now
+        times[2] = now
+
+    def _changed_fd(self, fd: int | None, path: str | None = None, **kind) -> None:
+        if self.clock_ns is None:
+            return
+        try:
+            info = os.stat(fd) if fd is not None else os.lstat(path)
+        except OSError:
+            return
+        self._changed(info.st_ino, **kind)
 
     # --- names ------------------------------------------------------------------------------
 
@@ -351,6 +393,8 @@ class HostVolume(Device):
             fd = os.open(host, flags | os.O_CLOEXEC)
         except OSError as error:
             raise host_error(error, file.file_name) from None
+        if file.information != FILE_OPENED:
+            self._changed_fd(fd, accessed=file.information == FILE_CREATED)
         if is_directory:
             file.options |= FILE_DIRECTORY_FILE
         file.context = VolumeFile(fd, host, resolved.parts, is_directory, is_symlink,
@@ -394,6 +438,7 @@ class HostVolume(Device):
             written = os.pwrite(context.fd, data, position)
         except OSError as error:
             raise host_error(error, file.file_name) from None
+        self._changed_fd(context.fd)
         if offset is None or append_only:
             file.position = position + written
         return written
@@ -433,15 +478,20 @@ class HostVolume(Device):
             attributes |= FILE_ATTRIBUTE_REPARSE_POINT
         if not info.st_mode & 0o222:
             attributes |= FILE_ATTRIBUTE_READONLY
+        atime, mtime, ctime = info.st_atime_ns, info.st_mtime_ns, info.st_ctime_ns
+        if self.clock_ns is not None:
+            # deterministic: a file the guest changed shows the virtual clock's times;
+            # one it never touched, its own (the input's) times, with ctime = mtime
+            atime, mtime, ctime = self._virtual_times.get(info.st_ino, (atime, mtime, mtime))
         return FileStatLx(
-            FileId=info.st_ino, CreationTime=to_nt_time(info.st_ctime_ns),
-            LastAccessTime=to_nt_time(info.st_atime_ns), LastWriteTime=to_nt_time(info.st_mtime_ns),
-            ChangeTime=to_nt_time(info.st_ctime_ns), AllocationSize=info.st_blocks * 512,
+            FileId=self.file_id(info.st_ino), CreationTime=to_nt_time(ctime),
+            LastAccessTime=to_nt_time(atime), LastWriteTime=to_nt_time(mtime),
+            ChangeTime=to_nt_time(ctime), AllocationSize=info.st_blocks * 512,
             EndOfFile=info.st_size, FileAttributes=attributes or FILE_ATTRIBUTE_NORMAL,
             NumberOfLinks=info.st_nlink, LxMode=mode, LxUid=uid, LxGid=gid,
             LxDeviceIdMajor=major, LxDeviceIdMinor=minor,
-            VolumeSerialNumber=self.serial_number, AccessTimeNs=info.st_atime_ns,
-            WriteTimeNs=info.st_mtime_ns, ChangeTimeNs=info.st_ctime_ns,
+            VolumeSerialNumber=self.serial_number, AccessTimeNs=atime,
+            WriteTimeNs=mtime, ChangeTimeNs=ctime,
             BlockSize=info.st_blksize, LxFlags=flags)
 
     def query_information(self, file: FileObject, info_class: int):
@@ -494,6 +544,10 @@ class HostVolume(Device):
                 raise NtStatusError(STATUS_INVALID_INFO_CLASS, f"class {info_class}")
         except OSError as error:
             raise host_error(error, file.file_name) from None
+        if info_class == FileEndOfFileInformation:
+            self._changed_fd(context.fd)
+        elif info_class in (FileRenameInformation, FileLinkInformation):
+            self._changed_fd(context.fd, context.host_path, data=False)
 
     def _rename(self, file: FileObject, target_path: str, replace: bool, case_sensitive: bool) -> None:
         context: VolumeFile = file.context
@@ -523,8 +577,9 @@ class HostVolume(Device):
             raise NtStatusError(STATUS_NOT_A_DIRECTORY, file.file_name)
         own = self._stat(file)
         parent = os.lstat(os.path.dirname(context.host_path)) if context.parts else own
-        entries = [DirectoryEntry(".", own.st_ino, 0, FILE_ATTRIBUTE_DIRECTORY, own.st_mode),
-                   DirectoryEntry("..", parent.st_ino, 0, FILE_ATTRIBUTE_DIRECTORY, parent.st_mode)]
+        entries = [DirectoryEntry(".", self.file_id(own.st_ino), 0, FILE_ATTRIBUTE_DIRECTORY, own.st_mode),
+                   DirectoryEntry("..", self.file_id(parent.st_ino), 0, FILE_ATTRIBUTE_DIRECTORY,
+                                  parent.st_mode)]
         try:
             with os.scandir(context.fd) as scan:   # the host's own order, as getdents gives it
                 for entry in scan:
@@ -535,7 +590,7 @@ class HostVolume(Device):
                         stored = self._lx_mode(os.path.join(context.host_path, entry.name))
                         if stored is not None and stat.S_IFMT(stored):
                             mode = stat.S_IFMT(stored) | (mode & 0o7777)
-                    entries.append(DirectoryEntry(self.nt_name(entry.name), info.st_ino,
+                    entries.append(DirectoryEntry(self.nt_name(entry.name), self.file_id(info.st_ino),
                                                   info.st_size, attributes, mode))
         except OSError as error:
             raise host_error(error, file.file_name) from None
@@ -607,6 +662,11 @@ class HostVolume(Device):
             os.utime(context.host_path, ns=times, follow_symlinks=False)
         else:
             os.utime(self._xattr_target(context), ns=times)
+        if self.clock_ns is not None:
+            # the times the guest set, kept as given; the change time is the clock's
+            self._changed(current.st_ino, data=False)
+            virtual = self._virtual_times[current.st_ino]
+            virtual[0], virtual[1] = times
 
     # --- lxfs's extended attributes ---------------------------------------------------------
 
