@@ -256,6 +256,8 @@ def command_run(args: argparse.Namespace) -> int:
         print(f"ntsim: deadlock: {error}", file=sys.stderr)
         return EXIT_NTSIM_FAILED
     finally:
+        if not machine.finished:
+            machine.shutdown()         # files flushed and closed, whatever stopped the run
         machine.console.restore()      # the host terminal as it was, whatever the guest did
         machine.kernel.tracer.close_sinks()
         if trace_file is not None:

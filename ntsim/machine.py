@@ -218,6 +218,17 @@ class Machine:
         dispatcher.step(thread, instructions)
         return thread.process.cpu.pc
 
+    def shutdown(self) -> None:
+        """End every guest process still alive (a run stopped by a deadlock, an interrupt
+        or an internal error): their handles are closed and the pages of mapped files
+        written back, so nothing the guest wrote is lost. Best effort: one process that
+        cannot be ended does not keep the others from it."""
+        for process in self.kernel.live_guest_processes():
+            try:
+                self.kernel.terminate_process(process, 128 + 9)
+            except Exception:  # noqa: BLE001 - the machine may be broken already
+                continue
+
     def pause(self) -> None:
         """Ask a running machine to stop at the next opportunity (another thread, or a
         trace callback, may call this)."""

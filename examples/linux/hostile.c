@@ -197,6 +197,17 @@ static int run(const char *what)
         report("mkfifo", mkfifo("fifo", 0644));
         report("open for reading", open("hostile", O_RDONLY));
     }
+    else if (!strcmp(what, "mapfault")) {
+        /* a shared mapping of a file written, then a fault ends the program: the
+           kernel still writes the page back, and the plain write is there too */
+        int fd = open("mapped", O_CREAT | O_RDWR | O_TRUNC, 0644);
+        ftruncate(fd, 4096);
+        char *page = mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        memcpy(page, "kept through the fault\n", 23);
+        int log = open("written", O_CREAT | O_WRONLY | O_TRUNC, 0644);
+        write(log, "written before the fault\n", 25);
+        __asm__ volatile("hlt");
+    }
     else if (!strcmp(what, "stamp")) {
         /* what a file the program just wrote says about the host's clock and inodes */
         int fd = open("stamped", O_CREAT | O_WRONLY | O_TRUNC, 0644);

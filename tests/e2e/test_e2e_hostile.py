@@ -245,3 +245,19 @@ def test_deterministic_runs_show_no_host_time_or_inode(tmp_path: Path) -> None:
     assert first.startswith("mtime 2024-01-01 ") and " ctime 17040672" in first
     host_inode = os.stat(tmp_path).st_ino
     assert str(host_inode).encode() not in traces[0] + outputs[0]
+
+
+# --- nothing lost ----------------------------------------------------------------------------------
+
+def test_files_written_before_a_fault_are_kept_as_natively(native_ok, tmp_path: Path) -> None:
+    contents = []
+    for run in ("native", "ntsim"):
+        root = tmp_path / run
+        root.mkdir()
+        program = install(root, "hostile")
+        outcome = run_native(program, ("mapfault",), cwd=root) if run == "native" \
+            else run_guest(program, ("mapfault",), root=root)
+        assert outcome.status == 139
+        contents.append(((root / "mapped").read_bytes(), (root / "written").read_bytes()))
+    assert contents[0] == contents[1]
+    assert contents[1][0].startswith(b"kept through the fault\n")
