@@ -74,6 +74,8 @@ static int run(const char *what)
     else if (!strcmp(what, "kernel")) { printf("%d\n", *(volatile int *)0xffffffff81000000UL); }
     else if (!strcmp(what, "noncanonical")) { printf("%d\n", *(volatile int *)0x0000900000000000UL); }
     else if (!strcmp(what, "jumpnull")) { void (*f)(void) = (void (*)(void))(long)zero; f(); }
+    else if (!strcmp(what, "jumptop")) { void (*f)(void) = (void (*)(void))0xfffffffffffff000UL; f(); }
+    else if (!strcmp(what, "jumptop32")) { void (*f)(void) = (void (*)(void))0xfffff000UL; f(); }
     else if (!strcmp(what, "catch")) { catch_faults(); return 0; }
     else if (!strcmp(what, "mmap-huge")) {
         /* reserve ~8 TiB in 64 GiB pieces, touch none of it */
