@@ -46,6 +46,21 @@ def default_max_open_files() -> int:
     return max(16, min(1024, host_open_files() - 64))
 
 
+MAPPINGS_PER_PROCESS = 16      # host memory mappings one guest process costs (measured: ~12)
+
+
+def most_processes() -> int:
+    """However large --max-processes is asked to be: guest processes whose engines fit
+    in four fifths of the host's memory mappings (vm.max_map_count, 65,530 by default),
+    the rest left for ntsim itself. Past it the host would kill ntsim (SIGSEGV)."""
+    try:
+        with open("/proc/sys/vm/max_map_count") as stream:
+            mappings = int(stream.read())
+    except (OSError, ValueError):
+        mappings = 65530
+    return max(16, mappings * 4 // 5 // MAPPINGS_PER_PROCESS)
+
+
 # Each guest process costs ntsim a unicorn engine: about a dozen host memory mappings
 # (the host allows 65,530 per process) and a translation buffer. 1,024 processes stay
 # well under both; Linux's RLIMIT_NPROC is per user and usually far larger.
@@ -66,8 +81,10 @@ class Limits:
     max_trace_size: int = DEFAULT_MAX_TRACE_SIZE   # bytes of --trace-file
 
     def __post_init__(self) -> None:
-        # the guest can never be given more descriptors than the host gives ntsim
+        # the guest can never be given more descriptors than the host gives ntsim, nor
+        # more processes than the host's memory mappings can hold engines for
         self.max_open_files = max(3, min(self.max_open_files, host_open_files() - 16))
+        self.max_processes = max(1, min(self.max_processes, most_processes()))
 
 
 def parse_size(text: str) -> int:

@@ -261,3 +261,23 @@ def test_files_written_before_a_fault_are_kept_as_natively(native_ok, tmp_path: 
         contents.append(((root / "mapped").read_bytes(), (root / "written").read_bytes()))
     assert contents[0] == contents[1]
     assert contents[1][0].startswith(b"kept through the fault\n")
+
+
+def test_open_files_stay_under_the_hosts_own_limit(root: Path) -> None:
+    """With the host giving ntsim only 200 descriptors, the guest meets EMFILE at its own
+    limit, however high --max-open-files asks: never EIO, never a host error."""
+    import subprocess
+    import sys
+
+    program = install(root, "hostile")
+
+    def few_descriptors() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (200, 200))
+
+    completed = subprocess.run(
+        [sys.executable, "-m", "ntsim", "run", "--max-open-files", "5000", "--root", str(root),
+         program, "nofile"], cwd=root, capture_output=True, timeout=120, check=False,
+        preexec_fn=few_descriptors)
+    assert completed.returncode == 0
+    assert completed.stdout == b"open refused: No file descriptors available (at the limit)\n" \
+                               b"nofile: survived\n"
