@@ -87,6 +87,14 @@ static int run(const char *what)
         }
         printf("mapped %ld GiB\n", mapped);
     }
+    else if (!strcmp(what, "mmap-exec")) {
+        /* 1 TiB of executable mapping, made read-write-execute, then unmapped */
+        char *p = mmap(0, 1UL << 40, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (p == MAP_FAILED) return report("mmap 1 TiB PROT_EXEC", -1);
+        report("mprotect 1 TiB rwx", mprotect(p, 1UL << 40, PROT_READ | PROT_WRITE | PROT_EXEC));
+        p[12345] = 1;
+        report("munmap 1 TiB", munmap(p, 1UL << 40));
+    }
     else if (!strcmp(what, "mmap-touch")) {
         /* touch 1 GiB: more than a small --max-memory allows */
         char *p = mmap(0, 1UL << 30, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

@@ -227,6 +227,26 @@ class PageRuns:
         return None if index < 0 else (self._starts[index], self._ends[index], self._values[index])
 
 
+class PageSet(PageRuns):
+    """A set of page addresses kept as runs (the pages ever executable: a terabyte of
+    PROT_EXEC is one run)."""
+
+    def add(self, page: int) -> None:
+        if page not in self:
+            self.set_range(page, page + PAGE_SIZE, 1)
+
+    def update(self, pages) -> None:
+        if isinstance(pages, PageRuns):
+            for start, end, _ in pages.runs():
+                self.set_range(start, end, 1)
+        elif isinstance(pages, range) and pages.step == PAGE_SIZE:
+            if len(pages):
+                self.set_range(pages.start, pages[-1] + PAGE_SIZE, 1)
+        else:
+            for page in pages:
+                self.add(page)
+
+
 def _any_within(pages: set[int], start: int, end: int) -> bool:
     """Does the set hold a page of [start, end)? (whichever is smaller is walked)"""
     if not pages:
@@ -284,7 +304,7 @@ class AddressSpace:
         self.vads: list[Vad] = []          # sorted by base
         self._bases: list[int] = []
         self.peak_committed = 0
-        self.code_pages: set[int] = set()  # pages ever executable: the processor may hold code
+        self.code_pages = PageSet()        # pages ever executable: the processor may hold code
         self.shared_pages: set[int] = set()   # pages mapped onto a section's pages, in any view
         self.table: PageTable = cpu.page_table
         self.physical = cpu.physical
