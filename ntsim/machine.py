@@ -147,8 +147,11 @@ class Machine:
         `program` is a host path; it may lie outside the root, in which case the guest
         sees it as /.ntsim/host/<name> (the stand-in for its own path)."""
         self.boot()
-        image = read_image(program)
+        image = read_image(program, executable=False)
         chosen = self.personality(personality) if personality else self._probe(image, program)
+        if getattr(chosen, "requires_execute_bit", False) and not os.stat(program).st_mode & 0o111:
+            # a POSIX system's execve: no execute bit, EACCES (DOS, OS/2, NT have no such bit)
+            raise ImageError("permission denied: the file has no execute permission (EACCES)")
         guest_path = self.kernel.volume.guest_path(program) or f"/.ntsim/host/{os.path.basename(program)}"
         if env is None:
             env_list = host_environment()

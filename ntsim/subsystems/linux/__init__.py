@@ -61,6 +61,7 @@ def _exception_signal(number: int, pc: int) -> tuple[int, int, int, str]:
 class LinuxPersonality(Personality):
     name = "lxss"
     description = "x86-64 Linux ELF programs as pico processes (the WSL1 design)"
+    requires_execute_bit = True     # execve refuses a file without one (EACCES, exit 126)
 
     def __init__(self) -> None:
         self.kernel = None
