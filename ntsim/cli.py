@@ -303,10 +303,9 @@ def print_stats(machine, stats, wall: float) -> None:
 
 
 def command_info(args: argparse.Namespace) -> int:
+    from .machine import NotFound, read_image
     from .subsystems import base
     from .subsystems.base import ImageError
-
-    from .machine import NotFound, read_image
 
     try:
         data = read_image(args.program, executable=False)

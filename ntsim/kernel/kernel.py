@@ -19,11 +19,11 @@ from typing import Any
 from ..trace import KERNEL, Tracer
 from .cpu import Cpu
 from .dispatcher import Clock, Dispatcher
-from .limits import Limits
 from .fs.console import ConsoleDevice
 from .fs.null import NullDevice
 from .fs.pipe import NamedPipeDevice
 from .fs.volume import HostVolume
+from .limits import Limits
 from .lpc import LpcManager
 from .memory import AddressSpace
 from .objects import ObjectManager

@@ -30,9 +30,21 @@ from ...kernel.processes import Event, Process, SynchronizationEvent
 from ...kernel.services import NtCurrentProcess, NtCurrentThread
 from ..base import ImageError
 from . import elf, signals
-from .errno import E2BIG, EACCES, ECHILD, EINVAL, ELOOP, ENOENT, ENOEXEC, ENOMEM, EPERM, ESRCH, LinuxError
+from .errno import (
+    E2BIG,
+    EACCES,
+    ECHILD,
+    EINVAL,
+    ELOOP,
+    ENOENT,
+    ENOEXEC,
+    ENOMEM,
+    EPERM,
+    ESRCH,
+    LinuxError,
+)
 from .files import close_fd, guest_path, signed32
-from .lxfs import AT_FDCWD, S_IFDIR, S_IFMT, S_IFREG, lexical, nt_name
+from .lxfs import AT_FDCWD, S_IFMT, S_IFREG, lexical, nt_name
 from .system import child_rusage
 from .task import LinuxProcess, Task
 
