@@ -86,6 +86,17 @@ static int run(const char *what)
             mapped += 64;
         }
         printf("mapped %ld GiB\n", mapped);
+        /* what pthread_getattr_np and a debugger read: every mapping, listed at once */
+        char line[256];
+        FILE *maps = fopen("/proc/self/maps", "r");
+        long lines = 0, huge = 0;
+        while (maps && fgets(line, sizeof line, maps)) {
+            unsigned long start, end;
+            lines++;
+            if (sscanf(line, "%lx-%lx", &start, &end) == 2 && end - start >= (64UL << 30)) huge++;
+        }
+        if (maps) fclose(maps);
+        printf("/proc/self/maps: %s\n", lines > 0 && huge >= 1 ? "lists them" : "does not");
     }
     else if (!strcmp(what, "mmap-exec")) {
         /* 1 TiB of executable mapping, made read-write-execute, then unmapped */
@@ -94,6 +105,28 @@ static int run(const char *what)
         report("mprotect 1 TiB rwx", mprotect(p, 1UL << 40, PROT_READ | PROT_WRITE | PROT_EXEC));
         p[12345] = 1;
         report("munmap 1 TiB", munmap(p, 1UL << 40));
+    }
+    else if (!strcmp(what, "mmap-file-huge")) {
+        /* a small file mapped 1 TiB long (Linux allows it: past the end is SIGBUS),
+           then every call that walks a range walks all of it */
+        int fd = open("small", O_CREAT | O_RDWR | O_TRUNC, 0644);
+        write(fd, "small file\n", 11);
+        char *p = mmap(0, 1UL << 40, PROT_READ, MAP_SHARED, fd, 0);
+        if (p == MAP_FAILED) return report("mmap 1 TiB of a file", -1);
+        printf("first line: %.10s\n", p);
+        report("mprotect 1 TiB read-write", mprotect(p, 1UL << 40, PROT_READ | PROT_WRITE));
+        report("msync 1 TiB", msync(p, 1UL << 40, MS_SYNC));
+        report("madvise DONTNEED 1 TiB", madvise(p, 1UL << 40, MADV_DONTNEED));
+        char *q = mremap(p, 1UL << 40, 1UL << 41, MREMAP_MAYMOVE);
+        report("mremap to 2 TiB", q == MAP_FAILED ? -1 : 0);
+        report("munmap", munmap(q == MAP_FAILED ? p : q, q == MAP_FAILED ? 1UL << 40 : 1UL << 41));
+        close(fd);
+        unlink("small");
+        char *anon = mmap(0, 1UL << 40, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        anon[4096 * 3] = 1;
+        report("madvise DONTNEED 1 TiB anonymous", madvise(anon, 1UL << 40, MADV_DONTNEED));
+        char *moved = mremap(anon, 1UL << 40, 1UL << 40, MREMAP_MAYMOVE | MREMAP_FIXED, anon + (2UL << 40));
+        report("mremap 1 TiB anonymous elsewhere", moved == MAP_FAILED ? -1 : 0);
     }
     else if (!strcmp(what, "mmap-touch")) {
         /* touch 1 GiB: more than a small --max-memory allows */

@@ -247,6 +247,14 @@ class PageSet(PageRuns):
                 self.add(page)
 
 
+def _mapped_within(vad, start: int, end: int) -> list[int]:
+    """The pages of [start, end) that have frames, in order (walks the smaller side)."""
+    mapped = vad.mapped
+    if len(mapped) < (end - start) // PAGE_SIZE:
+        return sorted(page for page in mapped if start <= page < end)
+    return [page for page in range(start, end, PAGE_SIZE) if page in mapped]
+
+
 def _any_within(pages: set[int], start: int, end: int) -> bool:
     """Does the set hold a page of [start, end)? (whichever is smaller is walked)"""
     if not pages:
@@ -465,15 +473,16 @@ class AddressSpace:
         start, end = page_floor(base), page_ceil(base + size)
         # Find every page's reservation first: a range running past the reservation
         # fails as a whole, without decommitting its first pages.
-        pages = [(page, self._vad_for_page(page)) for page in range(start, end, PAGE_SIZE)]
-        for page, vad in pages:
+        parts = self._covering(start, end)
+        for vad, low, _high in parts:
             if vad.segment is not None:
                 # a view's pages are the section's: they go with the view, not one by one
-                raise NtStatusError(STATUS_UNABLE_TO_DELETE_SECTION, f"{page:#x} is in a mapped view")
+                raise NtStatusError(STATUS_UNABLE_TO_DELETE_SECTION, f"{low:#x} is in a mapped view")
         freed: list[int] = []
-        for page, vad in pages:
-            vad.committed.pop(page, None)
-            self._unmap_page(vad, page, freed)
+        for vad, low, high in parts:
+            vad.committed.clear_range(low, high)
+            for page in _mapped_within(vad, low, high):
+                self._unmap_page(vad, page, freed)
         self.physical.free(freed)
         self.cpu.flush_tlb_if_stale()
         return start, end - start
@@ -542,36 +551,50 @@ class AddressSpace:
 
     def protect(self, base: int, size: int, protect: int) -> int:
         """Change the protection of committed pages; returns the old protection of the
-        first page (NtProtectVirtualMemory's OldProtect)."""
+        first page (NtProtectVirtualMemory's OldProtect). Worked on runs of pages: only
+        the pages that have frames are visited one by one, so the size of the range
+        costs nothing."""
         _check_protection(protect)
         start, end = page_floor(base), page_ceil(base + size)
-        vad = self.find(start)
-        if vad is not None and vad.segment is None and end <= vad.end:
-            # private memory: whole runs at once, page by page only where frames are
-            first = vad.committed.run_at(start)
-            if first is None or len(vad.committed.slice(start, end)) != (end - start) // PAGE_SIZE:
-                raise NtStatusError(STATUS_NOT_COMMITTED, f"{start:#x}+{end - start:#x} is not all committed")
-            for page in sorted(p for p in vad.mapped if start <= p < end):
-                self._set_protection(vad, page, protect)
-            if protect & EXECUTABLE and not vad.committed.get(start, 0) & EXECUTABLE:
-                self.code_pages.update(range(start, end, PAGE_SIZE))
-            vad.committed.set_range(start, end, protect)
-            self.cpu.flush_tlb_if_stale()
-            return first[2] or PAGE_NOACCESS
-        pages = [(page, self._vad_for_page(page)) for page in range(start, end, PAGE_SIZE)]
+        parts = self._covering(start, end)
         # Check every page before changing any: NT fails the whole call with
         # STATUS_NOT_COMMITTED and leaves the range as it was.
-        for page, vad in pages:
-            if page not in vad.committed:
-                raise NtStatusError(STATUS_NOT_COMMITTED, f"page {page:#x} is not committed")
-            if vad.segment is not None:
-                self._view_protection(vad, page, protect)    # STATUS_SECTION_PROTECTION
-        old = None
-        for page, vad in pages:
-            old = vad.committed[page] if old is None else old
-            self._set_protection(vad, page, protect)
+        for vad, low, high in parts:
+            if len(vad.committed.slice(low, high)) != (high - low) // PAGE_SIZE:
+                raise NtStatusError(STATUS_NOT_COMMITTED, f"{low:#x}+{high - low:#x} is not all committed")
+            if vad.segment is not None:                 # STATUS_SECTION_PROTECTION
+                self._view_protection(vad, -1, protect)
+                for page in _mapped_within(vad, low, high):
+                    self._view_protection(vad, page, protect)
+        old = parts[0][0].committed.get(start) if parts else None
+        for vad, low, high in parts:
+            pages = _mapped_within(vad, low, high)
+            for page in pages:                          # the processor's entries
+                self._set_protection(vad, page, protect)
+            kept = {page: vad.committed[page] for page in pages}
+            everywhere = self._view_protection(vad, -1, protect) if vad.segment is not None else protect
+            vad.committed.set_range(low, high, everywhere)
+            for page, value in kept.items():            # a view's private copies differ
+                if value != everywhere:
+                    vad.committed[page] = value
+            if everywhere & EXECUTABLE:
+                self.code_pages.update(range(low, high, PAGE_SIZE))
         self.cpu.flush_tlb_if_stale()
         return old or PAGE_NOACCESS
+
+    def _covering(self, start: int, end: int, status: int = STATUS_MEMORY_NOT_ALLOCATED) \
+            -> list[tuple[Vad, int, int]]:
+        """(vad, low, high) for the VADs that together cover [start, end), one lookup
+        per VAD; `status` if a page of it is not reserved."""
+        parts, page = [], start
+        while page < end:
+            vad = self.find(page)
+            if vad is None:
+                raise NtStatusError(status, f"{page:#x} is not reserved")
+            high = min(vad.end, end)
+            parts.append((vad, page, high))
+            page = high
+        return parts
 
     def _view_protection(self, vad: Vad, page: int, protect: int) -> int:
         """The protection a page of a view really gets. A page still shared with the
@@ -947,8 +970,10 @@ class AddressSpace:
                            alignment=alignment, below=below)
         vad.section, vad.segment, vad.offset, vad.copy_on_write = section, section.segment, offset, copy_on_write
         section.reference()
-        for page in range(vad.base, vad.end, PAGE_SIZE):
-            self._set_protection(vad, page, protect)
+        everywhere = self._view_protection(vad, -1, protect)   # no page has a frame yet
+        vad.committed.set_range(vad.base, vad.end, everywhere)
+        if everywhere & EXECUTABLE:
+            self.code_pages.update(range(vad.base, vad.end, PAGE_SIZE))
         self.peak_committed = max(self.peak_committed, self.committed_bytes)
         return vad
 
@@ -962,8 +987,11 @@ class AddressSpace:
         protect = vad.committed.get(end - PAGE_SIZE)
         vad.size += size
         if protect is not None:
-            for page in range(end, vad.end, PAGE_SIZE):
-                self._set_protection(vad, page, protect)
+            # the new pages have no frames: one run
+            everywhere = self._view_protection(vad, -1, protect) if vad.segment is not None else protect
+            vad.committed.set_range(end, vad.end, everywhere)
+            if everywhere & EXECUTABLE:
+                self.code_pages.update(range(end, vad.end, PAGE_SIZE))
         self.peak_committed = max(self.peak_committed, self.committed_bytes)
         return vad
 
@@ -984,11 +1012,9 @@ class AddressSpace:
             position = bisect.bisect_left(self._bases, moved.base)
             self.vads.insert(position, moved)
             self._bases.insert(position, moved.base)
-            for page in range(start, end, PAGE_SIZE):
-                if page in self.code_pages:
-                    self.code_pages.add(page + delta)
-                if page not in vad.mapped:
-                    continue
+            for code_start, code_end, _ in self.code_pages.slice(start, end).runs():
+                self.code_pages.set_range(code_start + delta, code_end + delta, 1)
+            for page in _mapped_within(vad, start, end):
                 protect = vad.committed[page]
                 frame = self.table.frames[page]
                 shared = page in vad.shared
@@ -1009,7 +1035,7 @@ class AddressSpace:
         """Write the changed pages of the views in a range back to their files
         (NtFlushVirtualMemory). Private memory has no file: STATUS_NOT_MAPPED_DATA."""
         start, end = page_floor(base), page_ceil(base + max(size, 1))
-        vads = {id(v): v for v in (self._vad_for_page(p) for p in range(start, end, PAGE_SIZE))}
+        vads = {id(v): v for v, _, _ in self._covering(start, end)}
         for vad in vads.values():
             if vad.segment is None:
                 raise NtStatusError(STATUS_NOT_MAPPED_DATA, f"{vad.base:#x} is not a mapped view")
@@ -1025,10 +1051,9 @@ class AddressSpace:
         back as the section's page (a private copy is dropped, and the page is
         copy-on-write again)."""
         start, end = page_floor(base), page_ceil(base + size)
-        pages = [(page, self._vad_for_page(page)) for page in range(start, end, PAGE_SIZE)]
+        pages = [(page, vad) for vad, low, high in self._covering(start, end)
+                 for page in _mapped_within(vad, low, high)]
         for page, vad in pages:
-            if page not in vad.mapped:
-                continue
             private_copy = vad.segment is not None and page not in vad.shared
             self._unmap_page(vad, page)
             if private_copy and vad.copy_on_write:
