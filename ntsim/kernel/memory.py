@@ -1061,15 +1061,21 @@ class AddressSpace:
         self.cpu.flush_tlb_if_stale()
         return start, end - start
 
-    def resident(self, base: int, size: int) -> list[bool]:
-        """Which pages of a range are in memory (Linux mincore): a touched page, or a
-        view's page that the section holds (the file's page cache) even if this process
-        has not touched it."""
-        out = []
-        for page in range(page_floor(base), page_ceil(base + size), PAGE_SIZE):
-            vad = self._vad_for_page(page, STATUS_INVALID_ADDRESS)
-            out.append(self.table.accessed(page) or (
-                vad.segment is not None and self._section_page(vad, page) in vad.segment.loaded))
+    def resident(self, base: int, size: int) -> bytearray:
+        """Which pages of a range are in memory (Linux mincore), one byte each (1: yes):
+        a touched page, or a view's page that the section holds (the file's page cache)
+        even if this process has not touched it. Only pages with frames are looked at."""
+        start, end = page_floor(base), page_ceil(base + size)
+        out = bytearray((end - start) // PAGE_SIZE)
+        for vad, low, high in self._covering(start, end, STATUS_INVALID_ADDRESS):
+            for page in _mapped_within(vad, low, high):
+                if self.table.accessed(page):
+                    out[(page - start) // PAGE_SIZE] = 1
+            if vad.segment is not None:
+                first, last = self._section_page(vad, low), self._section_page(vad, high - 1)
+                for loaded in vad.segment.loaded:
+                    if first <= loaded <= last:
+                        out[(low - start) // PAGE_SIZE + loaded - first] = 1
         return out
 
     def close_views(self) -> None:

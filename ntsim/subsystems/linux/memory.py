@@ -363,7 +363,7 @@ def sys_mincore(task: Task, addr: int, length: int, vec: int) -> int:
         raise LinuxError(ENOMEM)
     _mapped(task, addr, size)
     if size:
-        task.write(vec, bytes(int(r) for r in task.memory.resident(addr, size)))
+        task.write(vec, bytes(task.memory.resident(addr, size)))
     return 0
 
 
