@@ -128,6 +128,25 @@ static int run(const char *what)
         char *moved = mremap(anon, 1UL << 40, 1UL << 40, MREMAP_MAYMOVE | MREMAP_FIXED, anon + (2UL << 40));
         report("mremap 1 TiB anonymous elsewhere", moved == MAP_FAILED ? -1 : 0);
     }
+    else if (!strcmp(what, "bigio")) {
+        /* counts far larger than any buffer: Linux caps one call at MAX_RW_COUNT */
+        char *p = mmap(0, 1UL << 40, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        int fd = open("/dev/null", O_RDWR);
+        long n = read(fd, p, 1UL << 40);
+        printf("read 1 TiB from /dev/null: %ld\n", n);
+        int zero = open("/dev/zero", O_RDONLY);
+        n = read(zero, p, 1UL << 20);
+        printf("read 1 MiB from /dev/zero: %ld\n", n);
+        n = write(fd, p, 1UL << 40);
+        printf("write 1 TiB to /dev/null: %ld\n", n);
+        int small = open("small", O_CREAT | O_RDWR | O_TRUNC, 0644);
+        write(small, "abc", 3);
+        n = pread(small, p, 1UL << 40, 0);
+        printf("pread 1 TiB from a 3-byte file: %ld\n", n);
+        n = read(small, p, -1UL);
+        printf("read -1 bytes: %ld %s\n", n, n < 0 ? strerror(errno) : "");
+        unlink("small");
+    }
     else if (!strcmp(what, "mmap-touch")) {
         /* touch 1 GiB: more than a small --max-memory allows */
         char *p = mmap(0, 1UL << 30, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
