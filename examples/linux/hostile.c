@@ -147,6 +147,15 @@ static int run(const char *what)
         printf("read -1 bytes: %ld %s\n", n, n < 0 ? strerror(errno) : "");
         unlink("small");
     }
+    else if (!strcmp(what, "mmap-many")) {
+        /* page after page, each its own mapping, until refused (vm.max_map_count) */
+        long n = 0;
+        for (;;) {
+            void *p = mmap(0, 4096, (n & 1) ? PROT_READ : PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            if (p == MAP_FAILED) { printf("mmap refused after %s: %s\n", n > 60000 ? "about 65,530" : "few", strerror(errno)); break; }
+            if (++n > 200000) { printf("mmap never refused\n"); break; }
+        }
+    }
     else if (!strcmp(what, "mmap-touch")) {
         /* touch 1 GiB: more than a small --max-memory allows */
         char *p = mmap(0, 1UL << 30, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

@@ -55,6 +55,9 @@ from .status import (
 
 PAGE_SIZE = 0x1000
 ALLOCATION_GRANULARITY = 0x10000
+# The most VADs one address space may have: Linux's vm.max_map_count (ENOMEM past it),
+# which keeps a guest that maps page after page from growing ntsim without end.
+MAX_REGIONS = 65530
 FAULT_AROUND_PAGES = 16       # a demand-zero fault maps up to this aligned cluster (64 KiB)
 
 MEM_COMMIT, MEM_RESERVE, MEM_DECOMMIT, MEM_RELEASE = 0x1000, 0x2000, 0x4000, 0x8000
@@ -311,7 +314,6 @@ class AddressSpace:
         self.lowest, self.highest = lowest, highest
         self.vads: list[Vad] = []          # sorted by base
         self._bases: list[int] = []
-        self.peak_committed = 0
         self.code_pages = PageSet()        # pages ever executable: the processor may hold code
         self.shared_pages: set[int] = set()   # pages mapped onto a section's pages, in any view
         self.table: PageTable = cpu.page_table
@@ -387,17 +389,42 @@ class AddressSpace:
         index = bisect.bisect_left(self._bases, base + size)
         return not any(v.end > base for v in self.vads[max(0, index - 1):index])
 
+    _holes: list[tuple[int, int]] | None = None
+    _holes_for: tuple[int, int] | None = None
+
+    def _free_ranges(self) -> list[tuple[int, int]]:
+        """The holes between the VADs, as (start, end): kept between calls and split as
+        ranges are reserved (a process mapping page after page has few holes but many
+        VADs: walking every VAD for every mmap made 65,530 mappings take minutes), made
+        again after a release."""
+        if self._holes is None or self._holes_for != (self.lowest, self.highest):
+            holes = []
+            cursor = self.lowest
+            for vad in self.vads:
+                if vad.base > cursor:
+                    holes.append((cursor, vad.base))
+                cursor = max(cursor, vad.end)
+            if cursor <= self.highest:
+                holes.append((cursor, self.highest + 1))
+            self._holes, self._holes_for = holes, (self.lowest, self.highest)
+        return self._holes
+
+    def _reserved_from_holes(self, base: int, end: int) -> None:
+        holes = self._holes
+        if holes is None:
+            return
+        index = bisect.bisect_right(holes, (base, 1 << 64)) - 1
+        if index < 0 or not holes[index][0] <= base < holes[index][1] or end > holes[index][1]:
+            self._holes = None              # not one hole: made again when next asked
+            return
+        start, stop = holes[index]
+        holes[index:index + 1] = [piece for piece in ((start, base), (end, stop)) if piece[0] < piece[1]]
+
     def find_free(self, size: int, top_down: bool = False,
                   alignment: int = ALLOCATION_GRANULARITY, below: int | None = None) -> int:
         """First (or last) hole that fits `size`, aligned like NT's allocator."""
         highest = min(self.highest, below) if below else self.highest
-        holes = []
-        cursor = self.lowest
-        for vad in self.vads:
-            if vad.base > cursor:
-                holes.append((cursor, vad.base))
-            cursor = max(cursor, vad.end)
-        holes.append((cursor, highest + 1))
+        holes = [(start, min(end, highest + 1)) for start, end in self._free_ranges() if start <= highest]
         for start, end in (reversed(holes) if top_down else holes):
             end = min(end, highest + 1)
             if top_down:
@@ -433,10 +460,14 @@ class AddressSpace:
             if not self.is_free(base, size):
                 raise NtStatusError(STATUS_CONFLICTING_ADDRESSES,
                                     f"{base:#x}+{size:#x} overlaps an allocation")
+        if len(self.vads) >= MAX_REGIONS:
+            raise NtStatusError(STATUS_NO_MEMORY, f"{len(self.vads):,} regions: the most one "
+                                                  "address space may have")
         vad = Vad(base, size, protect, kind, tag)
         index = bisect.bisect_left(self._bases, base)
         self.vads.insert(index, vad)
         self._bases.insert(index, base)
+        self._reserved_from_holes(base, base + size)
         return vad
 
     def commit(self, base: int, size: int, protect: int) -> tuple[int, int]:
@@ -452,7 +483,6 @@ class AddressSpace:
             vad.committed.set_range(start, end, protect)
             if protect & EXECUTABLE:
                 self.code_pages.update(pages)
-            self.peak_committed = max(self.peak_committed, self.committed_bytes)
             return start, end - start
         if end - start > self.highest + 1:
             raise NtStatusError(STATUS_INVALID_PARAMETER, f"{size:#x} bytes is more than user space")
@@ -466,7 +496,6 @@ class AddressSpace:
             self._set_protection(vad, page, protect)
         if protect & EXECUTABLE:
             self.code_pages.update(pages)
-        self.peak_committed = max(self.peak_committed, self.committed_bytes)
         return start, end - start
 
     def decommit(self, base: int, size: int) -> tuple[int, int]:
@@ -522,6 +551,7 @@ class AddressSpace:
         self.cpu.flush_tlb_if_stale()
         index = self.vads.index(vad)
         del self.vads[index], self._bases[index]
+        self._holes = None
         self._last_found = None
         pieces = []
         if vad.base < start:
@@ -974,7 +1004,6 @@ class AddressSpace:
         vad.committed.set_range(vad.base, vad.end, everywhere)
         if everywhere & EXECUTABLE:
             self.code_pages.update(range(vad.base, vad.end, PAGE_SIZE))
-        self.peak_committed = max(self.peak_committed, self.committed_bytes)
         return vad
 
     def extend(self, end: int, size: int) -> Vad:
@@ -986,13 +1015,13 @@ class AddressSpace:
             raise NtStatusError(STATUS_CONFLICTING_ADDRESSES, f"cannot grow the region ending at {end:#x}")
         protect = vad.committed.get(end - PAGE_SIZE)
         vad.size += size
+        self._holes = None
         if protect is not None:
             # the new pages have no frames: one run
             everywhere = self._view_protection(vad, -1, protect) if vad.segment is not None else protect
             vad.committed.set_range(end, vad.end, everywhere)
             if everywhere & EXECUTABLE:
                 self.code_pages.update(range(end, vad.end, PAGE_SIZE))
-        self.peak_committed = max(self.peak_committed, self.committed_bytes)
         return vad
 
     def relocate(self, old: int, size: int, new: int) -> None:
@@ -1011,6 +1040,7 @@ class AddressSpace:
             moved.mapped, moved.shared = set(), set()
             position = bisect.bisect_left(self._bases, moved.base)
             self.vads.insert(position, moved)
+            self._holes = None
             self._bases.insert(position, moved.base)
             for code_start, code_end, _ in self.code_pages.slice(start, end).runs():
                 self.code_pages.set_range(code_start + delta, code_end + delta, 1)

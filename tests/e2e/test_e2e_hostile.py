@@ -133,7 +133,7 @@ def test_open_files_meet_emfile_at_the_limit(root: Path) -> None:
                              b"nofile: survived\n"
 
 
-@pytest.mark.parametrize("case", ["mmap-huge", "mmap-exec", "mmap-file-huge", "bigio"])
+@pytest.mark.parametrize("case", ["mmap-huge", "mmap-exec", "mmap-file-huge", "bigio", "mmap-many"])
 def test_huge_untouched_mappings_cost_no_memory(native_ok, root: Path, case: str) -> None:
     """8 TiB mapped and never touched, or 1 TiB executable made writable and unmapped:
     as natively, it works, in a fraction of a second and a few MB (it once took 11 GB
