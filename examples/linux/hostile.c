@@ -156,6 +156,22 @@ static int run(const char *what)
             if (++n > 200000) { printf("mmap never refused\n"); break; }
         }
     }
+    else if (!strcmp(what, "sigflood")) {
+        /* queue real-time signals, blocked, until the queue is full (RLIMIT_SIGPENDING) */
+        sigset_t all;
+        sigfillset(&all);
+        sigprocmask(SIG_BLOCK, &all, 0);
+        struct rlimit limit = {1000, 1000};
+        setrlimit(RLIMIT_SIGPENDING, &limit);
+        union sigval value = {0};
+        long n = 0;
+        while (sigqueue(getpid(), SIGRTMIN + 1, value) == 0)
+            if (++n > 2000000) break;
+        printf("sigqueue refused after %ld: %s\n", n, strerror(errno));
+        for (int i = 0; i < 10; i++) kill(getpid(), SIGRTMIN + 2);
+        printf("kill past the limit: survived\n");
+        _exit(0);
+    }
     else if (!strcmp(what, "mmap-touch")) {
         /* touch 1 GiB: more than a small --max-memory allows */
         char *p = mmap(0, 1UL << 30, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

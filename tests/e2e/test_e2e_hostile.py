@@ -283,3 +283,12 @@ def test_open_files_stay_under_the_hosts_own_limit(root: Path) -> None:
     assert completed.returncode == 0
     assert completed.stdout == b"open refused: No file descriptors available (at the limit)\n" \
                                b"nofile: survived\n"
+
+
+def test_real_time_signals_queue_up_to_rlimit_sigpending(root: Path) -> None:
+    """Linux counts pending signals per user (natively a few already pending may count:
+    998 of 1000 here); ntsim counts the process's own queue."""
+    outcome = run_guest(install(root, "hostile"), ("sigflood",), root=root)
+    assert outcome.status == 0
+    assert outcome.stdout == b"sigqueue refused after 1000: Resource temporarily unavailable\n" \
+                             b"kill past the limit: survived\n"
