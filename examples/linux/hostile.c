@@ -50,6 +50,9 @@ static int report(const char *what, long result)
 
 static int run(const char *what)
 {
+    volatile char frame[256];
+    frame[0] = what[0];
+    (void)frame[0];   /* a frame on the stack: "recurse" uses it up */
     volatile long zero = 0;
     if (!strcmp(what, "hlt"))        __asm__ volatile("hlt");
     else if (!strcmp(what, "cli"))   __asm__ volatile("cli");
@@ -171,6 +174,16 @@ static int run(const char *what)
         for (int i = 0; i < 10; i++) kill(getpid(), SIGRTMIN + 2);
         printf("kill past the limit: survived\n");
         _exit(0);
+    }
+    else if (!strcmp(what, "recurse")) {
+        /* unbounded recursion: the stack meets its rlimit, and the guard is SIGSEGV */
+        return run("recurse") + (int)zero;
+    }
+    else if (!strcmp(what, "brk-huge")) {
+        char *start = sbrk(0);
+        report("brk + 1 TiB", brk(start + (1UL << 40)) == 0 ? 0 : -1);
+        start[(1UL << 40) - 1] = 1;
+        report("brk back", brk(start));
     }
     else if (!strcmp(what, "mmap-touch")) {
         /* touch 1 GiB: more than a small --max-memory allows */

@@ -44,7 +44,7 @@ PRIVILEGED = {"hlt": "hlt", "cli": "cli", "sti": "sti", "in": "in al, 0x60", "ou
               "tocr3": "mov cr3, rax", "lgdt": "lgdt", "lidt": "lidt", "invlpg": "invlpg",
               "wbinvd": "wbinvd", "swapgs": "swapgs"}
 OTHER_FAULTS = {"ud2": "ud2", "int3": "int3", "int81": "int 0x81", "div0": "idiv", "null": "",
-                "kernel": "", "noncanonical": "", "jumpnull": "", "jumptop": "", "jumptop32": ""}
+                "kernel": "", "noncanonical": "", "jumpnull": "", "jumptop": "", "jumptop32": "", "recurse": ""}
 
 
 @pytest.mark.parametrize("case", [*PRIVILEGED, *OTHER_FAULTS])
@@ -133,7 +133,7 @@ def test_open_files_meet_emfile_at_the_limit(root: Path) -> None:
                              b"nofile: survived\n"
 
 
-@pytest.mark.parametrize("case", ["mmap-huge", "mmap-exec", "mmap-file-huge", "bigio", "mmap-many"])
+@pytest.mark.parametrize("case", ["mmap-huge", "mmap-exec", "mmap-file-huge", "bigio", "mmap-many", "brk-huge"])
 def test_huge_untouched_mappings_cost_no_memory(native_ok, root: Path, case: str) -> None:
     """8 TiB mapped and never touched, or 1 TiB executable made writable and unmapped:
     as natively, it works, in a fraction of a second and a few MB (it once took 11 GB
