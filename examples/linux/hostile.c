@@ -77,6 +77,7 @@ static int run(const char *what)
     else if (!strcmp(what, "kernel")) { printf("%d\n", *(volatile int *)0xffffffff81000000UL); }
     else if (!strcmp(what, "noncanonical")) { printf("%d\n", *(volatile int *)0x0000900000000000UL); }
     else if (!strcmp(what, "jumpnull")) { void (*f)(void) = (void (*)(void))(long)zero; f(); }
+    else if (!strcmp(what, "readtop")) { printf("%d\n", *(volatile int *)0xfffffffffffff000UL); }
     else if (!strcmp(what, "jumptop")) { void (*f)(void) = (void (*)(void))0xfffffffffffff000UL; f(); }
     else if (!strcmp(what, "jumptop32")) { void (*f)(void) = (void (*)(void))0xfffff000UL; f(); }
     else if (!strcmp(what, "catch")) { catch_faults(); return 0; }

@@ -44,7 +44,7 @@ PRIVILEGED = {"hlt": "hlt", "cli": "cli", "sti": "sti", "in": "in al, 0x60", "ou
               "tocr3": "mov cr3, rax", "lgdt": "lgdt", "lidt": "lidt", "invlpg": "invlpg",
               "wbinvd": "wbinvd", "swapgs": "swapgs"}
 OTHER_FAULTS = {"ud2": "ud2", "int3": "int3", "int81": "int 0x81", "div0": "idiv", "null": "",
-                "kernel": "", "noncanonical": "", "jumpnull": "", "jumptop": "", "jumptop32": "", "recurse": ""}
+                "kernel": "", "noncanonical": "", "jumpnull": "", "jumptop": "", "jumptop32": "", "readtop": "", "recurse": ""}
 
 
 @pytest.mark.parametrize("case", [*PRIVILEGED, *OTHER_FAULTS])
