@@ -57,6 +57,9 @@ lint: $(STAMP)
 
 examples:
 	$(MAKE) -C examples/linux
+	$(MAKE) -C examples/posix
+	$(MAKE) -C examples os2
+	$(MAKE) -C examples/dos
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -12,7 +12,14 @@
 (e)-(g) scheduling at speed (compute under --deterministic, two computes at once, a
     pipeline beside its parts): benchmarks/scheduling.py;
 (h) memory at scale (256 MiB touched, strided reads, `file`, python3 importing ssl, the
-    address-space clone of a fork): benchmarks/memory.py.
+    address-space clone of a fork): benchmarks/memory.py;
+(i) the POSIX subsystem's two paths (getpid over LPC to PSXSS, write to /dev/null with
+    NtWriteFile directly) beside a bare `int 2Fh` hook and LXSS's getpid: benchmarks/posix.py.
+(j)-(k) OS2SS: an OS/2 API call's round trip through the far-call thunk beside a bare
+    unicorn interrupt hook, and what an LPC round trip to the OS2SS server adds:
+    benchmarks/os2.py.
+(l) the VDM: a compute-bound DOS program beside bare unicorn in 16-bit mode, and an
+    INT 21h round trip beside a bare interrupt hook: benchmarks/vdm.py.
 
 Never run as a timed test: timings depend on the machine; the ratios are what to read.
 """
@@ -31,9 +38,13 @@ ROOT = os.path.dirname(HERE)
 EXAMPLES = os.path.join(ROOT, "examples", "linux")
 sys.path.insert(0, ROOT)
 
+import importlib.util  # noqa: E402
+
 import memory  # noqa: E402  (benchmarks/memory.py: memory at scale)
+import os2  # noqa: E402  (benchmarks/os2.py: sections (j)-(k), OS2SS)
 import scheduling  # noqa: E402  (benchmarks/scheduling.py: sections (e)-(g))
 import software  # noqa: E402  (benchmarks/software.py: section (d))
+import vdm  # noqa: E402  (benchmarks/vdm.py: section (l), the VDM)
 from unicorn import UC_ARCH_X86, UC_HOOK_INSN, UC_MODE_64, Uc  # noqa: E402
 from unicorn.x86_const import (  # noqa: E402
     UC_X86_INS_SYSCALL,
@@ -176,6 +187,20 @@ def main() -> None:
     scheduling.main()
     print()
     memory.main()
+    print()
+    posix_benchmark().main()
+    print()
+    os2.main()
+    print()
+    vdm.main()
+
+
+def posix_benchmark():
+    """benchmarks/posix.py, section (i) (loaded by path: `posix` is also a module of Python's own)."""
+    spec = importlib.util.spec_from_file_location("posix_benchmark", os.path.join(HERE, "posix.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 if __name__ == "__main__":

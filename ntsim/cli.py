@@ -7,9 +7,10 @@
     ntsim objects                           the object namespace of a freshly booted machine
 
 Exit status of `run`: the guest's own; 128+N when signal N killed it; 125 when ntsim
-failed, 126 when the image cannot be executed, 127 when it is not found. Errors are one
-line on stderr, never a traceback: an internal error writes its traceback to a report
-file and names it (`--debug`, or NTSIM_DEBUG=1, prints it instead).
+failed, 126 when the image cannot be executed, 127 when it is not found; 152 (128 +
+SIGXCPU, as `ulimit -t`) after --max-instructions, 124 (as GNU timeout) after --timeout.
+Errors are one line on stderr, never a traceback: an internal error writes its traceback
+to a report file and names it (`--debug`, or NTSIM_DEBUG=1, prints it instead).
 """
 
 from __future__ import annotations
@@ -47,6 +48,14 @@ def _parser() -> argparse.ArgumentParser:
                      help="print an internal error's traceback instead of writing a report file")
     run.add_argument("--dump-namespace", action="store_true",
                      help="print the object namespace when the run ends")
+    run.add_argument("--screen", action="store_true",
+                     help="print the console's final text screen (80x25) at exit")
+    run.add_argument("--max-instructions", type=_positive_int, metavar="N",
+                     help="stop after N guest instructions: one line on stderr, exit status "
+                          "152 (128+SIGXCPU, as ulimit -t); counting slows the run")
+    run.add_argument("--timeout", type=_positive_float, metavar="S",
+                     help="stop after S seconds of wall-clock time: one line on stderr, exit "
+                          "status 124 (as GNU timeout)")
     _limit_options(run)
     run.add_argument("program", metavar="PROGRAM")
     run.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS")
@@ -149,6 +158,20 @@ class CappedFile:
         self.stream.close()
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text}: not a positive number")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text}: not a positive number of seconds")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command is None:
@@ -202,7 +225,7 @@ def write_crash_report(argv: list[str]) -> str | None:
 
 
 def command_run(args: argparse.Namespace) -> int:
-    from .machine import Deadlock, Machine, NotFound
+    from .machine import Deadlock, Machine, NotFound, RunLimit
     from .subsystems.base import ImageError
     from .subsystems.windows.csrss import CtrlKeys
     from .trace import JsonLinesSink, StatsSink, StraceSink
@@ -213,7 +236,8 @@ def command_run(args: argparse.Namespace) -> int:
         return EXIT_NTSIM_FAILED
     limits = _limits(args)
     machine = Machine(args.root, deterministic=args.deterministic, seed=args.seed,
-                      count_instructions=args.stats, limits=limits, read_only=args.read_only)
+                      count_instructions=args.stats, max_instructions=args.max_instructions,
+                      timeout=args.timeout, limits=limits, read_only=args.read_only)
     trace_file = None
     stats = None
     if args.trace:
@@ -255,6 +279,9 @@ def command_run(args: argparse.Namespace) -> int:
     except Deadlock as error:
         print(f"ntsim: deadlock: {error}", file=sys.stderr)
         return EXIT_NTSIM_FAILED
+    except RunLimit as error:
+        print(f"ntsim: {error}", file=sys.stderr)
+        status = error.status
     finally:
         if not machine.finished:
             machine.shutdown()         # files flushed and closed, whatever stopped the run
@@ -265,6 +292,8 @@ def command_run(args: argparse.Namespace) -> int:
     if trace_file is not None and trace_file.full:
         print(f"ntsim: --trace-file {args.trace_file}: stopped at {trace_file.written:,} bytes "
               "(--max-trace-size)", file=sys.stderr)
+    if args.screen:
+        print_screen(machine)
     if stats is not None:
         print_stats(machine, stats, time.perf_counter() - started)
     if args.dump_namespace:
@@ -280,6 +309,16 @@ def _size(count: int) -> str:
     return str(count)
 
 
+def print_screen(machine) -> None:
+    """--screen: the console's text screen as it is at exit, every row, trailing blanks
+    cut, between two rules."""
+    screen = machine.screen
+    rows = [row.rstrip() for row in screen.text()]
+    rule = "-" * screen.columns
+    sys.stdout.write("\n".join([rule, *rows, rule]) + "\n")
+    sys.stdout.flush()
+
+
 def print_stats(machine, stats, wall: float) -> None:
     out = sys.stderr
     kernel = machine.kernel
@@ -288,6 +327,7 @@ def print_stats(machine, stats, wall: float) -> None:
     print(f"instructions         {kernel.instructions_executed():,}", file=out)
     layers = stats.per_layer()
     print("calls per layer      " + ", ".join(f"{layer} {count}" for layer, count in layers.items()), file=out)
+    print_lpc_stats(stats, out)
     print("calls per name       (layer, name, calls, errors)", file=out)
     for (layer, name), count in sorted(stats.calls.items(), key=lambda item: (item[0][0], -item[1], item[0][1])):
         errors = stats.errors.get((layer, name), 0)
@@ -300,6 +340,33 @@ def print_stats(machine, stats, wall: float) -> None:
         print(f"    {process.name:<14} pid {process.pid:<5} {kind:<7} "
               f"{_size(process.reserved_bytes):>10} / {_size(process.committed_bytes):>10} / "
               f"{_size(process.touched_bytes):>10}, {_size(process.shared_bytes):>10} shared", file=out)
+    for personality in machine.personalities.values():     # a personality's own figures
+        for line in getattr(personality, "stats_lines", lambda: [])():
+            print(line, file=out)
+
+
+def print_lpc_stats(stats, out) -> None:
+    """LPC messages by kind and port, and the client/server transitions they cost: a
+    request hands the processor to a server thread and its reply hands it back (two);
+    a datagram, one way (one)."""
+    messages = getattr(stats, "messages", None)
+    if not messages:
+        return
+    kinds = {"NtRequestWaitReplyPort": "requests", "NtRequestPort": "datagrams",
+             "NtConnectPort": "connections"}
+    totals: dict[str, int] = {}
+    ports: dict[str, int] = {}
+    for (name, port), count in messages.items():
+        totals[kinds.get(name, name)] = totals.get(kinds.get(name, name), 0) + count
+        if name != "NtConnectPort":
+            ports[port] = ports.get(port, 0) + count
+    print(f"lpc messages         {totals.get('requests', 0) + totals.get('datagrams', 0)} "
+          f"({', '.join(f'{kind} {count}' for kind, count in totals.items())})", file=out)
+    for port, count in sorted(ports.items(), key=lambda item: -item[1]):
+        print(f"    {port:<28} {count:>7}", file=out)
+    transitions = 2 * totals.get("requests", 0) + totals.get("datagrams", 0)
+    print(f"client/server        {transitions} transitions (a request and its reply: 2; a datagram: 1)",
+          file=out)
 
 
 def command_info(args: argparse.Namespace) -> int:
@@ -315,9 +382,10 @@ def command_info(args: argparse.Namespace) -> int:
     except ImageError as error:
         print(f"ntsim: {args.program}: {error}", file=sys.stderr)
         return EXIT_CANNOT_EXECUTE
-    personality = base.probe(data[:4096])
+    personality = base.probe(data[:4096], args.program)
     if personality is None:
-        print(f"ntsim: {args.program}: not an image any personality runs", file=sys.stderr)
+        print(f"ntsim: {args.program}: {base.refusal(data[:4096]) or 'not an image any personality runs'}",
+              file=sys.stderr)
         return EXIT_CANNOT_EXECUTE
     try:
         info = personality.describe(data)
@@ -354,13 +422,14 @@ def command_calls(args: argparse.Namespace) -> int:
         print(f"ntsim: no personality named {args.name!r} (try: ntsim personalities)", file=sys.stderr)
         return 2
     rows = personality.call_table()
+    number = getattr(personality, "format_call_number", lambda n: f"{n:>4}")
     counts: dict[str, int] = {}
     for row in rows:
         counts[row.level] = counts.get(row.level, 0) + 1
         if args.level and row.level != args.level:
             continue
         note = f"  — {row.note}" if row.note else ""
-        print(f"{row.number:>4}  {row.name:<22} {row.level:<11} ({', '.join(row.arguments)}){note}")
+        print(f"{number(row.number)}  {row.name:<22} {row.level:<11} ({', '.join(row.arguments)}){note}")
     print(f"\n{args.name}: " + ", ".join(f"{count} {level}" for level, count in counts.items()))
     return 0
 

@@ -97,16 +97,22 @@ class Machine:
 
     def __init__(self, root: str = ".", *, deterministic: bool = False, seed: int | None = None,
                  console: HostConsole | None = None, count_instructions: bool = False,
+                 max_instructions: int | None = None, timeout: float | None = None,
                  limits: Limits | None = None, read_only: bool = False) -> None:
+        """`max_instructions` and `timeout` (seconds of wall-clock time) stop a run that
+        goes on too long: `run` raises RunLimit, every guest process is ended. `limits`
+        are the machine's quotas (kernel/limits.py); `read_only` write-protects the root."""
         if not os.path.isdir(root):
             raise NotFound(f"root directory {root} does not exist")
         self.root = os.path.realpath(root)
         self.limits = limits or Limits()
         self.kernel = Kernel(self.root, deterministic=deterministic, seed=seed,
-                             count_instructions=count_instructions, limits=self.limits,
-                             read_only=read_only)
+                             count_instructions=count_instructions or max_instructions is not None,
+                             limits=self.limits, read_only=read_only)
         # the RAM every processor maps: no more frames in use than --max-memory allows
         ram().frame_limit = min(ram().frame_count, self.limits.max_memory // PAGE_SIZE)
+        self.max_instructions, self.timeout = max_instructions, timeout
+        self._limits_armed = False
         self.console = console or HostConsole()
         self.interceptors = Interceptors()
         self.personalities: dict[str, Personality] = {}
@@ -167,9 +173,10 @@ class Machine:
         return process
 
     def _probe(self, image: bytes, program: str) -> Personality:
-        found = base.probe(image[:4096])
+        found = base.probe(image[:4096], program)
         if found is None:
-            raise ImageError(f"not an image any personality runs (it starts with {image[:4]!r})")
+            raise ImageError(base.refusal(image[:4096])
+                             or f"not an image any personality runs (it starts with {image[:4]!r})")
         self.personalities.setdefault(found.name, found)
         return self.personalities[found.name]
 
@@ -178,10 +185,29 @@ class Machine:
     def run(self) -> int | None:
         """Run until every guest process has exited, a breakpoint or a pause. Returns
         the first process's exit status (None if it has not exited)."""
+        if not self._limits_armed and (self.max_instructions is not None or self.timeout is not None):
+            self._limits_armed = True          # (the clock starts with the first run)
+            self.kernel.dispatcher.set_limits(self.max_instructions, self.timeout)
         self.last_stop = self.kernel.run()
         if self.last_stop == "deadlock":
             raise Deadlock(self._describe_deadlock())
+        if self.last_stop in RunLimit.STATUS:
+            self._stop_at_limit(self.last_stop)
         return self.exit_status
+
+    def _stop_at_limit(self, limit: str) -> None:
+        """A run limit was reached: every guest process ends, as `ulimit -t` or GNU
+        `timeout` would end the program (152 = 128 + SIGXCPU; 124)."""
+        status = RunLimit.STATUS[limit]
+        if limit == "instruction-limit":
+            message = (f"stopped after {self.kernel.instructions_executed():,} instructions "
+                       f"(--max-instructions {self.max_instructions})")
+        else:
+            message = f"stopped after {self.timeout:g} s of wall-clock time (--timeout {self.timeout:g})"
+        for process in self.kernel.live_guest_processes():
+            process.exit_reason = limit
+            self.kernel.terminate_process(process, status)
+        raise RunLimit(message, status)
 
     @property
     def exit_status(self) -> int | None:
@@ -382,4 +408,15 @@ class Deadlock(Exception):
     """Every guest thread waits and nothing can wake them."""
 
 
-__all__ = ["Machine", "NotFound", "ImageError", "Deadlock", "StoppedAt", "ThreadState", "Limits"]
+class RunLimit(Exception):
+    """The run reached --max-instructions or --timeout; `status` is the exit status."""
+
+    STATUS = {"instruction-limit": 128 + 24, "timeout": 124}   # SIGXCPU, GNU timeout
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+__all__ = ["Machine", "NotFound", "ImageError", "Deadlock", "RunLimit", "StoppedAt", "ThreadState",
+           "Limits"]

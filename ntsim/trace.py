@@ -506,9 +506,13 @@ class StatsSink(Sink):
     def __init__(self) -> None:
         self.calls: Counter[tuple[str, str]] = Counter()
         self.errors: Counter[tuple[str, str]] = Counter()
+        self.messages: Counter[tuple[str, str]] = Counter()   # (LPC call, port) -> messages
 
     def event(self, event: Event) -> None:
         name = event.name
+        if event.layer == LPC and isinstance(event.args, dict):
+            port = event.args.get("Port") or event.args.get("PortName") or "?"
+            self.messages[(name, str(port))] += 1
         if name.startswith("--- ") and " {" in name:     # a delivered signal: count by signal
             name = name.split(" {")[0] + " ---"
         key = (event.layer, name)

@@ -199,6 +199,27 @@ class Dispatcher:
         self.host_events: deque[Callable[[], None]] = deque()
         self._wake_pipe: tuple[int, int] | None = None     # (read end, write end), while open
         self.wait_for_host_events = False
+        # Run limits (`--max-instructions`, `--timeout`): checked between quanta, so a
+        # limited run is always given quanta (a lone thread too).
+        self.instruction_limit: int | None = None
+        self.deadline: float | None = None         # time.monotonic() to stop at
+        self.limited = False
+
+    def set_limits(self, instructions: int | None = None, seconds: float | None = None) -> None:
+        """Stop the run after `instructions` guest instructions (counted as --stats counts
+        them) or `seconds` of wall-clock time: `run` then returns "instruction-limit" or
+        "timeout"."""
+        self.instruction_limit = instructions
+        self.deadline = time.monotonic() + seconds if seconds is not None else None
+        self.limited = instructions is not None or seconds is not None
+
+    def _limit_reached(self) -> str | None:
+        if self.instruction_limit is not None and \
+                self.kernel.instructions_executed() >= self.instruction_limit:
+            return "instruction-limit"
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            return "timeout"
+        return None
 
     # --- events from other host threads -----------------------------------------------------
 
@@ -383,6 +404,8 @@ class Dispatcher:
                 self._run_host_events()
             if self.stop_requested:
                 return "stopped"
+            if self.limited and (limit := self._limit_reached()) is not None:
+                return limit
             if self.timers or self.host_inputs:
                 # Timers expire and host input arrives while other threads run, not only
                 # when the processor idles: otherwise a sleeper, or a thread waiting for
@@ -429,7 +452,12 @@ class Dispatcher:
         # moves with them, and a thread that computes without calls must let it reach
         # the deadline.)
         others = self.ready or self._pending_timers() or self.host_inputs
-        quantum = QUANTUM_BLOCKS if others else 0
+        quantum = QUANTUM_BLOCKS if others or self.limited else 0
+        if self.instruction_limit is not None:
+            # small quanta near the limit: a block holds a few instructions (rarely more
+            # than 8), so the run stops within a block of it
+            left = self.instruction_limit - self.kernel.instructions_executed()
+            quantum = max(1, min(quantum, left // 8))
         thread.cpu_started = self.processor_clock()
         self.unpreempted = not quantum
         reason = cpu.run(blocks=quantum)
@@ -523,7 +551,11 @@ class Dispatcher:
             if self.clock.deterministic:
                 self.clock.advance(timeout)
                 timeout = 0
-        self._poll_host_input(None if timeout is None else timeout / 1e9)
+        seconds = None if timeout is None else timeout / 1e9
+        if self.deadline is not None:      # --timeout: wake in time to stop the run
+            left = max(0.0, self.deadline - time.monotonic())
+            seconds = left if seconds is None else min(seconds, left)
+        self._poll_host_input(seconds)
         self._expire_timers()
         return True
 

@@ -350,6 +350,9 @@ class AddressSpace:
         return sum(self.touched_pages(vad) for vad in self.vads) * PAGE_SIZE
 
     def touched_pages(self, vad: Vad) -> int:
+        if self.table is None:
+            # no page table (a real-mode VM's RAM): its processor maps it whole, at once
+            return len(vad.committed)
         accessed = self.table.accessed
         return sum(1 for page in vad.mapped if accessed(page))
 
@@ -362,6 +365,8 @@ class AddressSpace:
         shared until someone writes them. The rest is this process's alone."""
         if isinstance(self.table, _Released):
             return self._shared_when_detached
+        if self.table is None:
+            return 0                      # a real-mode VM's RAM is its own
         frames, is_shared = self.table.frames, self.physical.is_shared
         pages = 0
         for vad in self.vads:

@@ -148,6 +148,17 @@ class Text(ArgType):
 
 
 Access = Flags(ACCESS_NAMES)
+# A process's and a thread's own access rights (winnt.h); ALL_ACCESS is NT 4's value.
+_STANDARD_RIGHTS = {0x10000: "DELETE", 0x20000: "READ_CONTROL", 0x40000: "WRITE_DAC",
+                    0x80000: "WRITE_OWNER", 0x100000: "SYNCHRONIZE"}
+ProcessAccess = Flags({**{1 << bit: "PROCESS_" + name for bit, name in enumerate((
+    "TERMINATE", "CREATE_THREAD", "SET_SESSIONID", "VM_OPERATION", "VM_READ", "VM_WRITE",
+    "DUP_HANDLE", "CREATE_PROCESS", "SET_QUOTA", "SET_INFORMATION", "QUERY_INFORMATION",
+    "SUSPEND_RESUME"))}, **_STANDARD_RIGHTS}, exact={0x1F0FFF: "PROCESS_ALL_ACCESS"})
+ThreadAccess = Flags({**{1 << bit: "THREAD_" + name for bit, name in enumerate((
+    "TERMINATE", "SUSPEND_RESUME", "ALERT", "GET_CONTEXT", "SET_CONTEXT", "SET_INFORMATION",
+    "QUERY_INFORMATION", "SET_THREAD_TOKEN", "IMPERSONATE", "DIRECT_IMPERSONATION"))},
+    **_STANDARD_RIGHTS}, exact={0x1F03FF: "THREAD_ALL_ACCESS"})
 MemoryTypes = Flags({MEM_COMMIT: "MEM_COMMIT", MEM_RESERVE: "MEM_RESERVE",
                      MEM_DECOMMIT: "MEM_DECOMMIT", MEM_RELEASE: "MEM_RELEASE",
                      MEM_TOP_DOWN: "MEM_TOP_DOWN", MEM_RESET: "MEM_RESET"})
@@ -828,7 +839,7 @@ class NtServices:
         self.kernel.start_thread(thread)
         return self._process.handles.insert(thread)
 
-    @service(Arg("DesiredAccess", Access), Arg("ClientId", Raw()), returns="ProcessHandle")
+    @service(Arg("DesiredAccess", ProcessAccess), Arg("ClientId", Raw()), returns="ProcessHandle")
     def NtOpenProcess(self, DesiredAccess: int, ClientId: int | tuple[int, int]) -> int:
         """A handle to a process named by its id (a CLIENT_ID's UniqueProcess).
 
@@ -839,7 +850,7 @@ class NtServices:
             raise NtStatusError(STATUS_INVALID_CID, f"no process {pid}")
         return self._process.handles.insert(process, DesiredAccess)
 
-    @service(Arg("DesiredAccess", Access), Arg("ClientId", Raw()), returns="ThreadHandle")
+    @service(Arg("DesiredAccess", ThreadAccess), Arg("ClientId", Raw()), returns="ThreadHandle")
     def NtOpenThread(self, DesiredAccess: int, ClientId: int | tuple[int, int]) -> int:
         """A handle to a thread named by its CLIENT_ID (process id, thread id), or by its
         thread id alone."""

@@ -81,8 +81,18 @@ class Personality:
     def probe(self, header: bytes) -> bool:
         raise NotImplementedError
 
+    def probe_file_name(self, path: str) -> bool:
+        """Whether a file no personality's `probe` claimed is this one's by its name (a DOS
+        .COM file has no signature). Asked only after every header probe said no."""
+        return False
+
     def describe(self, data: bytes) -> ImageInfo:
         raise NotImplementedError
+
+    def why_not(self, header: bytes) -> str | None:
+        """When no personality claims an image: why this one does not, if the image is
+        of a kind it knows (a PE image for another subsystem), for the one-line error."""
+        return None
 
     def create_process(self, machine: Any, image: bytes, argv: list[str], env: list[str],
                        *, host_path: str, guest_path: str, parent: Process | None = None) -> Process:
@@ -113,6 +123,9 @@ class Personality:
 
 _BUILTIN = {
     "lxss": ("ntsim.subsystems.linux", "LinuxPersonality"),
+    "posix": ("ntsim.subsystems.posix", "PosixPersonality"),
+    "os2": ("ntsim.subsystems.os2", "Os2Personality"),
+    "vdm": ("ntsim.vdm", "VdmPersonality"),
 }
 
 
@@ -175,9 +188,19 @@ def all_personalities() -> list[Personality]:
     return [load(n) for n in list(_BUILTIN) + _plugin_names()]
 
 
-def probe(header: bytes) -> Personality | None:
+def refusal(header: bytes) -> str | None:
+    """Why no built-in personality runs an image they recognise (see `why_not`)."""
+    for name in _BUILTIN:
+        reason = load(name).why_not(header)
+        if reason:
+            return reason
+    return None
+
+
+def probe(header: bytes, path: str | None = None) -> Personality | None:
     """The first personality that claims the image: built-ins first (no entry-point scan
-    on the common path), then registered ones, then installed plug-ins."""
+    on the common path), then registered ones, then installed plug-ins. A file none
+    claims by its header may be claimed by its name (`path`: a DOS .COM file)."""
     for name in _BUILTIN:
         personality = load(name)
         if personality.probe(header):
@@ -186,6 +209,11 @@ def probe(header: bytes) -> Personality | None:
         personality = load(name)
         if personality.probe(header):
             return personality
+    if path is not None:
+        for name in list(_BUILTIN) + _plugin_names():
+            personality = load(name)
+            if personality.probe_file_name(path):
+                return personality
     return None
 
 

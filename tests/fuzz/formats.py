@@ -29,6 +29,7 @@ class ImageFormat:
     tables: Callable[[bytes], list[Field]] = lambda data: []     # offsets of tables
     extremes: tuple[int, ...] = field(default=(0, 1, 0x7F, 0xFF, 0x7FFF, 0xFFFF, 0x7FFF_FFFF,
                                                0xFFFF_FFFF, 1 << 40, 1 << 63, (1 << 64) - 1))
+    suffix: str = ""               # the name a mutated image is written under ends so (.com)
 
 
 # --- ELF (LXSS) ------------------------------------------------------------------------------
@@ -67,7 +68,7 @@ def describe(machine, path: str) -> None:
     from ntsim.subsystems.base import ImageError
 
     data = read_image(path, executable=False)
-    personality = base.probe(data[:4096])
+    personality = base.probe(data[:4096], path)
     if personality is None:
         raise ImageError("not an image any personality runs")
     personality.describe(data)
@@ -80,7 +81,72 @@ ELF = ImageFormat(
     (("load", load_and_end), ("info", describe)),
     elf_fields, elf_tables)
 
-FORMATS: dict[str, ImageFormat] = {fmt.name: fmt for fmt in (ELF,)}
+# --- MZ, PE, NE (NTVDM, PSXSS, OS2SS) and COM -------------------------------------------------
+
+def _lfanew(data: bytes) -> int:
+    return _u(data, 0x3C, 4)
+
+
+def mz_fields(data: bytes) -> list[Field]:
+    # e_cblp, e_cp, e_crlc, e_cparhdr, e_minalloc, e_maxalloc, ss, sp, ip, cs, e_lfarlc
+    return [(offset, 2) for offset in (2, 4, 6, 8, 10, 12, 14, 16, 20, 22, 24)]
+
+
+def pe_fields(data: bytes) -> list[Field]:
+    header = _lfanew(data)
+    optional = header + 24
+    fields = [(0x3C, 4)] + [(header + offset, size) for offset, size in
+                            ((4, 2), (6, 2), (20, 2), (22, 2))]
+    fields += [(optional + offset, size) for offset, size in
+               ((16, 4), (28, 4), (32, 4), (36, 4), (56, 4), (60, 4), (68, 2), (92, 4),
+                (96 + 8, 4), (96 + 12, 4), (96 + 40, 4), (96 + 44, 4))]
+    sections = optional + _u(data, header + 20, 2)
+    for index in range(min(_u(data, header + 6, 2), 16)):
+        entry = sections + 40 * index
+        fields += [(entry + offset, 4) for offset in (8, 12, 16, 20, 24)]
+    return [(offset, size) for offset, size in fields if offset + size <= len(data)]
+
+
+def pe_tables(data: bytes) -> list[Field]:
+    optional = _lfanew(data) + 24
+    return [(offset, size) for offset, size in ((0x3C, 4), (optional + 96 + 8, 4), (optional + 96 + 40, 4))
+            if offset + size <= len(data)]
+
+
+NE_TABLES = (0x04, 0x22, 0x24, 0x26, 0x28, 0x2A)   # entry, segment, resource, names, module refs
+
+
+def ne_fields(data: bytes) -> list[Field]:
+    header = _lfanew(data)
+    fields = [(0x3C, 4)] + [(header + offset, 2) for offset in
+                            (0x06, 0x0C, 0x0E, 0x10, 0x12, 0x14, 0x16, 0x18, 0x1A, 0x1C, 0x1E, 0x32)]
+    segments = header + _u(data, header + 0x22, 2)
+    for index in range(min(_u(data, header + 0x1C, 2), 16)):
+        fields += [(segments + 8 * index + offset, 2) for offset in (0, 2, 4, 6)]
+    return [(offset, size) for offset, size in fields if offset + size <= len(data)]
+
+
+def ne_tables(data: bytes) -> list[Field]:
+    header = _lfanew(data)
+    return [(0x3C, 4)] + [(header + offset, 2) for offset in NE_TABLES
+                          if header + offset + 2 <= len(data)]
+
+
+def _examples(directory: str, *names: str) -> tuple[Path, ...]:
+    return tuple(path for path in (REPO / "examples" / directory / name for name in names) if path.exists())
+
+
+LOADERS = (("load", load_and_end), ("info", describe))
+MZ = ImageFormat("mz", _examples("dos", "multiseg.exe"), LOADERS, mz_fields,
+                 lambda data: [(24, 2)], extremes=(0, 1, 0x7F, 0xFF, 0x7FFF, 0xFFFF))
+COM = ImageFormat("com", _examples("dos", "hello.com", "copy.com", "parent.com", "screen.com"),
+                  LOADERS, suffix=".com")
+PE = ImageFormat("pe", _examples("posix", "hello", "cat", "fork", "hello-relocated"), LOADERS,
+                 pe_fields, pe_tables)
+NE = ImageFormat("ne", _examples("os2", "hello.exe", "apis.exe", "multiseg.exe", "memory.exe"),
+                 LOADERS, ne_fields, ne_tables, extremes=(0, 1, 0x7F, 0xFF, 0x7FFF, 0xFFFF))
+
+FORMATS: dict[str, ImageFormat] = {fmt.name: fmt for fmt in (ELF, MZ, COM, PE, NE) if fmt.examples}
 
 
 def examples_per_format() -> int:

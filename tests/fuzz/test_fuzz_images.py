@@ -84,7 +84,7 @@ def test_mutated_images_load_or_are_refused_in_one_line(fmt_name: str, loader_na
                                                          workspace: Path) -> None:
     fmt = FORMATS[fmt_name]
     loader = dict(fmt.loaders)[loader_name]
-    path = workspace / f"image-{fmt_name}"
+    path = workspace / f"image-{fmt_name}{fmt.suffix}"
     state = {"machine": None, "cases": 0}
     start_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     previous = signal.signal(signal.SIGALRM, _alarm)

@@ -497,3 +497,10 @@ def test_a_queued_apc_runs_in_the_thread_before_its_next_instruction(nt, kernel,
     assert ran == [(thread, 1, 2, 3, 7)]
     # a routine in guest memory needs the personality's user APC dispatcher: none here
     assert status_of(nt.NtQueueApcThread, handle, 0x401000) == STATUS_NOT_SUPPORTED
+
+
+def test_process_and_thread_rights_are_named_as_winnt_h_names_them():
+    from ntsim.kernel.services import ProcessAccess, ThreadAccess
+    assert ProcessAccess.decode(0x1F0FFF, None) == "PROCESS_ALL_ACCESS"
+    assert ProcessAccess.decode(0x0410, None) == "PROCESS_VM_READ|PROCESS_QUERY_INFORMATION"
+    assert ThreadAccess.decode(0x100008, None) == "THREAD_GET_CONTEXT|SYNCHRONIZE"

@@ -525,6 +525,7 @@ class HostVolume(Device):
                 os.truncate(context.fd, value)
             elif info_class == FileBasicInformation:
                 self._set_times(file, value)
+                self._set_read_only(file, value.FileAttributes)
             elif info_class == FileRenameInformation:
                 self._rename(file, *value)
             elif info_class == FileLinkInformation:
@@ -644,6 +645,18 @@ class HostVolume(Device):
                 os.unlink(temporary)
             raise host_error(error, file.file_name) from None
         context.is_symlink, context.metadata_only = True, True
+
+    def _set_read_only(self, file: FileObject, attributes: int) -> None:
+        """FileBasicInformation's attributes (0 leaves them as they are): of NT's, only
+        FILE_ATTRIBUTE_READONLY means something to the host — no write permission (set),
+        or the owner's back (cleared), as WSL1's DrvFs showed read-only files."""
+        context: VolumeFile = file.context
+        if not attributes or context.is_symlink:
+            return
+        mode = self._stat(file).st_mode & 0o7777
+        wanted = mode & ~0o222 if attributes & FILE_ATTRIBUTE_READONLY else mode | (0 if mode & 0o222 else 0o200)
+        if wanted != mode:
+            os.chmod(self._xattr_target(context), wanted)
 
     def _set_times(self, file: FileObject, value) -> None:
         """FileBasicInformation: the access and write times (NT's 100 ns units since

@@ -762,9 +762,11 @@ class Csrss(LpcServer):
                 self._end_screen()
 
     api = (
-        ApiRow(ConsoleApiRead, "ConsoleRead", read_console, ("Stream", "Length")),
-        ApiRow(ConsoleApiWrite, "ConsoleWrite", write_console, ("Stream", "Length")),
-        ApiRow(ConsoleApiGetMode, "ConsoleGetMode", get_console_mode, ("Stream",)),
+        # (from_server: a console host that is itself a subsystem's server process, PSXSS's
+        # posix.exe, reads and writes the console as any console program does)
+        ApiRow(ConsoleApiRead, "ConsoleRead", read_console, ("Stream", "Length"), from_server=True),
+        ApiRow(ConsoleApiWrite, "ConsoleWrite", write_console, ("Stream", "Length"), from_server=True),
+        ApiRow(ConsoleApiGetMode, "ConsoleGetMode", get_console_mode, ("Stream",), from_server=True),
         ApiRow(ConsoleApiGetTerminalSettings, "ConsoleGetTerminalSettings", get_terminal_settings,
                ("Stream",)),
         ApiRow(ConsoleApiSetTerminalSettings, "ConsoleSetTerminalSettings", set_terminal_settings,

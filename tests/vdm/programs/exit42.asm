@@ -1,0 +1,3 @@
+org 100h
+mov ax, 4C2Ah
+int 21h
