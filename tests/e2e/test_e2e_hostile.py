@@ -292,3 +292,18 @@ def test_real_time_signals_queue_up_to_rlimit_sigpending(root: Path) -> None:
     assert outcome.status == 0
     assert outcome.stdout == b"sigqueue refused after 1000: Resource temporarily unavailable\n" \
                              b"kill past the limit: survived\n"
+
+
+@pytest.mark.parametrize("program, expected", [
+    ("dos/copy.com", b"copy: cannot create the target, DOS error 19"),
+    ("os2/copy.exe", b"copy: error 19"),
+])
+def test_read_only_root_is_write_protect_for_dos_and_os2(root: Path, program: str, expected: bytes) -> None:
+    """ERROR_WRITE_PROTECT (19), the error DOS and OS/2 give for a write-protected disk."""
+    import shutil
+
+    shutil.copy2(EXAMPLES.parent / program, root / Path(program).name)
+    (root / "IN.TXT").write_text("hello\n")
+    outcome = run_guest(Path(program).name, ("IN.TXT", "OUT.TXT"), root=root, options=("--read-only",))
+    assert expected in outcome.stdout
+    assert sorted(os.listdir(root)) == sorted(["IN.TXT", Path(program).name])
