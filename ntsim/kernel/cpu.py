@@ -407,8 +407,8 @@ class Cpu:
             self._enable_paging()
         self.uc.hook_add(unicorn.UC_HOOK_INTR, self._interrupt)
         self.uc.hook_add(unicorn.UC_HOOK_INSN_INVALID, self._invalid_instruction)
-        if architecture == LONG_MODE:
-            # A long-mode guest is an application: it runs in ring 3, where the processor
+        if architecture in (LONG_MODE, PROTECTED_MODE_32):
+            # A flat-mode guest is an application: it runs in ring 3, where the processor
             # itself refuses HLT, CLI/STI, port I/O, MSRs, control and descriptor-table
             # registers with #GP (unicorn starts in ring 0, where all of them would run).
             self.hidden_state().set_privilege_level(3)
@@ -1095,7 +1095,8 @@ class Cpu:
         pc = self.pc
         self._stop_on_exception(13, 0)
         self.pc = pc
-        return self.registers.read(x86.UC_X86_REG_RAX) & 0xFFFF_FFFF   # IN leaves EAX as it was
+        accumulator = x86.UC_X86_REG_RAX if self.architecture == LONG_MODE else x86.UC_X86_REG_EAX
+        return self.registers.read(accumulator) & 0xFFFF_FFFF     # IN leaves EAX as it was
 
     def _invalid_instruction(self, uc, _data) -> bool:
         pc = self.linear_pc

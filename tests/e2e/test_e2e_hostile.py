@@ -307,3 +307,19 @@ def test_read_only_root_is_write_protect_for_dos_and_os2(root: Path, program: st
     outcome = run_guest(Path(program).name, ("IN.TXT", "OUT.TXT"), root=root, options=("--read-only",))
     assert expected in outcome.stdout
     assert sorted(os.listdir(root)) == sorted(["IN.TXT", Path(program).name])
+
+
+# --- the other personalities -------------------------------------------------------------------
+
+@pytest.mark.parametrize("case, status", [("hlt", 139), ("cli", 139), ("in", 139), ("out", 139),
+                                          ("rdmsr", 139), ("movcr0", 139), ("ud2", 132),
+                                          ("div0", 136), ("null", 139)])
+def test_posix_guest_faults_end_in_signals(root: Path, case: str, status: int) -> None:
+    """A POSIX_CUI program runs in ring 3 as well: a privileged instruction is SIGSEGV."""
+    import shutil
+
+    shutil.copy2(EXAMPLES.parent / "posix" / "faults", root / "faults")
+    outcome = run_guest("./faults", (case,), root=root)
+    assert outcome.status == status
+    assert outcome.stdout == b""
+    assert "killed by SIG" in note(outcome)
