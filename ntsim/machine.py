@@ -21,7 +21,6 @@ from dataclasses import dataclass
 
 from .kernel.kernel import Kernel
 from .kernel.limits import Limits
-from .kernel.physical import PAGE_SIZE, ram
 from .kernel.processes import Process, ThreadState
 from .subsystems import base
 from .subsystems.base import ImageError, Personality
@@ -109,8 +108,6 @@ class Machine:
         self.kernel = Kernel(self.root, deterministic=deterministic, seed=seed,
                              count_instructions=count_instructions or max_instructions is not None,
                              limits=self.limits, read_only=read_only)
-        # the RAM every processor maps: no more frames in use than --max-memory allows
-        ram().frame_limit = min(ram().frame_count, self.limits.max_memory // PAGE_SIZE)
         self.max_instructions, self.timeout = max_instructions, timeout
         self._limits_armed = False
         self.console = console or HostConsole()

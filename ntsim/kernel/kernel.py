@@ -24,6 +24,7 @@ from .fs.null import NullDevice
 from .fs.pipe import NamedPipeDevice
 from .fs.volume import HostVolume
 from .limits import Limits
+from .physical import PAGE_SIZE, ram
 from .lpc import LpcManager
 from .memory import AddressSpace
 from .objects import ObjectManager
@@ -41,6 +42,10 @@ class Kernel:
                  read_only: bool = False) -> None:
         self.clock = Clock(deterministic)
         self.limits = limits or Limits()
+        # the RAM every processor maps (one per host process): no more frames in use than
+        # this machine's --max-memory allows
+        memory = ram()
+        memory.frame_limit = min(memory.frame_count, self.limits.max_memory // PAGE_SIZE)
         # guest processes not yet reaped, and guest threads not yet ended: what the
         # process and thread limits count (pruned of the finished when one is reached)
         self._counted_processes: set[Process] = set()
