@@ -24,10 +24,10 @@ from .fs.null import NullDevice
 from .fs.pipe import NamedPipeDevice
 from .fs.volume import HostVolume
 from .limits import Limits
-from .physical import PAGE_SIZE, ram
 from .lpc import LpcManager
 from .memory import AddressSpace
 from .objects import ObjectManager
+from .physical import PAGE_SIZE, ram
 from .processes import Process, Thread, ThreadState
 from .services import NtServices
 from .smss import SessionManager
