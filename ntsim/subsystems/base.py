@@ -42,7 +42,15 @@ SUPPORTED, PARTIAL, UNSUPPORTED = "supported", "partial", "unsupported"
 
 
 class ImageError(Exception):
-    """The image cannot be run: exit status 126, with this one-line message."""
+    """The image cannot be run: exit status 126, with this one-line message. Whatever a
+    damaged image puts in it (a name read from the file), it stays one printable line."""
+
+    MAX_LENGTH = 300
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+        return text if len(text) <= self.MAX_LENGTH else text[:self.MAX_LENGTH] + "..."
 
 
 @dataclass(frozen=True)

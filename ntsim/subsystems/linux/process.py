@@ -83,6 +83,10 @@ def sys_prlimit64(task: Task, pid: int, resource: int, new: int, old: int) -> in
             raise LinuxError(EINVAL)
         if hard > current[1] and task.lx.uid != 0:
             raise LinuxError(EPERM)
+        if resource == 7 and hard > task.kernel.limits.max_open_files:
+            # the machine's --max-open-files is this system's fs.nr_open: above it, EPERM
+            raise LinuxError(EPERM, f"RLIMIT_NOFILE above {task.kernel.limits.max_open_files} "
+                                    "(--max-open-files)")
         task.lx.rlimits[resource] = (soft, hard)
         if resource == 7:
             task.lx.fds.limit = min(soft, 1 << 20)
