@@ -9,7 +9,6 @@ else is compared byte for byte with the native run.
 from __future__ import annotations
 
 import difflib
-
 import os
 import re
 import shutil
