@@ -28,6 +28,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -145,19 +146,25 @@ def hundred_thousand_rows() -> tuple[float, float]:
     return asyncio.run(main())
 
 
-def first_paint() -> tuple[float, float] | None:
+def first_paint() -> tuple[float, float, float] | None:
     """Seconds from `ntsim tui examples/linux/hello` to its first frame, and to the
-    paused machine on screen (tmux); None without tmux."""
+    paused machine on screen (tmux), as a user sees them from the second start on (Python
+    has cached the modules' bytecode); and the first start's, compiling every module. The
+    bytecode goes to a directory of its own (PYTHONPYCACHEPREFIX), never into the
+    checkout, and is written even where PYTHONDONTWRITEBYTECODE is set (which would make
+    every start a first one: ~0.4 s more). None without tmux."""
     if shutil.which("tmux") is None:
         return None
+    cache = tempfile.mkdtemp(prefix="ntsim-bench-pycache-")
     times, frames = [], []
-    for _ in range(3):
+    for _ in range(4):
         name = f"ntsim-bench-{uuid.uuid4().hex[:8]}"
         socket = f"ntsim-{name}"            # a tmux server of its own each time
         try:
             started = time.perf_counter()
             subprocess.run(["tmux", "-L", socket, "new-session", "-d", "-s", name, "-x", "140",
-                            "-y", "40", f"cd {ROOT} && PYTHONPATH={ROOT} {sys.executable} -m ntsim "
+                            "-y", "40", f"cd {ROOT} && env -u PYTHONDONTWRITEBYTECODE "
+                            f"PYTHONPYCACHEPREFIX={cache} PYTHONPATH={ROOT} {sys.executable} -m ntsim "
                             "tui --root examples/linux examples/linux/hello"], check=True)
             framed = None
             while True:
@@ -174,7 +181,8 @@ def first_paint() -> tuple[float, float] | None:
             frames.append(framed if framed is not None else times[-1])
         finally:
             subprocess.run(["tmux", "-L", socket, "kill-server"], capture_output=True)
-    return statistics.median(frames), statistics.median(times)
+    shutil.rmtree(cache, ignore_errors=True)
+    return statistics.median(frames[1:]), statistics.median(times[1:]), times[0]
 
 
 def compute_under_tui(program: str = "counter", args: tuple[str, ...] = (str(COUNTER_N),),
@@ -260,6 +268,8 @@ def main() -> None:
                      "(goal < 1 s; tmux, Python's start included)"))
         rows.append(("(m) ntsim tui hello: machine on screen", f"{paint[1]:.2f} s",
                      "(booted, loaded, paused at the entry point)"))
+        rows.append(("(m) ... the first start (no .pyc yet)", f"{paint[2]:.2f} s",
+                     "(every module compiled)"))
     plain, tui = compute_under_tui("compute", ("100000000",), None)
     rows.append(("(m) compute 1e8, ntsim run's machine", f"{plain:.2f} s", ""))
     rows.append(("(m) compute 1e8, under the TUI", f"{tui:.2f} s",

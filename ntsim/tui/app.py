@@ -391,7 +391,7 @@ class RunScreen(Screen):
     def poll(self) -> None:
         if self.session.state != self.sub_title:      # a state message that came too early
             self._status()
-            self.refresh_bindings()
+            self._refresh_keys()
         if self.session.state == "running" or self.snapshot is None and self.session.state == "paused":
             self.session.request_snapshot()
 
@@ -401,7 +401,7 @@ class RunScreen(Screen):
         kind = payload[0]
         if kind == "state":
             self._status()
-            self.refresh_bindings()
+            self._refresh_keys()
             stop = payload[2]
             if stop is not None and getattr(stop, "event", None) is not None:
                 self.drain()
@@ -441,13 +441,9 @@ class RunScreen(Screen):
         self.snapshot = snapshot
         self._status()
         # A snapshot comes 4 times a second while the machine runs. Everything it draws is
-        # drawn only if it changed: the footer's keys (refresh_bindings recomposes them,
-        # ~15 ms) depend only on running or not, and every Static.update lays the screen
-        # out again. Redrawing all at each snapshot took a third of a core from the guest.
-        running = snapshot.state == "running"
-        if running != self._bindings_running:
-            self._bindings_running = running
-            self.refresh_bindings()
+        # drawn only if it changed (see _update, _refresh_keys, widgets.show_text): redrawing
+        # all of it each time took a third of a host core from the guest.
+        self._refresh_keys()
         self.query_one(ProcessTree).update_from(snapshot)
         fresh = snapshot.clock_ns != self._sampled_at     # (the same moment: no new sample)
         self._sampled_at = snapshot.clock_ns
@@ -477,6 +473,14 @@ class RunScreen(Screen):
                                        if thread else "")
         if thread is not None and snapshot.state != "running":
             self.previous_threads[thread.tid] = thread
+
+    def _refresh_keys(self) -> None:
+        """Grey or enable the footer's keys, which depend only on whether the machine
+        runs (check_action): refresh_bindings recomposes the footer, ~15 ms each time."""
+        running = self.session.state == "running"
+        if running != self._bindings_running:
+            self._bindings_running = running
+            self.refresh_bindings()
 
     def _update(self, widget: str, *key_and_draw) -> None:
         """Draw a pane only when what it shows (`key`, compared with the last drawn) changed."""
