@@ -76,6 +76,12 @@ class ImageInfo:
 class Personality:
     name = "personality"
     description = ""
+    # Whether this personality's programs see the console as a screen (OS/2's VIO, a DOS
+    # machine's video): their stream writes to the console (WriteFile, DosWrite, INT 21h)
+    # are then teletype output on CSRSS's screen buffer, in order with the screen calls,
+    # as NT's processed output is. Off, a stream write is a byte stream to the host,
+    # untouched (a Linux terminal program's ANSI escapes). CSRSS reads it per client.
+    console_is_a_screen = False
 
     def probe(self, header: bytes) -> bool:
         raise NotImplementedError
