@@ -33,7 +33,7 @@ from .fdtable import O_RDONLY, O_WRONLY, FdEntry, OpenFile
 from .locks import LockTable
 from .lxfs import nt_name
 from .memory import past_end_of_file
-from .process import host_ids, host_umask
+from .process import host_ids, host_nice, host_umask
 from .signals import SIGBUS, SIGFPE, SIGILL, SIGKILL, SIGSEGV, SIGSYS, SIGTRAP
 from .syscalls import call_rows, make_gate
 from .task import LinuxProcess, Task
@@ -122,7 +122,7 @@ class LinuxPersonality(Personality):
         thread = kernel.create_thread(process)
         uid, gid = host_ids()
         lx = LinuxProcess(process, exe=guest_path, argv=list(argv), env=list(env), uid=uid, gid=gid,
-                          image=image, umask=host_umask())
+                          image=image, umask=host_umask(), nice=host_nice())
         process.data = lx
         # RLIMIT_NOFILE: Linux's usual soft 1,024, and never more than the machine's
         # --max-open-files (itself under what the host gives ntsim)

@@ -140,3 +140,12 @@ def host_umask() -> int:
 def host_ids() -> tuple[int, int]:
     """The guest runs as the user who runs ntsim (files it creates are theirs)."""
     return os.getuid(), os.getgid()
+
+
+def host_nice() -> int:
+    """The nice value ntsim runs with: a guest started from `nice ntsim ...` inherits it,
+    as a native child would."""
+    try:
+        return os.getpriority(os.PRIO_PROCESS, 0)
+    except OSError:
+        return 0
