@@ -96,10 +96,10 @@ from ntsim.kernel.status import (  # noqa: E402
     STATUS_INVALID_PARAMETER,
     NtStatusError,
 )
-from ntsim.subsystems.windows.console_client import ConsoleClient  # noqa: E402
-from ntsim.subsystems.windows.keyboard import KeyEvent  # noqa: E402
 from ntsim.subsystems.linux import LinuxPersonality  # noqa: E402
 from ntsim.subsystems.os2 import Os2Personality  # noqa: E402
+from ntsim.subsystems.windows.console_client import ConsoleClient  # noqa: E402
+from ntsim.subsystems.windows.keyboard import KeyEvent  # noqa: E402
 from ntsim.trace import CallbackSink  # noqa: E402
 from ntsim.vdm import VdmPersonality  # noqa: E402
 
