@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench bench-qiling lint examples clean
+.PHONY: demo test bench bench-qiling lint examples clean fuzz
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,11 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest
+
+# The fuzzers at length: 10,000 cases per format (make test runs 200), with the counts.
+FUZZ_EXAMPLES ?= 10000
+fuzz: $(STAMP)
+	NTSIM_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest -p no:cacheprovider tests/fuzz
 
 # The software rows compare with Debian's qemu-user: installed here when missing and we are
 # root with apt-get; otherwise the table says its column was skipped, and why.

@@ -8,8 +8,9 @@
 
 Exit status of `run`: the guest's own; 128+N when signal N killed it; 125 when ntsim
 failed, 126 when the image cannot be executed, 127 when it is not found; 152 (128 +
-SIGXCPU, as `ulimit -t`) after --max-instructions, 124 (as GNU timeout) after --timeout. Errors are one
-line on stderr, never a traceback (set NTSIM_DEBUG=1 to see one).
+SIGXCPU, as `ulimit -t`) after --max-instructions, 124 (as GNU timeout) after --timeout.
+Errors are one line on stderr, never a traceback: an internal error writes its traceback
+to a report file and names it (`--debug`, or NTSIM_DEBUG=1, prints it instead).
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ EXIT_INTERRUPTED = 128 + 2          # stopped by Ctrl+C, as a shell reports SIGI
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ntsim", description="Run real guest programs under a modelled Windows NT kernel.")
+    parser.add_argument("--debug", action="store_true",
+                        help="print an internal error's traceback instead of writing a report file")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     run = commands.add_parser("run", help="run a guest program")
@@ -41,12 +44,17 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--network", action="store_true",
                      help="let Linux guests' Internet sockets reach other hosts and bind "
                           "non-loopback addresses (default: loopback only)")
+    run.add_argument("--read-only", action="store_true",
+                     help="the root is write-protected: every change is refused "
+                          "(EROFS, STATUS_MEDIA_WRITE_PROTECTED)")
     run.add_argument("--trace", action="store_true", help="strace-style lines on stderr")
     run.add_argument("--trace-file", metavar="FILE", help="write every event as JSON lines")
     run.add_argument("--stats", action="store_true", help="print a summary at exit")
     run.add_argument("--deterministic", action="store_true",
                      help="virtual clock and fixed seeds: the same run gives the same trace")
     run.add_argument("--seed", type=int, metavar="N", help="seed for getrandom and AT_RANDOM")
+    run.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                     help="print an internal error's traceback instead of writing a report file")
     run.add_argument("--dump-namespace", action="store_true",
                      help="print the object namespace when the run ends")
     run.add_argument("--screen", action="store_true",
@@ -57,10 +65,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--timeout", type=_positive_float, metavar="S",
                      help="stop after S seconds of wall-clock time: one line on stderr, exit "
                           "status 124 (as GNU timeout)")
+    _limit_options(run)
     run.add_argument("program", metavar="PROGRAM")
     run.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS")
 
     info = commands.add_parser("info", help="describe an image")
+    info.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                      help="print an internal error's traceback instead of writing a report file")
     info.add_argument("program", metavar="PROGRAM")
 
     calls = commands.add_parser("calls", help="print a personality's call table (or 'nt')")
@@ -83,6 +94,89 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("personalities", help="list the personalities")
     commands.add_parser("objects", help="print the object namespace of a booted machine")
     return parser
+
+
+def _limit_options(run: argparse.ArgumentParser) -> None:
+    """The limits a hostile or runaway guest meets (kernel/limits.py; README: Safety)."""
+    from .kernel.limits import (
+        DEFAULT_MAX_PROCESSES,
+        DEFAULT_MAX_THREADS,
+        DEFAULT_MAX_TRACE_SIZE,
+        default_max_memory,
+        default_max_open_files,
+        describe_size,
+        parse_size,
+    )
+
+    def size(text: str) -> int:
+        try:
+            return parse_size(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a size (try 512M, 4G)") from None
+
+    def count(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if value < 1:
+            raise argparse.ArgumentTypeError("must be at least 1")
+        return value
+
+    limits = run.add_argument_group("limits (what a runaway guest meets: README, Safety)")
+    limits.add_argument("--max-memory", type=size, metavar="SIZE",
+                        help="guest memory touched, all processes together; past it a touch is "
+                             "the OOM killer's SIGKILL and a call that needs memory ENOMEM "
+                             f"(default: a quarter of the host's, here {describe_size(default_max_memory())})")
+    limits.add_argument("--max-processes", type=count, metavar="N",
+                        help=f"guest processes not yet reaped; fork past it is EAGAIN "
+                             f"(default {DEFAULT_MAX_PROCESSES})")
+    limits.add_argument("--max-threads", type=count, metavar="N",
+                        help=f"guest threads, all processes together; clone past it is EAGAIN "
+                             f"(default {DEFAULT_MAX_THREADS})")
+    limits.add_argument("--max-open-files", type=count, metavar="N",
+                        help="the most a guest's RLIMIT_NOFILE may be (open past it is EMFILE); "
+                             "never more than the host gives ntsim "
+                             f"(default: 1024 or the host's limit, here {default_max_open_files()})")
+    limits.add_argument("--max-trace-size", type=size, metavar="SIZE",
+                        help="--trace-file stops growing here, with a last line saying so "
+                             f"(default {describe_size(DEFAULT_MAX_TRACE_SIZE)})")
+
+
+def _limits(args: argparse.Namespace):
+    from .kernel.limits import Limits
+
+    limits = Limits()
+    for name in ("max_memory", "max_processes", "max_threads", "max_open_files", "max_trace_size"):
+        value = getattr(args, name, None)
+        if value is not None:
+            setattr(limits, name, value)
+    limits.__post_init__()
+    return limits
+
+
+class CappedFile:
+    """A trace file that stops growing at a size: the rest of the run is not written,
+    and a last line says where it stopped (the guest runs on regardless)."""
+
+    def __init__(self, stream, limit: int) -> None:
+        self.stream, self.limit, self.written, self.full = stream, limit, 0, False
+
+    def write(self, text: str) -> int:
+        if self.full:
+            return len(text)
+        if self.written + len(text) > self.limit:
+            self.full = True
+            self.stream.write('{"truncated": "the trace reached --max-trace-size"}\n')
+            return len(text)
+        self.written += len(text)
+        return self.stream.write(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def close(self) -> None:
+        self.stream.close()
 
 
 def _positive_int(text: str) -> int:
@@ -114,10 +208,42 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         return 141
     except Exception as error:  # the last line of defence: one line, never a traceback
-        if os.environ.get("NTSIM_DEBUG"):
+        if args.debug or os.environ.get("NTSIM_DEBUG"):
             raise
-        print(f"ntsim: internal error: {type(error).__name__}: {error}", file=sys.stderr)
+        report = write_crash_report(argv if argv is not None else sys.argv[1:])
+        where = f" (details in {report})" if report else ""
+        print(f"ntsim: internal error: {type(error).__name__}: {_first_line(error)}{where}",
+              file=sys.stderr)
         return EXIT_NTSIM_FAILED
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0][:200] if text else ""
+
+
+def write_crash_report(argv: list[str]) -> str | None:
+    """The traceback of the exception being handled, with the command line and versions,
+    in a new file in the temporary directory: its path, or None if none could be written."""
+    import platform
+    import tempfile
+    import traceback
+
+    try:
+        import unicorn
+        unicorn_version = unicorn.__version__
+    except Exception:  # noqa: BLE001 - a report is best effort
+        unicorn_version = "?"
+    try:
+        descriptor, path = tempfile.mkstemp(prefix="ntsim-crash-", suffix=".txt")
+        with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
+            stream.write(f"ntsim internal error\ncommand: ntsim {' '.join(argv)}\n"
+                         f"python {platform.python_version()}, unicorn {unicorn_version}, "
+                         f"{platform.platform()}\n\n")
+            traceback.print_exc(file=stream)
+        return path
+    except OSError:
+        return None
 
 
 def command_run(args: argparse.Namespace) -> int:
@@ -137,9 +263,10 @@ def command_run(args: argparse.Namespace) -> int:
     if not os.path.isdir(args.root):
         print(f"ntsim: --root {args.root}: not a directory", file=sys.stderr)
         return EXIT_NTSIM_FAILED
+    limits = _limits(args)
     machine = Machine(args.root, deterministic=args.deterministic, seed=args.seed,
                       count_instructions=args.stats, max_instructions=args.max_instructions,
-                      timeout=args.timeout)
+                      timeout=args.timeout, limits=limits, read_only=args.read_only)
     machine.kernel.network = args.network
     trace_file = None
     stats = None
@@ -147,7 +274,8 @@ def command_run(args: argparse.Namespace) -> int:
         machine.add_sink(StraceSink(sys.stderr))
     if args.trace_file:
         try:
-            trace_file = open(args.trace_file, "w", encoding="utf-8")  # noqa: SIM115
+            trace_file = CappedFile(open(args.trace_file, "w", encoding="utf-8"),  # noqa: SIM115
+                                    limits.max_trace_size)
         except OSError as error:
             print(f"ntsim: --trace-file {args.trace_file}: {error.strerror}", file=sys.stderr)
             return EXIT_NTSIM_FAILED
@@ -191,6 +319,8 @@ def command_run(args: argparse.Namespace) -> int:
         print(f"ntsim: {error}", file=sys.stderr)
         status = error.status
     finally:
+        if not machine.finished:
+            machine.shutdown()         # files flushed and closed, whatever stopped the run
         machine.console.restore()      # the host terminal as it was, whatever the guest did
         machine.kernel.tracer.close_sinks()
         if not args.quiet:             # after the guest's own output, never inside it
@@ -198,6 +328,9 @@ def command_run(args: argparse.Namespace) -> int:
                 print(notice, file=sys.stderr)
         if trace_file is not None:
             trace_file.close()
+    if trace_file is not None and trace_file.full:
+        print(f"ntsim: --trace-file {args.trace_file}: stopped at {trace_file.written:,} bytes "
+              "(--max-trace-size)", file=sys.stderr)
     if args.screen:
         print_screen(machine)
     if stats is not None:
@@ -285,17 +418,17 @@ def command_tui(args: argparse.Namespace) -> int:
 
 
 def command_info(args: argparse.Namespace) -> int:
+    from .machine import NotFound, read_image
     from .subsystems import base
     from .subsystems.base import ImageError
 
-    if not os.path.exists(args.program):
+    try:
+        data = read_image(args.program, executable=False)
+    except NotFound:
         print(f"ntsim: {args.program}: no such file", file=sys.stderr)
         return EXIT_NOT_FOUND
-    try:
-        with open(args.program, "rb") as stream:
-            data = stream.read()
-    except OSError as error:
-        print(f"ntsim: {args.program}: {error.strerror}", file=sys.stderr)
+    except ImageError as error:
+        print(f"ntsim: {args.program}: {error}", file=sys.stderr)
         return EXIT_CANNOT_EXECUTE
     personality = base.probe(data[:4096], args.program)
     if personality is None:

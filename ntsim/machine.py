@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .kernel.kernel import Kernel
+from .kernel.limits import Limits
 from .kernel.processes import Process, ThreadState
 from .subsystems import base
 from .subsystems.base import ImageError, Personality
@@ -96,14 +97,18 @@ class Machine:
 
     def __init__(self, root: str = ".", *, deterministic: bool = False, seed: int | None = None,
                  console: HostConsole | None = None, count_instructions: bool = False,
-                 max_instructions: int | None = None, timeout: float | None = None) -> None:
+                 max_instructions: int | None = None, timeout: float | None = None,
+                 limits: Limits | None = None, read_only: bool = False) -> None:
         """`max_instructions` and `timeout` (seconds of wall-clock time) stop a run that
-        goes on too long: `run` raises RunLimit, every guest process is ended."""
+        goes on too long: `run` raises RunLimit, every guest process is ended. `limits`
+        are the machine's quotas (kernel/limits.py); `read_only` write-protects the root."""
         if not os.path.isdir(root):
             raise NotFound(f"root directory {root} does not exist")
         self.root = os.path.realpath(root)
+        self.limits = limits or Limits()
         self.kernel = Kernel(self.root, deterministic=deterministic, seed=seed,
-                             count_instructions=count_instructions or max_instructions is not None)
+                             count_instructions=count_instructions or max_instructions is not None,
+                             limits=self.limits, read_only=read_only)
         self.max_instructions, self.timeout = max_instructions, timeout
         self._limits_armed = False
         self.console = console or HostConsole()
@@ -152,17 +157,14 @@ class Machine:
         self.boot()
         if cwd is not None:
             self.start_directory = cwd
-        if not os.path.exists(program):
-            raise NotFound(f"{program}: no such file")
-        if os.path.isdir(program):
-            raise ImageError("it is a directory")
-        try:
-            with open(program, "rb") as stream:
-                image = stream.read()
-        except OSError as error:
-            raise ImageError(error.strerror) from None
+        image = read_image(program, executable=False)
+        named = program             # the file asked for (a script), before its #! line
         image, program, args, argv0 = self._follow_interpreter_lines(image, program, list(args or []), argv0)
         chosen = self.personality(personality) if personality else self._probe(image, program)
+        if getattr(chosen, "requires_execute_bit", False) and not all(
+                os.stat(path).st_mode & 0o111 for path in {named, program}):
+            # a POSIX system's execve: no execute bit, EACCES (DOS, OS/2, NT have no such bit)
+            raise ImageError("permission denied: the file has no execute permission (EACCES)")
         guest_path = self.kernel.volume.guest_path(program) or f"/.ntsim/host/{os.path.basename(program)}"
         if env is None:
             env_list = host_environment()
@@ -192,8 +194,7 @@ class Machine:
                 raise ImageError(f"bad interpreter {interpreter or '(none)'}: not found under the root")
             args = ([argument.strip()] if argument.strip() else []) + [argv0 or program] + args
             program, argv0 = host, interpreter
-            with open(program, "rb") as stream:
-                image = stream.read()
+            image = read_image(program, executable=False)
         raise ImageError("too many #! interpreters")
 
     def _probe(self, image: bytes, program: str) -> Personality:
@@ -270,6 +271,17 @@ class Machine:
         dispatcher.ready.remove(thread)
         dispatcher.step(thread, instructions)
         return thread.process.cpu.pc
+
+    def shutdown(self) -> None:
+        """End every guest process still alive (a run stopped by a deadlock, an interrupt
+        or an internal error): their handles are closed and the pages of mapped files
+        written back, so nothing the guest wrote is lost. Best effort: one process that
+        cannot be ended does not keep the others from it."""
+        for process in self.kernel.live_guest_processes():
+            try:
+                self.kernel.terminate_process(process, 128 + 9)
+            except Exception:  # noqa: BLE001 - the machine may be broken already
+                continue
 
     def pause(self) -> None:
         """Ask a running machine to stop at its next safe point; safe from any host thread
@@ -382,6 +394,51 @@ class Machine:
         return "every thread is waiting and nothing can wake them: " + "; ".join(waits)
 
 
+# No image any personality runs is this large; reading stops here (a device or a
+# FIFO named as the program is refused before any read).
+MAX_IMAGE_SIZE = 256 << 20
+
+
+def read_image(program: str, *, executable: bool = True) -> bytes:
+    """A program's bytes, refused as execve refuses it: NotFound if it does not exist,
+    ImageError (exit 126) for a directory, a device, a FIFO or a socket, a file without
+    execute permission (when `executable`), or one larger than MAX_IMAGE_SIZE. The file
+    is opened without blocking (a FIFO with no writer would wait forever) and checked
+    by its descriptor, so what is checked is what is read."""
+    import stat
+
+    try:
+        described = os.stat(program)
+    except FileNotFoundError:
+        raise NotFound(f"{program}: no such file") from None
+    except OSError as error:
+        raise ImageError(error.strerror) from None
+    if stat.S_ISDIR(described.st_mode):
+        raise ImageError("it is a directory (EACCES)")
+    if not stat.S_ISREG(described.st_mode):
+        raise ImageError("not a regular file: a device, FIFO or socket cannot be executed (EACCES)")
+    if executable and not described.st_mode & 0o111:
+        raise ImageError("permission denied: the file has no execute permission (EACCES)")
+    try:
+        descriptor = os.open(program, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    except OSError as error:
+        raise ImageError(error.strerror) from None
+    try:
+        opened = os.fstat(descriptor)
+        if not stat.S_ISREG(opened.st_mode):
+            raise ImageError("not a regular file (EACCES)")
+        if opened.st_size > MAX_IMAGE_SIZE:
+            raise ImageError(f"{opened.st_size:,} bytes: larger than any image ntsim loads "
+                             f"({MAX_IMAGE_SIZE >> 20} MiB)")
+        with os.fdopen(descriptor, "rb", closefd=False) as stream:
+            image = stream.read(MAX_IMAGE_SIZE + 1)
+        if len(image) > MAX_IMAGE_SIZE:
+            raise ImageError(f"larger than any image ntsim loads ({MAX_IMAGE_SIZE >> 20} MiB)")
+        return image
+    finally:
+        os.close(descriptor)
+
+
 def host_environment() -> list[str]:
     """The environment ntsim itself was started with, for the guest. Python may have
     changed os.environ at startup (locale coercion adds LC_CTYPE=C.UTF-8 when LANG is C
@@ -408,4 +465,5 @@ class RunLimit(Exception):
         self.status = status
 
 
-__all__ = ["Machine", "NotFound", "ImageError", "Deadlock", "RunLimit", "StoppedAt", "ThreadState"]
+__all__ = ["Machine", "NotFound", "ImageError", "Deadlock", "RunLimit", "StoppedAt", "ThreadState",
+           "Limits"]

@@ -407,6 +407,14 @@ class Cpu:
             self._enable_paging()
         self.uc.hook_add(unicorn.UC_HOOK_INTR, self._interrupt)
         self.uc.hook_add(unicorn.UC_HOOK_INSN_INVALID, self._invalid_instruction)
+        if architecture in (LONG_MODE, PROTECTED_MODE_32):
+            # A flat-mode guest is an application: it runs in ring 3, where the processor
+            # itself refuses HLT, CLI/STI, port I/O, MSRs, control and descriptor-table
+            # registers with #GP (unicorn starts in ring 0, where all of them would run).
+            self.hidden_state().set_privilege_level(3)
+            # ... except port I/O, which unicorn lets through in every ring: refused here
+            self.uc.hook_add(unicorn.UC_HOOK_INSN, self._port_refused, None, 1, 0, x86.UC_X86_INS_IN)
+            self.uc.hook_add(unicorn.UC_HOOK_INSN, self._port_refused, None, 1, 0, x86.UC_X86_INS_OUT)
         self._power_on = self.uc.context_save()   # for reset: the state it starts in
         weakref.finalize(self, _release_memory, self.page_table, self.physical,
                          self._real_mode_regions)
@@ -921,6 +929,20 @@ class Cpu:
                 self.read(address, size), address)))
         self.instructions += count
 
+    def instruction_at(self, address: int) -> str:
+        """The instruction at a linear address, as a disassembler prints it ("hlt",
+        "in al, 0x60"): what a fault's one-line note names. "?" if it cannot be read."""
+        try:
+            code = self.read(address, 15)
+        except unicorn.UcError:
+            try:
+                code = self.read(address, PAGE_SIZE - address % PAGE_SIZE)
+            except unicorn.UcError:
+                return "?"
+        for _address, _size, mnemonic, operands in self._disassembler().disasm_lite(code, address, 1):
+            return f"{mnemonic} {operands}".strip()
+        return "(bytes " + code[:4].hex(" ") + ")"
+
     # One disassembler per architecture: a 16-bit block decodes differently.
     _capstone: dict[str, Any] = {}
 
@@ -1084,6 +1106,17 @@ class Cpu:
             return pc, pc
         linear = self.linear(pc)
         return (linear if self.mode.name == REAL_MODE else pc), linear
+
+    def _port_refused(self, uc, port, size, *rest) -> int:
+        """IN or OUT in ring 3 with IOPL 0 and no I/O bitmap: #GP, as the processor raises
+        it. (unicorn calls this hook with the PC at the instruction; stopping from here,
+        a store made by the very next instruction may already be done — unicorn checks
+        for a stop after each memory access — but no other instruction runs.)"""
+        pc = self.pc
+        self._stop_on_exception(13, 0)
+        self.pc = pc
+        accumulator = x86.UC_X86_REG_RAX if self.architecture == LONG_MODE else x86.UC_X86_REG_EAX
+        return self.registers.read(accumulator) & 0xFFFF_FFFF     # IN leaves EAX as it was
 
     def _invalid_instruction(self, uc, _data) -> bool:
         pc = self.linear_pc

@@ -122,9 +122,12 @@ class WaitPending(Exception):
         return get()
 
 
-def then(call: Callable[[], Any], post: Callable[[Any], Any]) -> Any:
+def then(call: Callable[[], Any], post: Callable[[Any], Any], *,
+         failed: Callable[[Exception], Any] | None = None) -> Any:
     """Run `call()`, then `post(value)`. If the call must wait, `post` runs when it
-    completes: the one way every layer adds its own step to a call that may block."""
+    completes: the one way every layer adds its own step to a call that may block.
+    `failed(error)`, if given, turns the call's error into a value for `post` (the end
+    of a file read as no bytes) or raises one of its own."""
 
     def layer(get: Callable[[], Any]) -> Any:
         try:
@@ -132,6 +135,10 @@ def then(call: Callable[[], Any], post: Callable[[Any], Any]) -> Any:
         except WaitPending as pending:
             pending.wrap(layer)
             raise
+        except Exception as error:
+            if failed is None:
+                raise
+            value = failed(error)
         return post(value)
 
     return layer(call)

@@ -23,20 +23,33 @@ from .fs.console import ConsoleDevice
 from .fs.null import NullDevice
 from .fs.pipe import NamedPipeDevice
 from .fs.volume import HostVolume
+from .limits import Limits
 from .lpc import LpcManager
 from .memory import AddressSpace
 from .objects import ObjectManager
+from .physical import PAGE_SIZE, ram
 from .processes import Process, Thread, ThreadState
 from .services import NtServices
 from .smss import SessionManager
+from .status import STATUS_QUOTA_EXCEEDED, NtStatusError
 
 SYSTEM_VOLUME = "\\Device\\HarddiskVolume1"
 
 
 class Kernel:
     def __init__(self, root: str = ".", *, deterministic: bool = False, seed: int | None = None,
-                 count_instructions: bool = False) -> None:
+                 count_instructions: bool = False, limits: Limits | None = None,
+                 read_only: bool = False) -> None:
         self.clock = Clock(deterministic)
+        self.limits = limits or Limits()
+        # the RAM every processor maps (one per host process): no more frames in use than
+        # this machine's --max-memory allows
+        memory = ram()
+        memory.frame_limit = min(memory.frame_count, self.limits.max_memory // PAGE_SIZE)
+        # guest processes not yet reaped, and guest threads not yet ended: what the
+        # process and thread limits count (pruned of the finished when one is reached)
+        self._counted_processes: set[Process] = set()
+        self._counted_threads: set[Thread] = set()
         self.count_instructions = count_instructions
         # getrandom and AT_RANDOM: seeded when the run must repeat, the host's otherwise
         self._random = random.Random(seed if seed is not None else 0) \
@@ -53,7 +66,9 @@ class Kernel:
         self._spare_processors: dict[str, list[Cpu]] = {}   # emptied, for new processes
         self._client_ids = itertools.count(4, 4)   # process and thread ids share one space
         self.current_thread: Thread | None = None
-        self.volume = HostVolume(root)
+        self.volume = HostVolume(root, read_only=read_only)
+        if deterministic:
+            self.volume.make_deterministic(self.clock.now_ns)
         # notes for the person running ntsim (an unsupported call a guest made), kept
         # off the guest's own streams; `ntsim run` prints them when the run ends
         self.notices: list[str] = []
@@ -95,8 +110,12 @@ class Kernel:
         "x86-32", "x86-16-protected", "x86-16" for real mode); `user_space`, the lowest
         and highest address its memory may use, defaults to the mode's layout (a VDM's
         starts at 0, a 32-bit process's ends below 2 GiB)."""
+        if architecture is not None and not is_server:
+            self._charge_process()
         process = Process(next(self._client_ids), name, personality, parent=parent,
                           image_path=image_path, is_server=is_server)
+        if architecture is not None and not is_server:
+            self._counted_processes.add(process)
         process.create_time_ns = self.clock.monotonic_ns()
         if architecture is not None:
             process.cpu = self._processor(architecture)
@@ -157,9 +176,35 @@ class Kernel:
         self._spare_processors.setdefault(cpu.architecture, []).append(cpu)
 
     def create_thread(self, process: Process, host_body=None) -> Thread:
+        guest = host_body is None and not process.is_server and process.cpu is not None
+        if guest:
+            self._charge_thread()
         thread = Thread(process, next(self._client_ids), host_body)
         process.threads.append(thread)
+        if guest:
+            self._counted_threads.add(thread)
         return thread
+
+    # --- quotas (limits.py) -------------------------------------------------------------------
+
+    def _charge_process(self) -> None:
+        """One more guest process, or STATUS_QUOTA_EXCEEDED (a Linux fork's EAGAIN). A
+        process counts until it is reaped: a zombie still holds its processor."""
+        counted = self._counted_processes
+        if len(counted) >= self.limits.max_processes:
+            counted -= {p for p in counted if not p.alive and p.cpu is None}
+            if len(counted) >= self.limits.max_processes:
+                raise NtStatusError(STATUS_QUOTA_EXCEEDED,
+                                    f"{len(counted)} guest processes: the limit (--max-processes)")
+        self._charge_thread()        # its first thread, too
+
+    def _charge_thread(self) -> None:
+        counted = self._counted_threads
+        if len(counted) >= self.limits.max_threads:
+            counted -= {t for t in counted if t.state == ThreadState.TERMINATED}
+            if len(counted) >= self.limits.max_threads:
+                raise NtStatusError(STATUS_QUOTA_EXCEEDED,
+                                    f"{len(counted)} guest threads: the limit (--max-threads)")
 
     def start_thread(self, thread: Thread) -> None:
         self.dispatcher.make_ready(thread)

@@ -32,6 +32,7 @@ from .cpu import (
     PAGE_READWRITE,
     PAGE_WRITECOPY,
     Cpu,
+    Fault,
 )
 from .pagetable import PageTable
 from .status import (
@@ -54,6 +55,9 @@ from .status import (
 
 PAGE_SIZE = 0x1000
 ALLOCATION_GRANULARITY = 0x10000
+# The most VADs one address space may have: Linux's vm.max_map_count (ENOMEM past it),
+# which keeps a guest that maps page after page from growing ntsim without end.
+MAX_REGIONS = 65530
 FAULT_AROUND_PAGES = 16       # a demand-zero fault maps up to this aligned cluster (64 KiB)
 
 MEM_COMMIT, MEM_RESERVE, MEM_DECOMMIT, MEM_RELEASE = 0x1000, 0x2000, 0x4000, 0x8000
@@ -78,6 +82,191 @@ def page_ceil(address: int) -> int:
     return (address + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1)
 
 
+class PageRuns:
+    """Which pages of a region are committed, and with what protection: a dict of page
+    address -> PAGE_* kept as sorted runs of pages with the same protection. A mapping
+    of a terabyte committed in one call is one run, not 268 million entries: host memory
+    follows what the guest touches, never what it reserves or commits (the per-page
+    work is left to the pages that get frames, `Vad.mapped`)."""
+
+    __slots__ = ("_starts", "_ends", "_values", "_pages")
+
+    def __init__(self, items=None) -> None:
+        self._starts: list[int] = []
+        self._ends: list[int] = []
+        self._values: list[int] = []
+        self._pages = 0
+        if items:
+            for page, value in (items.items() if hasattr(items, "items") else items):
+                self[page] = value
+
+    # --- the dict operations the memory manager uses -------------------------------------
+
+    def _run(self, page: int) -> int:
+        index = bisect.bisect_right(self._starts, page) - 1
+        return index if index >= 0 and page < self._ends[index] else -1
+
+    def get(self, page: int, default=None):
+        index = self._run(page)
+        return self._values[index] if index >= 0 else default
+
+    def __contains__(self, page: int) -> bool:
+        return self._run(page) >= 0
+
+    def __getitem__(self, page: int) -> int:
+        index = self._run(page)
+        if index < 0:
+            raise KeyError(page)
+        return self._values[index]
+
+    def __setitem__(self, page: int, value: int) -> None:
+        self.set_range(page, page + PAGE_SIZE, value)
+
+    def pop(self, page: int, default=None):
+        value = self.get(page, default)
+        self.clear_range(page, page + PAGE_SIZE)
+        return value
+
+    def __len__(self) -> int:
+        return self._pages
+
+    def __bool__(self) -> bool:
+        return self._pages > 0
+
+    def __iter__(self):
+        for start, end in zip(self._starts, self._ends, strict=True):
+            yield from range(start, end, PAGE_SIZE)
+
+    def keys(self):
+        return iter(self)
+
+    def items(self):
+        for start, end, value in self.runs():
+            for page in range(start, end, PAGE_SIZE):
+                yield page, value
+
+    def runs(self):
+        """(first page, end, protection) for each run, in address order."""
+        return zip(self._starts, self._ends, self._values, strict=True)
+
+    def copy(self) -> PageRuns:
+        other = PageRuns()
+        other._starts, other._ends, other._values = list(self._starts), list(self._ends), list(self._values)
+        other._pages = self._pages
+        return other
+
+    def __eq__(self, other) -> bool:
+        return dict(self.items()) == dict(other.items() if hasattr(other, "items") else other)
+
+    def __repr__(self) -> str:
+        return "PageRuns(" + ", ".join(f"{a:#x}-{b:#x}:{v:#x}" for a, b, v in self.runs()) + ")"
+
+    # --- ranges -----------------------------------------------------------------------------
+
+    def clear_range(self, start: int, end: int) -> None:
+        """Forget [start, end): runs across its edges are cut."""
+        if start >= end:
+            return
+        first = bisect.bisect_right(self._starts, start) - 1
+        first = max(first, 0)
+        index = first
+        keep_starts, keep_ends, keep_values = [], [], []
+        while index < len(self._starts) and self._starts[index] < end:
+            run_start, run_end, value = self._starts[index], self._ends[index], self._values[index]
+            if run_end <= start:
+                keep_starts.append(run_start)
+                keep_ends.append(run_end)
+                keep_values.append(value)
+                index += 1
+                continue
+            self._pages -= (min(run_end, end) - max(run_start, start)) // PAGE_SIZE
+            if run_start < start:
+                keep_starts.append(run_start)
+                keep_ends.append(start)
+                keep_values.append(value)
+            if run_end > end:
+                keep_starts.append(end)
+                keep_ends.append(run_end)
+                keep_values.append(value)
+            index += 1
+        self._starts[first:index] = keep_starts
+        self._ends[first:index] = keep_ends
+        self._values[first:index] = keep_values
+
+    def set_range(self, start: int, end: int, value: int) -> None:
+        """Every page of [start, end) gets `value` (runs of one value are merged)."""
+        if start >= end:
+            return
+        self.clear_range(start, end)
+        index = bisect.bisect_left(self._starts, start)
+        self._starts.insert(index, start)
+        self._ends.insert(index, end)
+        self._values.insert(index, value)
+        self._pages += (end - start) // PAGE_SIZE
+        # merge with the neighbours when they touch and agree
+        if index + 1 < len(self._starts) and self._starts[index + 1] == end \
+                and self._values[index + 1] == value:
+            self._ends[index] = self._ends[index + 1]
+            del self._starts[index + 1], self._ends[index + 1], self._values[index + 1]
+        if index > 0 and self._ends[index - 1] == start and self._values[index - 1] == value:
+            self._ends[index - 1] = self._ends[index]
+            del self._starts[index], self._ends[index], self._values[index]
+
+    def slice(self, start: int, end: int, delta: int = 0) -> PageRuns:
+        """The runs within [start, end), moved by `delta`."""
+        other = PageRuns()
+        for run_start, run_end, value in self.runs():
+            low, high = max(run_start, start), min(run_end, end)
+            if low < high:
+                other._starts.append(low + delta)
+                other._ends.append(high + delta)
+                other._values.append(value)
+                other._pages += (high - low) // PAGE_SIZE
+        return other
+
+    def run_at(self, page: int) -> tuple[int, int, int] | None:
+        """(first page, end, protection) of the run holding `page`, or None."""
+        index = self._run(page)
+        return None if index < 0 else (self._starts[index], self._ends[index], self._values[index])
+
+
+class PageSet(PageRuns):
+    """A set of page addresses kept as runs (the pages ever executable: a terabyte of
+    PROT_EXEC is one run)."""
+
+    def add(self, page: int) -> None:
+        if page not in self:
+            self.set_range(page, page + PAGE_SIZE, 1)
+
+    def update(self, pages) -> None:
+        if isinstance(pages, PageRuns):
+            for start, end, _ in pages.runs():
+                self.set_range(start, end, 1)
+        elif isinstance(pages, range) and pages.step == PAGE_SIZE:
+            if len(pages):
+                self.set_range(pages.start, pages[-1] + PAGE_SIZE, 1)
+        else:
+            for page in pages:
+                self.add(page)
+
+
+def _mapped_within(vad, start: int, end: int) -> list[int]:
+    """The pages of [start, end) that have frames, in order (walks the smaller side)."""
+    mapped = vad.mapped
+    if len(mapped) < (end - start) // PAGE_SIZE:
+        return sorted(page for page in mapped if start <= page < end)
+    return [page for page in range(start, end, PAGE_SIZE) if page in mapped]
+
+
+def _any_within(pages: set[int], start: int, end: int) -> bool:
+    """Does the set hold a page of [start, end)? (whichever is smaller is walked)"""
+    if not pages:
+        return False
+    if len(pages) < (end - start) // PAGE_SIZE:
+        return any(start <= page < end for page in pages)
+    return any(page in pages for page in range(start, end, PAGE_SIZE))
+
+
 @dataclass
 class Vad:
     """A virtual address descriptor: one reserved range and the state of its pages."""
@@ -87,7 +276,7 @@ class Vad:
     protect: int                      # protection given at reservation
     kind: int = MEM_PRIVATE           # MEM_PRIVATE, MEM_MAPPED or MEM_IMAGE
     tag: str = ""                     # what it holds, for people: "stack", "heap", "image"
-    committed: dict[int, int] = field(default_factory=dict)   # page address -> PAGE_*
+    committed: PageRuns = field(default_factory=PageRuns)   # page address -> PAGE_*
     mapped: set[int] = field(default_factory=set)              # pages given real memory
     # A view of a section (kind MEM_MAPPED): its pages are the section's pages.
     section: Any = None               # the Section object (one reference per VAD)
@@ -125,8 +314,7 @@ class AddressSpace:
         self.lowest, self.highest = lowest, highest
         self.vads: list[Vad] = []          # sorted by base
         self._bases: list[int] = []
-        self.peak_committed = 0
-        self.code_pages: set[int] = set()  # pages ever executable: the processor may hold code
+        self.code_pages = PageSet()        # pages ever executable: the processor may hold code
         self.shared_pages: set[int] = set()   # pages mapped onto a section's pages, in any view
         self.table: PageTable = cpu.page_table
         self.physical = cpu.physical
@@ -206,17 +394,42 @@ class AddressSpace:
         index = bisect.bisect_left(self._bases, base + size)
         return not any(v.end > base for v in self.vads[max(0, index - 1):index])
 
+    _holes: list[tuple[int, int]] | None = None
+    _holes_for: tuple[int, int] | None = None
+
+    def _free_ranges(self) -> list[tuple[int, int]]:
+        """The holes between the VADs, as (start, end): kept between calls and split as
+        ranges are reserved (a process mapping page after page has few holes but many
+        VADs: walking every VAD for every mmap made 65,530 mappings take minutes), made
+        again after a release."""
+        if self._holes is None or self._holes_for != (self.lowest, self.highest):
+            holes = []
+            cursor = self.lowest
+            for vad in self.vads:
+                if vad.base > cursor:
+                    holes.append((cursor, vad.base))
+                cursor = max(cursor, vad.end)
+            if cursor <= self.highest:
+                holes.append((cursor, self.highest + 1))
+            self._holes, self._holes_for = holes, (self.lowest, self.highest)
+        return self._holes
+
+    def _reserved_from_holes(self, base: int, end: int) -> None:
+        holes = self._holes
+        if holes is None:
+            return
+        index = bisect.bisect_right(holes, (base, 1 << 64)) - 1
+        if index < 0 or not holes[index][0] <= base < holes[index][1] or end > holes[index][1]:
+            self._holes = None              # not one hole: made again when next asked
+            return
+        start, stop = holes[index]
+        holes[index:index + 1] = [piece for piece in ((start, base), (end, stop)) if piece[0] < piece[1]]
+
     def find_free(self, size: int, top_down: bool = False,
                   alignment: int = ALLOCATION_GRANULARITY, below: int | None = None) -> int:
         """First (or last) hole that fits `size`, aligned like NT's allocator."""
         highest = min(self.highest, below) if below else self.highest
-        holes = []
-        cursor = self.lowest
-        for vad in self.vads:
-            if vad.base > cursor:
-                holes.append((cursor, vad.base))
-            cursor = max(cursor, vad.end)
-        holes.append((cursor, highest + 1))
+        holes = [(start, min(end, highest + 1)) for start, end in self._free_ranges() if start <= highest]
         for start, end in (reversed(holes) if top_down else holes):
             end = min(end, highest + 1)
             if top_down:
@@ -252,10 +465,14 @@ class AddressSpace:
             if not self.is_free(base, size):
                 raise NtStatusError(STATUS_CONFLICTING_ADDRESSES,
                                     f"{base:#x}+{size:#x} overlaps an allocation")
+        if len(self.vads) >= MAX_REGIONS:
+            raise NtStatusError(STATUS_NO_MEMORY, f"{len(self.vads):,} regions: the most one "
+                                                  "address space may have")
         vad = Vad(base, size, protect, kind, tag)
         index = bisect.bisect_left(self._bases, base)
         self.vads.insert(index, vad)
         self._bases.insert(index, base)
+        self._reserved_from_holes(base, base + size)
         return vad
 
     def commit(self, base: int, size: int, protect: int) -> tuple[int, int]:
@@ -265,14 +482,15 @@ class AddressSpace:
         pages = range(start, end, PAGE_SIZE)
         vad = self.find(start)
         if vad is not None and vad.segment is None and end <= vad.end \
-                and not any(page in vad.mapped for page in pages):
+                and not _any_within(vad.mapped, start, end):
             # the common case, a fresh range of private memory (mmap, a heap growing):
             # nothing to check or to tell the processor, page by page
-            vad.committed.update(dict.fromkeys(pages, protect))
+            vad.committed.set_range(start, end, protect)
             if protect & EXECUTABLE:
                 self.code_pages.update(pages)
-            self.peak_committed = max(self.peak_committed, self.committed_bytes)
             return start, end - start
+        if end - start > self.highest + 1:
+            raise NtStatusError(STATUS_INVALID_PARAMETER, f"{size:#x} bytes is more than user space")
         # Committing outside a reservation is STATUS_CONFLICTING_ADDRESSES in NT
         # (VirtualAlloc's ERROR_INVALID_ADDRESS), not "not allocated".
         vads = [self._vad_for_page(page, STATUS_CONFLICTING_ADDRESSES) for page in pages]
@@ -283,22 +501,22 @@ class AddressSpace:
             self._set_protection(vad, page, protect)
         if protect & EXECUTABLE:
             self.code_pages.update(pages)
-        self.peak_committed = max(self.peak_committed, self.committed_bytes)
         return start, end - start
 
     def decommit(self, base: int, size: int) -> tuple[int, int]:
         start, end = page_floor(base), page_ceil(base + size)
         # Find every page's reservation first: a range running past the reservation
         # fails as a whole, without decommitting its first pages.
-        pages = [(page, self._vad_for_page(page)) for page in range(start, end, PAGE_SIZE)]
-        for page, vad in pages:
+        parts = self._covering(start, end)
+        for vad, low, _high in parts:
             if vad.segment is not None:
                 # a view's pages are the section's: they go with the view, not one by one
-                raise NtStatusError(STATUS_UNABLE_TO_DELETE_SECTION, f"{page:#x} is in a mapped view")
+                raise NtStatusError(STATUS_UNABLE_TO_DELETE_SECTION, f"{low:#x} is in a mapped view")
         freed: list[int] = []
-        for page, vad in pages:
-            vad.committed.pop(page, None)
-            self._unmap_page(vad, page, freed)
+        for vad, low, high in parts:
+            vad.committed.clear_range(low, high)
+            for page in _mapped_within(vad, low, high):
+                self._unmap_page(vad, page, freed)
         self.physical.free(freed)
         self.cpu.flush_tlb_if_stale()
         return start, end - start
@@ -338,6 +556,7 @@ class AddressSpace:
         self.cpu.flush_tlb_if_stale()
         index = self.vads.index(vad)
         del self.vads[index], self._bases[index]
+        self._holes = None
         self._last_found = None
         pieces = []
         if vad.base < start:
@@ -358,7 +577,7 @@ class AddressSpace:
                     section=vad.section, segment=vad.segment,
                     offset=vad.offset + (start - vad.base), copy_on_write=vad.copy_on_write,
                     grows_down=vad.grows_down)
-        piece.committed = {p: v for p, v in vad.committed.items() if start <= p < end}
+        piece.committed = vad.committed.slice(start, end)
         piece.mapped = {p for p in vad.mapped if start <= p < end}
         piece.shared = {p for p in vad.shared if start <= p < end}
         if piece.section is not None:
@@ -367,23 +586,50 @@ class AddressSpace:
 
     def protect(self, base: int, size: int, protect: int) -> int:
         """Change the protection of committed pages; returns the old protection of the
-        first page (NtProtectVirtualMemory's OldProtect)."""
+        first page (NtProtectVirtualMemory's OldProtect). Worked on runs of pages: only
+        the pages that have frames are visited one by one, so the size of the range
+        costs nothing."""
         _check_protection(protect)
         start, end = page_floor(base), page_ceil(base + size)
-        pages = [(page, self._vad_for_page(page)) for page in range(start, end, PAGE_SIZE)]
+        parts = self._covering(start, end)
         # Check every page before changing any: NT fails the whole call with
         # STATUS_NOT_COMMITTED and leaves the range as it was.
-        for page, vad in pages:
-            if page not in vad.committed:
-                raise NtStatusError(STATUS_NOT_COMMITTED, f"page {page:#x} is not committed")
-            if vad.segment is not None:
-                self._view_protection(vad, page, protect)    # STATUS_SECTION_PROTECTION
-        old = None
-        for page, vad in pages:
-            old = vad.committed[page] if old is None else old
-            self._set_protection(vad, page, protect)
+        for vad, low, high in parts:
+            if len(vad.committed.slice(low, high)) != (high - low) // PAGE_SIZE:
+                raise NtStatusError(STATUS_NOT_COMMITTED, f"{low:#x}+{high - low:#x} is not all committed")
+            if vad.segment is not None:                 # STATUS_SECTION_PROTECTION
+                self._view_protection(vad, -1, protect)
+                for page in _mapped_within(vad, low, high):
+                    self._view_protection(vad, page, protect)
+        old = parts[0][0].committed.get(start) if parts else None
+        for vad, low, high in parts:
+            pages = _mapped_within(vad, low, high)
+            for page in pages:                          # the processor's entries
+                self._set_protection(vad, page, protect)
+            kept = {page: vad.committed[page] for page in pages}
+            everywhere = self._view_protection(vad, -1, protect) if vad.segment is not None else protect
+            vad.committed.set_range(low, high, everywhere)
+            for page, value in kept.items():            # a view's private copies differ
+                if value != everywhere:
+                    vad.committed[page] = value
+            if everywhere & EXECUTABLE:
+                self.code_pages.update(range(low, high, PAGE_SIZE))
         self.cpu.flush_tlb_if_stale()
         return old or PAGE_NOACCESS
+
+    def _covering(self, start: int, end: int, status: int = STATUS_MEMORY_NOT_ALLOCATED) \
+            -> list[tuple[Vad, int, int]]:
+        """(vad, low, high) for the VADs that together cover [start, end), one lookup
+        per VAD; `status` if a page of it is not reserved."""
+        parts, page = [], start
+        while page < end:
+            vad = self.find(page)
+            if vad is None:
+                raise NtStatusError(status, f"{page:#x} is not reserved")
+            high = min(vad.end, end)
+            parts.append((vad, page, high))
+            page = high
+        return parts
 
     def _view_protection(self, vad: Vad, page: int, protect: int) -> int:
         """The protection a page of a view really gets. A page still shared with the
@@ -433,7 +679,8 @@ class AddressSpace:
         first = state(page)
         end = page + PAGE_SIZE
         while end < vad.end and state(end) == first:
-            end += PAGE_SIZE
+            run = vad.committed.run_at(end)    # a run of one protection: skip it whole
+            end = min(run[1], vad.end) if run else end + PAGE_SIZE
         return MemoryInformation(page, vad.base, vad.protect, end - page, first[0], first[1],
                                  vad.kind)
 
@@ -449,7 +696,21 @@ class AddressSpace:
         """The processor found no usable entry for `address`. Resolve what the memory
         manager can — a committed page touched for the first time (demand-zero, or a view's
         page), a copy-on-write page written — and return True to run the instruction
-        again; False is a real access violation."""
+        again; False is a real access violation. With no frame left (the machine's
+        --max-memory), the run stops on an "out-of-memory" fault: the personality decides
+        (Linux: the OOM killer's SIGKILL)."""
+        try:
+            return self._resolve_fault(address, write, fetch)
+        except NtStatusError as error:
+            if error.status != STATUS_NO_MEMORY:
+                raise
+            cpu = self.cpu
+            pc = cpu.linear_pc
+            cpu.pending_fault = Fault("out-of-memory", address, pc, error.detail)
+            cpu.uc.emu_stop()
+            return True
+
+    def _resolve_fault(self, address: int, write: bool, fetch: bool) -> bool:
         page = page_floor(address)
         vad = self.find(page)
         if vad is None:
@@ -712,7 +973,7 @@ class AddressSpace:
         for vad in self.vads:
             copy = child.reserve(vad.base, vad.size, vad.protect, kind=vad.kind, tag=vad.tag,
                                  alignment=PAGE_SIZE)
-            copy.committed = dict(vad.committed)
+            copy.committed = vad.committed.copy()
             copy.grows_down = vad.grows_down       # the child's stack still grows on touch
             if vad.segment is not None:
                 # A view stays a view of the same section: what is shared with the file
@@ -744,9 +1005,10 @@ class AddressSpace:
                            alignment=alignment, below=below)
         vad.section, vad.segment, vad.offset, vad.copy_on_write = section, section.segment, offset, copy_on_write
         section.reference()
-        for page in range(vad.base, vad.end, PAGE_SIZE):
-            self._set_protection(vad, page, protect)
-        self.peak_committed = max(self.peak_committed, self.committed_bytes)
+        everywhere = self._view_protection(vad, -1, protect)   # no page has a frame yet
+        vad.committed.set_range(vad.base, vad.end, everywhere)
+        if everywhere & EXECUTABLE:
+            self.code_pages.update(range(vad.base, vad.end, PAGE_SIZE))
         return vad
 
     def extend(self, end: int, size: int) -> Vad:
@@ -758,10 +1020,13 @@ class AddressSpace:
             raise NtStatusError(STATUS_CONFLICTING_ADDRESSES, f"cannot grow the region ending at {end:#x}")
         protect = vad.committed.get(end - PAGE_SIZE)
         vad.size += size
+        self._holes = None
         if protect is not None:
-            for page in range(end, vad.end, PAGE_SIZE):
-                self._set_protection(vad, page, protect)
-        self.peak_committed = max(self.peak_committed, self.committed_bytes)
+            # the new pages have no frames: one run
+            everywhere = self._view_protection(vad, -1, protect) if vad.segment is not None else protect
+            vad.committed.set_range(end, vad.end, everywhere)
+            if everywhere & EXECUTABLE:
+                self.code_pages.update(range(end, vad.end, PAGE_SIZE))
         return vad
 
     def relocate(self, old: int, size: int, new: int) -> None:
@@ -776,16 +1041,15 @@ class AddressSpace:
             start, end = max(vad.base, old), min(vad.end, old + size)
             moved = self._piece(vad, start, end)
             moved.base += delta
-            moved.committed = {p + delta: v for p, v in moved.committed.items()}
+            moved.committed = moved.committed.slice(moved.base - delta, moved.base - delta + moved.size, delta)
             moved.mapped, moved.shared = set(), set()
             position = bisect.bisect_left(self._bases, moved.base)
             self.vads.insert(position, moved)
+            self._holes = None
             self._bases.insert(position, moved.base)
-            for page in range(start, end, PAGE_SIZE):
-                if page in self.code_pages:
-                    self.code_pages.add(page + delta)
-                if page not in vad.mapped:
-                    continue
+            for code_start, code_end, _ in self.code_pages.slice(start, end).runs():
+                self.code_pages.set_range(code_start + delta, code_end + delta, 1)
+            for page in _mapped_within(vad, start, end):
                 protect = vad.committed[page]
                 frame = self.table.frames[page]
                 shared = page in vad.shared
@@ -806,7 +1070,7 @@ class AddressSpace:
         """Write the changed pages of the views in a range back to their files
         (NtFlushVirtualMemory). Private memory has no file: STATUS_NOT_MAPPED_DATA."""
         start, end = page_floor(base), page_ceil(base + max(size, 1))
-        vads = {id(v): v for v in (self._vad_for_page(p) for p in range(start, end, PAGE_SIZE))}
+        vads = {id(v): v for v, _, _ in self._covering(start, end)}
         for vad in vads.values():
             if vad.segment is None:
                 raise NtStatusError(STATUS_NOT_MAPPED_DATA, f"{vad.base:#x} is not a mapped view")
@@ -822,10 +1086,9 @@ class AddressSpace:
         back as the section's page (a private copy is dropped, and the page is
         copy-on-write again)."""
         start, end = page_floor(base), page_ceil(base + size)
-        pages = [(page, self._vad_for_page(page)) for page in range(start, end, PAGE_SIZE)]
+        pages = [(page, vad) for vad, low, high in self._covering(start, end)
+                 for page in _mapped_within(vad, low, high)]
         for page, vad in pages:
-            if page not in vad.mapped:
-                continue
             private_copy = vad.segment is not None and page not in vad.shared
             self._unmap_page(vad, page)
             if private_copy and vad.copy_on_write:
@@ -833,15 +1096,21 @@ class AddressSpace:
         self.cpu.flush_tlb_if_stale()
         return start, end - start
 
-    def resident(self, base: int, size: int) -> list[bool]:
-        """Which pages of a range are in memory (Linux mincore): a touched page, or a
-        view's page that the section holds (the file's page cache) even if this process
-        has not touched it."""
-        out = []
-        for page in range(page_floor(base), page_ceil(base + size), PAGE_SIZE):
-            vad = self._vad_for_page(page, STATUS_INVALID_ADDRESS)
-            out.append(self.table.accessed(page) or (
-                vad.segment is not None and self._section_page(vad, page) in vad.segment.loaded))
+    def resident(self, base: int, size: int) -> bytearray:
+        """Which pages of a range are in memory (Linux mincore), one byte each (1: yes):
+        a touched page, or a view's page that the section holds (the file's page cache)
+        even if this process has not touched it. Only pages with frames are looked at."""
+        start, end = page_floor(base), page_ceil(base + size)
+        out = bytearray((end - start) // PAGE_SIZE)
+        for vad, low, high in self._covering(start, end, STATUS_INVALID_ADDRESS):
+            for page in _mapped_within(vad, low, high):
+                if self.table.accessed(page):
+                    out[(page - start) // PAGE_SIZE] = 1
+            if vad.segment is not None:
+                first, last = self._section_page(vad, low), self._section_page(vad, high - 1)
+                for loaded in vad.segment.loaded:
+                    if first <= loaded <= last:
+                        out[(low - start) // PAGE_SIZE + loaded - first] = 1
         return out
 
     def close_views(self) -> None:

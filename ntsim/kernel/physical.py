@@ -54,6 +54,8 @@ class PhysicalMemory:
         # owner has no entry. A Counter, so that a fork counts all its pages in one call.
         self.shares: Counter[int] = Counter()
         self.in_use = 0                          # frames allocated and not given back
+        # frames that may be in use at once: the machine's --max-memory (limits.py)
+        self.frame_limit = self.frame_count
         self._busy = False                       # the free lists are being changed
         self._pending: list[list[int]] = []      # frames given back meanwhile (_exclusive)
         self.stop_frame = self.allocate()        # a zero page every page table maps (cpu.py)
@@ -75,6 +77,9 @@ class PhysicalMemory:
         return self._exclusive(self._take, count)
 
     def _take(self, count: int) -> list[int]:
+        if self.in_use + count > self.frame_limit:
+            raise NtStatusError(STATUS_NO_MEMORY, f"out of memory: {self.in_use * PAGE_SIZE >> 20} MiB "
+                                "of guest memory in use, the machine's limit (--max-memory)")
         frames = self._free[-count:] if count else []
         del self._free[len(self._free) - len(frames):]
         more = count - len(frames)
@@ -106,6 +111,8 @@ class PhysicalMemory:
         return self._exclusive(self._take_run, count)
 
     def _take_run(self, count: int) -> int:
+        if self.in_use + count > self.frame_limit:
+            raise NtStatusError(STATUS_NO_MEMORY, "out of memory: the machine's limit (--max-memory)")
         if self._next + count > self.frame_count:
             raise NtStatusError(STATUS_NO_MEMORY, "physical memory is exhausted")
         first = self._next

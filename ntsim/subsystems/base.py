@@ -42,7 +42,15 @@ SUPPORTED, PARTIAL, UNSUPPORTED = "supported", "partial", "unsupported"
 
 
 class ImageError(Exception):
-    """The image cannot be run: exit status 126, with this one-line message."""
+    """The image cannot be run: exit status 126, with this one-line message. Whatever a
+    damaged image puts in it (a name read from the file), it stays one printable line."""
+
+    MAX_LENGTH = 300
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+        return text if len(text) <= self.MAX_LENGTH else text[:self.MAX_LENGTH] + "..."
 
 
 @dataclass(frozen=True)
@@ -68,6 +76,12 @@ class ImageInfo:
 class Personality:
     name = "personality"
     description = ""
+    # Whether this personality's programs see the console as a screen (OS/2's VIO, a DOS
+    # machine's video): their stream writes to the console (WriteFile, DosWrite, INT 21h)
+    # are then teletype output on CSRSS's screen buffer, in order with the screen calls,
+    # as NT's processed output is. Off, a stream write is a byte stream to the host,
+    # untouched (a Linux terminal program's ANSI escapes). CSRSS reads it per client.
+    console_is_a_screen = False
 
     def probe(self, header: bytes) -> bool:
         raise NotImplementedError

@@ -302,6 +302,8 @@ class RunScreen(Screen):
         self._sampled_at: int | None = None
         self.unfrozen = 0
         self._lanes_shape: tuple = ()
+        self._bindings_running: bool | None = None
+        self._drawn: dict[str, tuple] = {}        # what each pane last drew (see _update)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -389,7 +391,7 @@ class RunScreen(Screen):
     def poll(self) -> None:
         if self.session.state != self.sub_title:      # a state message that came too early
             self._status()
-            self.refresh_bindings()
+            self._refresh_keys()
         if self.session.state == "running" or self.snapshot is None and self.session.state == "paused":
             self.session.request_snapshot()
 
@@ -399,7 +401,7 @@ class RunScreen(Screen):
         kind = payload[0]
         if kind == "state":
             self._status()
-            self.refresh_bindings()
+            self._refresh_keys()
             stop = payload[2]
             if stop is not None and getattr(stop, "event", None) is not None:
                 self.drain()
@@ -438,7 +440,10 @@ class RunScreen(Screen):
     def _snapshot(self, snapshot) -> None:
         self.snapshot = snapshot
         self._status()
-        self.refresh_bindings()
+        # A snapshot comes 4 times a second while the machine runs. Everything it draws is
+        # drawn only if it changed (see _update, _refresh_keys, widgets.show_text): redrawing
+        # all of it each time took a third of a host core from the guest.
+        self._refresh_keys()
         self.query_one(ProcessTree).update_from(snapshot)
         fresh = snapshot.clock_ns != self._sampled_at     # (the same moment: no new sample)
         self._sampled_at = snapshot.clock_ns
@@ -447,10 +452,18 @@ class RunScreen(Screen):
                 history = self.memory_history.setdefault(process.pid, [])
                 if process.alive or not history:
                     history.append(process.committed)
-        self.query_one(MemoryPane).show(snapshot, self.memory_history)
-        self.query_one("#ports", Static).update(ports_text(snapshot))
-        self.query_one("#calls", Static).update(call_tables_text(snapshot))
-        self.query_one(ScreenView).show(snapshot.screen)
+        self._update("#memory", tuple((p.pid, p.name, p.alive, bool(p.vads), p.reserved, p.committed,
+                                       p.touched) for p in snapshot.processes),
+                     tuple((pid, tuple(h[-24:])) for pid, h in self.memory_history.items()),
+                     lambda: self.query_one(MemoryPane).show(snapshot, self.memory_history))
+        self._update("#ports", snapshot.ports, None,
+                     lambda: self.query_one("#ports", Static).update(ports_text(snapshot)))
+        self._update("#calls", snapshot.call_tables, None,
+                     lambda: self.query_one("#calls", Static).update(call_tables_text(snapshot)))
+        screen = snapshot.screen
+        self._update("#screen", screen and (screen.version, screen.cursor, screen.columns, screen.rows,
+                                            screen.cells), None,
+                     lambda: self.query_one(ScreenView).show(screen))
         pid, tid = self._focus_thread(snapshot)
         if pid is not None and snapshot.state != "running":
             self.session.request_disassembly(pid, tid)
@@ -460,6 +473,22 @@ class RunScreen(Screen):
                                        if thread else "")
         if thread is not None and snapshot.state != "running":
             self.previous_threads[thread.tid] = thread
+
+    def _refresh_keys(self) -> None:
+        """Grey or enable the footer's keys, which depend only on whether the machine
+        runs (check_action): refresh_bindings recomposes the footer, ~15 ms each time."""
+        running = self.session.state == "running"
+        if running != self._bindings_running:
+            self._bindings_running = running
+            self.refresh_bindings()
+
+    def _update(self, widget: str, *key_and_draw) -> None:
+        """Draw a pane only when what it shows (`key`, compared with the last drawn) changed."""
+        *key, draw = key_and_draw
+        key = tuple(key)
+        if self._drawn.get(widget) != key:
+            self._drawn[widget] = key
+            draw()
 
     def _focus_thread(self, snapshot) -> tuple[int | None, int | None]:
         stop = snapshot.stop

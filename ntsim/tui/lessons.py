@@ -52,8 +52,8 @@ class Lesson:
             return "this lesson has nothing to run: read it, and try the commands it shows"
         missing = self.missing(wanted)
         if missing:
-            return (f"{', '.join(missing)} is not in this checkout yet (its personality is "
-                    "still being built): this part of the lesson cannot run")
+            return (f"{', '.join(missing)} is not in this checkout (rebuild it with "
+                    "`make examples`): this part of the lesson cannot run")
         lesson_root = _path(self.root) if self.root else root
         return [LiveSession(_path(p[0]), p[1:], root=lesson_root, count_instructions=True)
                 for p in wanted]
@@ -64,7 +64,7 @@ class Lesson:
         for program in self.measure:
             lines.append(f"$ {shlex.join(program)}")
             if not os.path.exists(_path(program[0])):
-                lines.append(f"  {program[0]} is not here yet (its personality is being built)")
+                lines.append(f"  {program[0]} is not here (rebuild it with `make examples`)")
                 lines.append("")
                 continue
             try:
@@ -106,8 +106,7 @@ def measure(program: list[str], root: str = ".") -> list[tuple[str, str]]:
     out.append(("LPC messages (requests)", str(lpc)))
     out.append(("guest instructions", f"{machine.kernel.instructions_executed():,}"))
     out.append(("processes", str(len(guests))))
-    out.append(("peak committed, all guests", _mib(sum(p.memory.peak_committed for p in guests
-                                                       if p.memory is not None))))
+    out.append(("committed at exit, all guests", _mib(sum(p.committed_bytes for p in guests))))
     out.append(("touched, all guests", _mib(sum(p.touched_bytes for p in guests))))
     out.append(("exit status", str(process.exit_status)))
     out.append(("wall time", f"{wall * 1000:.0f} ms"))

@@ -118,6 +118,7 @@ def dos_path_of(guest_path: str) -> str:
 class VdmPersonality(Personality):
     name = "vdm"
     description = "NTVDM: DOS COM and MZ programs in a virtual 8086 machine (real mode)"
+    console_is_a_screen = True          # a PC's text screen: DOS output and INT 10h share it
 
     def __init__(self) -> None:
         self.kernel = None

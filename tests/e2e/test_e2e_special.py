@@ -8,6 +8,7 @@ else is compared byte for byte with the native run.
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import shutil
@@ -57,7 +58,12 @@ def test_procself_matches_native(tmp_path: Path) -> None:
     native = run_native("./procself", ("word",), cwd=native_root)
     simulated = run_guest("./procself", ("word",), root=ntsim_root)
     assert native.status == 0
-    assert program_output(simulated) == native
+    simulated = program_output(simulated)
+    differences = list(difflib.unified_diff(native.stdout.decode(errors="replace").splitlines(),
+                                            simulated.stdout.decode(errors="replace").splitlines(),
+                                            "native", "ntsim", lineterm=""))
+    assert not differences, "\n".join(differences)
+    assert simulated == native
 
 
 # --- devices -----------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ The host side here is a real pipe standing in for the terminal, so "no input yet
 from __future__ import annotations
 
 import os
+import re
 
 import pytest
 
@@ -95,16 +96,26 @@ from ntsim.kernel.status import (  # noqa: E402
     STATUS_INVALID_PARAMETER,
     NtStatusError,
 )
+from ntsim.subsystems.linux import LinuxPersonality  # noqa: E402
+from ntsim.subsystems.os2 import Os2Personality  # noqa: E402
 from ntsim.subsystems.windows.console_client import ConsoleClient  # noqa: E402
 from ntsim.subsystems.windows.keyboard import KeyEvent  # noqa: E402
 from ntsim.trace import CallbackSink  # noqa: E402
+from ntsim.vdm import VdmPersonality  # noqa: E402
 
 
-def screen_process(kernel):
+def screen_process(kernel, personality=None):
     """A new process on the console, current, with its ConsoleClient."""
-    process = kernel.create_process("screen.exe", architecture="x86-64")
+    process = kernel.create_process("screen.exe", personality, architecture="x86-64")
     kernel.current_thread = kernel.create_thread(process)
     return process, ConsoleClient.open(kernel.services)
+
+
+def stream_write(kernel, data: bytes, stream: str = "Output") -> int:
+    """WriteFile on the console (DosWrite to handle 1, a Linux write(1))."""
+    nt = kernel.services
+    return nt.NtWriteFile(nt.NtCreateFile(f"\\Device\\ConDrv\\{stream}", FILE_WRITE_DATA, FILE_OPEN),
+                          data)
 
 
 def test_a_screen_write_is_an_lpc_message_to_csrss(kernel, console, nt):
@@ -157,6 +168,56 @@ def test_the_byte_stream_does_not_touch_the_screen(kernel, console, nt):
     nt.NtWriteFile(output, b"\x1b[2Jplain bytes\n")
     assert console.stdout == b"\x1b[2Jplain bytes\n"
     assert console.screen.text() == [""] * 25
+
+
+# --- stream output of a program that sees the console as a screen (OS/2, DOS) --------------------
+
+def test_an_os2_programs_stream_writes_move_the_screens_cursor_in_order_with_vio(kernel, console):
+    process, client = screen_process(kernel, Os2Personality())
+    assert stream_write(kernel, b"DosWrite first\r\n") == 16
+    client.write_teletype(b"VioWrtTTY\r\n")
+    stream_write(kernel, b"DosWrite after\r\n")
+    info = client.info()
+    assert (info.cursor_row, info.cursor_column) == (3, 0)       # VioGetCurPos after three lines
+    assert console.screen.text()[:3] == ["DosWrite first", "VioWrtTTY", "DosWrite after"]
+    # a pipe gets every byte once, in the order written
+    assert console.stdout == b"DosWrite first\r\nVioWrtTTY\r\nDosWrite after\r\n"
+    kernel.terminate_process(process, 0)
+    assert console.stdout == b"DosWrite first\r\nVioWrtTTY\r\nDosWrite after\r\n"
+
+
+def test_a_dos_programs_stream_bytes_reach_a_pipe_as_written(kernel, console):
+    screen_process(kernel, VdmPersonality())
+    stream_write(kernel, b"\xc9\xcd\xbb box\r\n")         # CP437 box corners: bytes, not text
+    assert console.stdout == b"\xc9\xcd\xbb box\r\n"
+    assert console.screen.text()[0] == "╔═╗ box"
+
+
+def test_a_linux_programs_bytes_stay_a_byte_stream_off_the_screen(kernel, console):
+    screen_process(kernel, LinuxPersonality())
+    data = b"\x1b[2J\x1b[1;31mred\x1b[0m\nplain\r\n\xe2\x82\xac"
+    stream_write(kernel, data)
+    stream_write(kernel, b"oops\n", "Error")
+    assert (console.stdout, console.stderr) == (data, b"oops\n")
+    assert console.screen.text() == [""] * 25 and console.screen.info().cursor_row == 0
+
+
+def test_on_a_terminal_stream_output_is_painted_with_the_screen_not_written_past_it(root, host_pipe):
+    terminal = Terminal(100, 30)
+    try:
+        kernel = boot(root, HostConsole(host_pipe[0], terminal.slave, terminal.slave))
+        process, client = screen_process(kernel, Os2Personality())
+        stream_write(kernel, b"first\r\n")
+        client.write_teletype(b"second\r\n")
+        stream_write(kernel, b"third\r\n", "Error")     # stderr on the same terminal
+        assert client.info().cursor_row == 3
+        kernel.terminate_process(process, 0)
+    finally:
+        drawn = terminal.output()
+    assert "first\r\n" not in drawn and "third\r\n" not in drawn        # never raw
+    for row, word in ((1, "first"), (2, "second"), (3, "third")):     # each painted on its row
+        assert re.search(f"\x1b\\[{row};1H(\x1b\\[[0-9;]*m)*{word}", drawn), word
+    assert drawn.endswith("\x1b[0m\x1b[?25h\x1b[4;1H\r\n")       # left below the last line
 
 
 # --- what a pipe gets -------------------------------------------------------------------------

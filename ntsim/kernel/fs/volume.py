@@ -102,7 +102,9 @@ from ..status import (
     STATUS_INVALID_INFO_CLASS,
     STATUS_INVALID_PARAMETER,
     STATUS_IO_REPARSE_DATA_INVALID,
+    STATUS_MEDIA_WRITE_PROTECTED,
     STATUS_NAME_TOO_LONG,
+    STATUS_NO_MEMORY,
     STATUS_NONEXISTENT_EA_ENTRY,
     STATUS_NOT_A_DIRECTORY,
     STATUS_NOT_A_REPARSE_POINT,
@@ -114,6 +116,7 @@ from ..status import (
     STATUS_PRIVILEGE_NOT_HELD,
     STATUS_REPARSE_POINT_NOT_RESOLVED,
     STATUS_SHARING_VIOLATION,
+    STATUS_TOO_MANY_OPENED_FILES,
     STATUS_UNSUCCESSFUL,
     NtStatusError,
 )
@@ -147,7 +150,10 @@ def host_error(error: OSError, what: str) -> NtStatusError:
         errno.EPERM: STATUS_ACCESS_DENIED, errno.ENOSPC: STATUS_DISK_FULL,
         errno.ENAMETOOLONG: STATUS_NAME_TOO_LONG, errno.EXDEV: STATUS_NOT_SAME_DEVICE,
         errno.ELOOP: STATUS_REPARSE_POINT_NOT_RESOLVED, errno.EINVAL: STATUS_INVALID_PARAMETER,
-        errno.EBUSY: STATUS_SHARING_VIOLATION, errno.EROFS: STATUS_ACCESS_DENIED,
+        errno.EBUSY: STATUS_SHARING_VIOLATION, errno.EROFS: STATUS_MEDIA_WRITE_PROTECTED,
+        # the host ran out of descriptors for ntsim: the guest hears EMFILE, never EIO
+        errno.EMFILE: STATUS_TOO_MANY_OPENED_FILES, errno.ENFILE: STATUS_TOO_MANY_OPENED_FILES,
+        errno.ENOMEM: STATUS_NO_MEMORY,
     }.get(error.errno, STATUS_UNSUCCESSFUL)
     return NtStatusError(status, f"{what}: {os.strerror(error.errno or 0)}")
 
@@ -191,13 +197,58 @@ class HostVolume(Device):
     device_type = FILE_DEVICE_DISK_FILE_SYSTEM
     caches_files = True     # its files back sections: read and write go through their pages
 
-    def __init__(self, root: str) -> None:
+    def __init__(self, root: str, *, read_only: bool = False) -> None:
         super().__init__()
         self.root = os.path.realpath(root)
+        # --read-only: a write-protected medium; every change is refused before the host
+        # is asked (STATUS_MEDIA_WRITE_PROTECTED: a Linux guest's EROFS)
+        self.read_only = read_only
+        # --deterministic (`make_deterministic`): nothing of the host's clock or inode
+        # numbers reaches the guest. Files the guest changes get their times from the
+        # virtual clock; inode numbers and the serial number are numbered in the order
+        # the guest first meets them.
+        self.clock_ns = None                     # the virtual clock, when deterministic
+        self._virtual_times: dict[int, list[int]] = {}   # host inode -> [atime, mtime, ctime]
+        self._virtual_ids: dict[int, int] = {}           # host inode -> the guest's
         root_stat = os.stat(self.root)
         if not stat.S_ISDIR(root_stat.st_mode):
             raise NotADirectoryError(self.root)
         self.serial_number = root_stat.st_dev & 0xFFFFFFFF
+
+    def make_deterministic(self, clock_ns) -> None:
+        self.clock_ns = clock_ns
+        self.serial_number = 0x4E54_5349      # "NTSI": the same volume every run
+
+    def file_id(self, host_inode: int) -> int:
+        """The inode number the guest sees: the host's, or under --deterministic one
+        numbered from 2 (the root first) in the order the guest meets files."""
+        if self.clock_ns is None:
+            return host_inode
+        return self._virtual_ids.setdefault(host_inode, len(self._virtual_ids) + 2)
+
+    def _changed(self, host_inode: int, *, data: bool = True, accessed: bool = False) -> None:
+        """Under --deterministic, the guest changed a file now (its data: mtime and ctime;
+        else only ctime): the virtual clock's time is what stat will show."""
+        if self.clock_ns is None:
+            return
+        now = self.clock_ns()
+        times = self._virtual_times.get(host_inode)
+        if times is None:
+            times = self._virtual_times[host_inode] = [now, now, now]
+        if data:
+            times[1] = now
+        if accessed:
+            times[0] = now
+        times[2] = now
+
+    def _changed_fd(self, fd: int | None, path: str | None = None, **kind) -> None:
+        if self.clock_ns is None:
+            return
+        try:
+            info = os.stat(fd) if fd is not None else os.lstat(path)
+        except OSError:
+            return
+        self._changed(info.st_ino, **kind)
 
     # --- names ------------------------------------------------------------------------------
 
@@ -297,6 +348,9 @@ class HostVolume(Device):
         disposition = request.disposition
         mode = request.lx_mode if request.lx_mode is not None else (0o777 if want_directory else 0o666)
         host = resolved.host_path
+        if self.read_only and (writes or (disposition in (FILE_SUPERSEDE, FILE_OVERWRITE, FILE_OVERWRITE_IF)
+                                          if resolved.exists else disposition not in (FILE_OPEN, FILE_OVERWRITE))):
+            self.refuse_write(file)
         try:
             if resolved.exists:
                 kind = stat.S_IFMT(resolved.stat.st_mode)
@@ -354,6 +408,8 @@ class HostVolume(Device):
             fd = os.open(host, flags | os.O_CLOEXEC)
         except OSError as error:
             raise host_error(error, file.file_name) from None
+        if file.information != FILE_OPENED:
+            self._changed_fd(fd, accessed=file.information == FILE_CREATED)
         if is_directory:
             file.options |= FILE_DIRECTORY_FILE
         file.context = VolumeFile(fd, host, resolved.parts, is_directory, is_symlink,
@@ -379,7 +435,12 @@ class HostVolume(Device):
             file.position += len(data)
         return data
 
+    def refuse_write(self, file: FileObject) -> None:
+        raise NtStatusError(STATUS_MEDIA_WRITE_PROTECTED, f"{file.file_name}: the root is read-only (--read-only)")
+
     def write(self, file: FileObject, data: bytes, offset: int | None) -> int:
+        if self.read_only:
+            self.refuse_write(file)
         context: VolumeFile = file.context
         append_only = file.access & FILE_APPEND_DATA and not file.access & (FILE_WRITE_DATA | GENERIC_WRITE)
         if offset == FILE_WRITE_TO_END_OF_FILE:
@@ -392,6 +453,7 @@ class HostVolume(Device):
             written = os.pwrite(context.fd, data, position)
         except OSError as error:
             raise host_error(error, file.file_name) from None
+        self._changed_fd(context.fd)
         if offset is None or append_only:
             file.position = position + written
         return written
@@ -431,15 +493,20 @@ class HostVolume(Device):
             attributes |= FILE_ATTRIBUTE_REPARSE_POINT
         if not info.st_mode & 0o222:
             attributes |= FILE_ATTRIBUTE_READONLY
+        atime, mtime, ctime = info.st_atime_ns, info.st_mtime_ns, info.st_ctime_ns
+        if self.clock_ns is not None:
+            # deterministic: a file the guest changed shows the virtual clock's times;
+            # one it never touched, its own (the input's) times, with ctime = mtime
+            atime, mtime, ctime = self._virtual_times.get(info.st_ino, (atime, mtime, mtime))
         return FileStatLx(
-            FileId=info.st_ino, CreationTime=to_nt_time(info.st_ctime_ns),
-            LastAccessTime=to_nt_time(info.st_atime_ns), LastWriteTime=to_nt_time(info.st_mtime_ns),
-            ChangeTime=to_nt_time(info.st_ctime_ns), AllocationSize=info.st_blocks * 512,
+            FileId=self.file_id(info.st_ino), CreationTime=to_nt_time(ctime),
+            LastAccessTime=to_nt_time(atime), LastWriteTime=to_nt_time(mtime),
+            ChangeTime=to_nt_time(ctime), AllocationSize=info.st_blocks * 512,
             EndOfFile=info.st_size, FileAttributes=attributes or FILE_ATTRIBUTE_NORMAL,
             NumberOfLinks=info.st_nlink, LxMode=mode, LxUid=uid, LxGid=gid,
             LxDeviceIdMajor=major, LxDeviceIdMinor=minor,
-            VolumeSerialNumber=self.serial_number, AccessTimeNs=info.st_atime_ns,
-            WriteTimeNs=info.st_mtime_ns, ChangeTimeNs=info.st_ctime_ns,
+            VolumeSerialNumber=self.serial_number, AccessTimeNs=atime,
+            WriteTimeNs=mtime, ChangeTimeNs=ctime,
             BlockSize=info.st_blksize, LxFlags=flags)
 
     def query_information(self, file: FileObject, info_class: int):
@@ -467,6 +534,8 @@ class HostVolume(Device):
         raise NtStatusError(STATUS_INVALID_INFO_CLASS, f"class {info_class}")
 
     def set_information(self, file: FileObject, info_class: int, value) -> None:
+        if self.read_only:
+            self.refuse_write(file)
         context: VolumeFile = file.context
         try:
             if info_class == FileEndOfFileInformation:
@@ -495,6 +564,10 @@ class HostVolume(Device):
                 raise NtStatusError(STATUS_INVALID_INFO_CLASS, f"class {info_class}")
         except OSError as error:
             raise host_error(error, file.file_name) from None
+        if info_class == FileEndOfFileInformation:
+            self._changed_fd(context.fd)
+        elif info_class in (FileRenameInformation, FileLinkInformation):
+            self._changed_fd(context.fd, context.host_path, data=False)
 
     def _rename(self, file: FileObject, target_path: str, replace: bool, case_sensitive: bool) -> None:
         context: VolumeFile = file.context
@@ -524,8 +597,9 @@ class HostVolume(Device):
             raise NtStatusError(STATUS_NOT_A_DIRECTORY, file.file_name)
         own = self._stat(file)
         parent = os.lstat(os.path.dirname(context.host_path)) if context.parts else own
-        entries = [DirectoryEntry(".", own.st_ino, 0, FILE_ATTRIBUTE_DIRECTORY, own.st_mode),
-                   DirectoryEntry("..", parent.st_ino, 0, FILE_ATTRIBUTE_DIRECTORY, parent.st_mode)]
+        entries = [DirectoryEntry(".", self.file_id(own.st_ino), 0, FILE_ATTRIBUTE_DIRECTORY, own.st_mode),
+                   DirectoryEntry("..", self.file_id(parent.st_ino), 0, FILE_ATTRIBUTE_DIRECTORY,
+                                  parent.st_mode)]
         try:
             with os.scandir(context.fd) as scan:   # the host's own order, as getdents gives it
                 for entry in scan:
@@ -536,7 +610,7 @@ class HostVolume(Device):
                         stored = self._lx_mode(os.path.join(context.host_path, entry.name))
                         if stored is not None and stat.S_IFMT(stored):
                             mode = stat.S_IFMT(stored) | (mode & 0o7777)
-                    entries.append(DirectoryEntry(self.nt_name(entry.name), info.st_ino,
+                    entries.append(DirectoryEntry(self.nt_name(entry.name), self.file_id(info.st_ino),
                                                   info.st_size, attributes, mode))
         except OSError as error:
             raise host_error(error, file.file_name) from None
@@ -558,6 +632,8 @@ class HostVolume(Device):
         FILE_OPEN_REPARSE_POINT (what a Linux readlink needs)."""
         context: VolumeFile = file.context
         if code == FSCTL_SET_REPARSE_POINT:
+            if self.read_only:
+                self.refuse_write(file)
             return self._make_symlink(file, *data)
         if code != FSCTL_GET_REPARSE_POINT:
             return super().device_control(file, code, data)
@@ -618,6 +694,11 @@ class HostVolume(Device):
             os.utime(context.host_path, ns=times, follow_symlinks=False)
         else:
             os.utime(self._xattr_target(context), ns=times)
+        if self.clock_ns is not None:
+            # the times the guest set, kept as given; the change time is the clock's
+            self._changed(current.st_ino, data=False)
+            virtual = self._virtual_times[current.st_ino]
+            virtual[0], virtual[1] = times
 
     # --- lxfs's extended attributes ---------------------------------------------------------
 
@@ -748,6 +829,8 @@ class HostVolume(Device):
         return self._read_eas(file.context)
 
     def set_ea(self, file: FileObject, attributes: dict[str, bytes]) -> None:
+        if self.read_only:
+            self.refuse_write(file)
         context: VolumeFile = file.context
         target = self._xattr_target(context)
         self._write_eas(context.host_path if target is None else target, context.is_symlink, attributes)

@@ -33,8 +33,8 @@ from .fdtable import O_RDONLY, O_WRONLY, FdEntry, OpenFile
 from .locks import LockTable
 from .lxfs import nt_name
 from .memory import past_end_of_file
-from .process import host_ids, host_umask
-from .signals import SIGBUS, SIGFPE, SIGILL, SIGSEGV, SIGSYS, SIGTRAP
+from .process import host_ids, host_nice, host_umask
+from .signals import SIGBUS, SIGFPE, SIGILL, SIGKILL, SIGSEGV, SIGSYS, SIGTRAP
 from .syscalls import call_rows, make_gate
 from .task import LinuxProcess, Task
 
@@ -44,9 +44,32 @@ def _console_signal(event: int) -> int:
     return {0: signals.SIGINT, 1: signals.SIGQUIT}.get(event, signals.SIGTSTP)
 
 
+
+# The signal each processor exception sends a user-mode thread, as Linux's trap handlers
+# (arch/x86/kernel/traps.c) send them: (signal, si_code, whether si_addr is the PC, what).
+_EXCEPTIONS = {
+    0: (SIGFPE, signals.FPE_INTDIV, True, "integer divide by zero"),
+    1: (SIGTRAP, signals.TRAP_TRACE, True, "debug trap"),
+    3: (SIGTRAP, signals.SI_KERNEL, False, "breakpoint (int3)"),
+    6: (SIGILL, signals.ILL_ILLOPN, True, "invalid opcode"),
+    13: (SIGSEGV, signals.SI_KERNEL, False, "general protection fault"),
+    16: (SIGFPE, signals.SI_KERNEL, True, "x87 floating-point exception"),
+    17: (SIGBUS, signals.SI_KERNEL, False, "alignment check"),
+    19: (SIGFPE, signals.SI_KERNEL, True, "SIMD floating-point exception"),
+}
+
+
+def _exception_signal(number: int, pc: int) -> tuple[int, int, int, str]:
+    """(signal, si_code, si_addr, what) for exception `number` at `pc`; an exception with
+    no row (and `INT n` with no user gate) is a general protection fault."""
+    signal, code, at_pc, what = _EXCEPTIONS.get(number, _EXCEPTIONS[13])
+    return signal, code, pc if at_pc else 0, what
+
+
 class LinuxPersonality(Personality):
     name = "lxss"
     description = "x86-64 Linux ELF programs as pico processes (the WSL1 design)"
+    requires_execute_bit = True     # execve refuses a file without one (EACCES, exit 126)
 
     def __init__(self) -> None:
         self.kernel = None
@@ -99,8 +122,13 @@ class LinuxPersonality(Personality):
         thread = kernel.create_thread(process)
         uid, gid = host_ids()
         lx = LinuxProcess(process, exe=guest_path, argv=list(argv), env=list(env), uid=uid, gid=gid,
-                          image=image, umask=host_umask())
+                          image=image, umask=host_umask(), nice=host_nice())
         process.data = lx
+        # RLIMIT_NOFILE: Linux's usual soft 1,024, and never more than the machine's
+        # --max-open-files (itself under what the host gives ntsim)
+        most = kernel.limits.max_open_files
+        lx.rlimits[7] = (min(1024, most), most)
+        lx.fds.limit = min(1024, most)
         thread.data = Task(thread, lx, kernel)
         if self.console_foreground is None:
             self.console_foreground = self.first_group = lx.pgid
@@ -370,19 +398,21 @@ class LinuxPersonality(Personality):
             self.kill(thread, SIGSYS, f"int 0x80 at pc {pc:#x}: the 32-bit system call ABI "
                                       "is not supported")
             return
-        signal, code, addr, what = {
-            0: (SIGFPE, signals.FPE_INTDIV, pc, "integer divide by zero"),
-            1: (SIGTRAP, signals.TRAP_TRACE, pc, "debug trap"),
-            3: (SIGTRAP, signals.SI_KERNEL, 0, "breakpoint (int3)"),
-            6: (SIGILL, signals.ILL_ILLOPN, pc, "invalid opcode"),
-            16: (SIGFPE, signals.SI_KERNEL, pc, "x87 floating-point exception"),
-            17: (SIGBUS, signals.SI_KERNEL, 0, "alignment check"),
-            19: (SIGFPE, signals.SI_KERNEL, pc, "SIMD floating-point exception"),
-        }.get(number, (SIGSEGV, signals.SI_KERNEL, 0, "general protection fault"))
+        signal, code, addr, what = _exception_signal(number, pc)
+        cpu = thread.process.cpu
+        at = pc        # the instruction to name: a trap (INT3, INT n) leaves the PC past it
+        try:
+            if number == 3 and cpu.read(pc - 1, 1) == b"\xcc":
+                at = pc - 1
+            elif cpu.read(pc - 2, 2) == bytes((0xCD, number)):
+                at = pc - 2
+        except Exception:       # noqa: BLE001 - the bytes before the PC may be unmapped
+            pass
         # `INT n` with no user gate in the IDT is a #GP whose error code names the vector.
-        trapno, error = (number, 0) if number in (0, 1, 3, 6, 13, 16, 17, 19) else (13, number << 3 | 2)
+        trapno, error = (number, 0) if number in _EXCEPTIONS else (13, number << 3 | 2)
         signals.force_fault(thread.data, signal, code, signals.AT_INSTRUCTION, addr=addr,
-                            trapno=trapno, error_code=error, detail=f"{what} at pc {pc:#x}")
+                            trapno=trapno, error_code=error,
+                            detail=f"{what}: `{cpu.instruction_at(at)}` at pc {at:#x}")
 
     def on_fault(self, thread: Thread, fault: Fault) -> None:
         """The processor stopped on a fault (an unmapped or protected page, an invalid
@@ -393,7 +423,20 @@ class LinuxPersonality(Personality):
         if fault.kind == "invalid-instruction":
             signals.force_fault(task, SIGILL, signals.ILL_ILLOPN, signals.AT_INSTRUCTION,
                                 addr=fault.pc, trapno=6,
-                                detail=f"invalid instruction at {fault.pc:#x}")
+                                detail=f"invalid instruction: `{thread.process.cpu.instruction_at(fault.pc)}` "
+                                       f"at pc {fault.pc:#x}")
+            return
+        if fault.kind == "out-of-memory":
+            # no frame for a page the guest touched: Linux's OOM killer ends it (SIGKILL)
+            self.kill(thread, SIGKILL, f"{fault.detail} (touching {fault.address:#x}, pc {fault.pc:#x})")
+            return
+        if fault.vector is not None and fault.vector != 14:
+            # a processor exception the run stopped on (#GP from port I/O, ...)
+            signal, code, addr, what = _exception_signal(fault.vector, fault.pc)
+            signals.force_fault(task, signal, code, signals.AT_INSTRUCTION, addr=addr,
+                                trapno=fault.vector, error_code=fault.error_code or 0,
+                                detail=f"{what}: `{thread.process.cpu.instruction_at(fault.pc)}` "
+                                       f"at pc {fault.pc:#x}")
             return
         memory = thread.process.memory
         # SEGV_ACCERR if the address is in a mapping the access is not allowed on,

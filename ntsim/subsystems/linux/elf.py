@@ -43,6 +43,7 @@ MACHINES = {3: "i386", 62: "x86-64", 40: "ARM", 183: "AArch64", 243: "RISC-V", 8
 PIE_BASE = 0x5555_5555_4000        # where Linux puts a PIE (ET_DYN) executable
 INTERPRETER_BASE = 0x7F00_0000_0000
 STACK_TOP = 0x7FFF_FFFF_F000
+USER_TOP = 0x7FFF_FFFF_F000        # Linux's TASK_SIZE: no segment may end above it
 STACK_SIZE = 8 * 1024 * 1024       # RLIMIT_STACK's usual 8 MiB
 VDSO_BASE = 0x7FFF_F700_0000       # below the stack, as Linux places its vDSO near it
 
@@ -182,6 +183,9 @@ def read_layout(data: bytes) -> Layout:
     check_header(data)
     (kind, _machine, _version, entry, phoff, _shoff, _flags, _ehsize, phentsize, phnum,
      _shentsize, _shnum, _shstrndx) = _EHDR.unpack_from(data, 16)
+    if phnum * phentsize > PAGE_SIZE:
+        # Linux reads at most one page of program headers (load_elf_phdrs: ENOEXEC past it)
+        raise ImageError(f"damaged ELF: {phnum} program headers, more than fit in a page")
     segments = []
     for index in range(phnum):
         p_type, flags, offset, vaddr, _paddr, filesz, memsz, _align = _PHDR.unpack_from(
@@ -194,11 +198,22 @@ def read_layout(data: bytes) -> Layout:
         if segment.offset + segment.filesz > len(data):
             raise ImageError(f"truncated ELF: a segment ends at {segment.offset + segment.filesz:#x}, "
                              f"the file at {len(data):#x}")
+        # what Linux's loader refuses too (EINVAL): more file than memory, or a segment
+        # that does not fit in user space
+        if segment.filesz > segment.memsz:
+            raise ImageError(f"damaged ELF: a segment of {segment.memsz:#x} bytes holds "
+                             f"{segment.filesz:#x} bytes of the file")
+        if segment.vaddr + segment.memsz > USER_TOP:
+            raise ImageError(f"damaged ELF: a segment at {segment.vaddr:#x} of {segment.memsz:#x} "
+                             "bytes lies beyond user space")
     return Layout(kind, entry, phoff, phentsize, phnum, segments)
 
 
 def _interpreter_path(data: bytes, segment: Segment) -> str:
     raw = data[segment.offset:segment.offset + segment.filesz]
+    # Linux's checks: at least two bytes, at most PATH_MAX, ending in NUL (ENOEXEC)
+    if not 2 <= len(raw) <= 4096 or raw[-1] != 0 or b"\0" in raw[:-1].rstrip(b"\0"):
+        raise ImageError("damaged ELF: the interpreter's name (PT_INTERP) is not a NUL-terminated path")
     return raw.rstrip(b"\0").decode("utf-8", "replace")
 
 
@@ -218,15 +233,17 @@ def map_image(nt, data: bytes, base_hint: int) -> LoadedImage:
                         phdr=0, phent=elf.phentsize, phnum=elf.phnum,
                         brk=high + bias, base=bias if is_pie else 0)
     memory = nt.kernel.current_thread.process.memory
-    pages: dict[int, int] = {}
     for segment in loads:
         start = page_floor(segment.vaddr + bias)
         end = page_ceil(segment.vaddr + bias + segment.memsz)
-        protect = protection(segment.flags)
-        for page in range(start, end, PAGE_SIZE):   # pages shared by two segments get both rights
-            pages[page] = _union(pages.get(page), protect)
-        image.segments.append((start, end, protect))
-    for start, size, protect in _runs(pages):
+        image.segments.append((start, end, protection(segment.flags)))
+    runs = _runs(image.segments)
+    needed = sum(size for _, size, _ in runs)
+    if needed > nt.kernel.limits.max_memory:
+        # Linux's loader cannot account for it either (the program dies with SIGSEGV)
+        raise ImageError(f"its segments need {needed:,} bytes of memory, more than the "
+                         "machine has (--max-memory)")
+    for start, size, protect in runs:
         nt.NtAllocateVirtualMemory(NtCurrentProcess, start, size, MEM_COMMIT, protect)
     for segment in loads:
         file_bytes = data[segment.offset:segment.offset + segment.filesz]
@@ -241,14 +258,23 @@ def map_image(nt, data: bytes, base_hint: int) -> LoadedImage:
     return image
 
 
-def _runs(pages: dict[int, int]) -> list[tuple[int, int, int]]:
-    """Consecutive pages with one protection, as (start, size, protect)."""
+def _runs(segments: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
+    """The pages the segments cover, as (start, size, protect) runs: a page shared by
+    two segments gets the rights of both. Worked on the segments' edges, not page by
+    page, so a huge segment costs no more than a small one."""
+    edges = sorted({edge for start, end, _ in segments for edge in (start, end)})
     runs: list[list[int]] = []
-    for page, protect in sorted(pages.items()):
-        if runs and runs[-1][0] + runs[-1][1] == page and runs[-1][2] == protect:
-            runs[-1][1] += PAGE_SIZE
+    for low, high in zip(edges, edges[1:], strict=False):
+        protect = None
+        for start, end, rights in segments:
+            if start < high and end > low:
+                protect = _union(protect, rights)
+        if protect is None:
+            continue
+        if runs and runs[-1][0] + runs[-1][1] == low and runs[-1][2] == protect:
+            runs[-1][1] += high - low
         else:
-            runs.append([page, PAGE_SIZE, protect])
+            runs.append([low, high - low, protect])
     return [tuple(run) for run in runs]
 
 

@@ -49,6 +49,7 @@ from .errno import (
     EACCES,
     EBADF,
     EEXIST,
+    EFAULT,
     EINVAL,
     EISDIR,
     ELOOP,
@@ -115,6 +116,8 @@ IOCTL_CONSOLE_GET_MODE = 0x500016   # our own control code for the console devic
 RENAME_NOREPLACE, RENAME_EXCHANGE = 1, 2
 DT_TYPES = {0o140000: 12, 0o120000: 10, 0o100000: 8, 0o60000: 6, 0o40000: 4, 0o20000: 2, 0o10000: 1}
 IOV_MAX = 1024
+MAX_RW_COUNT = 0x7FFFF000     # Linux moves at most this much in one read or write
+USER_SPACE_END = 0x7FFF_FFFF_F000   # TASK_SIZE: where user space ends
 
 
 # --- helpers -----------------------------------------------------------------------------------
@@ -472,6 +475,38 @@ def write_bytes(task: Task, entry: FdEntry, data: bytes, offset: int | None) -> 
     return layer(lambda: task.nt.NtWriteFile(entry.handle, data, offset))
 
 
+# A write of more than this from a file's or device's caller goes in pieces of it: host
+# memory follows the piece, not the count (a 2 GiB write of untouched memory to
+# /dev/null once took 4 GB). Pipes and sockets take the whole, as their waits need.
+WRITE_PIECE = 16 << 20
+
+
+def _write_from(task: Task, entry: FdEntry, buf: int, count: int, offset: int | None) -> int:
+    count = min(count, MAX_RW_COUNT)
+    if count <= WRITE_PIECE or entry.file.kind in ("pipe", "socket", "synthetic"):
+        return write_bytes(task, entry, task.read(buf, count), offset)
+    done = 0
+    while done < count:
+        size = min(WRITE_PIECE, count - done)
+        try:
+            written = write_bytes(task, entry, task.read(buf + done, size),
+                                  None if offset is None else offset + done)
+        except (LinuxError, NtStatusError):
+            if done:
+                return done        # what was written counts, as a short write
+            raise
+        done += written
+        if written < size:
+            break
+    return done
+
+
+def _user_buffer(buf: int, count: int) -> None:
+    """access_ok: a buffer that runs past user space is EFAULT before anything moves."""
+    if buf + count > USER_SPACE_END:
+        raise LinuxError(EFAULT, f"{count:#x} bytes at {buf:#x} run past user space")
+
+
 def sys_read(task: Task, fd: int, buf: int, count: int) -> int:
     entry = _readable(task, fd)
 
@@ -479,12 +514,14 @@ def sys_read(task: Task, fd: int, buf: int, count: int) -> int:
         task.write(buf, data)
         return len(data)
 
-    return read_bytes(task, entry, min(count, 0x7FFFF000), None, deliver)
+    _user_buffer(buf, count)
+    return read_bytes(task, entry, min(count, MAX_RW_COUNT), None, deliver)
 
 
 def sys_write(task: Task, fd: int, buf: int, count: int) -> int:
     entry = _writable(task, fd)
-    return write_bytes(task, entry, task.read(buf, min(count, 0x7FFFF000)), None)
+    _user_buffer(buf, count)
+    return _write_from(task, entry, buf, count, None)
 
 
 def _iovecs(task: Task, iov: int, iovcnt: int) -> list[tuple[int, int]]:
@@ -550,7 +587,8 @@ def sys_pread64(task: Task, fd: int, buf: int, count: int, offset: int) -> int:
         task.write(buf, data)
         return len(data)
 
-    return read_bytes(task, entry, count, offset, deliver)
+    _user_buffer(buf, count)
+    return read_bytes(task, entry, min(count, MAX_RW_COUNT), offset, deliver)
 
 
 def sys_pwrite64(task: Task, fd: int, buf: int, count: int, offset: int) -> int:
@@ -558,7 +596,8 @@ def sys_pwrite64(task: Task, fd: int, buf: int, count: int, offset: int) -> int:
     entry = _writable(task, fd)
     if offset >= 1 << 63:
         raise LinuxError(EINVAL, "negative offset")
-    return write_bytes(task, entry, task.read(buf, count), offset)
+    _user_buffer(buf, count)
+    return _write_from(task, entry, buf, count, offset)
 
 
 def sys_lseek(task: Task, fd: int, offset: int, whence: int) -> int:

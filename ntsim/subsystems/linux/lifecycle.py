@@ -30,9 +30,21 @@ from ...kernel.processes import Event, Process, SynchronizationEvent
 from ...kernel.services import NtCurrentProcess, NtCurrentThread
 from ..base import ImageError
 from . import elf, locks, ptrace, signals
-from .errno import EACCES, ECHILD, EINVAL, ELOOP, ENOENT, ENOEXEC, EPERM, ESRCH, LinuxError
+from .errno import (
+    E2BIG,
+    EACCES,
+    ECHILD,
+    EINVAL,
+    ELOOP,
+    ENOENT,
+    ENOEXEC,
+    ENOMEM,
+    EPERM,
+    ESRCH,
+    LinuxError,
+)
 from .files import close_fd, guest_path, signed32
-from .lxfs import AT_FDCWD, S_IFDIR, S_IFMT, lexical, nt_name
+from .lxfs import AT_FDCWD, S_IFMT, S_IFREG, lexical, nt_name
 from .system import child_rusage
 from .task import LinuxProcess, Task
 
@@ -54,7 +66,7 @@ P_ALL, P_PID, P_PGID, P_PIDFD = 0, 1, 2, 3
 CLD_EXITED, CLD_KILLED, CLD_DUMPED = 1, 2, 3
 AT_EMPTY_PATH = 0x1000
 MAX_INTERPRETER_DEPTH = 4      # Linux's BINPRM_MAX_RECURSION
-ARG_MAX_STRINGS = 0x10000
+MAX_IMAGE_SIZE = 256 << 20       # as machine.MAX_IMAGE_SIZE: no image is larger
 
 
 
@@ -432,10 +444,26 @@ def sys_getppid(task: Task) -> int:
 ARG_SPAN_AT_ONCE = 256 * 1024
 
 
-def _read_vector(task: Task, address: int) -> list[str]:
-    """argv or envp: a NULL-terminated array of string pointers."""
+# Linux's limits on what execve copies (fs/exec.c): one string at most MAX_ARG_STRLEN
+# bytes with its NUL; all of them, with their pointers, at most a quarter of the stack
+# rlimit (and at least ARG_MAX). Past either: E2BIG, and the caller's image goes on.
+MAX_ARG_STRLEN = 32 * 4096
+ARG_MAX = 32 * 4096
+
+
+def _argument_space(task: Task) -> int:
+    stack = task.lx.rlimits.get(3, (8 << 20, 0))[0]
+    return max(ARG_MAX, min(stack // 4, 6 << 20))
+
+
+def _read_vector(task: Task, address: int, room: int | None = None) -> list[str]:
+    """argv or envp: a NULL-terminated array of string pointers; E2BIG past `room` bytes
+    (strings and pointers), or a string longer than MAX_ARG_STRLEN."""
+    room = _argument_space(task) if room is None else room
     pointers: list[int] = []
     while address:
+        if len(pointers) * 8 > room:
+            raise LinuxError(E2BIG, f"more than {room:,} bytes of argument pointers")
         # The pointers up to the end of this page in one read, not one read each (execve
         # reads dozens); the next page only if the array goes on there.
         count = max(1, min(64, (0x1000 - (address & 0xFFF)) // 8))
@@ -445,7 +473,12 @@ def _read_vector(task: Task, address: int) -> list[str]:
             break
         pointers.extend(chunk)
         address += 8 * count
-    return _read_strings(task, pointers)
+    strings = _read_strings(task, pointers)
+    used = sum(len(text.encode("utf-8", "surrogateescape")) + 1 + 8 for text in strings)
+    if used > room:
+        raise LinuxError(E2BIG, f"{used:,} bytes of arguments and environment, more than "
+                                f"{room:,} (a quarter of the stack limit)")
+    return strings
 
 
 def _read_strings(task: Task, pointers: list[int]) -> list[str]:
@@ -465,8 +498,11 @@ def _read_strings(task: Task, pointers: list[int]) -> list[str]:
     for pointer in pointers:
         offset = pointer - low
         end = block.find(b"\0", offset) if offset < len(block) else -1
-        if end < 0 or end - offset > ARG_MAX_STRINGS:
-            strings.append(task.read_string(pointer, ARG_MAX_STRINGS))
+        if end < 0 or end - offset >= MAX_ARG_STRLEN:
+            text = task.read_string(pointer, MAX_ARG_STRLEN)
+            if len(text.encode("utf-8", "surrogateescape")) >= MAX_ARG_STRLEN:
+                raise LinuxError(E2BIG, f"an argument of {MAX_ARG_STRLEN:,} bytes or more")
+            strings.append(text)
         else:
             strings.append(block[offset:end].decode("utf-8", "surrogateescape"))
     return strings
@@ -479,27 +515,39 @@ def _read_program(task: Task, path: str) -> bytes:
     handle = nt.NtCreateFile(nt_name(path), FILE_READ_DATA | FILE_EXECUTE | SYNCHRONIZE, FILE_OPEN, 0, 0)
     try:
         info = nt.NtQueryInformationFile(handle, FileStatLxInformation)
-        if info.LxMode & S_IFMT == S_IFDIR or not info.LxMode & 0o111:
+        if info.LxMode & S_IFMT != S_IFREG or not info.LxMode & 0o111:
+            # a directory, a device, a FIFO, a socket, or no execute bit: EACCES
             raise LinuxError(EACCES, f"{path} is not executable")
+        if info.EndOfFile > MAX_IMAGE_SIZE:
+            raise LinuxError(ENOMEM, f"{path}: {info.EndOfFile:,} bytes, larger than any image "
+                                     f"ntsim loads")
         return nt.NtReadFile(handle, max(info.EndOfFile, 1), 0) if info.EndOfFile else b""
     finally:
         nt.NtClose(handle)
 
 
 def sys_execve(task: Task, path: int, argv: int, envp: int) -> int | None:
-    return execute(task, AT_FDCWD, task.read_string(path), _read_vector(task, argv),
-                   _read_vector(task, envp))
+    return execute(task, AT_FDCWD, task.read_string(path), lambda: _read_vectors(task, argv, envp))
+
+
+def _read_vectors(task: Task, argv: int, envp: int) -> tuple[list[str], list[str]]:
+    """argv and envp, sharing one budget of argument space."""
+    room = _argument_space(task)
+    arguments = _read_vector(task, argv, room)
+    used = sum(len(text.encode("utf-8", "surrogateescape")) + 9 for text in arguments)
+    return arguments, _read_vector(task, envp, room - used)
 
 
 def sys_execveat(task: Task, dirfd: int, path: int, argv: int, envp: int, flags: int) -> int | None:
     if flags & AT_EMPTY_PATH:
         raise LinuxError(EINVAL, "executing an open fd (AT_EMPTY_PATH) is not supported")
-    return execute(task, signed32(dirfd), task.read_string(path), _read_vector(task, argv),
-                   _read_vector(task, envp))
+    return execute(task, signed32(dirfd), task.read_string(path), lambda: _read_vectors(task, argv, envp))
 
 
-def execute(task: Task, dirfd: int, path: str, argv: list[str], env: list[str]) -> int | None:
-    """Find the program (following #! lines), then replace the process's image."""
+def execute(task: Task, dirfd: int, path: str, vectors) -> int | None:
+    """Find the program (following #! lines), then replace the process's image. The
+    arguments and environment (`vectors()`) are copied once the program is found, as
+    Linux opens the file before it copies them: ENOENT before E2BIG."""
     if not path:
         raise LinuxError(ENOENT, "empty path")
     program = guest_path(task, dirfd, path)
@@ -509,6 +557,7 @@ def execute(task: Task, dirfd: int, path: str, argv: list[str], env: list[str]) 
         program, image = task.lx.exe, task.lx.image
     else:
         image = _read_program(task, program)
+    argv, env = vectors()
     for _ in range(MAX_INTERPRETER_DEPTH + 1):
         if not image.startswith(b"#!"):
             break

@@ -207,9 +207,7 @@ def sys_mprotect(task: Task, addr: int, length: int, prot: int) -> int:
     size = page_ceil(length)
     memory = task.memory
     protect = nt_protection(prot)
-    for page in range(addr, addr + size, PAGE_SIZE):
-        if memory.find(page) is None:
-            raise LinuxError(ENOMEM, f"{page:#x} is not mapped")
+    _mapped(task, addr, size)
     # Pages reserved with PROT_NONE get committed when they first become accessible.
     start = addr
     while start < addr + size:
@@ -217,17 +215,13 @@ def sys_mprotect(task: Task, addr: int, length: int, prot: int) -> int:
         end = min(vad.end, addr + size)
         # a private file mapping made writable is copy-on-write: its writes stay its own
         wanted = COPY_ON_WRITE.get(protect, protect) if vad.copy_on_write else protect
-        uncommitted = [p for p in range(start, end, PAGE_SIZE) if p not in vad.committed]
+        uncommitted = len(vad.committed.slice(start, end)) < (end - start) // PAGE_SIZE
         if prot != 0 and uncommitted:
             task.nt.NtAllocateVirtualMemory(NtCurrentProcess, start, end - start, MEM_COMMIT, wanted)
-        run_start = None
-        for page in range(start, end + PAGE_SIZE, PAGE_SIZE):   # one call per run of pages
-            changes = page < end and page in vad.committed and vad.committed[page] != wanted
-            if changes and run_start is None:
-                run_start = page
-            elif not changes and run_start is not None:
-                task.nt.NtProtectVirtualMemory(NtCurrentProcess, run_start, page - run_start, wanted)
-                run_start = None
+        # one call per run of committed pages whose protection changes
+        changing = [(a, b) for a, b, value in vad.committed.slice(start, end).runs() if value != wanted]
+        for run_start, run_end in _merged(changing):
+            task.nt.NtProtectVirtualMemory(NtCurrentProcess, run_start, run_end - run_start, wanted)
         start = end
     return 0
 
@@ -268,6 +262,17 @@ def sys_madvise(task: Task, addr: int, length: int, advice: int) -> int:
     if advice in (MADV_DONTFORK, MADV_DOFORK, MADV_WIPEONFORK, MADV_KEEPONFORK, MADV_REMOVE):
         raise LinuxError(EINVAL, "fork-time advice and MADV_REMOVE are not modelled")
     raise LinuxError(EINVAL, f"unknown advice {advice}")
+
+
+def _merged(runs: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Adjacent (start, end) runs joined."""
+    joined: list[list[int]] = []
+    for start, end in runs:
+        if joined and joined[-1][1] == start:
+            joined[-1][1] = end
+        else:
+            joined.append([start, end])
+    return [(start, end) for start, end in joined]
 
 
 def _mapped(task: Task, addr: int, size: int) -> list:
@@ -358,7 +363,7 @@ def sys_mincore(task: Task, addr: int, length: int, vec: int) -> int:
         raise LinuxError(ENOMEM)
     _mapped(task, addr, size)
     if size:
-        task.write(vec, bytes(int(r) for r in task.memory.resident(addr, size)))
+        task.write(vec, bytes(task.memory.resident(addr, size)))
     return 0
 
 

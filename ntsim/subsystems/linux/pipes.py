@@ -38,7 +38,7 @@ from __future__ import annotations
 import itertools
 import struct
 
-from ...kernel.dispatcher import WaitPending
+from ...kernel.dispatcher import WaitPending, then
 from ...kernel.fs.pipe import (
     DEFAULT_QUOTA,
     FILE_PIPE_BYTE_STREAM_MODE,
@@ -259,22 +259,15 @@ def _open_fifo(task: Task, path: str, node: int, flags: int) -> int:
 def read(task: Task, entry: FdEntry, count: int, post):
     """read(2) on a pipe: NtReadFile, then `post(data)` (at once, or when a wait ends)."""
 
-    def layer(get):
-        try:
-            data = get()
-        except WaitPending as pending:
-            pending.wrap(layer)
-            raise
-        except NtStatusError as error:
+    def failed(error: Exception) -> bytes:
+        if isinstance(error, NtStatusError):
             if error.status == STATUS_PIPE_BROKEN:
-                data = b""                     # no writer left: end of file
-            elif error.status == STATUS_PIPE_EMPTY:
+                return b""                     # no writer left: end of file
+            if error.status == STATUS_PIPE_EMPTY:
                 raise LinuxError(EAGAIN, "the pipe is empty (O_NONBLOCK)") from None
-            else:
-                raise
-        return post(data)
+        raise error
 
-    return layer(lambda: task.nt.NtReadFile(entry.handle, count, None))
+    return then(lambda: task.nt.NtReadFile(entry.handle, count, None), post, failed=failed)
 
 
 def write(task: Task, entry: FdEntry, data: bytes, signal: bool = True) -> int:

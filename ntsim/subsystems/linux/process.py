@@ -83,6 +83,10 @@ def sys_prlimit64(task: Task, pid: int, resource: int, new: int, old: int) -> in
             raise LinuxError(EINVAL)
         if hard > current[1] and task.lx.uid != 0:
             raise LinuxError(EPERM)
+        if resource == 7 and hard > task.kernel.limits.max_open_files:
+            # the machine's --max-open-files is this system's fs.nr_open: above it, EPERM
+            raise LinuxError(EPERM, f"RLIMIT_NOFILE above {task.kernel.limits.max_open_files} "
+                                    "(--max-open-files)")
         task.lx.rlimits[resource] = (soft, hard)
         if resource == 7:
             task.lx.fds.limit = min(soft, 1 << 20)
@@ -136,3 +140,12 @@ def host_umask() -> int:
 def host_ids() -> tuple[int, int]:
     """The guest runs as the user who runs ntsim (files it creates are theirs)."""
     return os.getuid(), os.getgid()
+
+
+def host_nice() -> int:
+    """The nice value ntsim runs with: a guest started from `nice ntsim ...` inherits it,
+    as a native child would."""
+    try:
+        return os.getpriority(os.PRIO_PROCESS, 0)
+    except OSError:
+        return 0

@@ -546,17 +546,17 @@ def maps(task: Task, lx: LinuxProcess) -> str:
     for vad in lx.process.memory.vads:
         name, inode = {"image": (lx.exe, image_inode), "heap": ("[heap]", 0),
                        "stack": ("[stack]", 0)}.get(vad.tag, ("", 0))
-        for page in range(vad.base, vad.end, PAGE_SIZE):
-            if vad.tag == "stack" and page not in vad.committed:
+        for start, end, protect in _pieces(vad):    # runs of pages, never page by page
+            if vad.tag == "stack" and protect is None:
                 continue    # Linux's stack grows into its rlimit; the room is not a mapping
-            perms = PERMISSIONS.get(vad.committed.get(page), "---") + "p"
-            offset = page - vad.base if inode else 0
+            perms = PERMISSIONS.get(protect, "---") + "p"
+            offset = start - vad.base if inode else 0
             last = rows[-1] if rows else None
-            if last and last[1] == page and last[2] == perms and last[5] == name \
-                    and (not inode or last[3] + (page - last[0]) == offset):
-                last[1] = page + PAGE_SIZE
+            if last and last[1] == start and last[2] == perms and last[5] == name \
+                    and (not inode or last[3] + (start - last[0]) == offset):
+                last[1] = end
             else:
-                rows.append([page, page + PAGE_SIZE, perms, offset, inode, name])
+                rows.append([start, end, perms, offset, inode, name])
     lines = []
     for start, end, perms, offset, inode, name in rows:
         device = image_device if inode else "00:00"
@@ -564,6 +564,19 @@ def maps(task: Task, lx: LinuxProcess) -> str:
         head = f"{start:08x}-{end:08x} {perms} {offset:08x} {device} {inode} "
         lines.append(head.ljust(72) + " " + name if name else head)
     return "".join(line + "\n" for line in lines)
+
+
+def _pieces(vad):
+    """(start, end, protection or None) covering a VAD: its committed runs and the
+    reserved gaps between them."""
+    cursor = vad.base
+    for start, end, protect in vad.committed.slice(vad.base, vad.end).runs():
+        if start > cursor:
+            yield cursor, start, None
+        yield start, end, protect
+        cursor = end
+    if cursor < vad.end:
+        yield cursor, vad.end, None
 
 
 def _identity_of(task: Task, path: str) -> tuple[str, int]:

@@ -359,6 +359,12 @@ def generate(lx: LinuxProcess, task: Task | None, info: SigInfo) -> None:
     queue = task.pending_signals if task is not None else lx.pending_signals
     if signal < SIGRTMIN and signal in queue:
         return                             # ordinary signals do not queue: one is enough
+    if signal >= SIGRTMIN and sum(map(len, queue.values())) >= _pending_limit(lx):
+        # RLIMIT_SIGPENDING: a real-time signal past it is not queued. sigqueue and
+        # tgkill hear EAGAIN; from kill or the kernel it is lost (__send_signal)
+        if info.code in (SI_QUEUE, SI_TKILL):
+            raise LinuxError(EAGAIN, "RLIMIT_SIGPENDING signals are queued already")
+        return
     queue.setdefault(signal, []).append(info)
     for each in ([task] if task is not None else _tasks(lx)):
         recalc(each)
@@ -693,6 +699,11 @@ def _notify_parent(lx: LinuxProcess, code: int, status: int) -> None:
 
 
 # --- faults ------------------------------------------------------------------------------------
+
+
+def _pending_limit(lx) -> int:
+    soft = lx.rlimits.get(11, (63_000, 63_000))[0]     # RLIMIT_SIGPENDING
+    return min(soft, 63_000 * 16)
 
 
 def force_fault(task: Task, signal: int, code: int, where: int, *, addr: int | None = None,

@@ -68,7 +68,7 @@ from . import (
     timers,
     xattrs,
 )
-from .errno import ENOSYS, ERRNO_NAMES, LinuxError, errno_from_status
+from .errno import ENOMEM, ENOSYS, ERRNO_NAMES, LinuxError, errno_from_status
 from .syscall_names import SYSCALL_NAMES
 
 ARGUMENT_REGISTERS = (UC_X86_REG_RDI, UC_X86_REG_RSI, UC_X86_REG_RDX, UC_X86_REG_R10,
@@ -734,12 +734,16 @@ class LinuxErrors(ErrorMapping):
     """A failed call returns -errno in RAX: LinuxError carries it; an Nt* service's
     NTSTATUS becomes the errno Linux would give (errno.py's table)."""
 
-    failures = (LinuxError, NtStatusError)
+    # MemoryError: the host could not give ntsim what one call asked for (a huge
+    # buffer); the guest hears ENOMEM, as from a kernel short of memory, and ntsim goes on
+    failures = (LinuxError, NtStatusError, MemoryError)
     not_implemented = -ENOSYS
 
     def result_of(self, failure: BaseException) -> int:
         if isinstance(failure, LinuxError):
             return -failure.errno
+        if isinstance(failure, MemoryError):
+            return -ENOMEM
         return -errno_from_status(failure.status)
 
     def describe(self, result: Any) -> tuple[Any, str | None]:

@@ -271,11 +271,17 @@ def sys_setpriority(task: Task, which: int, who: int, priority: int) -> int:
 def _lockable_pages(task: Task, address: int, length: int) -> list[int]:
     start = address & ~(PAGE_SIZE - 1)
     end = (address + length + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1)
-    pages = list(range(start, end, PAGE_SIZE))
-    for page in pages:
-        if task.memory.find(page) is None:
+    if end - start > task.kernel.limits.max_memory:
+        # more than the machine's memory could ever hold locked: refused at once
+        raise LinuxError(ENOMEM, f"{end - start:,} bytes is more than the machine's memory "
+                                 "(--max-memory)")
+    page = start
+    while page < end:                  # every page mapped: one lookup per region
+        vad = task.memory.find(page)
+        if vad is None:
             raise LinuxError(ENOMEM, f"{page:#x} is not mapped")
-    return pages
+        page = vad.end
+    return list(range(start, end, PAGE_SIZE))
 
 
 def _lock_limit(task: Task, pages: set[int]) -> None:
@@ -318,6 +324,8 @@ def sys_mlockall(task: Task, flags: int) -> int:
     if not flags or flags & ~(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) or flags == MCL_ONFAULT:
         raise LinuxError(EINVAL, f"flags {flags:#x}")
     if flags & MCL_CURRENT:
+        if task.memory.committed_bytes > task.kernel.limits.max_memory:
+            raise LinuxError(ENOMEM, "more committed than the machine's memory (--max-memory)")
         pages = {page for vad in task.memory.vads for page in vad.committed}
         _lock_limit(task, pages)
         _locked(task).update(pages)

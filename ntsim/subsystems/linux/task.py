@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .errno import EFAULT, LinuxError
+from .errno import EFAULT, ENAMETOOLONG, LinuxError
 from .fdtable import FdEntry, FdTable
 
 if TYPE_CHECKING:
@@ -142,12 +142,17 @@ class Task:
             raise LinuxError(EFAULT, f"{address:#x}") from None
 
     def read_string(self, address: int, limit: int = PATH_MAX) -> str:
+        """A NUL-terminated string of the guest's. A path (the default limit) with no NUL
+        in its first PATH_MAX bytes is ENAMETOOLONG, as strncpy_from_user makes it:
+        never cut short. With another limit the string is cut at it (a thread's comm)."""
         if not address:
             raise LinuxError(EFAULT, "NULL string")
         try:
             raw = self.memory.read_cstring(address, limit)
         except Exception:
             raise LinuxError(EFAULT, f"{address:#x}") from None
+        if limit == PATH_MAX and len(raw) >= PATH_MAX:
+            raise LinuxError(ENAMETOOLONG, f"a path of {PATH_MAX} bytes or more, at {address:#x}")
         return raw.decode("utf-8", "surrogateescape")
 
     def read_u64(self, address: int) -> int:

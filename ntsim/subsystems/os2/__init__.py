@@ -46,6 +46,7 @@ TRAPS = {0: ("TRAP 0000", "a divide error", STATUS_INTEGER_DIVIDE_BY_ZERO),
 class Os2Personality(Personality):
     name = "os2"
     description = "16-bit OS/2 1.x programs (NE) in protected mode, with the OS2SS server"
+    console_is_a_screen = True          # DosWrite to handle 1 and VioWrtTTY share one screen
 
     def __init__(self) -> None:
         self.kernel: Any = None

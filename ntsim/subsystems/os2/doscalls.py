@@ -15,7 +15,7 @@ import struct
 from typing import Any
 
 from ...kernel.descriptors import SegmentDescriptor
-from ...kernel.dispatcher import WaitPending, then
+from ...kernel.dispatcher import then
 from ...kernel.io import (
     DELETE,
     FILE_ATTRIBUTE_DIRECTORY,
@@ -144,20 +144,14 @@ def dos_read(caller: Os2Thread, handle: int, buffer: int, count: int, read: int)
 
 def _until_end(call, post) -> Any:
     """`then`, with the end of a file (or of the console's input) read as no bytes."""
+    return then(call, post, failed=lambda error: end_of_file_as(error, b""))
 
-    def layer(get):
-        try:
-            value = get()
-        except WaitPending as pending:
-            pending.wrap(layer)
-            raise
-        except NtStatusError as error:
-            if error.status != STATUS_END_OF_FILE:
-                raise
-            value = b""
-        return post(value)
 
-    return layer(call)
+def end_of_file_as(error: Exception, value: Any) -> Any:
+    """`value` for STATUS_END_OF_FILE; any other error stands."""
+    if isinstance(error, NtStatusError) and error.status == STATUS_END_OF_FILE:
+        return value
+    raise error
 
 
 # DosOpen's flags: what to do if the file exists (low nibble) or not (high nibble)

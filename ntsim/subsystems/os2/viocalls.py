@@ -12,8 +12,8 @@ from __future__ import annotations
 import struct
 from typing import Any
 
-from ...kernel.dispatcher import WaitPending
-from ...kernel.status import STATUS_END_OF_FILE, NtStatusError
+from ...kernel.dispatcher import then
+from .doscalls import end_of_file_as
 from .errors import ERROR_INVALID_PARAMETER, Os2Error
 from .gate import Os2Thread
 
@@ -113,19 +113,10 @@ def _key_info(key: Any, now_ms: int) -> bytes:
 
 
 def _read_key(caller: Os2Thread, wait: bool, post) -> Any:
-    def layer(get):
-        try:
-            key = get()
-        except WaitPending as pending:
-            pending.wrap(layer)
-            raise
-        except NtStatusError as error:
-            if error.status != STATUS_END_OF_FILE:
-                raise
-            key = None                  # the host's input has ended: no key will come
-        return post(key)
-
-    return layer(lambda: _console(caller).read_key(wait=wait))
+    """The console's next key, then `post(key)`; None once the host's input has ended
+    (no key will come)."""
+    return then(lambda: _console(caller).read_key(wait=wait), post,
+                failed=lambda error: end_of_file_as(error, None))
 
 
 def kbd_char_in(caller: Os2Thread, info_out: int, wait: int, _kbd: int) -> Any:

@@ -12,8 +12,16 @@ client thread stays parked meanwhile; no host thread ever blocks on the guest.
 Beside the byte stream, the console has a screen buffer (screen.py: cells with
 attributes, a cursor, scrolling) and an input buffer of key events (keyboard.py): what
 OS/2's VIO and KBD calls and a DOS machine's INT 10h and INT 16h reach, through the
-IOCTL_CONSOLE_* requests of the console device (console_client.py wraps them). Stream
-output reaches the host as it always did. The screen reaches it this way:
+IOCTL_CONSOLE_* requests of the console device (console_client.py wraps them).
+
+Stream output (WriteFile on the console) depends on the client. A personality whose
+programs see the console as a screen (`Personality.console_is_a_screen`: OS/2, the VDM)
+gets NT's processed output: the bytes are teletype output on the screen buffer, so the
+cursor VioGetCurPos reads has moved past them and a screen painted later does not draw
+over them; the host sees each byte once — painted with the screen when stdout is a
+terminal, otherwise passed on as the bytes written (and the buffer follows them). Any
+other client's stream (a Linux program's terminal, ANSI escapes and all) goes to the host
+untouched and leaves the screen alone. The screen reaches the host this way:
 
 - when stdout is a terminal, the screen takes the terminal's visible area at its first
   change and every change is drawn in place (cursor-addressed ANSI, colours from the
@@ -201,6 +209,12 @@ class HostConsole:
         self.set_terminal_settings(0, termios.TCSANOW, settings)
 
     # --- the screen buffer on the host ------------------------------------------------------
+
+    def streamed(self, stream: int, data: bytes) -> None:
+        """Stream bytes went out as written: a screen written as text after them (see
+        end_screen) starts on a line of its own."""
+        if stream == 1 and data:
+            self._transcript_at_line_start = data.endswith(b"\n")
 
     def show_teletype(self, data: bytes) -> int:
         """Teletype output, where stdout is not a terminal: passed on as a text stream
@@ -530,8 +544,27 @@ class Csrss(LpcServer):
         stream = message.body["Stream"]
         if stream not in (1, 2):
             raise NtStatusError(STATUS_INVALID_HANDLE, "not an output stream")
+        if self._stream_on_screen(message, stream):
+            data = message.data
+            if self.console.isatty(1):        # painted with the screen: the bytes once, there
+                self._on_screen(message, lambda screen: screen.write_teletype(data))
+                return len(data)
+            self._on_screen(message, lambda screen: screen.write_teletype(data), show=False)
+        return self._write_stream(message, stream)
+
+    def _stream_on_screen(self, message: PortMessage, stream: int) -> bool:
+        """Is this stream write processed output on the screen buffer? For a client
+        whose personality sees the console as a screen; stderr too when it goes where
+        stdout goes (both a terminal, or neither): redirected apart, it is a file."""
+        process = self.kernel.processes.get(message.ClientId[0])
+        if not getattr(getattr(process, "personality", None), "console_is_a_screen", False):
+            return False
+        return stream == 1 or self.console.isatty(2) == self.console.isatty(1)
+
+    def _write_stream(self, message: PortMessage, stream: int) -> int:
         try:
             written = self.console.write(stream, message.data)
+            self.console.streamed(stream, message.data)
         except BrokenPipeError:
             raise NtStatusError(STATUS_PIPE_BROKEN, "the host closed the console output") from None
         except OSError as error:     # stdout closed (>&-) or a full device (/dev/full)
