@@ -37,6 +37,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from unicorn import UC_PROT_ALL, UC_PROT_NONE
 from unicorn import x86_const as x86
 
 from ..kernel.cpu import PAGE_EXECUTE_READWRITE, REGISTERS, Cpu
@@ -54,6 +55,7 @@ DOS_DATA_SEGMENT = 0x0060
 FIRST_MCB = 0x0100
 TICKS_PER_DAY = 0x1800B0            # the BIOS counts 18.2 ticks a second, 1,573,040 a day
 TICK_NS = 54_925_494                # 65,536 / 1,193,182 Hz
+POLL_TICKS = 18                     # the timer keeps ticking ~1 s after the program looked at it
 
 # BIOS data area fields (offsets from 0040:0000)
 BDA_EQUIPMENT, BDA_MEMORY_KB = 0x10, 0x13
@@ -130,6 +132,10 @@ class VirtualDosMachine:
         self.dos: Any = None          # dos.Dos, set by the personality
         self.ports: Any = None
         self.warned_modes: set[int] = set()
+        self._tick_ns = 0             # the clock when the last tick was counted or delivered
+        self._timer: Any = None       # the dispatcher's timer for the next tick, while armed
+        self._observed = 0            # ticks the timer goes on for since the program last looked
+        self._watching = False        # page 0 is inaccessible to the processor (see the timer)
         host = cpu._real_mode_host(0)
         self.ram = memoryview((ctypes.c_char * RAM_SIZE).from_address(host)).cast("B")
 
@@ -248,6 +254,8 @@ class VirtualDosMachine:
                     "Vector": f"{vector:02X}h", "Handler": cpu.describe_pc()})
             return
         self.via_stub = via_stub
+        if vector == 0x1A or vector == 0x16:
+            self.observe_time()                  # the clock, or a key that may come in time
         handler = self.services.get(vector)
         before = self.crossings
         if handler is None:
@@ -260,6 +268,8 @@ class VirtualDosMachine:
             self.crossing_calls += 1
         if self.thread.wait is None and self.thread.completion is None:
             self.via_stub = False         # (a call that waits finishes later, the same way)
+        if self._timer is None and self.process.alive:
+            self.update_timer()           # a natural stop: the ticks since the last one
 
     def unhandled(self, vector: int) -> None:
         """A vector no BIOS or DOS service answers: like an `IRET`-only ROM handler, it
@@ -271,26 +281,100 @@ class VirtualDosMachine:
             tracer.close(self.thread, event, None, None)
 
     # --- the timer: IRQ 0 at 18.2 Hz ----------------------------------------------------------
+    # A real PC's timer interrupts the processor 18.2 times a second, whoever listens. Here
+    # a tick armed on the dispatcher makes the program run in counted quanta (the timer
+    # must be able to cut in), and a tight loop of a few instructions a block pays the
+    # count on every block: half its speed. So the timer ticks only while something can
+    # observe a tick as it happens — a program's own INT 08h/1Ch handler, a program that
+    # polls the clock (INT 1Ah, the PIT, INT 16h's "key available", the tick count in
+    # the BIOS data area), a run with limits or driven by the TUI (counted anyway).
+    # Otherwise the count is brought up to date from the clock at the machine's natural
+    # stops (each INT that reaches the BIOS or DOS), and page 0 (the vector table and the
+    # BIOS data area) is made inaccessible to the processor: the first read of the tick
+    # count, or a write that hooks a vector directly, faults before it happens; the count
+    # is then caught up, the page given back, the timer armed for a while, and the
+    # instruction runs again (see `page_zero_fault`).
 
     def start_timer(self) -> None:
-        self.kernel.dispatcher.set_timer(TICK_NS, self._tick)
+        self._tick_ns = self.kernel.clock.monotonic_ns()
+        self._observed = 0
+        self._watching = False
+        self.update_timer()
+
+    def observe_time(self) -> None:
+        """The program looked at the clock: keep the timer ticking for POLL_TICKS."""
+        self._observed = POLL_TICKS
+        if self._timer is None:
+            self.update_timer()
+
+    def _ticks_wanted(self) -> bool:
+        dispatcher = self.kernel.dispatcher
+        return self._observed > 0 or self.hooked(0x08) or self.hooked(0x1C) \
+            or dispatcher.interruptible or dispatcher.limited
+
+    def update_timer(self) -> None:
+        """At a natural stop: arm the timer if a tick can be observed, else watch page
+        0; either way the tick count first catches up with the clock."""
+        if self._timer is None:
+            self._count_due_ticks(self._due_ticks())
+        if self._ticks_wanted():
+            if self._watching:
+                self._watch_page_zero(False)
+            if self._timer is None:
+                due = self._tick_ns + TICK_NS - self.kernel.clock.monotonic_ns()
+                self._timer = self.kernel.dispatcher.set_timer(max(0, due), self._tick)
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if not self._watching:
+            self._watch_page_zero(True)
+
+    def _watch_page_zero(self, on: bool) -> None:
+        self._watching = on
+        self.cpu.uc.mem_protect(0, 0x1000, UC_PROT_NONE if on else UC_PROT_ALL)
+
+    def page_zero_fault(self) -> bool:
+        """The processor refused an access: True if it was page 0 being watched (the
+        access runs again once this returns; a real fault repeats, unwatched)."""
+        if not self._watching:
+            return False
+        self._watch_page_zero(False)
+        self._count_due_ticks(self._due_ticks())
+        self.observe_time()
+        return True
+
+    def _due_ticks(self) -> int:
+        due = (self.kernel.clock.monotonic_ns() - self._tick_ns) // TICK_NS
+        if due > 0:
+            self._tick_ns += due * TICK_NS
+        return max(0, due)
+
+    def _count_due_ticks(self, due: int) -> None:
+        for _ in range(min(due, TICKS_PER_DAY)):
+            self.count_tick()
 
     def _tick(self) -> None:
         """IRQ 0. The tick count in the BIOS data area always moves (programs poll it);
         a program that hooked INT 08h or 1Ch gets the interrupt, when it can take one."""
+        self._timer = None
         if not self.process.alive:
             return
-        thread = self.thread
-        deliverable = thread.wait is None and thread.completion is None \
-            and self.cpu.loaded_thread is thread and self.cpu.interrupts_enabled
-        if deliverable and self.hooked(0x08):
-            self.cpu.deliver_interrupt(0x08)    # the program's handler chains to ours
-        else:
-            self.count_tick()
-            if deliverable and self.hooked(0x1C):
-                self.cpu.deliver_interrupt(0x1C)
+        due = self._due_ticks()
+        if due:
+            self._count_due_ticks(due - 1)       # the host ran late: those ticks are counted
+            thread = self.thread
+            deliverable = thread.wait is None and thread.completion is None \
+                and self.cpu.loaded_thread is thread and self.cpu.interrupts_enabled
+            if deliverable and self.hooked(0x08):
+                self.cpu.deliver_interrupt(0x08)    # the program's handler chains to ours
+            else:
+                self.count_tick()
+                if deliverable and self.hooked(0x1C):
+                    self.cpu.deliver_interrupt(0x1C)
+            self._observed = max(0, self._observed - 1)
         self.sync_video()
-        self.start_timer()
+        self.update_timer()
 
     def count_tick(self) -> None:
         ticks = self.word(BDA + BDA_TICKS) | self.word(BDA + BDA_TICKS + 2) << 16

@@ -61,6 +61,7 @@ class Ports:
     # --- the two directions -------------------------------------------------------------
 
     def read(self, port: int, size: int) -> int:
+        self.vm.observe_time()                # a program at the ports may be timing itself
         value = self._read_byte(port)
         if size > 1:
             value |= self._read_byte(port + 1) << 8
@@ -105,6 +106,7 @@ class Ports:
         return 0xFF
 
     def write(self, port: int, size: int, value: int) -> None:
+        self.vm.observe_time()
         tracer = self.vm.kernel.tracer
         if tracer.detailed:
             tracer.detail(self.vm.thread, VM, "PortWrite", {"Port": hex(port), "Size": size,
