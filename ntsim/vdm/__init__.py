@@ -236,7 +236,7 @@ class VdmPersonality(Personality):
         vector gets it through the IVT, as on an 8086; otherwise the VM stops, as
         NTVDM's "illegal instruction" box stopped it: 128 + the matching signal."""
         vm = thread.data
-        if vm.page_zero_fault():
+        if fault.kind == "access" and vm.page_zero_fault():
             return                     # the timer's watch on page 0: the access runs again
         vector = fault.vector if fault.vector is not None else (6 if fault.kind == "invalid-instruction" else None)
         if vector is not None and vector < 0x20 and vm.hooked(vector):

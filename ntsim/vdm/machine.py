@@ -136,6 +136,8 @@ class VirtualDosMachine:
         self._timer: Any = None       # the dispatcher's timer for the next tick, while armed
         self._observed = 0            # ticks the timer goes on for since the program last looked
         self._watching = False        # page 0 is inaccessible to the processor (see the timer)
+        self._timing = False          # the timer has started
+        self._clock = kernel.clock
         host = cpu._real_mode_host(0)
         self.ram = memoryview((ctypes.c_char * RAM_SIZE).from_address(host)).cast("B")
 
@@ -221,6 +223,8 @@ class VirtualDosMachine:
     def set_vector(self, number: int, segment: int, offset: int) -> None:
         self.set_word(number * 4, offset)
         self.set_word(number * 4 + 2, segment)
+        if (number == 0x08 or number == 0x1C) and self._timer is None and self._timing:
+            self.update_timer()           # hooked (AH=25h): the program's handler wants ticks
 
     def hooked(self, number: int) -> bool:
         """Has the program pointed this vector away from its stub?"""
@@ -268,7 +272,8 @@ class VirtualDosMachine:
             self.crossing_calls += 1
         if self.thread.wait is None and self.thread.completion is None:
             self.via_stub = False         # (a call that waits finishes later, the same way)
-        if self._timer is None and self.process.alive:
+        if self._timer is None and self._timing \
+                and self._clock.monotonic_ns() - self._tick_ns >= TICK_NS and self.process.alive:
             self.update_timer()           # a natural stop: the ticks since the last one
 
     def unhandled(self, vector: int) -> None:
@@ -286,17 +291,21 @@ class VirtualDosMachine:
     # must be able to cut in), and a tight loop of a few instructions a block pays the
     # count on every block: half its speed. So the timer ticks only while something can
     # observe a tick as it happens — a program's own INT 08h/1Ch handler, a program that
-    # polls the clock (INT 1Ah, the PIT, INT 16h's "key available", the tick count in
-    # the BIOS data area), a run with limits or driven by the TUI (counted anyway).
+    # looks at the clock or waits on a device (INT 1Ah, INT 16h, any I/O port, the tick
+    # count in the BIOS data area), a run with limits or driven by the TUI (counted anyway).
     # Otherwise the count is brought up to date from the clock at the machine's natural
     # stops (each INT that reaches the BIOS or DOS), and page 0 (the vector table and the
     # BIOS data area) is made inaccessible to the processor: the first read of the tick
     # count, or a write that hooks a vector directly, faults before it happens; the count
-    # is then caught up, the page given back, the timer armed for a while, and the
-    # instruction runs again (see `page_zero_fault`).
+    # is then caught up, the page given back, the timer armed for POLL_TICKS, and the
+    # instruction runs again (see `page_zero_fault`). A fault stops the processor before
+    # the access, so the instruction restarts whole — unlike a stop after a store. The
+    # watch costs nothing until the page is touched: unicorn checks page rights only
+    # when it fills its TLB.
 
     def start_timer(self) -> None:
         self._tick_ns = self.kernel.clock.monotonic_ns()
+        self._timing = True
         self._observed = 0
         self._watching = False
         self.update_timer()
@@ -315,8 +324,9 @@ class VirtualDosMachine:
     def update_timer(self) -> None:
         """At a natural stop: arm the timer if a tick can be observed, else watch page
         0; either way the tick count first catches up with the clock."""
-        if self._timer is None:
-            self._count_due_ticks(self._due_ticks())
+        if self._timer is None and (due := self._due_ticks()):
+            self._count_due_ticks(due)
+            self.sync_video()             # what the timer would have done at each tick
         if self._ticks_wanted():
             if self._watching:
                 self._watch_page_zero(False)

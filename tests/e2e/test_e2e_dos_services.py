@@ -263,3 +263,14 @@ def test_the_timer_interrupt_reaches_a_hook_and_moves_the_tick_count(root, optio
     shutil.copy2(PROGRAMS / "timer.com", root / "TIMER.COM")
     out = run_guest("TIMER.COM", root=root, options=("--timeout", "60", *options))
     assert (out.status, out.stdout) == (0, b"INT 1Ch ran 3 times\r\nthe BIOS tick count moved\r\n")
+
+
+@pytest.mark.parametrize("options", [(), ("--deterministic",)])
+@pytest.mark.parametrize(("mode", "expected"), [("P", b"the BIOS tick count moved twice\r\n"),
+                                                ("H", b"INT 1Ch ran 3 times\r\n")])
+def test_the_clock_reaches_a_program_that_computed_with_no_timer_armed(root, options, mode, expected):
+    # No --timeout: a limited run keeps the timer armed; this one runs uncounted until the
+    # program reads the tick count (P) or writes a vector (H) in page 0, with no INT.
+    shutil.copy2(PROGRAMS / "clock.com", root / "CLOCK.COM")
+    out = run_guest("CLOCK.COM", (mode,), root=root, options=options)
+    assert (out.status, out.stdout) == (0, expected)
