@@ -128,20 +128,24 @@ def then(call: Callable[[], Any], post: Callable[[Any], Any], *,
     completes: the one way every layer adds its own step to a call that may block.
     `failed(error)`, if given, turns the call's error into a value for `post` (the end
     of a file read as no bytes) or raises one of its own."""
+    return _then(post, failed, call)
 
-    def layer(get: Callable[[], Any]) -> Any:
-        try:
-            value = get()
-        except WaitPending as pending:
-            pending.wrap(layer)
+
+def _then(post: Callable[[Any], Any], failed: Callable[[Exception], Any] | None,
+          get: Callable[[], Any]) -> Any:
+    """`then`'s layer. A module function bound with partial, not a closure that names
+    itself: such a closure is a reference cycle, garbage only the cyclic collector frees,
+    and one was left on every call that went through `then` (a pipe read's)."""
+    try:
+        value = get()
+    except WaitPending as pending:
+        pending.wrap(partial(_then, post, failed))
+        raise
+    except Exception as error:
+        if failed is None:
             raise
-        except Exception as error:
-            if failed is None:
-                raise
-            value = failed(error)
-        return post(value)
-
-    return layer(call)
+        value = failed(error)
+    return post(value)
 
 
 class WaitBlock:
