@@ -314,6 +314,11 @@ class Dispatcher:
     def park(self, thread: Thread, pending: WaitPending, on_wake: Callable[[int], None]) -> None:
         """Put `thread` to sleep on `pending`'s objects; `on_wake(status)` runs, with the
         thread current, when it is next scheduled after the wait is satisfied."""
+        # A wait is control flow, not an error: its traceback (every frame from the trap
+        # down to the service that raised it) is never looked at, and through the frames'
+        # locals it tied each wait to the ones around it, in cycles only the cyclic
+        # collector freed. Dropped here, they go when the call completes.
+        pending.__traceback__ = None
         deadline = None
         if pending.timeout_ns is not None:
             deadline = self.clock.monotonic_ns() + max(0, pending.timeout_ns)
