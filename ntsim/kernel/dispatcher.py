@@ -128,20 +128,24 @@ def then(call: Callable[[], Any], post: Callable[[Any], Any], *,
     completes: the one way every layer adds its own step to a call that may block.
     `failed(error)`, if given, turns the call's error into a value for `post` (the end
     of a file read as no bytes) or raises one of its own."""
+    return _then(post, failed, call)
 
-    def layer(get: Callable[[], Any]) -> Any:
-        try:
-            value = get()
-        except WaitPending as pending:
-            pending.wrap(layer)
+
+def _then(post: Callable[[Any], Any], failed: Callable[[Exception], Any] | None,
+          get: Callable[[], Any]) -> Any:
+    """`then`'s layer. A module function bound with partial, not a closure that names
+    itself: such a closure is a reference cycle, garbage only the cyclic collector frees,
+    and one was left on every call that went through `then` (a pipe read's)."""
+    try:
+        value = get()
+    except WaitPending as pending:
+        pending.wrap(partial(_then, post, failed))
+        raise
+    except Exception as error:
+        if failed is None:
             raise
-        except Exception as error:
-            if failed is None:
-                raise
-            value = failed(error)
-        return post(value)
-
-    return layer(call)
+        value = failed(error)
+    return post(value)
 
 
 class WaitBlock:
@@ -310,6 +314,11 @@ class Dispatcher:
     def park(self, thread: Thread, pending: WaitPending, on_wake: Callable[[int], None]) -> None:
         """Put `thread` to sleep on `pending`'s objects; `on_wake(status)` runs, with the
         thread current, when it is next scheduled after the wait is satisfied."""
+        # A wait is control flow, not an error: its traceback (every frame from the trap
+        # down to the service that raised it) is never looked at, and through the frames'
+        # locals it tied each wait to the ones around it, in cycles only the cyclic
+        # collector freed. Dropped here, they go when the call completes.
+        pending.__traceback__ = None
         deadline = None
         if pending.timeout_ns is not None:
             deadline = self.clock.monotonic_ns() + max(0, pending.timeout_ns)

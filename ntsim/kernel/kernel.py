@@ -273,6 +273,8 @@ class Kernel:
     def run(self) -> str:
         """Run until every guest process has exited (or a deadlock)."""
         # Asked before every quantum, and the process table keeps every process that ever
-        # ran: stop at the first live one rather than list them all.
+        # ran: stop at the first live one rather than list them all, looking from the
+        # newest (the servers and the finished are the oldest).
+        processes = self.processes
         return self.dispatcher.run(lambda: not any(
-            p.alive and not p.is_server for p in self.processes.values()))
+            p.alive and not p.is_server for p in reversed(processes.values())))

@@ -9,6 +9,7 @@ NtQueryDirectoryFile, `rename` is NtSetInformationFile(FileRenameInformation), a
 from __future__ import annotations
 
 import struct
+from functools import partial
 
 from ...kernel.dispatcher import WaitPending, then
 from ...kernel.io import (
@@ -458,21 +459,24 @@ def write_bytes(task: Task, entry: FdEntry, data: bytes, offset: int | None) -> 
     if kind == "full":
         raise LinuxError(ENOSPC)
 
-    def layer(get):
-        try:
-            return get()
-        except WaitPending as pending:
-            pending.wrap(layer)
-            raise
-        except NtStatusError as error:
-            if errno_from_status(error.status) == EPIPE:   # nobody reads: SIGPIPE first
-                signals.broken_pipe(task, entry.file.path)
-            raise
-
     if offset is None and kind == "file" and entry.file.flags & O_APPEND:
         # O_APPEND, from open or from a later F_SETFL: every write goes to the end
         offset = FILE_WRITE_TO_END_OF_FILE
-    return layer(lambda: task.nt.NtWriteFile(entry.handle, data, offset))
+    return _sigpipe_layer(task, entry, lambda: task.nt.NtWriteFile(entry.handle, data, offset))
+
+
+def _sigpipe_layer(task: Task, entry: FdEntry, get) -> int:
+    """A write's step after NtWriteFile: SIGPIPE when nobody reads (bound with partial:
+    a closure that wrapped itself would be a reference cycle left on every write)."""
+    try:
+        return get()
+    except WaitPending as pending:
+        pending.wrap(partial(_sigpipe_layer, task, entry))
+        raise
+    except NtStatusError as error:
+        if errno_from_status(error.status) == EPIPE:   # nobody reads: SIGPIPE first
+            signals.broken_pipe(task, entry.file.path)
+        raise
 
 
 # A write of more than this from a file's or device's caller goes in pieces of it: host

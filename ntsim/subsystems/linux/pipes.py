@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import itertools
 import struct
+from functools import partial
 
 from ...kernel.dispatcher import WaitPending, then
 from ...kernel.fs.pipe import (
@@ -275,27 +276,29 @@ def write(task: Task, entry: FdEntry, data: bytes, signal: bool = True) -> int:
     O_NONBLOCK end, with what fit). `signal` False: no SIGPIPE (send's MSG_NOSIGNAL)."""
     if not data:
         return 0                               # a null write succeeds, reader or not
+    return _write_layer(task, entry, signal, lambda: task.nt.NtWriteFile(entry.handle, data, None))
 
-    def layer(get):
-        try:
-            written = get()
-        except WaitPending as pending:
-            pending.wrap(layer)
-            raise
-        except NtStatusError as error:
-            if error.status != STATUS_PIPE_BROKEN:
-                raise
-            if signal:
-                signals.broken_pipe(task, entry.file.path)
-            partial = getattr(error, "information", 0)
-            if partial:
-                return partial
-            raise
-        if not written:
-            raise LinuxError(EAGAIN, "the pipe is full (O_NONBLOCK)")
-        return written
 
-    return layer(lambda: task.nt.NtWriteFile(entry.handle, data, None))
+def _write_layer(task: Task, entry: FdEntry, signal: bool, get) -> int:
+    """`write`'s step after NtWriteFile, now or when its wait ends (bound with partial:
+    a closure that wrapped itself would be a reference cycle left on every write)."""
+    try:
+        written = get()
+    except WaitPending as pending:
+        pending.wrap(partial(_write_layer, task, entry, signal))
+        raise
+    except NtStatusError as error:
+        if error.status != STATUS_PIPE_BROKEN:
+            raise
+        if signal:
+            signals.broken_pipe(task, entry.file.path)
+        some = getattr(error, "information", 0)
+        if some:
+            return some
+        raise
+    if not written:
+        raise LinuxError(EAGAIN, "the pipe is full (O_NONBLOCK)")
+    return written
 
 
 # --- descriptors: O_NONBLOCK and ioctl ---------------------------------------------------------

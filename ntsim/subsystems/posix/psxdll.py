@@ -534,22 +534,25 @@ def psx_read(caller: PsxThread, fd: int, buffer: int, count: int) -> Any:
         return request(caller, console.PsxConsoleRead, {"Length": min(count, 0x10000)}, post=delivered,
                        to_console=True)
 
-    def got(get) -> int:
-        try:
-            data = get()
-        except WaitPending as pending:
-            pending.wrap(got)
-            raise
-        except NtStatusError as error:
-            if error.status.name in ("STATUS_END_OF_FILE", "STATUS_PIPE_BROKEN"):
-                return 0
-            if error.status.name == "STATUS_FILE_IS_A_DIRECTORY":
-                raise PosixError(21, "a directory") from None
-            raise posix_error(error) from None
-        caller.write(buffer, data)
-        return len(data)
+    return _got(caller, buffer, lambda: caller.nt.NtReadFile(handle, count))
 
-    return got(lambda: caller.nt.NtReadFile(handle, count))
+
+def _got(caller: PsxThread, buffer: int, get) -> int:
+    """read()'s step after NtReadFile, now or when its wait ends (bound with partial: a
+    closure that wrapped itself would be a reference cycle left on every read)."""
+    try:
+        data = get()
+    except WaitPending as pending:
+        pending.wrap(partial(_got, caller, buffer))
+        raise
+    except NtStatusError as error:
+        if error.status.name in ("STATUS_END_OF_FILE", "STATUS_PIPE_BROKEN"):
+            return 0
+        if error.status.name == "STATUS_FILE_IS_A_DIRECTORY":
+            raise PosixError(21, "a directory") from None
+        raise posix_error(error) from None
+    caller.write(buffer, data)
+    return len(data)
 
 
 def psx_write(caller: PsxThread, fd: int, buffer: int, count: int) -> Any:
