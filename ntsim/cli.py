@@ -253,13 +253,7 @@ def command_run(args: argparse.Namespace) -> int:
     from .trace import JsonLinesSink, StatsSink, StraceSink
 
     started = time.perf_counter()
-    # The machine's long-lived state (page tables, VADs, handle tables) is large and the
-    # dispatcher allocates on every switch: with CPython's default gen-0 threshold (700)
-    # the collector ran so often it took two thirds of a socket round trip between two
-    # guests (benchmarks/sockets.py). Rarer collections; cycles are still found.
-    import gc
-
-    gc.set_threshold(50_000, 50, 100)
+    _fewer_collections()
     if not os.path.isdir(args.root):
         print(f"ntsim: --root {args.root}: not a directory", file=sys.stderr)
         return EXIT_NTSIM_FAILED
@@ -412,8 +406,19 @@ def print_lpc_stats(stats, out) -> None:
           file=out)
 
 
+def _fewer_collections() -> None:
+    """The machine's long-lived state (page tables, VADs, handle tables) is large and the
+    dispatcher allocates on every switch: with CPython's default gen-0 threshold (700)
+    the collector ran so often it took two thirds of a socket round trip between two
+    guests (benchmarks/sockets.py). Rarer collections; cycles are still found."""
+    import gc
+
+    gc.set_threshold(50_000, 50, 100)
+
+
 def command_tui(args: argparse.Namespace) -> int:
     from .tui.main import main as tui_main
+    _fewer_collections()        # the same machine as `ntsim run`'s, at the same speed
     return tui_main(args)
 
 
