@@ -27,10 +27,11 @@ by number: a Linux host and a Linux guest number them alike), IOCTL_AFD_LX_SHUTD
 
 from __future__ import annotations
 
+# `socket` is imported where an endpoint needs it, not here: converting its constants to
+# enums costs ~3 ms, at every start of ntsim, for programs that never open a socket.
 import errno
 import ipaddress
 import os
-import socket
 import struct
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +49,8 @@ from ..processes import Event
 from ..status import NTSTATUS, STATUS_INVALID_INFO_CLASS, STATUS_INVALID_PARAMETER, NtStatusError
 
 if TYPE_CHECKING:
+    import socket
+
     from ..kernel import Kernel
 
 FILE_DEVICE_NETWORK = 0x12
@@ -128,6 +131,7 @@ class Endpoint:
 
     def __init__(self, kernel: Kernel, family: int, kind: int, protocol: int,
                  host: socket.socket | None = None) -> None:
+        import socket
         self.kernel = kernel
         self.family, self.kind = family, kind
         self.socket = host or socket.socket(family, kind, protocol)
@@ -202,6 +206,7 @@ class Endpoint:
         return WaitPending([event], lambda _status: retry(), reason=f"afd {what}")
 
     def recv(self, length: int, flags: int, datagram: bool = False):
+        import socket
         try:
             if datagram:
                 return self.socket.recvfrom(max(length, 0), flags & (MSG_PEEK | socket.MSG_TRUNC))
@@ -215,6 +220,7 @@ class Endpoint:
     def sendall(self, data: bytes, flags: int, address: Any = None, sent: int = 0) -> int:
         """A blocking send completes when all is sent (as Linux's stream sockets do); a
         non-blocking one with what fit."""
+        import socket
         try:
             while sent < len(data) or (sent == 0 and not data):
                 if address is not None:
@@ -265,6 +271,7 @@ class AfdDevice(Device):
         return address
 
     def _local(self, endpoint: Endpoint, address: tuple) -> tuple:
+        import socket
         host = address[0]
         if self.network or is_loopback(host):
             return address
@@ -327,6 +334,7 @@ class AfdDevice(Device):
     def _connect(self, endpoint: Endpoint, address: tuple) -> int:
         """STATUS_SUCCESS when connected; STATUS_PENDING for a non-blocking endpoint whose
         connection is on its way (Linux's EINPROGRESS); a blocking one waits for it."""
+        import socket
         self._destination(endpoint, address)
         if endpoint.connecting:           # connect again: how the first one went
             if not endpoint._host_ready()[1]:
@@ -347,6 +355,7 @@ class AfdDevice(Device):
         return self._finish_connect(endpoint)
 
     def _finish_connect(self, endpoint: Endpoint) -> int:
+        import socket
         if not endpoint._host_ready()[1]:
             endpoint.watch_send()
             raise WaitPending([endpoint.send], lambda _status: self._finish_connect(endpoint),

@@ -14,7 +14,6 @@ What the guest may reach is the driver's business: loopback only, unless `ntsim 
 from __future__ import annotations
 
 import ipaddress
-import socket
 import struct
 
 from ...kernel.fs import afd
@@ -235,5 +234,7 @@ def setsockopt(task: Task, entry: FdEntry, level: int, option: int, value: bytes
 
 
 def shutdown(task: Task, entry: FdEntry, how: int) -> int:
+    import socket  # here, not at the top: see kernel/fs/afd.py
+
     _request(task, entry, afd.IOCTL_AFD_LX_SHUTDOWN, {0: socket.SHUT_RD, 1: socket.SHUT_WR}.get(how, socket.SHUT_RDWR))
     return 0
