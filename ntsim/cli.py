@@ -215,8 +215,9 @@ def _exit_now(status: int) -> None:
     import atexit
     import threading
 
-    if any(t.is_alive() and not t.daemon for t in threading.enumerate()
-           if t is not threading.main_thread()):
+    if not isinstance(status, int) or any(
+            t.is_alive() and not t.daemon for t in threading.enumerate()
+            if t is not threading.main_thread()):
         return
     try:
         sys.stdout.flush()
