@@ -156,18 +156,22 @@ class Os2Thread:
         frame = memory.table.frames.get(address - offset) if offset + size <= 0x1000 else None
         if frame is None:
             return memory.read(address, size)
-        return memory.physical.read(frame, offset, size)
+        start = (frame << 12) + offset          # (physical.read, inline)
+        return memory.physical.bytes[start:start + size].tobytes()
 
     def write_linear(self, address: int, data: bytes) -> None:
         memory = self.memory
         offset = address & 0xFFF
         page = address - offset
-        frame = memory.table.frames.get(page) if offset + len(data) <= 0x1000 else None
+        size = len(data)
+        frame = memory.table.frames.get(page) if offset + size <= 0x1000 else None
+        physical = memory.physical
         if frame is None or page in memory.shared_pages or page in memory.code_pages \
-                or memory.physical.is_shared(frame):
+                or frame in physical.shares:        # (physical.is_shared, inline)
             memory.write(address, data)
             return
-        memory.physical.write(frame, offset, data)
+        start = (frame << 12) + offset          # (physical.write, inline)
+        physical.bytes[start:start + size] = data
         memory.table.mark_accessed(page)
         if memory.table.reduced:
             memory.cpu.flush_tlb()
