@@ -991,7 +991,6 @@ def module_image() -> bytes:
 
 
 _UNPACK = [struct.Struct(f"<{n}I").unpack for n in range(8)]
-_TRAP_REGISTERS = (UC_X86_REG_EAX, UC_X86_REG_ESP)     # read at once, on the gate's hot path
 
 
 class PsxAbi(RegisterAbi):
@@ -1030,7 +1029,8 @@ class PsxAbi(RegisterAbi):
 
         def fetch(caller: PsxThread) -> tuple[Call, list[int]] | None:
             cpu = caller.cpu
-            number, esp = cpu.registers.reader(_TRAP_REGISTERS)()
+            read = cpu.registers.read
+            number = read(UC_X86_REG_EAX)
             entry = rows.get(number & 0xFFFF_FFFF)
             if entry is None:
                 return None
@@ -1038,7 +1038,7 @@ class PsxAbi(RegisterAbi):
             size = 4 * row.arity
             if not size:
                 return row, []
-            at = (esp & 0xFFFF_FFFF) + 4
+            at = (read(UC_X86_REG_ESP) & 0xFFFF_FFFF) + 4
             offset = at & 0xFFF
             if offset + size > 0x1000:
                 return None
