@@ -285,7 +285,11 @@ class Abi:
     convention of its trap. Subclass it, or use :class:`RegisterAbi`.
 
     `caller` is the trapping thread's `data` (the personality's per-thread object); the
-    gate needs two attributes of it: `thread` (the NT Thread) and `cpu` (its Cpu)."""
+    gate needs two attributes of it: `thread` (the NT Thread) and `cpu` (its Cpu).
+
+    Optionally, `fast_path(calls)` (calls: number -> row) returns a function of the caller
+    doing `call_number` and `arguments` in one go for the common case — (row, arguments),
+    or None to take the long way through those two; it must read exactly what they would."""
 
     trap = "trap"           # the guest's trap instruction, as the trace names it
 
