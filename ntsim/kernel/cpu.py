@@ -153,12 +153,38 @@ class RegisterFile:
     def __init__(self, uc: unicorn.Uc) -> None:
         self._value = ctypes.c_uint64()
         self._ref = ctypes.byref(self._value)
+        self._readers: dict[tuple[int, ...], Callable[[], list[int]]] = {}
         try:
             library = _unicorn_library()
             self._handle = uc._uch
             self._c_read, self._c_write = library.uc_reg_read, library.uc_reg_write
+            self._c_read_batch = library.uc_reg_read_batch
         except (ImportError, AttributeError, OSError):
             self.read, self.write = uc.reg_read, uc.reg_write
+            self._c_read_batch = None
+
+    def reader(self, registers: tuple[int, ...]) -> Callable[[], list[int]]:
+        """A function reading `registers` at once, as a list: one C call
+        (`uc_reg_read_batch`, into buffers made once) where `read` makes one each — a
+        trap that needs four registers saves most of a microsecond."""
+        found = self._readers.get(registers)
+        if found is None:
+            if self._c_read_batch is None:
+                read = self.read
+                found = lambda: [read(register) for register in registers]  # noqa: E731
+            else:
+                count = len(registers)
+                ids = (ctypes.c_int * count)(*registers)
+                values = (ctypes.c_uint64 * count)()
+                pointers = (ctypes.c_void_p * count)(*(ctypes.addressof(values) + 8 * index
+                                                       for index in range(count)))
+                batch, handle = self._c_read_batch, self._handle
+
+                def found() -> list[int]:
+                    batch(handle, ids, pointers, count)
+                    return values[:]
+            self._readers[registers] = found
+        return found
 
     def read(self, register: int) -> int:
         self._c_read(self._handle, register, self._ref)

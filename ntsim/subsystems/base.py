@@ -285,7 +285,11 @@ class Abi:
     convention of its trap. Subclass it, or use :class:`RegisterAbi`.
 
     `caller` is the trapping thread's `data` (the personality's per-thread object); the
-    gate needs two attributes of it: `thread` (the NT Thread) and `cpu` (its Cpu)."""
+    gate needs two attributes of it: `thread` (the NT Thread) and `cpu` (its Cpu).
+
+    Optionally, `fast_path(calls)` (calls: number -> row) returns a function of the caller
+    doing `call_number` and `arguments` in one go for the common case — (row, arguments),
+    or None to take the long way through those two; it must read exactly what they would."""
 
     trap = "trap"           # the guest's trap instruction, as the trace names it
 
@@ -444,6 +448,11 @@ class CallGate:
             self._number_register = abi.number_register
             self._fast = {row.number: (row, abi._registers[row.arity]) for row in self.calls.values()
                           if row.handler is not None and row.arity < len(abi._registers)}
+        # An ABI with its own way of finding a call's row and arguments cheaply (a frame
+        # of stack arguments read in one go) offers it as `fast_path(calls)`: a function
+        # of the caller giving (row, arguments), or None for the long way (`_fetch`).
+        binder = getattr(abi, "fast_path", None)
+        self._fast_fetch = binder(self.calls) if binder is not None and self._fast is None else None
         # ...and so is its way back, if it keeps RegisterAbi's
         self._result_register = None
         if isinstance(abi, RegisterAbi) and kind.return_to_guest is RegisterAbi.return_to_guest:
@@ -468,11 +477,16 @@ class CallGate:
         if fast is not None:
             read = caller.cpu.registers.read
             entry = fast.get(read(self._number_register))   # unmasked: a miss goes the long way
+        elif self._fast_fetch is not None:
+            entry = self._fast_fetch(caller)
         if kernel.deterministic:
             kernel.clock.advance(1_000)                     # 1 µs of virtual time a call
         if entry is not None:
-            row, registers = entry
-            args = list(map(read, registers))   # (a comprehension costs a frame more)
+            if fast is not None:
+                row, registers = entry
+                args = list(map(read, registers))   # (a comprehension costs a frame more)
+            else:
+                row, args = entry
         else:
             fetched = self._fetch(caller, self.abi.call_number(caller.cpu), uc)
             if fetched is None:
@@ -488,7 +502,15 @@ class CallGate:
                 return
             except self.failures as failure:
                 result = self.errors.result_of(failure)
-            self._return(caller, row, result, uc)
+            # (`_return`, inline: one call less on every trap)
+            register = self._result_register
+            if register is None:
+                self.abi.return_to_guest(caller, row, result, uc)
+            else:
+                if result is not None:
+                    caller.cpu.registers.write(register, result)
+                if self._signals and caller.sigpending:
+                    self.abi.returning(caller, row, uc, False)
         if self.host_events and caller.cpu.stop_reason is None:
             caller.cpu.request_stop()                       # back to the dispatcher, which runs them
 
