@@ -27,6 +27,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 
+from table import print_table  # noqa: E402  (benchmarks/table.py)
 from unicorn import UC_ARCH_X86, UC_HOOK_INTR, UC_MODE_32, Uc  # noqa: E402
 from unicorn.x86_const import (  # noqa: E402
     UC_X86_REG_AX,
@@ -164,10 +165,7 @@ def main() -> None:
         ("(k) DosCWait, LPC round trip to OS2SS", f"{cwait:.2f} µs",
          f"+{cwait - pid:.2f} µs over an in-process call"),
     ]
-    width = max(len(r[0]) for r in rows)
-    print(f"{'OS2SS (100,000 calls)':<{width}}  {'measured':>10}  ratio")
-    for label, value, ratio in rows:
-        print(f"{label:<{width}}  {value:>10}  {ratio}")
+    print_table("OS2SS (100,000 calls)", rows)
 
 
 if __name__ == "__main__":

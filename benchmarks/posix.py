@@ -25,6 +25,7 @@ POSIX = os.path.join(ROOT, "examples", "posix")
 LINUX = os.path.join(ROOT, "examples", "linux")
 sys.path.insert(0, ROOT)
 
+from table import print_table  # noqa: E402  (benchmarks/table.py)
 from unicorn import UC_ARCH_X86, UC_HOOK_INTR, UC_MODE_32, Uc  # noqa: E402
 from unicorn.x86_const import UC_X86_REG_EAX  # noqa: E402
 
@@ -81,10 +82,7 @@ def rows() -> list[tuple[str, str, str]]:
 
 def main() -> None:
     table = rows()
-    width = max(len(r[0]) for r in table)
-    print(f"{'POSIX subsystem: the two paths':<{width}}  {'measured':>10}  ratio")
-    for name, value, ratio in table:
-        print(f"{name:<{width}}  {value:>10}  {ratio}")
+    print_table("POSIX subsystem: the two paths", table)
 
 
 if __name__ == "__main__":

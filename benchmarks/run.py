@@ -52,6 +52,7 @@ import sockets  # noqa: E402  (benchmarks/sockets.py: section (n))
 import software  # noqa: E402  (benchmarks/software.py: section (d))
 import tui  # noqa: E402  (benchmarks/tui.py: section (m), the TUI)
 import vdm  # noqa: E402  (benchmarks/vdm.py: section (l), the VDM)
+from table import print_table  # noqa: E402  (benchmarks/table.py)
 from unicorn import UC_ARCH_X86, UC_HOOK_INSN, UC_MODE_64, Uc  # noqa: E402
 from unicorn.x86_const import (  # noqa: E402
     UC_X86_INS_SYSCALL,
@@ -183,10 +184,7 @@ def main() -> None:
     rows.append(("(c) ntsim run examples/linux/hello", f"{hello * 1000:.0f} ms",
                  f"{hello / python:.1f}x python -c pass  (target <= 5x)"))
 
-    width = max(len(r[0]) for r in rows)
-    print(f"{'benchmark':<{width}}  {'measured':>10}  ratio")
-    for name, value, ratio in rows:
-        print(f"{name:<{width}}  {value:>10}  {ratio}")
+    print_table("benchmark", rows)
 
     print()
     software.main()

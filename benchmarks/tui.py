@@ -40,6 +40,8 @@ ROOT = os.path.dirname(HERE)
 EXAMPLES = os.path.join(ROOT, "examples", "linux")
 sys.path.insert(0, ROOT)
 
+from table import print_table  # noqa: E402  (benchmarks/table.py)
+
 from ntsim.tui.app import NtsimApp, RunScreen  # noqa: E402
 from ntsim.tui.bridge import Row, Session  # noqa: E402
 from ntsim.tui.widgets import SeqView  # noqa: E402
@@ -278,10 +280,7 @@ def main() -> None:
     latencies = sorted(pause_latency())
     rows.append(("(m) pause latency, compute loop", f"{statistics.median(latencies) * 1000:.2f} ms",
                  f"median; max {latencies[-1] * 1000:.2f} ms over {len(latencies)}  (goal < 100 ms)"))
-    width = max(len(r[0]) for r in rows)
-    print(f"{'TUI benchmark':<{width}}  {'measured':>10}  ratio")
-    for name, value, ratio in rows:
-        print(f"{name:<{width}}  {value:>10}  {ratio}")
+    print_table("TUI benchmark", rows)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
+from table import print_table  # noqa: E402  (benchmarks/table.py)
 from unicorn import UC_ARCH_X86, UC_HOOK_INTR, UC_MODE_16, Uc  # noqa: E402
 from unicorn.x86_const import (  # noqa: E402
     UC_X86_REG_AX,
@@ -110,10 +111,7 @@ def rows() -> list[tuple[str, str, str]]:
 
 def main() -> None:
     table = rows()
-    width = max(len(row[0]) for row in table)
-    print(f"{'the VDM':<{width}}  {'measured':>10}  ratio")
-    for name, value, ratio in table:
-        print(f"{name:<{width}}  {value:>10}  {ratio}")
+    print_table("the VDM", table)
 
 
 if __name__ == "__main__":
