@@ -88,6 +88,23 @@ def test_fork_trace_shows_the_clone_through_psxss(root):
     assert b"child 1: my parent is the forker" in outcome.stdout
 
 
+def test_job_control_stops_continues_and_kills_a_stopped_child(root):
+    install(root, "jobs")
+    outcome = run_guest("./jobs", root=root, options=("--trace",))
+    assert outcome.status == 0
+    assert outcome.stdout.decode().splitlines() == [
+        "parent: child stopped by signal 19 (status 0x137f)",
+        "parent: SIGCHLD pending",
+        "parent: the stop is reported once",
+        "parent: a stopped child does not run",
+        "parent: child continued and exited with 42",
+        "parent: second child stopped by signal 20",
+        "parent: stopped child killed by signal 9"]
+    trace = "\n".join(outcome.stderr_lines)
+    assert "[nt] NtSuspendThread(" in trace and "[nt] NtResumeThread(" in trace
+    assert "PsxProcessStopped(" in trace and "Signal=SIGTSTP" in trace
+
+
 def test_pipe_between_parent_and_child(root):
     install(root, "pipe")
     outcome = run_guest("./pipe", root=root)

@@ -56,7 +56,7 @@ from .errno import (
     posix_error,
 )
 from .fdtable import KINDS, NULL, PIPE, TERMINAL
-from .psxss import API, PORT_NAME, WNOHANG, stat_record
+from .psxss import API, PORT_NAME, WNOHANG, WUNTRACED, stat_record
 
 if TYPE_CHECKING:
     from ...kernel.kernel import Kernel
@@ -290,7 +290,7 @@ def psx_exit(caller: PsxThread, status: int) -> None:
 
 
 def psx_waitpid(caller: PsxThread, pid: int, status: int, options: int) -> Any:
-    if options & ~WNOHANG:
+    if options & ~(WNOHANG | WUNTRACED):
         raise PosixError(EINVAL, f"options {options:#x}")
 
     def done(body: dict) -> int:
@@ -866,7 +866,8 @@ def _rows() -> list[Call]:
         call(1, "fork", psx_fork, note=LPC + "PsxFork: PSXSS clones the process (NtCreateProcessEx, no section)"),
         call(2, "_exit", psx_exit, ("status", INT), note=NT + "NtTerminateProcess; PSXSS hears LPC_CLIENT_DIED"),
         call(3, "wait", psx_wait, ("status", PTR), note=LPC + "PsxWaitPid (the server waits on the children)"),
-        call(4, "waitpid", psx_waitpid, ("pid", INT), ("status", PTR), ("options", INT), note=LPC + "PsxWaitPid"),
+        call(4, "waitpid", psx_waitpid, ("pid", INT), ("status", PTR), ("options", INT),
+             note=LPC + "PsxWaitPid; WNOHANG, WUNTRACED (a stop: 0x7f | sig << 8)"),
         call(5, "getpid", _ids("Pid"), note=LPC + "PsxGetIds"),
         call(6, "getppid", _ids("ParentPid"), note=LPC + "PsxGetIds"),
         call(7, "getpgrp", _ids("ProcessGroup"), note=LPC + "PsxGetIds"),
@@ -897,9 +898,9 @@ def _rows() -> list[Call]:
         call(27, "execl", psx_execl, ("path", STR), ("arg0", STR), note=LPC + "PsxExec (execve, arguments on the stack)"),
         call(28, "execvp", psx_execvp, ("file", STR), ("argv", PTR), note=LPC + "PsxAccess along PATH, then PsxExec"),
         # signals
-        call(30, "kill", _simple("PsxKill", "Pid", "Signal"), ("pid", INT), ("sig", INT), level="partial",
-             note=LPC + "PsxKill; SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU do not stop: no job control "
-                        "(optional in POSIX.1-1990)"),
+        call(30, "kill", _simple("PsxKill", "Pid", "Signal"), ("pid", INT), ("sig", INT),
+             note=LPC + "PsxKill; job control: a stop signal suspends the target's thread "
+                        "(NtSuspendThread), SIGCONT resumes it"),
         call(31, "sigaction", psx_sigaction, ("sig", INT), ("act", PTR), ("oact", PTR), note=LPC + "PsxSigAction"),
         call(32, "sigprocmask", psx_sigprocmask, ("how", INT), ("set", PTR), ("oset", PTR), note=LPC + "PsxSigProcMask"),
         call(33, "sigpending", psx_sigpending, ("set", PTR), note=LPC + "PsxSigPending"),

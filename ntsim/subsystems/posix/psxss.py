@@ -105,12 +105,16 @@ O_ACCMODE, O_WRONLY, O_RDWR = 0o3, 0o1, 0o2
 O_CREAT, O_EXCL, O_NOCTTY, O_TRUNC, O_APPEND, O_NONBLOCK = 0o100, 0o200, 0o400, 0o1000, 0o2000, 0o4000
 F_DUPFD, F_GETFD, F_SETFD, F_GETFL, F_SETFL = 0, 1, 2, 3, 4
 FD_CLOEXEC = 1
-WNOHANG = 1
+WNOHANG, WUNTRACED = 1, 2
+SA_NOCLDSTOP = 1               # sa_flags: no SIGCHLD when a child stops
+STOPPED = 0x7F                 # a wait status's low byte for a stopped child (sig << 8)
 S_IFMT, S_IFDIR, S_IFREG, S_IFIFO, S_IFCHR = 0o170000, 0o040000, 0o100000, 0o010000, 0o020000
 # The action a signal's delivery takes, as PsxSigDeliver reports it to the client.
 ACTION_NONE, ACTION_HANDLER, ACTION_TERMINATE = 0, 1, 2
 NAME_MAX, PATH_MAX, PIPE_BUF = 255, 1024, 4096
 # pathconf names (Linux's _PC_* numbers)
+STOP_SIGNALS = (signals.bit(signals.SIGSTOP) | signals.bit(signals.SIGTSTP) | signals.bit(signals.SIGTTIN)
+                | signals.bit(signals.SIGTTOU))
 PATHCONF = {0: 127, 1: 255, 2: NAME_MAX, 3: NAME_MAX, 4: PATH_MAX, 5: PIPE_BUF, 6: 1, 7: 1, 8: 0}
 
 
@@ -140,6 +144,9 @@ class PosixProcessEntry:
     status: int | None = None        # the wait status once it has ended (a zombie until reaped)
     child_times_ns: int = 0          # processor time of reaped children (tms_cutime)
     woken: Event = field(default_factory=Event)   # pause() and sigsuspend() wait on it
+    stopped: int = 0                 # the signal that stopped it (job control), 0 if running
+    stop_unreported: bool = False    # waitpid(WUNTRACED) has not yet reported that stop
+    changed: Event = field(default_factory=Event)  # pulsed when it stops: its parent's waitpid wakes
 
     @property
     def thread(self):
@@ -330,14 +337,74 @@ class Psxss(LpcServer):
                         {"Pid": entry.pid, "Signal": signals.name(signal)})
         handler = entry.actions.get(signal, (signals.SIG_DFL, 0, 0))[0]
         if signal == signals.SIGCONT:
-            entry.pending &= ~(signals.bit(signals.SIGSTOP) | signals.bit(signals.SIGTSTP)
-                               | signals.bit(signals.SIGTTIN) | signals.bit(signals.SIGTTOU))
+            # POSIX.1 3.3.1.2: SIGCONT continues a stopped process whatever its disposition,
+            # and discards its pending stop signals
+            entry.pending &= ~STOP_SIGNALS
+            self._continue(entry)
+        elif signal == signals.SIGKILL:
+            self._continue(entry)           # a stopped process must run to end
+        elif signals.bit(signal) & STOP_SIGNALS:
+            entry.pending &= ~signals.bit(signals.SIGCONT)    # a stop discards a pending SIGCONT
         if signal != signals.SIGKILL and (handler == signals.SIG_IGN or (
                 handler == signals.SIG_DFL and signals.default_action(signal) in
-                (signals.IGNORE, signals.CONTINUE, signals.STOP))):
+                (signals.IGNORE, signals.CONTINUE))):
+            return
+        if (signal == signals.SIGSTOP or handler == signals.SIG_DFL and signals.default_action(signal)
+                == signals.STOP) and not entry.mask & signals.bit(signal):
+            self._stop(entry, signal)       # the default action of a stop signal: no delivery
             return
         entry.pending |= signals.bit(signal)
         self.notify(entry)
+
+    # --- job control (POSIX.1 3.3.1.3) ----------------------------------------------------------
+
+    def _threads(self, entry: PosixProcessEntry) -> list[int]:
+        """Handles (in PSXSS) to the process's live threads."""
+        open_thread = self.kernel.services.NtOpenThread
+        return [open_thread(0x1F03FF, (entry.nt.pid, t.tid)) for t in entry.nt.threads
+                if t.state != ThreadState.TERMINATED]
+
+    def _stop(self, entry: PosixProcessEntry, signal: int) -> None:
+        """Stop a process: PSXSS suspends its threads through the kernel (NtSuspendThread:
+        each parks before its next user instruction), keeps the stop in its table for the
+        parent's waitpid(WUNTRACED), and sends the parent SIGCHLD unless SA_NOCLDSTOP."""
+        if entry.stopped:
+            return
+        nt = self.kernel.services
+        for handle in self._threads(entry):
+            try:
+                nt.NtSuspendThread(handle)
+            finally:
+                nt.NtClose(handle)
+        entry.stopped, entry.stop_unreported = signal, True
+        if self.kernel.tracer.enabled:
+            self.kernel.tracer.note(self.kernel.current_thread, SERVER, "PsxProcessStopped",
+                                    {"Pid": entry.pid, "Signal": signals.name(signal)})
+        # SIGCHLD first: if it interrupts the parent's waitpid (EINTR), the stop stays
+        # unreported for its next call; then a waitpid(WUNTRACED) still waiting wakes
+        parent = self.table.get(entry.parent)
+        if parent is not None and parent.status is None and \
+                not parent.actions.get(signals.SIGCHLD, (0, 0, 0))[2] & SA_NOCLDSTOP:
+            self.post(parent, signals.SIGCHLD)
+        dispatcher = self.kernel.dispatcher
+        entry.changed.signalled = True
+        dispatcher.signal(entry.changed)
+        entry.changed.signalled = False
+
+    def _continue(self, entry: PosixProcessEntry) -> None:
+        """SIGCONT (or SIGKILL) for a stopped process: its threads resume."""
+        if not entry.stopped:
+            return
+        nt = self.kernel.services
+        for handle in self._threads(entry):
+            try:
+                nt.NtResumeThread(handle)
+            finally:
+                nt.NtClose(handle)
+        entry.stopped, entry.stop_unreported = 0, False
+        if self.kernel.tracer.enabled:
+            self.kernel.tracer.note(self.kernel.current_thread, SERVER, "PsxProcessContinued",
+                                    {"Pid": entry.pid})
 
     def deliverable(self, entry: PosixProcessEntry) -> int:
         return entry.pending & (~entry.mask | signals.UNCATCHABLE)
@@ -371,6 +438,10 @@ class Psxss(LpcServer):
         handler, mask, _flags = entry.actions.get(signal, (signals.SIG_DFL, 0, 0))
         old = entry.suspend_mask if entry.suspend_mask is not None else entry.mask
         entry.suspend_mask = None
+        if signal != signals.SIGKILL and handler == signals.SIG_DFL and \
+                signals.default_action(signal) == signals.STOP:
+            self._stop(entry, signal)       # a stop signal it blocked until now
+            return {"Signal": signal, "Action": ACTION_NONE, "Handler": 0, "OldMask": old}
         if signal == signals.SIGKILL or handler == signals.SIG_DFL:
             entry.nt.killed_by = signal     # the wait status the parent will see
             return {"Signal": signal, "Action": ACTION_TERMINATE, "Handler": 0, "OldMask": old}
@@ -571,9 +642,13 @@ class Psxss(LpcServer):
                     status = child.status
                     self._reap(child)
                     return {"Pid": child.pid, "Status": status}
+                if options & WUNTRACED and child.stop_unreported:
+                    child.stop_unreported = False      # reported once (POSIX.1 3.2.1.2)
+                    return {"Pid": child.pid, "Status": STOPPED | child.stopped << 8}
             if options & WNOHANG:
                 return {"Pid": 0, "Status": 0}
-            raise WaitPending([c.nt for c in children], attempt, reason=f"a child of pid {entry.pid}")
+            waits = [c.nt for c in children] + ([c.changed for c in children] if options & WUNTRACED else [])
+            raise WaitPending(waits, attempt, reason=f"a child of pid {entry.pid}")
 
         return attempt()
 
