@@ -95,3 +95,34 @@ def test_ctrl_c_from_csrss_is_sigint_for_the_foreground_group(loaded):
     assert csrss.console_control(0) is True                # CTRL_C_EVENT: PSXSS took it
     assert machine.run() == 128 + 2                        # SIGINT's default action
     assert process.exit_reason == "killed by SIGINT"
+
+
+def test_job_control_stop_and_continue_and_what_each_discards(loaded):
+    """A stop suspends the thread through the kernel; SIGCONT resumes it and discards
+    pending stops; a stop discards a pending SIGCONT (POSIX.1 3.3.1.2)."""
+    machine, process = loaded
+    entry = machine.kernel.smss.server("Posix").entry_of(process)
+    thread = process.threads[0]
+    tstp, cont = 1 << (20 - 1), 1 << (18 - 1)
+
+    def kill(signal):
+        assert send(machine, process, "PsxKill", {"Pid": entry.pid, "Signal": signal}).body["Errno"] == 0
+
+    def pending():
+        return send(machine, process, "PsxSigPending").body["Pending"]
+
+    send(machine, process, "PsxSigProcMask", {"How": 0, "Set": tstp | cont, "Change": 1})
+    kill(20)                                       # blocked: it waits, the process runs
+    assert pending() == tstp and not entry.stopped and thread.suspend_count == 0
+    kill(18)                                       # SIGCONT discards the pending stop
+    assert pending() == 0
+    send(machine, process, "PsxSigAction", {"Signal": 18, "Set": 1, "Handler": 0x401000, "Mask": 0,
+                                            "Flags": 0})
+    kill(18)                                       # caught and blocked: pending
+    assert pending() == cont
+    kill(19)                                       # SIGSTOP: stops now, discards SIGCONT
+    assert entry.stopped == 19 and thread.suspend_count == 1 and pending() == 0
+    kill(19)                                       # already stopped: not suspended twice
+    assert thread.suspend_count == 1
+    kill(18)
+    assert not entry.stopped and thread.suspend_count == 0
