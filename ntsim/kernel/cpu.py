@@ -797,7 +797,7 @@ class Cpu:
                     return
                 if vector == PAGE_FAULT:
                     if self.page_table is not None and self.on_page_fault is not None \
-                            and self.on_page_fault(self.registers.read(x86.UC_X86_REG_CR2),
+                            and self.on_page_fault(self._fault_address(),
                                                    bool(error_code & PF_WRITE),
                                                    bool(error_code & PF_FETCH)):
                         return
@@ -825,6 +825,14 @@ class Cpu:
             return
         self._stop_on_exception(vector, error_code)
 
+    def _fault_address(self) -> int:
+        """CR2: the address a page fault was for. Outside long mode only its low 32 bits
+        mean anything: unicorn can leave stale upper bits there (seen after a 32-bit
+        process's context was set by another thread), and 0xffffffff00403000 is no
+        address of a 32-bit process's."""
+        address = self.registers.read(x86.UC_X86_REG_CR2)
+        return address if self.mode.name == LONG_MODE else address & 0xFFFF_FFFF
+
     def _stop_on_exception(self, vector: int, error_code: int) -> None:
         """A processor exception nobody resolved: the run stops with a `Fault`."""
         pc = address = self.linear_pc
@@ -832,7 +840,7 @@ class Cpu:
         if vector == 14:
             # a page fault (paging on): CR2 holds the address, the error code says which
             # access it was (bit 1 a write, bit 4 an instruction fetch), as the TLB path does
-            address = self.uc.reg_read(x86.UC_X86_REG_CR2)
+            address = self._fault_address()
             name = "write" if error_code & 2 else "fetch" if error_code & 16 else "read"
         has_code = vector in _PUSHES_ERROR_CODE
         selector = error_code & 0xFFFC if vector in _SELECTOR_ERROR_CODE and error_code & 0xFFFC \

@@ -222,3 +222,15 @@ def test_deterministic_runs_give_the_same_trace(root):
         run_guest("./fork", root=root, options=("--deterministic", "--trace-file", f"t{index}.jsonl"))
         traces.append((root / f"t{index}.jsonl").read_bytes())
     assert traces[0] == traces[1] and b"PsxFork" in traces[0]
+
+
+def test_a_forked_childs_handler_writes_its_own_copy_of_a_global(root):
+    # The handler's store is the child's first write to that page since fork: a
+    # copy-on-write fault in a 32-bit process, taken after pause() was interrupted (CR2's
+    # stale upper bits once made it an access violation: the child died of SIGSEGV).
+    install(root, "forksignal")
+    outcome = run_guest("./forksignal", root=root)
+    assert outcome.status == 0
+    assert sorted(outcome.stdout.decode().splitlines()) == [
+        "child: the handler set flag to 10",
+        "parent: child exited 7, flag still 0 here"]
