@@ -296,6 +296,14 @@ class Dispatcher:
         thread.state = ThreadState.READY
         if thread not in self.ready:
             self.ready.append(thread)
+        current = self.current
+        if self.unpreempted and current is not None and current is not thread \
+                and current.process.cpu is not None:
+            # The caller runs with no quantum (it was alone) and has just readied another
+            # thread (a pipe write, a futex wake): stop it after this call so that both
+            # are scheduled with quanta, or a caller that then computes without calls
+            # would keep the processor for good.
+            current.process.cpu.request_stop()
 
     def terminate_thread(self, thread: Thread, status: int) -> None:
         thread.state = ThreadState.TERMINATED

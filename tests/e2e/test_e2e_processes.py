@@ -77,3 +77,12 @@ def test_the_host_process_is_never_forked(root: Path) -> None:
                                capture_output=True, timeout=120, env={**os.environ, "PYTHONPATH": str(REPO)})
     assert completed.returncode == 0, completed.stderr
     assert b"the host was forked" not in completed.stderr
+
+
+def test_a_thread_woken_by_a_computing_caller_gets_the_processor(root: Path) -> None:
+    # The child writes to a pipe and then computes without a call: the parent, woken by
+    # the write, must be scheduled (the child was running alone, with no quantum).
+    program = install(root, "spinwake")
+    native = run_native(str(program), cwd=root)
+    simulated = run_guest("./spinwake", root=root)      # (no --timeout: a limited run always has quanta)
+    assert (simulated.status, simulated.stdout) == (native.status, native.stdout)
