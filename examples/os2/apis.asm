@@ -314,7 +314,7 @@ start:
         push    1
         IMPORT  DOSCALLS, 14
         REPORT  "DosSetSigHandler ignore"
-        push    cs                      ; ... SIGA_ACCEPT with a handler: not modelled
+        push    cs                      ; ... SIGA_ACCEPT with a handler (never called here)
         push    start
         PTR     prev_handler
         PTR     prev_action

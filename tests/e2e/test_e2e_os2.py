@@ -248,7 +248,7 @@ def test_a_tour_of_the_apis(root):
         "DosRmDir": "0", "DosRmDir again": "3",                   # ERROR_PATH_NOT_FOUND
         "DosMakePipe": "0", "DosAllocHuge": "0", "DosAllocHuge third segment": "1",
         "DosSleep": "0", "DosGetDateTime": "0", "DosBeep": "0", "DosError": "0",
-        "DosSetSigHandler ignore": "0", "DosSetSigHandler accept": "1",
+        "DosSetSigHandler ignore": "0", "DosSetSigHandler accept": "0",
         "DosAllocShrSeg": "0", "DosAllocShrSeg again": "183",   # ERROR_ALREADY_EXISTS
         "DosAllocShrSeg without \\SHAREMEM\\": "123",         # ERROR_INVALID_NAME
         "DosFreeSeg shared": "0", "DosGetShrSeg after": "2",      # the last user freed it
@@ -346,3 +346,43 @@ def test_doscwait_without_waiting_for_a_running_child_and_for_a_stranger(root):
     (root / "stranger.exe").write_bytes(_program(nebuild, stranger + EXIT_AX, calls_stranger, bytes(data)))
     assert run_guest("nowait.exe", root=root).status == 129       # ERROR_CHILD_NOT_COMPLETE
     assert run_guest("stranger.exe", root=root).status == 303 & 0xFF   # ERROR_INVALID_PROCID (a shell sees 8 bits)
+
+
+def test_ctrl_c_runs_the_dossetsighandler_handler_which_acknowledges_it(root):
+    """The console's Ctrl+C (typed on the terminal ntsim reads) reaches CSRSS, then the
+    OS/2 personality: the handler runs on thread 1 with SIG_CTRLC (1) and argument 0,
+    acknowledges, and returns into the DosSleep loop it interrupted, which exits 0 —
+    ntsim is not stopped. Standard output is a pipe, so the text is plain."""
+    import fcntl
+    import os
+    import pty
+    import signal
+    import subprocess
+    import termios
+
+    install(root, "sigint.exe")
+    master, slave = pty.openpty()
+
+    def take_the_terminal() -> None:
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+    process = subprocess.Popen([sys.executable, "-m", "ntsim", "run", "--root", str(root), "sigint.exe"],
+                               cwd=root, stdin=slave, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               start_new_session=True, preexec_fn=take_the_terminal)
+    os.close(slave)
+    try:
+        output = b""
+        while b"waiting for Ctrl+C" not in output:
+            chunk = os.read(process.stdout.fileno(), 4096)
+            assert chunk, f"ended before waiting: {output!r}"
+            output += chunk
+        os.write(master, b"\x03")
+        rest, errors = process.communicate(timeout=30)
+    finally:
+        process.kill()
+        os.close(master)
+    assert (process.returncode, errors) == (0, b"")
+    assert (output + rest).replace(b"\r\n", b"\n") == (
+        b"previous action 0; waiting for Ctrl+C\nhandler: signal 1, argument 0\n"
+        b"acknowledged 0\nback in the main loop; exiting\n")

@@ -26,7 +26,7 @@ from ...kernel.status import (
 from ...trace import PERSONALITY, Quoted
 from ..base import CallGate, CallRow, ImageError, ImageInfo, Personality
 from ..windows.console_client import ConsoleClient
-from . import loader, ne
+from . import loader, ne, signals
 from .calls import ROWS, TABLE, call_rows
 from .gate import THUNK_VECTOR, Os2Errors, Os2Thread, make_gate
 from .loader import program_name
@@ -198,6 +198,11 @@ class Os2Personality(Personality):
 
         def interrupt(vector: int) -> None:
             if vector == THUNK_VECTOR:
+                process = self.kernel.current_thread.process
+                if process.data.signal_frames and signals.is_return(process, cpu.pc,
+                                                                    cpu.read_register("cs")):
+                    signals.handler_returned(process)
+                    return
                 on_trap(uc)
                 return
             thread = self.kernel.current_thread
@@ -227,11 +232,23 @@ class Os2Personality(Personality):
                                       note=f"SYS3175: {process.name} caused {what} ({trap}) {detail}")
 
     def on_console_control(self, event: int) -> bool:
-        """Ctrl+C (SIGINTR, 1) or Ctrl+Break (SIGBREAK, 4): taken only if every OS/2 program
-        ignores it (DosSetSigHandler SIGA_IGNORE); otherwise ntsim stops them."""
-        signal = 1 if event == 0 else 4
-        live = [p for p in self.kernel.processes.values() if p.alive and p.personality is self]
-        return bool(live) and all(signal in p.data.ignored_signals for p in live)
+        """Ctrl+C (SIG_CTRLC, 1) or Ctrl+Break (SIG_CTRLBREAK, 4) to every OS/2 program:
+        one with a handler runs it (signals.py), one that ignores it goes on; taken only
+        if none has the default action (SIGA_KILL), else ntsim stops them all."""
+        signal = signals.SIG_CTRLC if event == 0 else signals.SIG_CTRLBREAK
+        live = [p for p in self.kernel.processes.values() if p.alive and p.personality is self
+                and p.data is not None]
+        actions = [signals.action_of(p, signal) for p in live]
+        if not live or signals.SIGA_KILL in actions:
+            return False
+        for process, action in zip(live, actions, strict=True):
+            if action == signals.SIGA_ACCEPT:
+                signals.post(self.kernel, process, signal)
+        return True
+
+    def ends_on_console_control(self, process: Process, event: int) -> bool:
+        signal = signals.SIG_CTRLC if event == 0 else signals.SIG_CTRLBREAK
+        return process.data is not None and signals.action_of(process, signal) == signals.SIGA_KILL
 
     def stats_lines(self) -> list[str]:
         """For --stats: OS2SS's LPC messages and each process's descriptor tables."""

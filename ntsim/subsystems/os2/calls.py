@@ -251,7 +251,7 @@ TABLE: list[Call] = [
     _row(D, 120, "DosError", dos.dos_error, ("fEnable", WORD), note="no hard-error pop-ups to suppress"),
     _row(D, 14, "DosSetSigHandler", dos.dos_set_sig_handler, ("pfnSigHandler", PTR), ("ppfnPrev", PTR),
          ("pfAction", PTR), ("fAction", WORD), ("usSigNumber", WORD), level=PARTIAL,
-         note="default or ignore Ctrl+C/Ctrl+Break; installing a handler fails"),
+         note="Ctrl+C/Ctrl+Break: default, ignore, a handler, acknowledge; not the other signals"),
     _row(D, 144, "DosExecPgm", dos_exec_pgm, ("pchFailName", PTR), ("cbFailName", WORD), ("fExecFlags", WORD),
          ("pszArgs", PTR), ("pszEnv", PTR), ("prescResults", PTR), ("pszPgmName", PSZ), path=LPC,
          note="synchronous and asynchronous; EXEC_TRACE and EXEC_BACKGROUND fail"),

@@ -43,6 +43,7 @@ from ...kernel.io import (
 from ...kernel.memory import MEM_COMMIT, MEM_DECOMMIT, page_ceil
 from ...kernel.services import NtCurrentProcess
 from ...kernel.status import STATUS_END_OF_FILE, STATUS_OBJECT_NAME_NOT_FOUND, NtStatusError
+from . import signals
 from .errors import (
     ERROR_ACCESS_DENIED,
     ERROR_BUFFER_OVERFLOW,
@@ -748,17 +749,6 @@ def dos_get_info_seg(caller: Os2Thread, global_out: int, local_out: int) -> int:
 
 def dos_set_sig_handler(caller: Os2Thread, handler: int, previous_out: int, action_out: int, action: int,
                         signal: int) -> int:
-    """Only SIGA_KILL (0, the default: Ctrl+C ends the program) and SIGA_IGNORE (1) on
-    SIGINTR (1) / SIGBREAK (4): installing a handler (SIGA_ACCEPT) is not modelled."""
-    if signal not in (1, 4) or action not in (0, 1):
-        raise Os2Error(ERROR_INVALID_FUNCTION,
-                       f"signal {signal} action {action}: only default or ignore of Ctrl+C/Break")
-    if previous_out:
-        caller.write_long(previous_out, 0)
-    if action_out:
-        caller.write_word(action_out, 1 if signal in caller.os2.ignored_signals else 0)
-    if action == 1:
-        caller.os2.ignored_signals.add(signal)
-    else:
-        caller.os2.ignored_signals.discard(signal)
-    return 0
+    """Default (SIGA_KILL), ignore, a handler (SIGA_ACCEPT) or SIGA_ACKNOWLEDGE for Ctrl+C
+    (SIG_CTRLC, 1) and Ctrl+Break (SIG_CTRLBREAK, 4): signals.py."""
+    return signals.set_handler(caller, handler, previous_out, action_out, action, signal)

@@ -67,7 +67,11 @@ class Os2Process:
     parent_pid: int = 0
     hard_errors: bool = True                                   # DosError's setting
     termination: int = 0                                       # TC_EXIT, TC_TRAP...
-    ignored_signals: set[int] = field(default_factory=set)     # DosSetSigHandler SIGA_IGNORE
+    signal_actions: dict[int, tuple[int, int]] = field(default_factory=dict)  # signal -> (SIGA_*, handler)
+    unacknowledged: set[int] = field(default_factory=set)     # delivered, not yet SIGA_ACKNOWLEDGE
+    held_signals: set[int] = field(default_factory=set)       # arrived meanwhile: delivered on acknowledge
+    signal_frames: list[dict] = field(default_factory=list)   # registers to restore, innermost last
+    signal_return: int = 0                                     # IP after the thunk segment's return stub
     console: Any = None                                        # VIO and KBD's ConsoleClient
     limits: dict[int, int] = field(default_factory=dict)       # LDT index -> limit, present entries
     shared: set[int] = field(default_factory=set)              # LDT indexes of shared segments
@@ -165,6 +169,10 @@ def load(kernel: Any, process: Any, image: ne.NeImage, rows: dict[int, Any], err
         row = rows.get(number)
         pops = sum(arg.type.size for arg in row.args) if row is not None else 0
         stubs += bytes([0xCD, THUNK_VECTOR, 0xCA]) + struct.pack("<H", pops) + b"\x90\x90\x90"
+    # and one more: where a signal handler's far return lands (signals.py restores the
+    # registers the signal interrupted)
+    os2.signal_return = len(stubs) + 2
+    stubs += bytes([0xCD, THUNK_VECTOR]) + b"\x90" * (THUNK_SIZE - 2)
     os2.thunk_selector = allocate_segment(kernel, os2, max(len(stubs), 1), code=True, tag="thunks")
     process.memory.write(tiled_base(os2.thunk_selector), bytes(stubs))
 
