@@ -229,6 +229,23 @@ class VdmPersonality(Personality):
                       OpenFile("AUX", "NUL", None, 2), OpenFile("PRN", "NUL", None, 1)]
         vm.pull_screen()                          # video memory shows the console's screen
 
+    # --- the console's Ctrl+C -----------------------------------------------------------------
+
+    def on_console_control(self, event: int) -> bool:
+        """Ctrl+C or Ctrl+Break from CSRSS: the break flag of every running VDM, which
+        DOS acts on at its next console call (or any INT 21h with BREAK ON). INT 1Bh,
+        the BIOS's Ctrl+Break vector, is not issued: its stub only returns."""
+        live = [p for p in self.processes if p.alive and p.data is not None]
+        for process_object in live:
+            process_object.data.break_pending = True
+        return bool(live)
+
+    def ends_on_console_control(self, process: Any, event: int) -> bool:
+        """True for a VDM, though it may go on: taking the event only sets the break
+        flag, so the processor may be stopped anywhere to deliver it (a program that
+        keeps calling DOS never stops on its own). DOS acts on it at its next call."""
+        return process in self.processes and process.alive and event in (0, 1)
+
     # --- faults -----------------------------------------------------------------------------
 
     def on_fault(self, thread: Any, fault: Fault) -> None:
