@@ -264,7 +264,7 @@ class VirtualDosMachine:
             self.observe_time()                  # the clock, or a key that may come in time
         if vector == 0x21 and self.dos is not None \
                 and (self.ctrl_c_frame is not None or self.break_pending):
-            from .dos import console           # (dos imports this module)
+            from .dos import console  # (dos imports this module)
             if self.ctrl_c_frame is not None and console.returned_from_ctrl_c(self):
                 self.via_stub = False          # the program ended (INT 23h: CF set)
                 return

@@ -12,7 +12,7 @@ from typing import Any
 
 from ...kernel.dispatcher import then
 from ...kernel.status import STATUS_END_OF_FILE, NtStatusError
-from ...subsystems.base import call
+from ...subsystems.base import PARTIAL, call
 from ...trace import Quoted
 from ..calls import Flagged, Reg
 from ..machine import ZERO
@@ -218,13 +218,16 @@ class DollarString(Reg):
 
 
 ROWS = [
-    call(0x01, "read character with echo", read_character_echo),
+    call(0x01, "read character with echo", read_character_echo, level=PARTIAL,
+         note="a Ctrl+C typed while it waits is acted on once a key has come"),
     call(0x02, "write character", write_character, ("dl", Reg(2))),
     call(0x06, "direct console I/O", direct_console, ("dl", Reg(2))),
     call(0x07, "direct character input", read_character_raw),
-    call(0x08, "character input", read_character_raw),
+    call(0x08, "character input", read_character_raw, level=PARTIAL,
+         note="a Ctrl+C typed while it waits is acted on once a key has come"),
     call(0x09, "write string", write_string, ("ds", Reg()), ("dx", DollarString())),
-    call(0x0A, "buffered input", read_line, ("ds", Reg()), ("dx", Reg())),
+    call(0x0A, "buffered input", read_line, ("ds", Reg()), ("dx", Reg()), level=PARTIAL,
+         note="a Ctrl+C typed while it waits is acted on once a key has come"),
     call(0x0B, "input status", input_status),
     call(0x0C, "flush and read", flush_and_read, ("al", Reg(2)), ("dx", Reg()), ("ds", Reg())),
 ]
