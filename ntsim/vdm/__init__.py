@@ -17,7 +17,7 @@ from typing import Any
 
 from ..kernel.cpu import REAL_MODE, Fault
 from ..kernel.status import NtStatusError
-from ..subsystems.base import CallRow, ImageError, ImageInfo, Personality, call
+from ..subsystems.base import PARTIAL, SUPPORTED, CallRow, ImageError, ImageInfo, Personality, call
 from ..subsystems.windows.console_client import ConsoleClient
 from ..trace import VM, Quoted
 from . import bios, image
@@ -31,8 +31,9 @@ IMAGE_NAME = "ntvdm.exe"
 SIGILL, SIGFPE, SIGSEGV = 4, 8, 11
 
 
-def _default_handler(name: str, function: Any, *args: tuple[str, Any], note: str = "") -> list:
-    return [call(0, name, function, *args, note=note)]
+def _default_handler(name: str, function: Any, *args: tuple[str, Any], note: str = "",
+                     level: str = SUPPORTED) -> list:
+    return [call(0, name, function, *args, note=note, level=level)]
 
 
 def _ctrl_c(vm: VirtualDosMachine) -> None:
@@ -52,7 +53,8 @@ def _bootstrap(vm: VirtualDosMachine) -> None:
 
 
 def _nothing(vm: VirtualDosMachine) -> int:
-    """Returns at once (INT 1Ch user tick, INT 28h idle: hooks a program may take)."""
+    """Returns at once (INT 1Bh Ctrl+Break, INT 1Ch user tick, INT 28h idle: hooks a
+    program may take)."""
     return 0
 
 
@@ -96,7 +98,11 @@ SERVICES: list[tuple[int, str, list, bool]] = [
     (0x1C, "INT 1Ch", _default_handler("user timer tick", _nothing), True),
     (0x20, "INT 20h", process.INT20_ROWS, True),
     (0x21, "INT 21h", int21_rows(), False),
-    (0x23, "INT 23h", _default_handler("Ctrl+C handler", _ctrl_c), True),
+    (0x1B, "INT 1Bh", _default_handler("BIOS Ctrl+Break", _nothing, level=PARTIAL,
+                                       note="returns at once: the console's "
+                                       "Ctrl+Break sets DOS's break flag, never issues INT 1Bh"), True),
+    (0x23, "INT 23h", _default_handler("Ctrl+C handler", _ctrl_c, note="DOS issues it at a Ctrl+C "
+                                       "(^C); its own ends the program (type 1)"), True),
     (0x24, "INT 24h", _default_handler("critical error handler", _critical_error), True),
     (0x27, "INT 27h", process.INT27_ROWS, True),
     (0x28, "INT 28h", _default_handler("DOS idle", _nothing), True),
@@ -228,6 +234,23 @@ class VdmPersonality(Personality):
         vm.dos.sft = [OpenFile("CON", "CON", None, 2, references=3),
                       OpenFile("AUX", "NUL", None, 2), OpenFile("PRN", "NUL", None, 1)]
         vm.pull_screen()                          # video memory shows the console's screen
+
+    # --- the console's Ctrl+C -----------------------------------------------------------------
+
+    def on_console_control(self, event: int) -> bool:
+        """Ctrl+C or Ctrl+Break from CSRSS: the break flag of every running VDM, which
+        DOS acts on at its next console call (or any INT 21h with BREAK ON). INT 1Bh,
+        the BIOS's Ctrl+Break vector, is not issued: its stub only returns."""
+        live = [p for p in self.processes if p.alive and p.data is not None]
+        for process_object in live:
+            process_object.data.break_pending = True
+        return bool(live)
+
+    def ends_on_console_control(self, process: Any, event: int) -> bool:
+        """True for a VDM, though it may go on: taking the event only sets the break
+        flag, so the processor may be stopped anywhere to deliver it (a program that
+        keeps calling DOS never stops on its own). DOS acts on it at its next call."""
+        return process in self.processes and process.alive and event in (0, 1)
 
     # --- faults -----------------------------------------------------------------------------
 

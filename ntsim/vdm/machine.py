@@ -124,6 +124,8 @@ class VirtualDosMachine:
         self.peak_paragraphs = 0      # the most conventional memory DOS had given out
         self.services: dict[int, Callable[[Any], None]] = {}   # vector -> host handler (a gate's trap)
         self.via_stub = False         # the running call came through a stub (IRET frame)
+        self.break_pending = False    # the console's Ctrl+C, not yet acted on by DOS
+        self.ctrl_c_frame: tuple[int, int] | None = None   # SS:SP while INT 23h runs
         self.console: Any = None      # ConsoleClient, once opened
         self._video_shadow = b""      # video memory as the console last saw it
         self.screen_stale = False     # the console changed the screen since the last pull
@@ -260,6 +262,16 @@ class VirtualDosMachine:
         self.via_stub = via_stub
         if vector == 0x1A or vector == 0x16:
             self.observe_time()                  # the clock, or a key that may come in time
+        if vector == 0x21 and self.dos is not None \
+                and (self.ctrl_c_frame is not None or self.break_pending):
+            from .dos import console  # (dos imports this module)
+            if self.ctrl_c_frame is not None and console.returned_from_ctrl_c(self):
+                self.via_stub = False          # the program ended (INT 23h: CF set)
+                return
+            if console.break_due(self, self.reg("ah")):
+                console.issue_ctrl_c(self)
+                self.via_stub = False
+                return
         handler = self.services.get(vector)
         before = self.crossings
         if handler is None:

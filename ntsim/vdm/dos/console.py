@@ -12,13 +12,61 @@ from typing import Any
 
 from ...kernel.dispatcher import then
 from ...kernel.status import STATUS_END_OF_FILE, NtStatusError
-from ...subsystems.base import call
+from ...subsystems.base import PARTIAL, call
 from ...trace import Quoted
 from ..calls import Flagged, Reg
 from ..machine import ZERO
 from . import files
 
 CTRL_Z, CR, LF, BACKSPACE = 0x1A, 0x0D, 0x0A, 0x08
+CARRY = 0x0001
+
+# The functions at which DOS looks for a Ctrl+C even with BREAK OFF (the console's
+# character functions but AH=06h and 07h, the "direct", unchecked ones).
+CHECKS_BREAK = frozenset((0x01, 0x02, 0x03, 0x04, 0x05, 0x08, 0x09, 0x0A, 0x0B, 0x0C))
+
+
+# --- Ctrl+C: the console's break, as DOS handles it ------------------------------------------
+# CSRSS's Ctrl+C only sets the machine's break flag (`VdmPersonality.on_console_control`);
+# DOS acts on it at its next chance — an INT 21h console function, or any INT 21h call
+# with BREAK ON (AX=3301h) — by echoing ^C and issuing INT 23h with the caller's
+# registers. DOS's own INT 23h ends the program (type 1 for its parent's AH=4Dh). A
+# program's handler that IRETs (or RETFs with CF clear) has the interrupted call
+# restarted; one that RETFs with CF set has the program ended, as DOS's does.
+
+def break_due(vm: Any, ah: int) -> bool:
+    """Is a Ctrl+C waiting that INT 21h function `ah` must act on?"""
+    return vm.break_pending and (ah in CHECKS_BREAK or vm.dos.break_check)
+
+
+def issue_ctrl_c(vm: Any) -> None:
+    """At the trap of an `INT 21h`: echo ^C, then INT 23h, whose return comes back to
+    that `INT 21h` — the call is issued again (see `returned_from_ctrl_c`)."""
+    vm.break_pending = False
+    write_stdout(vm, b"^C\r\n")
+    cpu = vm.cpu
+    cpu.jump(vm.reg("cs"), (vm.reg("ip") - 2) & 0xFFFF)   # back onto the INT 21h
+    vm.set(flags=vm.reg("flags") & ~CARRY)               # so a plain IRET means "go on"
+    vm.ctrl_c_frame = (vm.reg("ss"), vm.reg("sp"))
+    cpu.deliver_interrupt(0x23)
+
+
+def returned_from_ctrl_c(vm: Any) -> bool:
+    """INT 21h trapped again after INT 23h: True if the program's handler
+    asked (CF set) for the program to end, which this then does. A RETF leaves the
+    IRET frame's FLAGS word on the stack: it is dropped, as DOS drops it."""
+    ss, sp = vm.ctrl_c_frame
+    now = vm.reg("sp")
+    if vm.reg("ss") != ss or now not in (sp, (sp - 2) & 0xFFFF):
+        return False                   # a call the handler itself made
+    vm.ctrl_c_frame = None
+    if now != sp:
+        vm.set(sp=sp)
+    if vm.reg("flags") & CARRY:
+        from . import process
+        process.terminate(vm, 0, process.TERMINATE_CTRL_C)
+        return True
+    return False
 
 
 def write_stdout(vm: Any, data: bytes) -> int:
@@ -170,13 +218,16 @@ class DollarString(Reg):
 
 
 ROWS = [
-    call(0x01, "read character with echo", read_character_echo),
+    call(0x01, "read character with echo", read_character_echo, level=PARTIAL,
+         note="a Ctrl+C typed while it waits is acted on once a key has come"),
     call(0x02, "write character", write_character, ("dl", Reg(2))),
     call(0x06, "direct console I/O", direct_console, ("dl", Reg(2))),
     call(0x07, "direct character input", read_character_raw),
-    call(0x08, "character input", read_character_raw),
+    call(0x08, "character input", read_character_raw, level=PARTIAL,
+         note="a Ctrl+C typed while it waits is acted on once a key has come"),
     call(0x09, "write string", write_string, ("ds", Reg()), ("dx", DollarString())),
-    call(0x0A, "buffered input", read_line, ("ds", Reg()), ("dx", Reg())),
+    call(0x0A, "buffered input", read_line, ("ds", Reg()), ("dx", Reg()), level=PARTIAL,
+         note="a Ctrl+C typed while it waits is acted on once a key has come"),
     call(0x0B, "input status", input_status),
     call(0x0C, "flush and read", flush_and_read, ("al", Reg(2)), ("dx", Reg()), ("ds", Reg())),
 ]

@@ -261,6 +261,7 @@ def terminate(vm: Any, code: int, how: int = TERMINATE_NORMAL, keep: int | None 
     dos = vm.dos
     psp = dos.psp
     base = psp << 4
+    vm.ctrl_c_frame = None
     for at, vector in ((0x0A, 0x22), (0x0E, 0x23), (0x12, 0x24)):
         segment, offset = vm.far_pointer(base + at)
         vm.set_vector(vector, segment, offset)
