@@ -210,6 +210,7 @@ class Dispatcher:
         self.stop_requested = False
         self.last_stop: str | None = None
         self.unpreempted = False      # the running thread has no quantum (see set_timer)
+        self.woke_another = False     # it readied another thread meanwhile (see make_ready)
         # Work other host threads hand in (a Ctrl+C the host console heard), done in this
         # thread between two quanta; a pipe wakes an idle dispatcher for it.
         self.host_events: deque[Callable[[], None]] = deque()
@@ -302,7 +303,8 @@ class Dispatcher:
             # The caller runs with no quantum (it was alone) and has just readied another
             # thread (a pipe write, a futex wake): stop it after this call so that both
             # are scheduled with quanta, or a caller that then computes without calls
-            # would keep the processor for good.
+            # would keep the processor for good. It goes on first, as it would have.
+            self.woke_another = True
             current.process.cpu.request_stop()
 
     def terminate_thread(self, thread: Thread, status: int) -> None:
@@ -493,9 +495,10 @@ class Dispatcher:
             left = self.instruction_limit - self.kernel.instructions_executed()
             quantum = max(1, min(quantum, left // 8))
         thread.cpu_started = self.processor_clock()
-        self.unpreempted = not quantum
+        self.unpreempted, self.woke_another = not quantum, False
         reason = cpu.run(blocks=quantum or (UNTIL_TAKEN if self.interruptible else 0))
         self.unpreempted = False
+        woke_another, self.woke_another = self.woke_another, False
         taken = reason == StopReason.QUANTUM and cpu.processor_taken()
         if quantum and self.clock.deterministic and reason == StopReason.QUANTUM:
             # in whole quanta; a quantum another host thread cut short (a pause, a
@@ -508,7 +511,7 @@ class Dispatcher:
             thread.process.personality.on_fault(thread, cpu.pending_fault)
         if thread.state == ThreadState.RUNNING:
             self.make_ready(thread)
-            if taken:                      # it was interrupted, not preempted: it goes on next
+            if taken or woke_another:      # interrupted, not preempted: it goes on next
                 self.ready.remove(thread)
                 self.ready.appendleft(thread)
             if reason == StopReason.BREAKPOINT:
