@@ -770,7 +770,9 @@ class NtServices:
     def NtYieldExecution(self) -> NTSTATUS:
         """Give up the rest of the quantum to another ready thread."""
         thread = self.kernel.current_thread
-        if thread.process.cpu is not None and self.kernel.dispatcher.ready:
+        dispatcher = self.kernel.dispatcher
+        if thread.process.cpu is not None and dispatcher.ready:
+            dispatcher.woke_another = False     # it yields: it goes after the others, not first
             thread.process.cpu.request_stop()
         return STATUS_SUCCESS
 
