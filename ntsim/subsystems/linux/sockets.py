@@ -129,8 +129,9 @@ def socket_name(task: Task) -> str:
 # --- socket and socketpair ---------------------------------------------------------------------
 
 
-def sys_socket(task: Task, domain: int, kind: int, protocol: int) -> int:
-    """socket(2): AF_UNIX stream sockets (unix.py); other families EAFNOSUPPORT."""
+def _socket_arguments(domain: int, kind: int, protocol: int) -> tuple[int, int, int, int]:
+    """socket(2)'s and socketpair(2)'s first checks, as __sock_create makes them:
+    (domain, type, protocol, the SOCK_CLOEXEC/SOCK_NONBLOCK flags)."""
     domain, kind, protocol = files.signed32(domain), files.signed32(kind), files.signed32(protocol)
     flags = kind & ~SOCK_TYPE_MASK
     if flags & ~(SOCK_CLOEXEC | SOCK_NONBLOCK):
@@ -140,6 +141,13 @@ def sys_socket(task: Task, domain: int, kind: int, protocol: int) -> int:
         raise LinuxError(EAFNOSUPPORT, f"address family {domain}")
     if kind >= SOCK_MAX:
         raise LinuxError(EINVAL, f"socket type {kind}")
+    return domain, kind, protocol, flags
+
+
+def sys_socket(task: Task, domain: int, kind: int, protocol: int) -> int:
+    """socket(2): AF_UNIX (unix.py, unixmsg.py), AF_INET and AF_INET6 (inet.py); other
+    families EAFNOSUPPORT."""
+    domain, kind, protocol, flags = _socket_arguments(domain, kind, protocol)
     if domain in (AF_INET, AF_INET6):
         return inet.create(task, domain, kind, protocol, flags)
     if domain != AF_UNIX:
@@ -156,15 +164,7 @@ def sys_socket(task: Task, domain: int, kind: int, protocol: int) -> int:
 def sys_socketpair(task: Task, domain: int, kind: int, protocol: int, sv: int) -> int:
     """socketpair(2), with Linux's checks in Linux's order (__sys_socketpair, then
     __sock_create, then the family's create and socketpair)."""
-    domain, kind, protocol = files.signed32(domain), files.signed32(kind), files.signed32(protocol)
-    flags = kind & ~SOCK_TYPE_MASK
-    if flags & ~(SOCK_CLOEXEC | SOCK_NONBLOCK):
-        raise LinuxError(EINVAL, f"socket type flags {flags:#x}")
-    kind &= SOCK_TYPE_MASK
-    if not 0 <= domain < AF_MAX:
-        raise LinuxError(EAFNOSUPPORT, f"address family {domain}")
-    if kind >= SOCK_MAX:
-        raise LinuxError(EINVAL, f"socket type {kind}")
+    domain, kind, protocol, flags = _socket_arguments(domain, kind, protocol)
     if domain in (AF_INET, AF_INET6):
         # Linux makes the two sockets, then finds the family has no socketpair
         raise LinuxError(EOPNOTSUPP, "an Internet socket cannot be made in pairs")
